@@ -1,0 +1,44 @@
+"""perfeval-xl: 项目支出绩效自评 through Excel.
+
+The data flow is spec -> template -> filled workbook -> record -> findings + scores -> summary.
+This package is a library first; `perfeval_xl.cli` is a thin command line over it.
+"""
+
+from ._version import __version__
+from .demo import run_demo
+from .errors import OutputError, PerfevalError, RosterError, RosterErrors, SpecError, Text
+from .generate import (
+    DEFAULT_PASSWORD,
+    build_template,
+    issuable_fields,
+    write_roster_templates,
+    write_template,
+)
+from .layout import contract_names, make_layout
+from .roster import read_roster
+from .samples import sample_roster_path
+from .spec import DEFAULT_FORM, Spec, builtin_forms, load_spec
+
+__all__ = [
+    "DEFAULT_FORM",
+    "DEFAULT_PASSWORD",
+    "OutputError",
+    "PerfevalError",
+    "RosterError",
+    "RosterErrors",
+    "Spec",
+    "SpecError",
+    "Text",
+    "__version__",
+    "build_template",
+    "builtin_forms",
+    "contract_names",
+    "issuable_fields",
+    "load_spec",
+    "make_layout",
+    "read_roster",
+    "run_demo",
+    "sample_roster_path",
+    "write_roster_templates",
+    "write_template",
+]

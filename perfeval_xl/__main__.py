@@ -1,0 +1,5 @@
+"""`python -m perfeval_xl` runs the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,63 @@
+"""Writing output files atomically, and file names that every Windows desk accepts.
+
+A clerk's folder is often synced or opened in Explorer while we write: an output is written to a
+temporary file beside its target and renamed over it, so nobody ever sees half a workbook.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import unicodedata
+from pathlib import Path
+
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)
+}
+_BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+#: Longest file stem we produce, in characters: leaves room for a folder path under MAX_PATH (260).
+MAX_STEM = 120
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def safe_file_stem(text: str) -> str:
+    """`text` made into a file name stem that Windows, macOS and Linux all accept.
+
+    Characters Windows forbids become `_`, trailing dots and spaces go, reserved device names
+    (CON, NUL, COM1 …) get a `_` suffix, and the stem is cut to `MAX_STEM` characters.
+    """
+    stem = unicodedata.normalize("NFC", text)
+    stem = _BAD_CHARS.sub("_", stem)
+    stem = re.sub(r"\s+", " ", stem).strip()
+    stem = stem[:MAX_STEM].rstrip(" .")
+    if not stem:
+        stem = "_"
+    if stem.split(".")[0].upper() in _WINDOWS_RESERVED:
+        stem += "_"
+    return stem
+
+
+def unique_stem(stem: str, taken: set[str]) -> str:
+    """`stem`, or `stem_2`, `stem_3` … so that no two names collide on a case-blind file system."""
+    candidate = stem
+    n = 2
+    while candidate.casefold() in taken:
+        candidate = f"{stem[: MAX_STEM - 6]}_{n}"
+        n += 1
+    taken.add(candidate.casefold())
+    return candidate

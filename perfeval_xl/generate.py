@@ -1,0 +1,838 @@
+"""Template generator: a spec, and what the office already knows, become a locked workbook.
+
+The workbook is built with xlsxwriter in memory, then workbook-structure protection is added to
+its XML (xlsxpost). Everything a unit must type is a yellow unlocked cell with data validation;
+what the office issued is locked; totals, 执行率 and scores are formulas whose cached values are
+written too, so a program that never recalculates still shows right numbers. Generation is
+deterministic: the same spec, options and issued values give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
+
+from ._version import __version__
+from .errors import OutputError, Text
+from .fileio import atomic_write_bytes, safe_file_stem, unique_stem
+from .layout import SECTION_COL_WIDTH, Area, Layout, contract_names, make_layout, span
+from .spec import Spec
+from .xlsxpost import protect_structure
+
+#: Sheet protection password when the office gives none (documented in the README). Protection
+#: guards against slips, not attacks: Excel's legacy hash is 16 bits.
+DEFAULT_PASSWORD = "perfeval"
+#: Fixed document creation time, so that generation is deterministic.
+CREATED = datetime(2020, 1, 1, 0, 0, 0)
+LISTS_SHEET = "_lists"
+META_SHEET = "_meta"
+HELP_SHEET = "填报说明"
+#: Custom document properties that identify a template (also on the _meta sheet).
+PROP_FORM_ID = "perfeval_form_id"
+PROP_SPEC_VERSION = "perfeval_spec_version"
+PROP_WORKBOOK_ID = "perfeval_workbook_id"
+PROP_GENERATOR = "perfeval_generator"
+MAX_AMOUNT = 1e10
+YEAR_RANGE = (2000, 2100)
+_WORKBOOK_ID_NS = uuid.UUID("7d3f6b1e-2f1a-5c0e-9a47-5e1f0c2b8d31")
+
+_BASE = {"font_name": "宋体", "font_size": 10, "valign": "vcenter", "border": 1, "text_wrap": True}
+_INPUT_FILL = "#FFF6D5"
+_ISSUED_FILL = "#E4ECF7"
+_CALC_FILL = "#EFEFEF"
+_FORMATS: dict[str, dict[str, Any]] = {
+    "title": {"font_name": "黑体", "font_size": 16, "align": "center", "valign": "vcenter"},
+    "note": {"font_name": "宋体", "font_size": 9, "valign": "vcenter", "text_wrap": True},
+    "label": {**_BASE, "bold": True, "align": "center", "bg_color": "#F2F2F2"},
+    "input_text": {**_BASE, "locked": False, "bg_color": _INPUT_FILL, "num_format": "@"},
+    "input_choice": {**_BASE, "locked": False, "bg_color": _INPUT_FILL, "align": "center"},
+    "input_amount": {**_BASE, "locked": False, "bg_color": _INPUT_FILL, "num_format": "#,##0.00"},
+    "input_number": {**_BASE, "locked": False, "bg_color": _INPUT_FILL, "num_format": "0.00"},
+    "input_year": {
+        **_BASE,
+        "locked": False,
+        "bg_color": _INPUT_FILL,
+        "num_format": "0",
+        "align": "center",
+    },
+    "issued_text": {**_BASE, "bg_color": _ISSUED_FILL, "num_format": "@"},
+    "issued_amount": {**_BASE, "bg_color": _ISSUED_FILL, "num_format": "#,##0.00"},
+    "issued_year": {**_BASE, "bg_color": _ISSUED_FILL, "num_format": "0", "align": "center"},
+    "calc_amount": {**_BASE, "bg_color": _CALC_FILL, "num_format": "#,##0.00"},
+    "calc_rate": {**_BASE, "bg_color": _CALC_FILL, "num_format": "0.00%", "align": "center"},
+    "calc_number": {**_BASE, "bg_color": _CALC_FILL, "num_format": "0.00", "align": "center"},
+    "blank": {**_BASE, "bg_color": _CALC_FILL},
+    "selfcheck": {
+        **_BASE,
+        "bold": True,
+        "align": "center",
+        "num_format": '"自检：发现 "0" 处问题，见红色标记";"自检：—";"自检：未发现问题"',
+    },
+    "bad": {"bg_color": "#FFC7CE", "font_color": "#9C0006"},
+    "good": {"bg_color": "#C6EFCE", "font_color": "#006100"},
+    "help_title": {"font_name": "黑体", "font_size": 14},
+    "help_head": {**_BASE, "bold": True, "bg_color": "#F2F2F2"},
+    "help_text": {**_BASE},
+    "plain": {"font_name": "宋体", "font_size": 10},
+}
+
+
+def issuable_fields(spec: Spec) -> dict[str, str]:
+    """Contract names (without `pe_`) the office may pre-fill, with their Chinese labels.
+
+    The office knows the project, its department, unit, year and expected goal, and the budget by
+    source; what was spent and achieved is the unit's to report, so it is never issued.
+    """
+    fields = {f.name: f.label for f in spec.header}
+    fields["goal_expected"] = spec.goals.expected_label
+    for r in spec.source_rows:
+        for c in spec.amount_columns:
+            if c.key != "spent":
+                fields[f"fund_{r.key}_{c.key}"] = f"{r.short}{c.label}"
+    return fields
+
+
+def workbook_id(spec: Spec, issued: Mapping[str, Any], indicator_rows: int) -> str:
+    """A stable id for the workbook: same form, rows and issued values, same id."""
+    payload = json.dumps(
+        {"form": spec.id, "version": spec.version, "rows": indicator_rows, "issued": dict(issued)},
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
+    return str(uuid.uuid5(_WORKBOOK_ID_NS, payload))
+
+
+def excel_safe_name(prefix: str, label: str, taken: set[str]) -> str:
+    """A defined name for `label` that Excel, WPS and LibreOffice accept, unique among `taken`.
+
+    Anything but ASCII letters, digits, `_`, `.` and CJK ideographs becomes `_`. The prefix (which
+    must start with a letter and contain `_`) keeps it from looking like a cell (`Q1`, `R1C1`).
+    """
+    body = re.sub(r"[^A-Za-z0-9_.\u4e00-\u9fff]", "_", label)
+    body = re.sub(r"_+", "_", body).strip("_") or "x"
+    base = f"{prefix}{body}"[:200]
+    name, n = base, 2
+    while name.lower() in taken:
+        name = f"{base}_{n}"
+        n += 1
+    taken.add(name.lower())
+    return name
+
+
+def build_template(
+    spec: Spec,
+    issued: Mapping[str, Any] | None = None,
+    *,
+    password: str = DEFAULT_PASSWORD,
+    indicator_rows: int | None = None,
+) -> bytes:
+    """Build one locked template.
+
+    Args:
+        spec: the form.
+        issued: values the office pre-fills, by contract name without `pe_` (see
+            `issuable_fields`); they are written locked. Amounts are numbers, `year` an int.
+        password: sheet and workbook protection password ("" for none).
+        indicator_rows: rows in the indicator table (default: the spec's).
+
+    Returns:
+        The .xlsx file's bytes.
+    """
+    issued = dict(issued or {})
+    unknown = set(issued) - set(issuable_fields(spec))
+    if unknown:
+        raise ValueError(f"not issuable on {spec.id}: {sorted(unknown)}")
+    lay = make_layout(spec, indicator_rows)
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(
+        buf,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
+    _FormWriter(wb, spec, lay, issued, password).write()
+    wb.close()
+    return protect_structure(buf.getvalue(), password)
+
+
+class _FormWriter:
+    """Writes one workbook; each method owns one block of the form or one sheet."""
+
+    def __init__(
+        self, wb: Any, spec: Spec, lay: Layout, issued: dict[str, Any], password: str
+    ) -> None:
+        self.wb = wb
+        self.spec = spec
+        self.lay = lay
+        self.issued = issued
+        self.password = password
+        self.fmt = {k: wb.add_format(v) for k, v in _FORMATS.items()}
+        self.ws = wb.add_worksheet(spec.sheet)
+        self.help = wb.add_worksheet(HELP_SHEET)
+        self.lists = wb.add_worksheet(LISTS_SHEET)
+        self.meta = wb.add_worksheet(META_SHEET)
+        self.sheet_ref = "'" + spec.sheet.replace("'", "''") + "'"
+        self.names = contract_names(lay)
+        self.wid = workbook_id(spec, issued, lay.indicator_rows)
+
+    def write(self) -> None:
+        self._properties()
+        self._columns()
+        self._title()
+        self._header()
+        self._funds()
+        self._goals()
+        self._indicators()
+        self._footer()
+        self._selfcheck()
+        self._lists()
+        self._meta()
+        self._help()
+        self._define_names()
+        self._print_and_protect()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def ref(self, area: Area) -> str:
+        return f"{self.sheet_ref}!{area.a1()}"
+
+    def put(self, area: Area, value: Any, fmt: str) -> None:
+        """Write a value (str, number or None) into a cell or merged area."""
+        f = self.fmt[fmt]
+        if not area.is_cell:
+            self.ws.merge_range(area.first_row, area.first_col, area.last_row, area.last_col, "", f)
+        r, c = area.first_row, area.first_col
+        if value is None:
+            self.ws.write_blank(r, c, None, f)
+        elif isinstance(value, str):
+            self.ws.write_string(r, c, value, f)
+        else:
+            self.ws.write_number(r, c, value, f)
+
+    def formula(self, area: Area, formula: str, fmt: str, cached: Any) -> None:
+        """Write a formula with its cached result (what shows until a program recalculates)."""
+        self.put(area, None, fmt)
+        self.ws.write_formula(area.first_row, area.first_col, formula, self.fmt[fmt], cached)
+
+    def validate(self, area: Area, options: dict[str, Any]) -> None:
+        opts = {"error_type": "stop", "ignore_blank": True, **options}
+        rc = self.ws.data_validation(
+            area.first_row, area.first_col, area.last_row, area.last_col, opts
+        )
+        if rc != 0:  # xlsxwriter only warns on bad options: a bug here must not pass silently
+            raise RuntimeError(f"data_validation({area.a1()}, {opts}) returned {rc}")
+
+    def mark(self, area: Area, criteria: str, fmt: str = "bad") -> None:
+        rc = self.ws.conditional_format(
+            area.first_row,
+            area.first_col,
+            area.last_row,
+            area.last_col,
+            {"type": "formula", "criteria": criteria, "format": self.fmt[fmt]},
+        )
+        if rc != 0:
+            raise RuntimeError(f"conditional_format({area.a1()}, {criteria}) returned {rc}")
+
+    def text_rule(self, area: Area, title: str, message: str, max_length: int) -> None:
+        self.validate(
+            area,
+            {
+                "validate": "length",
+                "criteria": "<=",
+                "value": max_length,
+                "input_title": title[:32],
+                "input_message": (message + f"（不超过 {max_length} 字）")[:255],
+                "error_title": "内容过长",
+                "error_message": f"「{title}」不超过 {max_length} 个字符。"[:255],
+            },
+        )
+
+    def cell(self, name: str) -> str:
+        """Relative A1 reference of a single named cell, for formulas."""
+        return self.names[name].a1(absolute=False)
+
+    # -- blocks ----------------------------------------------------------------------------
+    def _properties(self) -> None:
+        self.wb.set_properties(
+            {
+                "title": self.spec.title,
+                "subject": "项目支出绩效自评",
+                "author": "perfeval-xl",
+                "comments": f"{self.spec.id} v{self.spec.version}",
+                "created": CREATED,
+            }
+        )
+        self.wb.set_custom_property(PROP_FORM_ID, self.spec.id)
+        self.wb.set_custom_property(PROP_SPEC_VERSION, str(self.spec.version))
+        self.wb.set_custom_property(PROP_WORKBOOK_ID, self.wid)
+        self.wb.set_custom_property(PROP_GENERATOR, f"perfeval-xl {__version__}")
+
+    def _columns(self) -> None:
+        self.ws.set_column(0, 0, SECTION_COL_WIDTH)
+        for key, col in self.lay.indicator_cols.items():
+            width = next(c.width for c in self.spec.indicator_columns if c.key == key)
+            self.ws.set_column(col, col, width)
+
+    def _title(self) -> None:
+        lay = self.lay
+        self.ws.set_row(lay.title.first_row, 32)
+        self.put(lay.title, self.spec.title, "title")
+        self.ws.set_row(lay.note.first_row, 30)
+        self.put(
+            lay.note,
+            f"金额单位：{self.spec.amount_unit}。黄色单元格由填报单位填写，"
+            "蓝色为财政部门预填，灰色为自动计算。",
+            "note",
+        )
+
+    def _header(self) -> None:
+        for f in self.spec.header:
+            label, value = self.lay.header[f.name]
+            self.ws.set_row(label.first_row, 22)
+            self.put(label, f.label, "label")
+            if f.name in self.issued:
+                v = self.issued[f.name]
+                self.put(value, v, "issued_year" if f.type == "year" else "issued_text")
+                continue
+            if f.type == "year":
+                self.put(value, None, "input_year")
+                self.validate(
+                    value.anchor(),
+                    {
+                        "validate": "integer",
+                        "criteria": "between",
+                        "minimum": YEAR_RANGE[0],
+                        "maximum": YEAR_RANGE[1],
+                        "input_title": f.label,
+                        "input_message": f.help or "四位年份",
+                        "error_title": "年度有误",
+                        "error_message": f"请输入 {YEAR_RANGE[0]}–{YEAR_RANGE[1]} 之间的年份。",
+                    },
+                )
+            else:
+                self.put(value, None, "input_text")
+                self.text_rule(value.anchor(), f.label, f.help, f.max_length)
+
+    def _funds(self) -> None:
+        spec, lay = self.spec, self.lay
+        hr = lay.funds_header_row
+        first, last = lay.funds_label_cols
+        self.ws.set_row(hr, 30)
+        self.put(lay.funds_section, spec.funds_label, "label")
+        self.put(span(hr, first, last), "资金来源", "label")
+        for c in spec.fund_columns:
+            a, b = lay.fund_cols[c.key]
+            self.put(span(hr, a, b), c.label, "label")
+        total_row = lay.fund_rows["total"]
+        last_src = lay.fund_rows[spec.fund_rows[-1].key]
+        for r in spec.fund_rows:
+            row = lay.fund_rows[r.key]
+            self.ws.set_row(row, 20)
+            self.put(span(row, first, last), r.label, "label")
+            for c in spec.fund_columns:
+                area = lay.fund_cell(r.key, c.key)
+                if c.kind == "amount":
+                    self._amount(r.key, c.key, area, total_row, last_src)
+                elif c.kind == "rate":
+                    self._rate(row, area)
+                elif r.key != "total":
+                    if c.kind != "exec_reason":  # the reason cell spans all fund rows
+                        self.put(area, None, "blank")
+                elif c.kind == "exec_weight":
+                    self.put(area, spec.exec_weight, "calc_number")
+                elif c.kind == "exec_score":
+                    rate = self.cell("pe_exec_rate")
+                    self.formula(
+                        area,
+                        f'=IF(ISNUMBER({rate}),ROUND(MIN({rate},1)*{spec.exec_weight:g},2),"")',
+                        "calc_number",
+                        "",
+                    )
+                elif c.kind == "exec_reason":
+                    self._exec_reason(area, last_src, c.max_length)
+        self._mark_overspending(total_row, last_src)
+
+    def _amount(
+        self, row_key: str, col_key: str, area: Area, total_row: int, last_src: int
+    ) -> None:
+        name = f"fund_{row_key}_{col_key}"
+        if row_key == "total":
+            col = area.first_col
+            sources = Area(total_row + 1, col, last_src, col).a1(absolute=False)
+            issued = [
+                self.issued[f"fund_{r.key}_{col_key}"]
+                for r in self.spec.source_rows
+                if f"fund_{r.key}_{col_key}" in self.issued
+            ]
+            cached = round(sum(issued), 6) if issued else ""
+            self.formula(
+                area, f'=IF(COUNT({sources})=0,"",ROUND(SUM({sources}),6))', "calc_amount", cached
+            )
+        elif name in self.issued:
+            self.put(area, self.issued[name], "issued_amount")
+        else:
+            self.put(area, None, "input_amount")
+            self.validate(
+                area.anchor(),
+                {
+                    "validate": "decimal",
+                    "criteria": "between",
+                    "minimum": 0,
+                    "maximum": MAX_AMOUNT,
+                    "input_title": "金额（万元）",
+                    "input_message": "填写数字，单位万元，保留两位小数；不要输入“万元”等文字。",
+                    "error_title": "金额有误",
+                    "error_message": "金额须为不小于 0 的数字（单位：万元）。",
+                },
+            )
+
+    def _rate(self, row: int, area: Area) -> None:
+        b0, _ = self.lay.fund_cols["budget"]
+        s0, _ = self.lay.fund_cols["spent"]
+        budget = span(row, b0, b0).a1(absolute=False)
+        spent = span(row, s0, s0).a1(absolute=False)
+        self.formula(
+            area,
+            f'=IF(AND(ISNUMBER({budget}),ISNUMBER({spent}),N({budget})>0),{spent}/{budget},"")',
+            "calc_rate",
+            "",  # spent is never issued, so a new template has no rate yet
+        )
+
+    def _exec_reason(self, area: Area, last_src: int, max_length: int) -> None:
+        whole = Area(area.first_row, area.first_col, last_src, area.last_col)
+        self.put(whole, None, "input_text")
+        threshold = f"{self.spec.exec_reason_below:.0%}"
+        self.text_rule(
+            whole.anchor(),
+            "执行率偏低原因",
+            f"预算执行率低于 {threshold} 时须说明原因",
+            max_length,
+        )
+        rate, reason = self.cell("pe_exec_rate"), self.cell("pe_exec_reason")
+        self.mark(
+            whole.anchor(),
+            f"=AND(ISNUMBER({rate}),{rate}<{self.spec.exec_reason_below:g},LEN(TRIM({reason}))=0)",
+        )
+
+    def _mark_overspending(self, total_row: int, last_src: int) -> None:
+        b0, _ = self.lay.fund_cols["budget"]
+        s0, s1 = self.lay.fund_cols["spent"]
+        budget = f"${xl_col_to_name(b0)}{total_row + 1}"
+        spent = f"${xl_col_to_name(s0)}{total_row + 1}"
+        self.mark(
+            Area(total_row, s0, last_src, s1),
+            f"=AND(ISNUMBER({spent}),ISNUMBER({budget}),{spent}>{budget})",
+        )
+
+    def _goals(self) -> None:
+        spec, lay = self.spec, self.lay
+        g = spec.goals
+        self.ws.set_row(lay.goals_header_row, 22)
+        self.ws.set_row(lay.goal_expected.first_row, 90)
+        self.put(lay.goals_section, g.label, "label")
+        self.put(
+            span(lay.goals_header_row, 1, lay.goal_expected.last_col), g.expected_label, "label"
+        )
+        self.put(
+            span(lay.goals_header_row, lay.goal_actual.first_col, lay.goal_actual.last_col),
+            g.actual_label,
+            "label",
+        )
+        if "goal_expected" in self.issued:
+            self.put(lay.goal_expected, self.issued["goal_expected"], "issued_text")
+        else:
+            self.put(lay.goal_expected, None, "input_text")
+            self.text_rule(
+                lay.goal_expected.anchor(), g.expected_label, "年初设定的年度总体目标", g.max_length
+            )
+        self.put(lay.goal_actual, None, "input_text")
+        self.text_rule(
+            lay.goal_actual.anchor(), g.actual_label, "对照预期目标写明实际完成情况", g.max_length
+        )
+
+    def _indicators(self) -> None:
+        spec, lay = self.spec, self.lay
+        hr = lay.indicators_header_row
+        self.ws.set_row(hr, 30)
+        self.put(lay.indicators_section, spec.indicators_label, "label")
+        for c in spec.indicator_columns:
+            col = lay.indicator_cols[c.key]
+            self.put(span(hr, col, col), c.label, "label")
+        for row in range(lay.first_indicator_row, lay.last_indicator_row + 1):
+            self.ws.set_row(row, 30)
+            for c in spec.indicator_columns:
+                fmt = "input_choice" if c.key in _CHOICE_COLUMNS else "input_text"
+                if c.key in ("weight", "score"):
+                    fmt = "input_number"
+                self.put(span(row, lay.indicator_cols[c.key], lay.indicator_cols[c.key]), None, fmt)
+        for c in spec.indicator_columns:
+            self.validate(
+                lay.indicator_column(c.key), self._indicator_rule(c.key, c.label, c.max_length)
+            )
+        self._mark_indicators()
+        if lay.total_row is not None:
+            self._total_row()
+
+    def _indicator_rule(self, key: str, label: str, max_length: int) -> dict[str, Any]:
+        spec = self.spec
+        if key == "level1":
+            return _list_rule(
+                "=pe_list_level1", label, "从下拉列表选择一级指标。", "请从下拉列表选择一级指标。"
+            )
+        if key == "level2":
+            first = self.lay.first_indicator_row + 1
+            l1 = f"${xl_col_to_name(self.lay.indicator_cols['level1'])}{first}"
+            source = f'=INDIRECT(IFERROR(VLOOKUP({l1},pe_map_level1,2,FALSE),"pe_list_level2"))'
+            return _list_rule(
+                source,
+                label,
+                "先选一级指标，再从下拉列表选择其下的二级指标。",
+                "二级指标须属于所选一级指标，请从下拉列表选择。",
+            )
+        if key == "status":
+            statuses = "、".join(spec.statuses)
+            return _list_rule(
+                "=pe_list_status", label, f"选择：{statuses}。", f"完成状态只能是：{statuses}。"
+            )
+        if key == "sign":
+            signs = " ".join(spec.signs)
+            return _list_rule(
+                "=pe_list_sign", label, f"选择指标性质：{signs}。", f"指标性质只能是：{signs}。"
+            )
+        if key in ("weight", "score"):
+            top = spec.score_total
+            what = "分值（权重）" if key == "weight" else "得分"
+            return {
+                "validate": "decimal",
+                "criteria": "between",
+                "minimum": 0,
+                "maximum": top,
+                "input_title": label,
+                "input_message": f"{what}，0–{top:g} 之间的数字。"
+                + ("不得超过本行分值。" if key == "score" else ""),
+                "error_title": f"{label}有误",
+                "error_message": f"{label}须为 0 到 {top:g} 之间的数字。",
+            }
+        hints = {
+            "name": "具体的三级指标名称。",
+            "target": "量化的指标值，如“≥90%”“12次”，或写明定性。",
+            "actual": "实际完成的数值或情况。",
+            "unit": "度量单位，如 次、%、万元。",
+            "reason": "未完成或未得满分时，写明偏差原因及改进措施。",
+        }
+        return {
+            "validate": "length",
+            "criteria": "<=",
+            "value": max_length,
+            "input_title": label[:32],
+            "input_message": (hints.get(key, "") + f"（不超过 {max_length} 字）")[:255],
+            "error_title": "内容过长",
+            "error_message": f"「{label}」不超过 {max_length} 个字符。",
+        }
+
+    def _ind_cells(self) -> dict[str, str]:
+        # Relative references to the first indicator row, with the column fixed.
+        row = self.lay.first_indicator_row + 1
+        return {k: f"${xl_col_to_name(c)}{row}" for k, c in self.lay.indicator_cols.items()}
+
+    def _mark_indicators(self) -> None:
+        lay, spec = self.lay, self.spec
+        ref = self._ind_cells()
+        first_col = ref[spec.indicator_keys[0]]
+        last_col = ref[spec.indicator_keys[-1]]
+        done = _xl_string(spec.complete_status)
+        self.mark(
+            lay.indicator_column("status"),
+            f'=AND({ref["status"]}="",COUNTA({first_col}:{last_col})>0)',
+        )
+        needs_reason = f'AND({ref["status"]}<>"",{ref["status"]}<>{done})'
+        if spec.scored:
+            w, s = ref["weight"], ref["score"]
+            needs_reason = f"OR({needs_reason},AND(ISNUMBER({s}),ISNUMBER({w}),{s}<{w}))"
+            self.mark(lay.indicator_column("score"), f"=AND(ISNUMBER({s}),ISNUMBER({w}),{s}>{w})")
+        self.mark(
+            lay.indicator_column("reason"), f"=AND(LEN(TRIM({ref['reason']}))=0,{needs_reason})"
+        )
+
+    def _total_row(self) -> None:
+        lay, spec = self.lay, self.spec
+        row = lay.total_row
+        self.ws.set_row(row, 22)
+        self.put(lay.total_label, spec.indicators_total_label, "label")
+        weights = lay.indicator_column("weight").a1(absolute=False)
+        scores = lay.indicator_column("score").a1(absolute=False)
+        wcol, scol = lay.indicator_cols["weight"], lay.indicator_cols["score"]
+        exec_score = self.cell("pe_exec_score")
+        self.formula(
+            span(row, wcol, wcol),
+            f'=IF(COUNT({weights})=0,"",{spec.exec_weight:g}+SUM({weights}))',
+            "calc_number",
+            "",
+        )
+        self.formula(
+            span(row, scol, scol),
+            f'=IF(COUNT({exec_score},{scores})=0,"",ROUND(N({exec_score})+SUM({scores}),2))',
+            "calc_number",
+            "",
+        )
+        for col in range(scol + 1, lay.ncols):
+            self.put(span(row, col, col), None, "blank")
+        total = self.cell("pe_weight_total")
+        self.mark(
+            span(row, wcol, wcol),
+            f"=AND(ISNUMBER({total}),ABS({total}-{spec.score_total:g})>0.001)",
+        )
+
+    def _footer(self) -> None:
+        for f in self.spec.footer:
+            label, value = self.lay.footer[f.name]
+            self.ws.set_row(label.first_row, 45)
+            self.put(label, f.label, "label")
+            self.put(value, None, "input_text")
+            self.text_rule(value.anchor(), f.label, f.help, f.max_length)
+
+    def _selfcheck(self) -> None:
+        """One cell counting open problems: a unit sees them even after pasting past validation."""
+        spec, lay = self.spec, self.lay
+        parts = []
+        budget_col, spent_col = lay.fund_cols["budget"][0], lay.fund_cols["spent"][0]
+        top, bottom = lay.fund_rows["total"], lay.fund_rows[spec.fund_rows[-1].key]
+        b = Area(top, budget_col, bottom, budget_col).a1(absolute=False)
+        s = Area(top, spent_col, bottom, spent_col).a1(absolute=False)
+        parts.append(f"SUMPRODUCT(ISNUMBER({s})*ISNUMBER({b})*({s}>{b}))")
+        col = {k: lay.indicator_column(k).a1(absolute=False) for k in spec.indicator_keys}
+        others = "&".join(col[k] for k in spec.indicator_keys if k != "status")
+        parts.append(f'SUMPRODUCT(({col["status"]}="")*(({others})<>""))')
+        done = _xl_string(spec.complete_status)
+        needs = f'({col["status"]}<>"")*({col["status"]}<>{done})'
+        if spec.scored:
+            w, sc = col["weight"], col["score"]
+            needs = f"({needs}+ISNUMBER({sc})*ISNUMBER({w})*({sc}<{w})>0)"
+            parts.append(f"SUMPRODUCT(ISNUMBER({sc})*ISNUMBER({w})*({sc}>{w}))")
+            target = spec.score_total - spec.exec_weight
+            parts.append(f"IF(COUNT({w})=0,0,IF(ABS(SUM({w})-{target:g})>0.001,1,0))")
+        parts.append(f"SUMPRODUCT((LEN(TRIM({col['reason']}))=0)*{needs})")
+        if spec.fund_column("exec_reason") is not None:
+            rate, reason = self.cell("pe_exec_rate"), self.cell("pe_exec_reason")
+            parts.append(
+                f"IF(AND(ISNUMBER({rate}),N({rate})<{spec.exec_reason_below:g},"
+                f"LEN(TRIM({reason}))=0),1,0)"
+            )
+        # A generated template holds no spent amounts and no indicator rows, so every part is 0.
+        self.formula(lay.selfcheck, "=" + "+".join(parts), "selfcheck", 0)
+        anchor = lay.selfcheck.anchor()
+        cell = anchor.a1(absolute=False)
+        self.mark(anchor, f"={cell}>0", "bad")
+        self.mark(anchor, f"={cell}=0", "good")
+
+    # -- other sheets ----------------------------------------------------------------------
+    def _lists(self) -> None:
+        """Dropdown sources on a very hidden sheet: Excel drops inline lists over 255 chars."""
+        ws, spec, bold = self.lists, self.spec, self.fmt["plain"]
+        taken: set[str] = set()
+        ws.write_string(0, 0, "一级指标", bold)
+        ws.write_string(0, 1, "二级列表名", bold)
+        n1 = len(spec.level1)
+        col = 2
+        for i, l1 in enumerate(spec.level1):
+            name = excel_safe_name("pe_l2_", l1.label, taken)
+            ws.write_string(1 + i, 0, l1.label)
+            ws.write_string(1 + i, 1, name)
+            ws.write_string(0, col, l1.label)
+            for j, l2 in enumerate(l1.level2):
+                ws.write_string(1 + j, col, l2)
+            self._name(name, LISTS_SHEET, Area(1, col, len(l1.level2), col))
+            col += 1
+        self._name("pe_list_level1", LISTS_SHEET, Area(1, 0, n1, 0))
+        self._name("pe_map_level1", LISTS_SHEET, Area(1, 0, n1, 1))
+        for name, title, items in (
+            ("pe_list_level2", "全部二级指标", [x for l1 in spec.level1 for x in l1.level2]),
+            ("pe_list_status", "完成状态", list(spec.statuses)),
+            ("pe_list_sign", "指标性质", list(spec.signs)),
+        ):
+            if not items:
+                continue
+            ws.write_string(0, col, title)
+            for j, item in enumerate(items):
+                ws.write_string(1 + j, col, item)
+            self._name(name, LISTS_SHEET, Area(1, col, len(items), col))
+            col += 1
+        ws.very_hidden()
+        ws.protect(self.password)
+
+    def _meta(self) -> None:
+        ws = self.meta
+        rows = [
+            ("form_id", self.spec.id, "pe_meta_form_id"),
+            ("spec_version", self.spec.version, "pe_meta_spec_version"),
+            ("workbook_id", self.wid, "pe_meta_workbook_id"),
+            ("generator", f"perfeval-xl {__version__}", None),
+            ("indicator_rows", self.lay.indicator_rows, None),
+        ]
+        ws.write_string(0, 0, "key")
+        ws.write_string(0, 1, "value")
+        for i, (key, value, name) in enumerate(rows, start=1):
+            ws.write_string(i, 0, key)
+            if isinstance(value, str):
+                ws.write_string(i, 1, value)
+            else:
+                ws.write_number(i, 1, value)
+            if name:
+                self._name(name, META_SHEET, Area(i, 1, i, 1))
+        ws.very_hidden()
+        ws.protect(self.password)
+
+    def _help(self) -> None:
+        from .instructions import instruction_rows
+
+        ws, f = self.help, self.fmt
+        ws.set_column(0, 0, 20)
+        ws.set_column(1, 1, 70)
+        ws.set_column(2, 2, 30)
+        ws.hide_gridlines(2)
+        row = 0
+        for kind, cells in instruction_rows(self.spec):
+            style = {"title": "help_title", "head": "help_head", "text": "help_text"}[kind]
+            if kind == "title":
+                row += 1 if row else 0
+                ws.set_row(row, 24)
+            for col, text in enumerate(cells):
+                ws.write_string(row, col, text, f[style])
+            row += 1
+        ws.set_landscape()
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
+        ws.protect(self.password, {"format_columns": True, "format_rows": True})
+
+    def _name(self, name: str, sheet: str, area: Area) -> None:
+        if self.wb.define_name(name, f"={sheet}!{area.a1()}") != 0:
+            raise RuntimeError(f"define_name({name}) failed")
+
+    def _define_names(self) -> None:
+        for name, area in self.names.items():
+            if self.wb.define_name(name, "=" + self.ref(area)) != 0:
+                raise RuntimeError(f"define_name({name}) failed")
+
+    def _print_and_protect(self) -> None:
+        ws, lay = self.ws, self.lay
+        ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.fit_to_pages(1, 0)
+        ws.center_horizontally()
+        ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+        ws.repeat_rows(lay.indicators_header_row)
+        p = lay.printed
+        ws.print_area(p.first_row, p.first_col, p.last_row, p.last_col)
+        ws.set_footer("&C第 &P 页，共 &N 页")
+        ws.hide_gridlines(2)
+        ws.activate()
+        # Units may resize rows and columns to read long text; everything else stays put.
+        ws.protect(
+            self.password,
+            {"format_columns": True, "format_rows": True, "select_locked_cells": True},
+        )
+
+
+_CHOICE_COLUMNS = ("level1", "level2", "status", "sign")
+
+
+def _list_rule(source: str, title: str, prompt: str, error: str) -> dict[str, Any]:
+    return {
+        "validate": "list",
+        "source": source,
+        "input_title": title[:32],
+        "input_message": prompt[:255],
+        "error_title": "请从列表选择",
+        "error_message": error[:255],
+    }
+
+
+def _xl_string(text: str) -> str:
+    """`text` as an Excel string literal."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def write_template(
+    path: Path | str,
+    spec: Spec,
+    *,
+    password: str = DEFAULT_PASSWORD,
+    indicator_rows: int | None = None,
+) -> Path:
+    """Write one blank template to `path` (atomically) and return the path."""
+    path = Path(path)
+    data = build_template(spec, password=password, indicator_rows=indicator_rows)
+    _write(path, data)
+    return path
+
+
+def write_roster_templates(
+    roster: Path | str,
+    outdir: Path | str,
+    spec: Spec,
+    *,
+    password: str = DEFAULT_PASSWORD,
+    indicator_rows: int | None = None,
+) -> list[Path]:
+    """Write one pre-filled template per roster row into `outdir`, named
+    `<dept_code>_<unit>_<project>.xlsx` (made safe for Windows and unique).
+
+    The roster is read and checked completely, and every workbook built in memory, before the
+    first file is written: a bad roster leaves no partial output. Existing files of the same
+    name are replaced (each atomically).
+
+    Raises:
+        RosterError / RosterErrors: the roster is wrong (nothing is written).
+        OutputError: `outdir` cannot be created or written.
+    """
+    from .roster import read_roster
+
+    rows = read_roster(roster, spec)
+    outdir = Path(outdir)
+    taken: set[str] = set()
+    built = []
+    for row in rows:
+        v = row.values
+        stem = unique_stem(
+            safe_file_stem(f"{v['dept_code']}_{v['unit_name']}_{v['project_name']}"), taken
+        )
+        data = build_template(spec, v, password=password, indicator_rows=indicator_rows)
+        built.append((outdir / f"{stem}.xlsx", data))
+    _make_dir(outdir)
+    for path, data in built:
+        _write(path, data)
+    return [path for path, _ in built]
+
+
+def _make_dir(outdir: Path) -> None:
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(outdir, Text("不是文件夹", "not a folder")) from None
+    except OSError as exc:
+        raise OutputError(
+            outdir, Text(f"无法创建文件夹（{exc.strerror}）", f"cannot create ({exc.strerror})")
+        ) from None
+
+
+def _write(path: Path, data: bytes) -> None:
+    if path.is_dir():
+        raise OutputError(path, Text("这是一个文件夹，不能作为输出文件", "is a folder, not a file"))
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise OutputError(
+            path, Text(f"无法写入（{exc.strerror}）", f"cannot write ({exc.strerror})")
+        ) from None

@@ -1,0 +1,729 @@
+"""Form specs: one TOML file per form profile drives the generator, the reader and the checks.
+
+A spec says what a form asks (header fields, fund rows and columns, indicator columns), which
+labels are allowed (the indicator taxonomy, statuses), and the parameters of scoring and checks.
+Adding a province's form means adding a file to `workbook_templates/`, not code, so every mistake
+in a spec must be reported with the file and the key, in the users' language.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import SpecError, Text
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+DEFAULT_FORM = "national-2020"
+
+#: Header fields every form must have: the reader and the summary rely on them.
+REQUIRED_HEADER = ("project_name", "project_code", "year", "dept_name", "dept_code", "unit_name")
+HEADER_TYPES = ("text", "code", "year")
+FUND_KINDS = ("amount", "rate", "exec_weight", "exec_score", "exec_reason")
+#: Indicator columns with a meaning in the contract (`pe_ind_<key>`).
+INDICATOR_KEYS = (
+    "level1",
+    "level2",
+    "name",
+    "sign",
+    "target",
+    "unit",
+    "actual",
+    "status",
+    "weight",
+    "score",
+    "reason",
+)
+REQUIRED_INDICATOR_KEYS = ("level1", "level2", "name", "target", "actual", "status", "reason")
+SCORED_INDICATOR_KEYS = ("weight", "score")
+REVERSE_RULES = ("linear", "ratio")
+
+_IDENT = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+_FORM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+_BAD_SHEET_CHARS = set("[]:*?/\\")
+
+
+@dataclass(frozen=True)
+class HeaderField:
+    """A single-cell field above the tables (项目名称, 主管部门代码, 年度 …)."""
+
+    name: str
+    label: str
+    type: str
+    span: str
+    max_length: int
+    required: bool
+    help: str
+
+
+@dataclass(frozen=True)
+class FundRow:
+    """A row of the fund block: `total` first, then the sources (财政拨款, 上年结转 …)."""
+
+    key: str
+    label: str
+    short: str
+
+
+@dataclass(frozen=True)
+class FundColumn:
+    """A column of the fund block; `kind` says whether units type it or the sheet computes it."""
+
+    key: str
+    label: str
+    kind: str
+    max_length: int
+
+
+@dataclass(frozen=True)
+class Goals:
+    """The 年度总体目标 block: expected goal and what was achieved, free text."""
+
+    label: str
+    expected_label: str
+    actual_label: str
+    max_length: int
+
+
+@dataclass(frozen=True)
+class IndicatorColumn:
+    """A column of the indicator table (`pe_ind_<key>`)."""
+
+    key: str
+    label: str
+    width: float
+    max_length: int
+
+
+@dataclass(frozen=True)
+class FooterField:
+    """A free-text field under the indicator table (评价结论, 存在问题 …)."""
+
+    name: str
+    label: str
+    max_length: int
+    help: str
+
+
+@dataclass(frozen=True)
+class Level1:
+    """A 一级指标 with its weight and its allowed 二级指标."""
+
+    label: str
+    weight: float
+    level2: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Grade:
+    """A grade (优 / 良 / 中 / 差) and the lowest 总分 that earns it."""
+
+    label: str
+    min: float
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated form spec. Built only by `load_spec`; all fields are read-only."""
+
+    path: str
+    id: str
+    version: int
+    title: str
+    description: str
+    sheet: str
+    amount_unit: str
+    scored: bool
+    indicator_rows: int
+    header: tuple[HeaderField, ...]
+    funds_label: str
+    fund_rows: tuple[FundRow, ...]
+    fund_columns: tuple[FundColumn, ...]
+    goals: Goals
+    indicators_label: str
+    indicators_total_label: str
+    indicator_columns: tuple[IndicatorColumn, ...]
+    signs: tuple[str, ...]
+    footer: tuple[FooterField, ...]
+    level1: tuple[Level1, ...]
+    statuses: tuple[str, ...]
+    level1_aliases: dict[str, str]
+    level2_aliases: dict[str, str]
+    score_total: float
+    exec_weight: float
+    qualitative_bands: dict[str, tuple[float, float]]
+    reverse_rule: str
+    over_achievement: float
+    round_digits: int
+    grades: tuple[Grade, ...]
+    amount_tolerance: float
+    score_tolerance: float
+    exec_reason_below: float
+    satisfaction_min: float
+    placeholders: tuple[str, ...]
+
+    @property
+    def source_rows(self) -> tuple[FundRow, ...]:
+        """Fund rows other than the total (其中 …)."""
+        return self.fund_rows[1:]
+
+    @property
+    def amount_columns(self) -> tuple[FundColumn, ...]:
+        """Fund columns that hold money typed by units or issued by the office."""
+        return tuple(c for c in self.fund_columns if c.kind == "amount")
+
+    @property
+    def indicator_keys(self) -> tuple[str, ...]:
+        """Keys of the indicator columns, in sheet order."""
+        return tuple(c.key for c in self.indicator_columns)
+
+    @property
+    def complete_status(self) -> str:
+        """The status that means 'target met' (the first of the list, 已完成)."""
+        return self.statuses[0]
+
+    def fund_column(self, kind: str) -> FundColumn | None:
+        """The first fund column of `kind`, or None where the form has none."""
+        return next((c for c in self.fund_columns if c.kind == kind), None)
+
+    def header_field(self, name: str) -> HeaderField:
+        """The header field called `name` (KeyError if the form has none)."""
+        for f in self.header:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+def builtin_forms() -> list[str]:
+    """Ids of the forms shipped with the package, sorted."""
+    return sorted(p.name[: -len(".toml")] for p in _builtin_dir().iterdir() if _is_spec(p.name))
+
+
+def load_spec(form: str | Path = DEFAULT_FORM) -> Spec:
+    """Load and validate a spec.
+
+    Args:
+        form: a built-in form id (`national-2020`) or the path of a `.toml` file.
+
+    Returns:
+        The validated `Spec`.
+
+    Raises:
+        SpecError: the form is unknown, the file unreadable, or a key is missing or wrong.
+    """
+    text = str(form)
+    if text.endswith(".toml") or "/" in text or "\\" in text:
+        return _load_file(Path(text))
+    if text not in builtin_forms():
+        raise SpecError(
+            text,
+            "",
+            Text(
+                f"没有这种表式；可选：{'、'.join(builtin_forms())}，或给出 .toml 文件路径",
+                f"unknown form; choose one of {', '.join(builtin_forms())} or give a .toml path",
+            ),
+        )
+    return _load_builtin(text)
+
+
+@cache
+def _load_builtin(form_id: str) -> Spec:
+    # Built-in specs never change while the process runs, and every workbook of a batch needs one.
+    entry = _builtin_dir().joinpath(f"{form_id}.toml")
+    return parse_spec(entry.read_bytes(), f"workbook_templates/{form_id}.toml")
+
+
+def _load_file(path: Path) -> Spec:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(
+            path,
+            "",
+            Text(f"无法读取表式文件（{exc.strerror}）", f"cannot read spec ({exc.strerror})"),
+        ) from None
+    return parse_spec(data, str(path))
+
+
+def _builtin_dir() -> Any:
+    return resources.files("perfeval_xl.workbook_templates")
+
+
+def _is_spec(name: str) -> bool:
+    return name.endswith(".toml") and not name.startswith(("_", "."))
+
+
+def parse_spec(data: bytes, path: str) -> Spec:
+    """Parse and validate spec text; `path` is only used to name the file in errors."""
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SpecError(path, "", Text("表式文件须为 UTF-8 编码", "spec must be UTF-8")) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(
+            path, "", Text(f"TOML 语法错误：{exc}", f"TOML syntax error: {exc}")
+        ) from None
+    return _Builder(path).build(raw)
+
+
+class _Table:
+    """Typed access to one TOML table that remembers its key path and reports unknown keys."""
+
+    def __init__(self, data: Any, path: str, key: str) -> None:
+        self.path = path
+        self.key = key
+        if not isinstance(data, dict):
+            self.fail(Text("应为表（table）", "must be a table"))
+        self.data: dict[str, Any] = data
+        self.seen: set[str] = set()
+
+    def fail(self, text: Text, sub: str | None = None) -> None:
+        key = f"{self.key}.{sub}" if sub and self.key else (sub or self.key)
+        raise SpecError(self.path, key, text)
+
+    def get(self, name: str, kind: type | tuple[type, ...], default: Any = ..., check=None) -> Any:
+        self.seen.add(name)
+        if name not in self.data:
+            if default is ...:
+                self.fail(Text("缺少此项", "missing"), name)
+            return default
+        value = self.data[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # TOML booleans are ints in Python; a number field must not accept `true`.
+        if isinstance(value, bool) and bool not in kinds:
+            value = None
+        if not isinstance(value, kinds):
+            want = "/".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+            self.fail(Text(f"类型应为 {want}", f"must be {want}"), name)
+        if check is not None:
+            problem = check(value)
+            if problem:
+                self.fail(problem, name)
+        return value
+
+    def text(self, name: str, default: Any = ..., check=None) -> str:
+        value = self.get(name, str, default, check)
+        if value is not None and isinstance(value, str) and not value.strip() and default is ...:
+            self.fail(Text("不能为空", "must not be empty"), name)
+        return value
+
+    def number(self, name: str, default: Any = ..., lo: float | None = None) -> float:
+        value = self.get(name, (int, float), default)
+        if lo is not None and value is not None and value < lo:
+            self.fail(Text(f"不能小于 {lo}", f"must be ≥ {lo}"), name)
+        return float(value) if value is not None else value
+
+    def integer(self, name: str, default: Any = ..., lo: int = 0, hi: int = 10**9) -> int:
+        value = self.get(name, int, default)
+        if not lo <= value <= hi:
+            self.fail(Text(f"应在 {lo} 到 {hi} 之间", f"must be between {lo} and {hi}"), name)
+        return value
+
+    def table(self, name: str) -> _Table:
+        return _Table(self.get(name, dict), self.path, self._sub(name))
+
+    def tables(self, name: str, default: Any = ...) -> list[_Table]:
+        items = self.get(name, list, default)
+        if items is None:
+            return []
+        return [_Table(item, self.path, f"{self._sub(name)}[{i}]") for i, item in enumerate(items)]
+
+    def strings(self, name: str, default: Any = ...) -> tuple[str, ...]:
+        items = self.get(name, list, default)
+        for i, item in enumerate(items):
+            if not isinstance(item, str) or not item.strip():
+                self.fail(Text("应为非空文本", "must be a non-empty string"), f"{name}[{i}]")
+        return tuple(items)
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            self.fail(
+                Text(
+                    f"未知的键（拼写错误？）：{', '.join(unknown)}",
+                    f"unknown key: {', '.join(unknown)}",
+                )
+            )
+
+    def _sub(self, name: str) -> str:
+        return f"{self.key}.{name}" if self.key else name
+
+
+_TYPE_NAMES = {
+    str: "文本",
+    int: "整数",
+    float: "数字",
+    bool: "true/false",
+    list: "数组",
+    dict: "表",
+}
+
+
+def _one_of(options: tuple[str, ...]):
+    def check(value: str) -> Text | None:
+        if value in options:
+            return None
+        return Text(f"应为 {' / '.join(options)} 之一", f"must be one of {', '.join(options)}")
+
+    return check
+
+
+def _ident(value: str) -> Text | None:
+    if _IDENT.match(value):
+        return None
+    return Text(
+        "只能用小写字母、数字和下划线，以字母开头",
+        "lowercase letters, digits and _ only, letter first",
+    )
+
+
+def _sheet_name(value: str) -> Text | None:
+    if 0 < len(value) <= 31 and not (_BAD_SHEET_CHARS & set(value)) and value[0] != "'":
+        return None
+    return Text(
+        "工作表名须为 1–31 个字符，且不含 []:*?/\\",
+        "sheet name must be 1-31 characters without []:*?/\\",
+    )
+
+
+def _unique(table: _Table, key: str, values: list[str]) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            table.fail(Text(f"重复：{value}", f"duplicate: {value}"), key)
+        seen.add(value)
+
+
+class _Builder:
+    """Validates raw TOML into a `Spec`, failing on the first wrong key with its path."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def build(self, raw: dict[str, Any]) -> Spec:
+        top = _Table(raw, self.path, "")
+        form = top.table("form")
+        scored = form.get("scored", bool)
+        spec_fields: dict[str, Any] = {
+            "path": self.path,
+            "id": form.text("id", check=lambda v: None if _FORM_ID.match(v) else _BAD_ID),
+            "version": form.integer("version", lo=1),
+            "title": form.text("title"),
+            "description": form.text("description", ""),
+            "sheet": form.text("sheet", check=_sheet_name),
+            "amount_unit": form.text("amount_unit", "万元"),
+            "scored": scored,
+            "indicator_rows": form.integer("indicator_rows", 20, lo=1, hi=500),
+        }
+        form.done()
+        if spec_fields["sheet"].lower() in ("_lists", "_meta", "填报说明"):
+            form.fail(Text("此工作表名由工具保留", "this sheet name is reserved"), "sheet")
+        spec_fields["header"] = self._header(top)
+        spec_fields.update(self._funds(top.table("funds"), scored))
+        spec_fields["goals"] = self._goals(top.table("goals"))
+        spec_fields.update(self._indicators(top.table("indicators"), scored))
+        if len(spec_fields["fund_columns"]) + 1 > len(spec_fields["indicator_columns"]):
+            # The sheet's grid is the indicator table's columns; the fund block must fit in it.
+            top.fail(
+                Text(
+                    "资金列数须少于指标列数（表格按指标列排版）",
+                    "fewer fund columns than indicator columns",
+                ),
+                "funds.columns",
+            )
+        spec_fields["footer"] = self._footer(top, spec_fields["header"])
+        spec_fields.update(self._taxonomy(top.table("taxonomy")))
+        spec_fields.update(self._scoring(top.table("scoring"), spec_fields, scored))
+        spec_fields.update(self._checks(top.table("checks")))
+        top.done()
+        return Spec(**spec_fields)
+
+    def _header(self, top: _Table) -> tuple[HeaderField, ...]:
+        fields = []
+        for t in top.tables("header"):
+            fields.append(
+                HeaderField(
+                    name=t.text("name", check=_ident),
+                    label=t.text("label"),
+                    type=t.text("type", "text", check=_one_of(HEADER_TYPES)),
+                    span=t.text("span", "full", check=_one_of(("full", "half"))),
+                    max_length=t.integer("max_length", 100, lo=1, hi=32767),
+                    required=t.get("required", bool, True),
+                    help=t.text("help", ""),
+                )
+            )
+            t.done()
+        names = [f.name for f in fields]
+        _unique(top, "header", names)
+        missing = [n for n in REQUIRED_HEADER if n not in names]
+        if missing:
+            top.fail(
+                Text(
+                    f"缺少必需的表头字段：{', '.join(missing)}",
+                    f"missing fields: {', '.join(missing)}",
+                ),
+                "header",
+            )
+        if next(f for f in fields if f.name == "year").type != "year":
+            top.fail(
+                Text('year 字段的 type 须为 "year"', 'field year must have type "year"'), "header"
+            )
+        return tuple(fields)
+
+    def _funds(self, t: _Table, scored: bool) -> dict[str, Any]:
+        rows = []
+        for r in t.tables("rows"):
+            label = r.text("label")
+            rows.append(FundRow(r.text("key", check=_ident), label, r.text("short", label)))
+            r.done()
+        cols = []
+        for c in t.tables("columns"):
+            cols.append(
+                FundColumn(
+                    key=c.text("key", check=_ident),
+                    label=c.text("label"),
+                    kind=c.text("kind", check=_one_of(FUND_KINDS)),
+                    max_length=c.integer("max_length", 200, lo=1, hi=32767),
+                )
+            )
+            c.done()
+        _unique(t, "rows", [r.key for r in rows])
+        _unique(t, "columns", [c.key for c in cols])
+        if len(rows) < 2 or rows[0].key != "total":
+            t.fail(
+                Text(
+                    '第一行须为 key = "total"，其后至少一个资金来源',
+                    'first row must be "total", then sources',
+                ),
+                "rows",
+            )
+        amounts = [c.key for c in cols if c.kind == "amount"]
+        for need in ("budget", "spent"):
+            if need not in amounts:
+                t.fail(
+                    Text(f'缺少 kind = "amount" 的 {need} 列', f'missing amount column "{need}"'),
+                    "columns",
+                )
+        kinds = [c.kind for c in cols]
+        if kinds.count("rate") != 1:
+            t.fail(Text("须有且只有一个 rate 列", "exactly one rate column required"), "columns")
+        for kind in ("exec_weight", "exec_score", "exec_reason"):
+            if kinds.count(kind) > 1:
+                t.fail(Text(f"{kind} 列最多一个", f"at most one {kind} column"), "columns")
+        if scored != ("exec_score" in kinds):
+            t.fail(
+                Text(
+                    "计分表式（scored = true）须有且仅计分表式可有 exec_score 列",
+                    "exec_score column required exactly when the form is scored",
+                ),
+                "columns",
+            )
+        label = t.text("label")
+        t.done()
+        return {"funds_label": label, "fund_rows": tuple(rows), "fund_columns": tuple(cols)}
+
+    def _goals(self, t: _Table) -> Goals:
+        goals = Goals(
+            label=t.text("label"),
+            expected_label=t.text("expected_label"),
+            actual_label=t.text("actual_label"),
+            max_length=t.integer("max_length", 1000, lo=1, hi=32767),
+        )
+        t.done()
+        return goals
+
+    def _indicators(self, t: _Table, scored: bool) -> dict[str, Any]:
+        cols = []
+        for c in t.tables("columns"):
+            cols.append(
+                IndicatorColumn(
+                    key=c.text("key", check=_one_of(INDICATOR_KEYS)),
+                    label=c.text("label"),
+                    width=c.number("width", 12, lo=1),
+                    max_length=c.integer("max_length", 100, lo=1, hi=32767),
+                )
+            )
+            c.done()
+        keys = [c.key for c in cols]
+        _unique(t, "columns", keys)
+        if keys[:3] != ["level1", "level2", "name"]:
+            # Every known form starts with the taxonomy; the total row's label relies on it.
+            t.fail(
+                Text(
+                    "前三列须依次为 level1、level2、name",
+                    "first columns must be level1, level2, name",
+                ),
+                "columns",
+            )
+        needed = REQUIRED_INDICATOR_KEYS + (SCORED_INDICATOR_KEYS if scored else ())
+        missing = [k for k in needed if k not in keys]
+        if missing:
+            t.fail(
+                Text(f"缺少指标列：{', '.join(missing)}", f"missing columns: {', '.join(missing)}"),
+                "columns",
+            )
+        if not scored and any(k in keys for k in SCORED_INDICATOR_KEYS):
+            t.fail(
+                Text(
+                    "不计分的表式不能有 weight/score 列", "unscored form cannot have weight/score"
+                ),
+                "columns",
+            )
+        signs = t.strings("signs", ()) if "sign" in keys else ()
+        if "sign" in keys and not signs:
+            t.fail(
+                Text("有 sign 列时须给出 signs 列表", "signs list required with a sign column"),
+                "signs",
+            )
+        result = {
+            "indicators_label": t.text("label"),
+            "indicators_total_label": t.text("total_label", "总分"),
+            "indicator_columns": tuple(cols),
+            "signs": signs,
+        }
+        t.done()
+        return result
+
+    def _footer(self, top: _Table, header: tuple[HeaderField, ...]) -> tuple[FooterField, ...]:
+        fields = []
+        for t in top.tables("footer", None):
+            fields.append(
+                FooterField(
+                    name=t.text("name", check=_ident),
+                    label=t.text("label"),
+                    max_length=t.integer("max_length", 200, lo=1, hi=32767),
+                    help=t.text("help", ""),
+                )
+            )
+            t.done()
+        _unique(top, "footer", [f.name for f in fields] + [h.name for h in header])
+        return tuple(fields)
+
+    def _taxonomy(self, t: _Table) -> dict[str, Any]:
+        level1 = []
+        for lt in t.tables("level1"):
+            level1.append(Level1(lt.text("label"), lt.number("weight", lo=0), lt.strings("level2")))
+            lt.done()
+        if not level1:
+            t.fail(Text("至少需要一个一级指标", "at least one level1 entry"), "level1")
+        _unique(t, "level1", [x.label for x in level1])
+        all_level2 = [l2 for x in level1 for l2 in x.level2]
+        _unique(t, "level1[*].level2", all_level2)
+        statuses = t.strings("statuses")
+        if len(statuses) < 2:
+            t.fail(
+                Text("至少两个完成状态，第一个表示已完成", "at least two statuses, first = done"),
+                "statuses",
+            )
+        _unique(t, "statuses", list(statuses))
+        aliases = {}
+        for name, canon in (
+            ("level1_aliases", [x.label for x in level1]),
+            ("level2_aliases", all_level2),
+        ):
+            table = t.get(name, dict, {})
+            for alias, target in table.items():
+                if not isinstance(target, str) or target not in canon:
+                    t.fail(
+                        Text(
+                            f"别名须指向已定义的标签：{alias}",
+                            f"alias must map to a label: {alias}",
+                        ),
+                        name,
+                    )
+                if alias in canon:
+                    t.fail(
+                        Text(f"别名不能与标签相同：{alias}", f"alias equals a label: {alias}"), name
+                    )
+            aliases[name] = dict(table)
+        t.done()
+        return {"level1": tuple(level1), "statuses": statuses, **aliases}
+
+    def _scoring(self, t: _Table, fields: dict[str, Any], scored: bool) -> dict[str, Any]:
+        total = t.number("total", lo=1)
+        exec_weight = t.number("exec_weight", lo=0)
+        weights = sum(x.weight for x in fields["level1"])
+        if abs(weights + exec_weight - total) > 1e-9:
+            t.fail(
+                Text(
+                    f"一级指标权重之和 {weights:g} 加执行率分值 {exec_weight:g} 应等于 {total:g}",
+                    f"level1 weights {weights:g} + exec_weight {exec_weight:g} != total {total:g}",
+                ),
+                "total",
+            )
+        raw_bands = t.get("qualitative_bands", dict)
+        bands: dict[str, tuple[float, float]] = {}
+        for status in fields["statuses"]:
+            band = raw_bands.get(status)
+            ok = (
+                isinstance(band, list)
+                and len(band) == 2
+                and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in band)
+                and 0 <= band[0] <= band[1] <= 1
+            )
+            if not ok:
+                t.fail(
+                    Text(
+                        f"「{status}」须为 [下限, 上限]，0 ≤ 下限 ≤ 上限 ≤ 1",
+                        f'"{status}" must be [low, high] within 0..1',
+                    ),
+                    "qualitative_bands",
+                )
+            bands[status] = (float(band[0]), float(band[1]))
+        extra = set(raw_bands) - set(fields["statuses"])
+        if extra:
+            t.fail(
+                Text(
+                    f"未定义的完成状态：{', '.join(sorted(extra))}",
+                    f"unknown status: {', '.join(sorted(extra))}",
+                ),
+                "qualitative_bands",
+            )
+        grades = []
+        for g in t.tables("grades"):
+            grades.append(Grade(g.text("label"), g.number("min", lo=0)))
+            g.done()
+        mins = [g.min for g in grades]
+        if not grades or mins != sorted(mins, reverse=True) or mins[-1] != 0:
+            t.fail(
+                Text(
+                    "等级须按下限从高到低排列，最后一级下限为 0", "grades must go down to min = 0"
+                ),
+                "grades",
+            )
+        result = {
+            "score_total": total,
+            "exec_weight": exec_weight,
+            "qualitative_bands": bands,
+            "reverse_rule": t.text("reverse_rule", "linear", check=_one_of(REVERSE_RULES)),
+            "over_achievement": t.number("over_achievement", 1.3, lo=1),
+            "round_digits": t.integer("round_digits", 2, lo=0, hi=6),
+            "grades": tuple(grades),
+        }
+        t.done()
+        return result
+
+    def _checks(self, t: _Table) -> dict[str, Any]:
+        result = {
+            "amount_tolerance": t.number("amount_tolerance", 0.01, lo=0),
+            "score_tolerance": t.number("score_tolerance", 0.1, lo=0),
+            "exec_reason_below": t.number("exec_reason_below", 0.9, lo=0),
+            "satisfaction_min": t.number("satisfaction_min", 0.9, lo=0),
+            "placeholders": t.strings("placeholders", ()),
+        }
+        t.done()
+        return result
+
+
+_BAD_ID = Text(
+    "表式 id 只能用小写字母、数字和连字符", "form id: lowercase letters, digits and - only"
+)
