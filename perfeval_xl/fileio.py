@@ -42,8 +42,8 @@ def safe_file_stem(text: str) -> str:
     (CON, NUL, COM1 …) get a `_` suffix, and the stem is cut to `MAX_STEM` characters.
     """
     stem = unicodedata.normalize("NFC", text)
+    stem = re.sub(r"\s+", " ", stem).strip()  # tabs and line breaks pasted into names
     stem = _BAD_CHARS.sub("_", stem)
-    stem = re.sub(r"\s+", " ", stem).strip()
     stem = stem[:MAX_STEM].rstrip(" .")
     if not stem:
         stem = "_"

@@ -41,7 +41,7 @@ PROP_FORM_ID = "perfeval_form_id"
 PROP_SPEC_VERSION = "perfeval_spec_version"
 PROP_WORKBOOK_ID = "perfeval_workbook_id"
 PROP_GENERATOR = "perfeval_generator"
-MAX_AMOUNT = 1e10
+MAX_AMOUNT = 10_000_000_000  # 万元: a trillion yuan; stops 1e308 and typos
 YEAR_RANGE = (2000, 2100)
 _WORKBOOK_ID_NS = uuid.UUID("7d3f6b1e-2f1a-5c0e-9a47-5e1f0c2b8d31")
 
@@ -512,7 +512,7 @@ class _FormWriter:
                 "=pe_list_sign", label, f"选择指标性质：{signs}。", f"指标性质只能是：{signs}。"
             )
         if key in ("weight", "score"):
-            top = spec.score_total
+            top = int(spec.score_total) if spec.score_total.is_integer() else spec.score_total
             what = "分值（权重）" if key == "weight" else "得分"
             return {
                 "validate": "decimal",

@@ -1,0 +1,28 @@
+"""Shared fixtures: workbooks are built with the project's own generator, never committed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from perfeval_xl import build_template, builtin_forms, load_spec
+
+FORMS = builtin_forms()
+
+
+@pytest.fixture(params=FORMS)
+def form_id(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def lo_profile(tmp_path: Path) -> Path:
+    """A private LibreOffice profile, so parallel or repeated runs never share state."""
+    return tmp_path / "lo-profile"
+
+
+@pytest.fixture(scope="session")
+def templates() -> dict[str, bytes]:
+    """One blank template per built-in form."""
+    return {f: build_template(load_spec(f)) for f in FORMS}

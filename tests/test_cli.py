@@ -1,0 +1,196 @@
+"""The command line, as a user runs it: exit codes and exact messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from helpers import named_cell, open_xlsx
+
+from perfeval_xl import __version__, load_spec
+from perfeval_xl.cli import cli
+
+
+def run(*args: str, lang: str | None = None):
+    env = {"PERFEVAL_XL_LANG": lang} if lang else {"PERFEVAL_XL_LANG": "zh"}
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def test_every_command_has_help():
+    for name, command in cli.commands.items():
+        result = run(name, "--help")
+        assert result.exit_code == 0, name
+        assert command.help and "Example" in command.help, name
+
+
+def test_version():
+    assert run("--version").output == f"perfeval-xl, version {__version__}\n"
+
+
+def test_python_dash_m():
+    proc = subprocess.run(
+        [sys.executable, "-m", "perfeval_xl", "--version"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"perfeval-xl, version {__version__}"
+
+
+def test_blank_template_default_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("template")
+    assert result.exit_code == 0
+    assert result.output == "已生成 national-2020.xlsx（national-2020）\n"
+    wb = open_xlsx((tmp_path / "national-2020.xlsx").read_bytes())
+    assert named_cell(wb, "pe_meta_form_id").value == "national-2020"
+
+
+def test_seed_form_blank(tmp_path):
+    out = tmp_path / "blank.xlsx"
+    result = run(
+        "--lang", "en", "template", "--form", "sichuan-2022", "-o", str(out), "--rows", "8"
+    )
+    assert result.exit_code == 0
+    assert result.output == f"wrote {out} (sichuan-2022)\n"
+    wb = open_xlsx(out.read_bytes())
+    assert next(iter(wb.defined_names["pe_ind_status"].destinations))[1] == "$G$14:$G$21"
+
+
+def test_output_into_a_folder(tmp_path):
+    result = run("template", "-o", str(tmp_path))
+    assert result.exit_code == 0
+    assert (tmp_path / "national-2020.xlsx").exists()
+
+
+def test_output_must_be_xlsx(tmp_path):
+    result = run("--lang", "en", "template", "-o", str(tmp_path / "blank.xls"))
+    assert result.exit_code == 2
+    assert "Invalid value for '-o': must end with .xlsx" in result.output
+    assert not (tmp_path / "blank.xls").exists()
+
+
+def test_roster(tmp_path):
+    roster = tmp_path / "projects.csv"
+    roster.write_text(
+        "主管部门代码,实施单位,项目名称,年度\n109101,宣传部,项目一,2022\n109101,宣传部,项目二,2022\n",
+        "utf-8",
+    )
+    out = tmp_path / "outbox"
+    result = run("template", "--roster", str(roster), "-o", str(out))
+    assert result.exit_code == 0
+    assert result.output == (
+        f"{out / '109101_宣传部_项目一.xlsx'}\n{out / '109101_宣传部_项目二.xlsx'}\n"
+        f"已生成 2 个模板到 {out}（national-2020）\n"
+    )
+
+
+def test_bad_roster_exit_1_with_every_problem(tmp_path):
+    roster = tmp_path / "projects.csv"
+    roster.write_text(
+        "dept_code,unit_name,project_name,year\n1,u,p,二〇二二\n1,u,p,2022\n", "utf-8"
+    )
+    result = run("--lang", "en", "template", "--roster", str(roster), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {roster}, row 2, column 'year': not a year: 二〇二二\n"
+        f"{roster}, row 3, column '项目名称': same project as row 2\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_roster_file(tmp_path):
+    result = run("template", "--roster", str(tmp_path / "nope.csv"))
+    assert result.exit_code == 1
+    assert result.output == f"错误: {tmp_path / 'nope.csv'}: 找不到名册文件\n"
+
+
+def test_unknown_form():
+    result = run("--lang", "en", "template", "--form", "hainan-2030")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: hainan-2030: unknown form; choose one of national-2020, sichuan-2022, "
+        "sichuan-2023 or give a .toml path\n"
+    )
+
+
+def test_bad_spec_file_names_file_and_key(tmp_path):
+    from importlib import resources
+
+    text = (
+        resources.files("perfeval_xl.workbook_templates")
+        .joinpath("national-2020.toml")
+        .read_text("utf-8")
+    )
+    spec = tmp_path / "guangxi.toml"
+    spec.write_text(text.replace('reverse_rule = "linear"', 'reverse_rule = "steep"'), "utf-8")
+    result = run("--lang", "en", "template", "--form", str(spec), "-o", str(tmp_path / "x.xlsx"))
+    assert result.exit_code == 1
+    assert result.output == f"Error: {spec}: scoring.reverse_rule: must be one of linear, ratio\n"
+    result = run("template", "--form", str(spec), "-o", str(tmp_path / "x.xlsx"))
+    assert result.output == f"错误: {spec}: scoring.reverse_rule: 应为 linear / ratio 之一\n"
+
+
+def test_a_new_province_is_a_new_file(tmp_path):
+    from importlib import resources
+
+    text = (
+        resources.files("perfeval_xl.workbook_templates")
+        .joinpath("national-2020.toml")
+        .read_text("utf-8")
+    )
+    text = text.replace('id = "national-2020"', 'id = "guangxi-2024"').replace(
+        "成本指标", "经济成本指标"
+    )
+    spec = tmp_path / "guangxi-2024.toml"
+    spec.write_text(text, "utf-8")
+    out = tmp_path / "gx.xlsx"
+    assert run("template", "--form", str(spec), "-o", str(out)).exit_code == 0
+    wb = open_xlsx(out.read_bytes())
+    assert named_cell(wb, "pe_meta_form_id").value == "guangxi-2024"
+    sheet, ref = next(wb.defined_names["pe_list_level2"].destinations)
+    assert "经济成本指标" in [c.value for (c,) in wb[sheet][ref.replace("$", "")]]
+
+
+def test_forms_lists_and_describes():
+    result = run("forms")
+    assert result.exit_code == 0
+    assert [line.split("\t")[0] for line in result.output.splitlines()] == [
+        "national-2020 *",
+        "sichuan-2022",
+        "sichuan-2023",
+    ]
+    result = run("--lang", "en", "forms", "sichuan-2022")
+    assert result.exit_code == 0
+    assert "  fund_fiscal_budget          财政拨款预算数\n" in result.output
+    assert "  pe_ind_status               自评表!G14:G33\n" in result.output
+
+
+def test_demo(tmp_path):
+    out = tmp_path / "demo"
+    result = run("demo", "-o", str(out))
+    assert result.exit_code == 0
+    assert result.output.endswith(f"示例完成：9 个预填模板及名册已写入 {out}\n")
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert files[0] == "national-2020/109101_攀枝花市区委宣传部_2022年媒体合作项目.xlsx"
+    assert len(files) == 10 and "roster.csv" in files
+    wb = open_xlsx(
+        (out / "sichuan-2022" / "109101_攀枝花市区委宣传部_创建全国文明城市.xlsx").read_bytes()
+    )
+    assert named_cell(wb, "pe_fund_fiscal_budget").value == 114.56
+    assert named_cell(wb, "pe_unit_name").value == "攀枝花市区委宣传部"
+
+
+@pytest.mark.parametrize("form", ["national-2020", "sichuan-2023"])
+def test_demo_budgets_match_the_seed(tmp_path, form):
+    run("demo", "-o", str(tmp_path))
+    spec = load_spec(form)
+    wb = open_xlsx(
+        (
+            tmp_path
+            / form
+            / "109101_攀枝花市区委宣传部_仁和区重大对外宣传活动及重要外宣产品专项.xlsx"
+        ).read_bytes()
+    )
+    assert named_cell(wb, "pe_fund_fiscal_budget").value == 210
+    assert named_cell(wb, "pe_meta_form_id").value == spec.id
