@@ -120,6 +120,13 @@ def template(
             _say(ctx, f"已生成 {path}（{form_spec.id}）", f"wrote {path} ({form_spec.id})")
             return
         outdir = output or Path("outbox")
+        if outdir.suffix.lower() == ".xlsx":
+            raise click.BadParameter(
+                Text("使用 --roster 时 -o 为输出文件夹", "with --roster, -o names a folder").render(
+                    lang
+                ),
+                param_hint="'-o'",
+            )
         paths = generate.write_roster_templates(
             roster, outdir, form_spec, password=password, indicator_rows=rows
         )

@@ -717,7 +717,8 @@ class _FormWriter:
         ws.protect(self.password, {"format_columns": True, "format_rows": True})
 
     def _name(self, name: str, sheet: str, area: Area) -> None:
-        if self.wb.define_name(name, f"={sheet}!{area.a1()}") != 0:
+        # Always quoted: a sheet name starting with "_" or a digit is safest quoted in Excel.
+        if self.wb.define_name(name, f"='{sheet}'!{area.a1()}") != 0:
             raise RuntimeError(f"define_name({name}) failed")
 
     def _define_names(self) -> None:

@@ -131,8 +131,9 @@ def make_layout(spec: Spec, indicator_rows: int | None = None) -> Layout:
         pair = f.span == "half" and i + 1 < len(fields) and fields[i + 1].span == "half"
         if pair:
             g = fields[i + 1]
+            label_end = _wide_enough(spec, mid, last - 1)
             lay.header[f.name] = (span(row, 0, 0), span(row, 1, mid - 1))
-            lay.header[g.name] = (span(row, mid, mid), span(row, mid + 1, last))
+            lay.header[g.name] = (span(row, mid, label_end), span(row, label_end + 1, last))
             i += 2
         else:
             lay.header[f.name] = (span(row, 0, 0), span(row, 1, last))
@@ -180,6 +181,17 @@ def make_layout(spec: Spec, indicator_rows: int | None = None) -> Layout:
         row += 1
     lay.last_row = row - 1
     return lay
+
+
+def _wide_enough(spec: Spec, first: int, limit: int) -> int:
+    """Last grid column of a label area starting at `first` that is at least as wide as column A,
+    so a label such as 主管部门代码 is never squeezed into a narrow column (stops at `limit`)."""
+    widths = [SECTION_COL_WIDTH] + [c.width for c in spec.indicator_columns]
+    end, total = first, widths[first]
+    while total < SECTION_COL_WIDTH and end < limit:
+        end += 1
+        total += widths[end]
+    return end
 
 
 def contract_names(lay: Layout) -> dict[str, Area]:

@@ -85,6 +85,17 @@ def test_roster(tmp_path):
     )
 
 
+def test_roster_output_must_be_a_folder(tmp_path):
+    roster = tmp_path / "projects.csv"
+    roster.write_text("dept_code,unit_name,project_name\n1,u,p\n", "utf-8")
+    result = run(
+        "--lang", "en", "template", "--roster", str(roster), "-o", str(tmp_path / "a.xlsx")
+    )
+    assert result.exit_code == 2
+    assert "Invalid value for '-o': with --roster, -o names a folder" in result.output
+    assert not (tmp_path / "a.xlsx").exists()
+
+
 def test_bad_roster_exit_1_with_every_problem(tmp_path):
     roster = tmp_path / "projects.csv"
     roster.write_text(

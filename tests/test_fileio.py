@@ -37,3 +37,14 @@ def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
     atomic_write_bytes(path, b"new")
     assert path.read_bytes() == b"new"
     assert [p.name for p in tmp_path.iterdir()] == ["out.xlsx"]
+
+
+def test_atomic_write_uses_the_usual_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "a.xlsx", b"x")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.xlsx").stat().st_mode & 0o777 == 0o644

@@ -194,17 +194,23 @@ def test_libreoffice_computes_the_self_check(workdir, lo_profile):
     )
 
 
-def test_libreoffice_self_check_is_clean_on_a_good_form(workdir, lo_profile):
+def test_libreoffice_self_check_on_sichuan_2023(workdir, lo_profile):
+    """A clean form counts 0; the same form with low execution and no reason counts 1."""
     spec = load_spec("sichuan-2023")
-    wb = open_xlsx(build_template(spec, {"fund_fiscal_budget": 100.0}))
     good = [dict(row, status="已完成", score=row["weight"]) for row in INDICATORS]
     good[3]["weight"] = good[3]["score"] = 20  # weights 20+20+30+20 = 90
-    fill(wb, {"fund_fiscal_spent": 95}, good)
-    path = workdir / "good.xlsx"
-    wb.save(path)
-    (out,) = convert([path], "xlsx", workdir / "good", lo_profile)
-    got = openpyxl.load_workbook(out, data_only=True)
+    paths = []
+    for name, spent in (("good", 95), ("low", 50)):
+        wb = open_xlsx(build_template(spec, {"fund_fiscal_budget": 100.0}))
+        fill(wb, {"fund_fiscal_spent": spent}, good)
+        paths.append(workdir / f"{name}.xlsx")
+        wb.save(paths[-1])
+    good_out, low_out = convert(paths, "xlsx", workdir / "s23", lo_profile)
+    got = openpyxl.load_workbook(good_out, data_only=True)
     assert named_cell(got, "pe_exec_rate").value == pytest.approx(0.95)
     assert named_cell(got, "pe_exec_score").value == 9.5
-    assert named_cell(got, "pe_total_score").value == 99.5
+    assert named_cell(got, "pe_total_score").value == 99.5  # 9.5 + 90
     assert named_cell(got, "pe_selfcheck").value == 0
+    low = openpyxl.load_workbook(low_out, data_only=True)
+    assert named_cell(low, "pe_exec_score").value == 5
+    assert named_cell(low, "pe_selfcheck").value == 1  # rate 50 % < 90 % and no 原因
