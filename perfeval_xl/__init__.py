@@ -5,8 +5,10 @@ This package is a library first; `perfeval_xl.cli` is a thin command line over i
 """
 
 from ._version import __version__
+from .checks import CheckResult, check_record, check_workbook
 from .demo import run_demo
 from .errors import OutputError, PerfevalError, RosterError, RosterErrors, SpecError, Text
+from .findings import RULES, Finding
 from .generate import (
     DEFAULT_PASSWORD,
     build_template,
@@ -15,15 +17,22 @@ from .generate import (
     write_template,
 )
 from .layout import contract_names, make_layout
+from .read import ReadResult, read_workbook
+from .record import Record
 from .roster import read_roster
-from .samples import sample_roster_path
+from .samples import sample_roster_path, seed_projects
 from .spec import DEFAULT_FORM, Spec, builtin_forms, load_spec
 
 __all__ = [
     "DEFAULT_FORM",
     "DEFAULT_PASSWORD",
+    "RULES",
+    "CheckResult",
+    "Finding",
     "OutputError",
     "PerfevalError",
+    "ReadResult",
+    "Record",
     "RosterError",
     "RosterErrors",
     "Spec",
@@ -32,13 +41,17 @@ __all__ = [
     "__version__",
     "build_template",
     "builtin_forms",
+    "check_record",
+    "check_workbook",
     "contract_names",
     "issuable_fields",
     "load_spec",
     "make_layout",
     "read_roster",
+    "read_workbook",
     "run_demo",
     "sample_roster_path",
+    "seed_projects",
     "write_roster_templates",
     "write_template",
 ]

@@ -142,6 +142,44 @@ def template(
 
 
 @cli.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Human text grouped by file, or JSON for machines.",
+)
+@click.option("--strict", is_flag=True, help="Warnings count as errors for the exit code.")
+@click.pass_context
+def check(ctx: click.Context, files: tuple[Path, ...], fmt: str, strict: bool) -> None:
+    """Check filled workbooks: read every value by name and apply the reviewer's rules.
+
+    Exit code 0 when no file has errors (warnings allowed unless --strict), 1 when any has.
+
+    \b
+    Examples:
+      perfeval-xl check 109101_攀枝花市区委宣传部_2022年媒体合作项目.xlsx
+      perfeval-xl --lang en check --format json outbox/*.xlsx
+    """
+    from .checks import check_workbook
+    from .report import format_text, to_json, totals
+
+    lang = ctx.obj["lang"]
+    results = [check_workbook(path) for path in files]
+    if fmt == "json":
+        click.echo(to_json(results, lang))
+    else:
+        click.echo(format_text(results, lang), nl=False)
+    t = totals(results)
+    if t["errors"] or (strict and t["warnings"]):
+        ctx.exit(1)
+
+
+@cli.command()
 @click.argument("form", required=False)
 @click.pass_context
 def forms(ctx: click.Context, form: str | None) -> None:

@@ -1,0 +1,467 @@
+"""The reviewer's checks (domain.md §4) on a record: each returns findings, never raises.
+
+Thresholds and labels come from the spec, so a province with other limits needs a spec file,
+not code. Values pasted past data validation are re-checked here, always: validation does not
+stop pasting, and a paste can delete the rule itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import Text
+from .findings import ERROR, WARNING, Finding, finding
+from .normalize import Target
+from .record import Field, Indicator, Record
+from .spec import Spec
+
+#: Indicator columns every non-blank row must fill (the 偏差原因 depends on the status).
+REQUIRED_INDICATOR = ("level1", "level2", "name", "target", "actual", "status")
+
+
+def check_record(record: Record) -> list[Finding]:
+    """All rule findings for a record (reading findings come from the reader)."""
+    out: list[Finding] = []
+    for check in (_header, _lengths, _funds, _indicators, _coverage):
+        out.extend(check(record))
+    return out
+
+
+def _f(rec: Record, code: str, message: Text, where: Field | tuple | None, name: str) -> Finding:
+    if isinstance(where, Field):
+        sheet, cell = where.sheet, where.cell
+    elif isinstance(where, tuple):
+        sheet, cell = where
+    else:
+        sheet, cell = rec.spec.sheet, None
+    return finding(code, rec.path, message, sheet=sheet, cell=cell, field=name)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+# -- header ------------------------------------------------------------------------------------
+def _header(rec: Record) -> Iterator[Finding]:
+    for f in rec.spec.header:
+        got = rec.fields.get(f.name)
+        # A year that is there but unreadable is E102 (from the reader), not "empty".
+        if f.required and got is not None and got.value is None and _blank(got.raw):
+            yield _f(rec, "E101", Text(f"「{f.label}」为空", f"{f.label} is empty"), got, f.name)
+
+
+def _blank(raw: object) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip())
+
+
+def _lengths(rec: Record) -> Iterator[Finding]:
+    spec = rec.spec
+    limits = {f.name: (f.label, f.max_length) for f in spec.header if f.type != "year"}
+    limits.update({f.name: (f.label, f.max_length) for f in spec.footer})
+    limits["goal_expected"] = (spec.goals.expected_label, spec.goals.max_length)
+    limits["goal_actual"] = (spec.goals.actual_label, spec.goals.max_length)
+    reason = spec.fund_column("exec_reason")
+    if reason is not None:
+        limits["exec_reason"] = (reason.label, reason.max_length)
+    for name, (label, limit) in limits.items():
+        yield from _too_long(rec, rec.fields.get(name), label, limit, name)
+    columns = {c.key: c for c in spec.indicator_columns}
+    for ind in rec.indicators:
+        for key, f in ind.fields.items():
+            if key in ("level1", "level2", "status", "sign", "weight", "score"):
+                continue
+            yield from _too_long(rec, f, columns[key].label, columns[key].max_length, f"ind_{key}")
+
+
+def _too_long(rec: Record, f: Field | None, label: str, limit: int, name: str) -> Iterator[Finding]:
+    if f is not None and isinstance(f.value, str) and len(f.value) > limit:
+        yield _f(
+            rec,
+            "E205",
+            Text(
+                f"「{label}」{len(f.value)} 字，超过 {limit} 字",
+                f"{label}: {len(f.value)} characters, limit {limit}",
+            ),
+            f,
+            name,
+        )
+
+
+# -- funds -------------------------------------------------------------------------------------
+def _funds(rec: Record) -> Iterator[Finding]:
+    spec = rec.spec
+    tol = spec.amount_tolerance
+    budget_col = next(c for c in spec.amount_columns if c.key == "budget")
+    spent_col = next(c for c in spec.amount_columns if c.key == "spent")
+    total_budget, total_spent = rec.fund("total", "budget"), rec.fund("total", "spent")
+    if total_budget is None or total_budget <= 0:
+        yield _f(
+            rec,
+            "E303",
+            Text(
+                f"「{budget_col.label}」合计为空或为 0", f"total {budget_col.label} is empty or 0"
+            ),
+            rec.where("fund_total_budget"),
+            "fund_total_budget",
+        )
+    if total_spent is None:
+        yield _f(
+            rec,
+            "E304",
+            Text(f"「{spent_col.label}」全部为空", f"{spent_col.label} is empty"),
+            rec.where("fund_total_spent"),
+            "fund_total_spent",
+        )
+    for row in spec.fund_rows:
+        spent = rec.fund(row.key, "spent")
+        budget = rec.fund(row.key, "budget") or 0.0
+        if spent is not None and spent - budget > tol:
+            name = f"fund_{row.key}_spent"
+            yield _f(
+                rec,
+                "E301",
+                Text(
+                    f"{row.short}：{spent_col.label} {_fmt(spent)} 超过{budget_col.label} {_fmt(budget)}",
+                    f"{row.short}: {spent_col.label} {_fmt(spent)} exceeds {budget_col.label} {_fmt(budget)}",
+                ),
+                rec.where(name),
+                name,
+            )
+    for col in spec.amount_columns:
+        name = f"fund_total_{col.key}"
+        stated = rec.stated.get(name)
+        summed = rec.fund("total", col.key) or 0.0
+        if stated is not None and stated.value is not None and abs(stated.value - summed) > tol:
+            yield _f(
+                rec,
+                "E302",
+                Text(
+                    f"合计「{col.label}」填为 {_fmt(stated.value)}，各来源之和为 {_fmt(summed)}",
+                    f"total {col.label} is {_fmt(stated.value)}, the sources add up to {_fmt(summed)}",
+                ),
+                stated,
+                name,
+            )
+    reason = spec.fund_column("exec_reason")
+    rate = rec.exec_rate
+    if reason is not None and rate is not None and rate < spec.exec_reason_below:
+        got = rec.fields.get("exec_reason")
+        if got is None or got.blank:
+            yield _f(
+                rec,
+                "W305",
+                Text(
+                    f"执行率 {rate:.2%} 低于 {spec.exec_reason_below:.0%}，「{reason.label}」未填写",
+                    f"execution rate {rate:.2%} is below {spec.exec_reason_below:.0%} and {reason.label} is empty",
+                ),
+                got or rec.where("exec_reason"),
+                "exec_reason",
+            )
+
+
+# -- indicators --------------------------------------------------------------------------------
+def _indicators(rec: Record) -> Iterator[Finding]:
+    spec = rec.spec
+    labels = {c.key: c.label for c in spec.indicator_columns}
+    taxonomy = {x.label: x.level2 for x in spec.level1}
+    for ind in rec.indicators:
+        title = _title(ind)
+        for key in REQUIRED_INDICATOR:
+            f = ind.field(key)
+            if f is not None and f.blank:
+                yield _f(
+                    rec,
+                    "E401",
+                    Text(
+                        f"指标{title}缺少「{labels[key]}」",
+                        f"indicator {title} lacks {labels[key]}",
+                    ),
+                    f,
+                    f"ind_{key}",
+                )
+        yield from _categories(rec, ind, taxonomy, title)
+        yield from _status(rec, ind, title)
+        yield from _target(rec, ind, title)
+
+
+def _title(ind: Indicator) -> str:
+    name = ind.value("name")
+    return f"「{name}」" if name else f"第 {ind.index + 1} 行"
+
+
+def _categories(rec: Record, ind: Indicator, taxonomy: dict, title: str) -> Iterator[Finding]:
+    l1, l2 = ind.value("level1"), ind.value("level2")
+    if l1 and l1 not in taxonomy:
+        yield _f(
+            rec,
+            "E402",
+            Text(
+                f"指标{title}的一级指标「{l1}」不在指标体系中",
+                f"indicator {title}: unknown level 1 '{l1}'",
+            ),
+            ind.field("level1"),
+            "ind_level1",
+        )
+    if l2:
+        known = [y for ys in taxonomy.values() for y in ys]
+        if l2 not in known:
+            yield _f(
+                rec,
+                "E403",
+                Text(
+                    f"指标{title}的二级指标「{l2}」不在指标体系中",
+                    f"indicator {title}: unknown level 2 '{l2}'",
+                ),
+                ind.field("level2"),
+                "ind_level2",
+            )
+        elif l1 in taxonomy and l2 not in taxonomy[l1]:
+            yield _f(
+                rec,
+                "E403",
+                Text(
+                    f"指标{title}的二级指标「{l2}」不属于「{l1}」",
+                    f"indicator {title}: '{l2}' is not under '{l1}'",
+                ),
+                ind.field("level2"),
+                "ind_level2",
+            )
+    sign = ind.value("sign")
+    if sign and sign not in rec.spec.signs:
+        yield _f(
+            rec,
+            "E413",
+            Text(
+                f"指标{title}的指标性质「{sign}」不在列表中",
+                f"indicator {title}: sign '{sign}' not in the list",
+            ),
+            ind.field("sign"),
+            "ind_sign",
+        )
+
+
+def _status(rec: Record, ind: Indicator, title: str) -> Iterator[Finding]:
+    spec = rec.spec
+    status = ind.value("status")
+    if not status:
+        return
+    if status not in spec.statuses:
+        yield _f(
+            rec,
+            "E404",
+            Text(
+                f"指标{title}的完成状态「{status}」不是 {'、'.join(spec.statuses)} 之一",
+                f"indicator {title}: status '{status}' is not one of {', '.join(spec.statuses)}",
+            ),
+            ind.field("status"),
+            "ind_status",
+        )
+    elif status != spec.complete_status:
+        reason = ind.field("reason")
+        if reason is None or reason.blank:
+            yield _f(
+                rec,
+                "E405",
+                Text(
+                    f"指标{title}状态为「{status}」，缺少偏差原因",
+                    f"indicator {title} is '{status}' without a reason",
+                ),
+                reason or ind.field("status"),
+                "ind_reason",
+            )
+
+
+def _sign(rec: Record, ind: Indicator, target: Target) -> str | None:
+    """The indicator's direction: the 指标性质 column where the form has one, else the target's
+    own sign; a cost indicator without a sign is a ceiling (≤)."""
+    sign = ind.value("sign")
+    if sign in ("≥", ">", "≤", "<", "="):
+        return sign
+    if target.sign:
+        return target.sign
+    return "≤" if _is_cost(rec.spec, ind) else None
+
+
+def _is_cost(spec: Spec, ind: Indicator) -> bool:
+    return "成本" in (ind.value("level2") or "") or "成本" in (ind.value("level1") or "")
+
+
+def _is_satisfaction(spec: Spec, ind: Indicator) -> bool:
+    return "满意" in (ind.value("level1") or "") or "满意" in (ind.value("level2") or "")
+
+
+def _target(rec: Record, ind: Indicator, title: str) -> Iterator[Finding]:
+    spec = rec.spec
+    target, actual = ind.target, ind.actual
+    for key, parsed in (("target", target), ("actual", actual)):
+        if parsed is not None and parsed.placeholder:
+            yield _f(
+                rec,
+                "E407",
+                Text(
+                    f"指标{title}填的是占位符「{parsed.text}」",
+                    f"indicator {title} holds a placeholder '{parsed.text}'",
+                ),
+                ind.field(key),
+                f"ind_{key}",
+            )
+        if (
+            parsed is not None
+            and parsed.percent
+            and parsed.number is not None
+            and parsed.number > 100
+        ):
+            yield _f(
+                rec,
+                "W409",
+                Text(
+                    f"指标{title}的百分比 {parsed.number:g}% 超过 100%",
+                    f"indicator {title}: {parsed.number:g}% is above 100%",
+                ),
+                ind.field(key),
+                f"ind_{key}",
+            )
+    if target is None or target.placeholder:
+        return
+    qualitative = target.qualitative or ind.value("sign") == "定性"
+    if not qualitative and not target.quantitative:
+        yield _f(
+            rec,
+            "W408",
+            Text(
+                f"指标{title}的指标值「{target.text}」没有量化，也未注明定性",
+                f"indicator {title}: target '{target.text}' is not quantified nor marked 定性",
+            ),
+            ind.field("target"),
+            "ind_target",
+        )
+    if qualitative or not target.quantitative:
+        return
+    sign = _sign(rec, ind, target)
+    if _is_cost(spec, ind) and sign in ("≥", ">"):
+        yield _f(
+            rec,
+            "W410",
+            Text(f"成本指标{title}使用了「{sign}」", f"cost indicator {title} uses '{sign}'"),
+            ind.field("sign") or ind.field("target"),
+            "ind_target",
+        )
+    if actual is not None and not actual.placeholder and actual.number is None:
+        yield _f(
+            rec,
+            "W411",
+            Text(
+                f"定量指标{title}的完成值「{actual.text}」是文字，无法计分",
+                f"quantitative indicator {title}: actual '{actual.text}' is a word, cannot be scored",
+            ),
+            ind.field("actual"),
+            "ind_actual",
+        )
+    if (
+        _is_satisfaction(spec, ind)
+        and target.percent
+        and target.number < spec.satisfaction_min * 100
+    ):
+        yield _f(
+            rec,
+            "W412",
+            Text(
+                f"满意度指标{title}的指标值 {target.number:g}% 低于 {spec.satisfaction_min:.0%}",
+                f"satisfaction indicator {title}: target {target.number:g}% is below {spec.satisfaction_min:.0%}",
+            ),
+            ind.field("target"),
+            "ind_target",
+        )
+
+
+def _coverage(rec: Record) -> Iterator[Finding]:
+    """Every 一级 present; at least one indicator at all."""
+    spec = rec.spec
+    if rec.cells == {} and not rec.indicators:
+        return
+    if not rec.indicators:
+        yield _f(
+            rec, "E414", Text("没有填写任何绩效指标", "no indicator filled in"), None, "indicators"
+        )
+        return
+    present = {ind.value("level1") for ind in rec.indicators}
+    for l1 in spec.level1:
+        if l1.label not in present:
+            yield _f(
+                rec,
+                "E406",
+                Text(f"没有「{l1.label}」类指标", f"no indicator under {l1.label}"),
+                None,
+                "ind_level1",
+            )
+
+
+_SEVERITY_ORDER = {"error": 0, "warning": 1}
+
+
+@dataclass
+class CheckResult:
+    """One file checked: its record (None when unreadable) and every finding, errors first."""
+
+    path: str
+    record: Record | None
+    findings: list[Finding]
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity == ERROR for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.severity == WARNING for f in self.findings)
+
+    def to_dict(self, lang: str = "zh") -> dict[str, Any]:
+        """The JSON shape of one file."""
+        return {
+            "path": self.path,
+            "form": self.record.spec.id if self.record else None,
+            "project": self.record.project() if self.record else None,
+            "findings": [f.to_dict(lang) for f in self.findings],
+            "errors": self.errors,
+            "warnings": self.warnings,
+        }
+
+
+def check_workbook(path: Path | str) -> CheckResult:
+    """Read a filled workbook and apply every check.
+
+    Args:
+        path: the .xlsx file; it is only read, never modified or locked.
+
+    Returns:
+        A `CheckResult`. Bad files give findings (E001 …), never exceptions.
+    """
+    from .read import read_workbook
+
+    result = read_workbook(path)
+    findings = list(result.findings)
+    if result.record is not None:
+        findings += check_record(result.record)
+    findings.sort(key=_order)
+    return CheckResult(result.path, result.record, findings)
+
+
+def _order(f: Finding) -> tuple:
+    row, col = _cell_position(f.cell)
+    return (_SEVERITY_ORDER[f.severity], f.sheet or "", row, col, f.code)
+
+
+def _cell_position(cell: str | None) -> tuple[int, int]:
+    if not cell:
+        return (0, 0)
+    m = re.match(r"([A-Z]+)(\d+)", cell)
+    if not m:
+        return (0, 0)
+    col = 0
+    for ch in m.group(1):
+        col = col * 26 + ord(ch) - 64
+    return (int(m.group(2)), col)

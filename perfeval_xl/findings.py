@@ -1,0 +1,441 @@
+"""Findings: what a check says about a workbook, as data, with stable codes.
+
+A finding is never an exception: one bad file or one bad cell must not stop a batch, and the
+summary lists findings like any other data. Every code is registered here once, with its
+severity and the text of `docs/rules.md` (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import Text
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A registered check: code (E… error, W… warning), what it checks, why, how to fix."""
+
+    code: str
+    severity: str
+    what: Text
+    why: Text
+    fix: Text
+
+
+RULES: dict[str, Rule] = {}
+
+
+def _rule(code: str, what: tuple[str, str], why: tuple[str, str], fix: tuple[str, str]) -> None:
+    severity = ERROR if code.startswith("E") else WARNING
+    RULES[code] = Rule(code, severity, Text(*what), Text(*why), Text(*fix))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in one file, located as precisely as known (sheet and A1 cell)."""
+
+    code: str
+    severity: str
+    file: str
+    sheet: str | None
+    cell: str | None
+    field: str | None
+    message: Text
+
+    @property
+    def location(self) -> str:
+        """`自评表!C7`, `自评表`, or "" when the problem is the file itself."""
+        if self.sheet and self.cell:
+            return f"{self.sheet}!{self.cell}"
+        return self.sheet or ""
+
+    def to_dict(self, lang: str = "zh") -> dict[str, Any]:
+        """The JSON shape of a finding."""
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "file": self.file,
+            "sheet": self.sheet,
+            "cell": self.cell,
+            "field": self.field,
+            "message": self.message.render(lang),
+        }
+
+
+def finding(
+    code: str,
+    file: str,
+    message: Text,
+    *,
+    sheet: str | None = None,
+    cell: str | None = None,
+    field: str | None = None,
+) -> Finding:
+    """A finding for a registered `code` (KeyError for an unregistered one: a bug)."""
+    return Finding(code, RULES[code].severity, file, sheet, cell, field, message)
+
+
+# -- the file itself ---------------------------------------------------------------------------
+_rule(
+    "E001",
+    (
+        "文件无法作为 xlsx 读取（空文件、损坏、截断或不是 Excel 文件）",
+        "the file cannot be read as xlsx (empty, damaged, truncated or not a workbook)",
+    ),
+    ("读不出内容就无法审核", "nothing can be checked in a file that cannot be read"),
+    (
+        "在 Excel/WPS 中打开并另存为 .xlsx 后重新提交",
+        "open it in Excel/WPS, save as .xlsx and send it again",
+    ),
+)
+_rule(
+    "E002",
+    (
+        "不支持的文件格式（.xls、.et、.ods、.xlsb、CSV 等）",
+        "unsupported format (.xls, .et, .ods, .xlsb, CSV …)",
+    ),
+    (
+        "模板的命名区域、校验和保护只在 .xlsx 中保留",
+        "names, validations and protection of the template survive only in .xlsx",
+    ),
+    (
+        "用原模板填写，另存为 Excel 工作簿（.xlsx）",
+        "fill the original template and save it as an Excel workbook (.xlsx)",
+    ),
+)
+_rule(
+    "E003",
+    ("工作簿设置了打开密码（已加密）", "the workbook is encrypted (has an open password)"),
+    ("加密文件无法读取", "an encrypted file cannot be read"),
+    ("取消“用密码进行加密”后重新保存", "remove the open password and save again"),
+)
+_rule(
+    "E004",
+    (
+        "启用宏的工作簿（.xlsm 或含 VBA），不予读取",
+        "macro-enabled workbook (.xlsm or VBA inside): refused",
+    ),
+    (
+        "宏可能携带恶意代码；本工具从不运行宏",
+        "macros can carry malicious code; this tool never runs them",
+    ),
+    ("另存为不含宏的 .xlsx", "save as a macro-free .xlsx"),
+)
+_rule(
+    "E005",
+    (
+        "文件过大或压缩比异常（疑似压缩炸弹），已拒绝",
+        "file too large or abnormally compressed (zip bomb?): refused",
+    ),
+    ("解压这样的文件会耗尽内存和时间", "inflating such a file would exhaust memory and time"),
+    (
+        "用原模板重新填写；真实的自评表远小于这些上限",
+        "fill the original template again; real forms are far below the limits",
+    ),
+)
+_rule(
+    "E006",
+    (
+        "文件含不安全的 XML（实体定义或外部引用），已拒绝",
+        "unsafe XML (entity definitions or external references): refused",
+    ),
+    ("这类 XML 可用于攻击读取它的电脑", "such XML is used to attack the computer that reads it"),
+    ("用原模板重新填写", "fill the original template again"),
+)
+_rule(
+    "E007",
+    (
+        "不是 perfeval-xl 生成的模板（找不到表式标识）",
+        "not a perfeval-xl template (no form id found)",
+    ),
+    ("只有模板中的命名区域能被可靠读取", "only the template's named ranges can be read reliably"),
+    ("向财政部门索取模板并在模板中填写", "ask the finance office for the template and fill that"),
+)
+_rule(
+    "E008",
+    ("未知的表式", "unknown form"),
+    ("不知道表式就不知道按什么规则审核", "without its form the rules to apply are unknown"),
+    (
+        "使用本工具当前版本生成的模板，或升级本工具",
+        "use a template from this version of the tool, or upgrade the tool",
+    ),
+)
+_rule(
+    "W009",
+    ("Excel/WPS 的临时锁定文件（~$ 开头），已跳过", "an Excel/WPS lock file (~$…): skipped"),
+    (
+        "工作簿打开时 Excel 会生成它，它不含数据",
+        "Excel creates it while a workbook is open; it holds no data",
+    ),
+    ("关闭工作簿后删除该文件", "close the workbook and delete the file"),
+)
+_rule(
+    "W010",
+    ("模板版本与本工具的表式版本不同", "the template's version differs from this tool's spec"),
+    ("旧模板可能缺少新的栏目或规则", "an old template may lack newer fields or rules"),
+    (
+        "下一年度使用新模板；本次仍按命名区域读取",
+        "use a new template next time; it is read by name this time",
+    ),
+)
+_rule(
+    "E011",
+    ("模板的命名区域缺失或失效", "named ranges of the template are missing or broken"),
+    (
+        "工具按名称查找每个栏目；缺少名称的栏目无法读取",
+        "every field is found by its name; a field without one cannot be read",
+    ),
+    (
+        "不要删除行列或复制整张表；在原模板中重新填写",
+        "do not delete rows, columns or copy the sheet; fill the original template",
+    ),
+)
+_rule(
+    "W012",
+    ("工作表保护已被取消", "sheet protection was removed"),
+    (
+        "取消保护后，财政部门预填的内容可能被改动",
+        "without protection the office's pre-filled values may have been changed",
+    ),
+    (
+        "在原模板中重新填写，或请财政部门核对预填内容",
+        "fill the original template, or ask the office to verify its values",
+    ),
+)
+_rule(
+    "W013",
+    ("数据有效性（下拉列表或输入限制）被删除", "data validation (dropdowns or limits) was removed"),
+    (
+        "粘贴整行或整列会同时删除有效性；内容仍会被逐项复核",
+        "pasting rows or columns deletes validation; the values are re-checked anyway",
+    ),
+    (
+        "用“选择性粘贴—数值”，不要粘贴整行",
+        "use Paste Special → Values instead of pasting whole rows",
+    ),
+)
+_rule(
+    "E014",
+    (
+        "指标各列的行数不一致（插入或删除了部分单元格）",
+        "indicator columns have different heights (cells inserted or deleted)",
+    ),
+    ("各列第 i 行必须是同一个指标", "row i of every indicator column must be the same indicator"),
+    (
+        "在原模板中重新填写指标，不要插入或删除单元格",
+        "fill the indicators in the original template without inserting or deleting cells",
+    ),
+)
+# -- header ------------------------------------------------------------------------------------
+_rule(
+    "E101",
+    ("必填的表头栏目为空", "a required header field is empty"),
+    (
+        "项目名称、主管部门及代码、实施单位、年度用于识别项目",
+        "project, department and code, unit and year identify the project",
+    ),
+    ("填写该栏目", "fill the field"),
+)
+_rule(
+    "E102",
+    ("年度不是有效的四位年份", "the year is not a valid four-digit year"),
+    ("年度用于汇总和核对", "the year is used to summarise and cross-check"),
+    ("填写如 2022 的年份", "enter a year such as 2022"),
+)
+# -- values ------------------------------------------------------------------------------------
+_rule(
+    "W201",
+    (
+        "数值经过修正后读取（全角数字、千分位、单位、文本格式的数字等）",
+        "a number was read after repair (full-width digits, separators, units, text …)",
+    ),
+    (
+        "让填报人确认工具读到的数和本意一致",
+        "lets the unit confirm that what was read is what was meant",
+    ),
+    ("只填数字，单位以表头为准", "type the number only; the unit is given by the form"),
+)
+_rule(
+    "E202",
+    ("应为数字，却无法读成数字", "a number was expected but cannot be read as one"),
+    ("无法计算合计、执行率和得分", "totals, execution rate and scores cannot be computed"),
+    ("填写阿拉伯数字，如 114.56", "enter digits, such as 114.56"),
+)
+_rule(
+    "E203",
+    ("数值为负数、过大或不是有限数", "a number is negative, too large or not finite"),
+    (
+        "金额、分值不能为负，也不会超过 10¹⁰ 万元",
+        "amounts and weights are never negative nor above 10¹⁰ 万元",
+    ),
+    ("核对并改正该数", "check and correct the number"),
+)
+_rule(
+    "W204",
+    (
+        "指标类别使用了别名，已按标准名称读取",
+        "an indicator category alias was read as its standard name",
+    ),
+    ("统一名称才能汇总", "categories must be uniform to be summarised"),
+    ("从下拉列表选择标准名称", "choose the standard name from the dropdown"),
+)
+_rule(
+    "E205",
+    ("文字超过表式规定的长度", "text is longer than the form allows"),
+    (
+        "表式对文字长度有规定（如评价结论 200 字以内）",
+        "the form limits text length (e.g. conclusion ≤ 200 characters)",
+    ),
+    ("精简文字", "shorten the text"),
+)
+# -- funds -------------------------------------------------------------------------------------
+_rule(
+    "E301",
+    ("执行数超过预算数", "amount spent exceeds the budget"),
+    (
+        "执行数不能超过全年预算数（合计行和每个资金来源都要核对）",
+        "spending cannot exceed the full-year budget, in total and per source",
+    ),
+    ("核对执行数和调整后的全年预算数", "check the amount spent and the adjusted full-year budget"),
+)
+_rule(
+    "E302",
+    ("资金合计不等于各来源之和", "the fund total differs from the sum of its sources"),
+    ("合计应由各资金来源相加而得", "the total must be the sum of the sources"),
+    (
+        "恢复合计行的公式，或核对各来源金额",
+        "restore the total row's formula, or check the source amounts",
+    ),
+)
+_rule(
+    "E303",
+    ("没有填写预算数", "no budget given"),
+    ("没有预算数无法计算执行率", "the execution rate needs a budget"),
+    ("按资金来源填写全年预算数", "enter the full-year budget by source"),
+)
+_rule(
+    "E304",
+    ("没有填写执行数", "no amount spent given"),
+    ("没有执行数无法计算执行率", "the execution rate needs the amount spent"),
+    (
+        "按资金来源填写全年执行数（未支出填 0）",
+        "enter the amount spent by source (0 if nothing was spent)",
+    ),
+)
+_rule(
+    "W305",
+    ("预算执行率偏低，但未说明原因", "low execution rate without a reason"),
+    ("表式要求执行率低于阈值时说明原因", "the form asks for a reason below the threshold"),
+    ("在“原因”栏说明", "explain it in the reason field"),
+)
+# -- indicators --------------------------------------------------------------------------------
+_rule(
+    "E401",
+    ("指标行缺少必填内容", "an indicator row lacks a required value"),
+    (
+        "每个指标都要有一级、二级、三级指标、指标值、完成值和完成状态",
+        "every indicator needs level 1, 2, 3, target, actual value and status",
+    ),
+    ("补齐该行，或清空整行", "complete the row, or clear it entirely"),
+)
+_rule(
+    "E402",
+    ("一级指标不在指标体系中", "level-1 category is not in the taxonomy"),
+    ("只能使用规定的一级指标", "only the prescribed level-1 categories may be used"),
+    ("从下拉列表选择", "choose from the dropdown"),
+)
+_rule(
+    "E403",
+    (
+        "二级指标不在指标体系中，或不属于所填的一级指标",
+        "level-2 category is unknown or does not belong to its level 1",
+    ),
+    ("二级指标必须属于其一级指标", "a level-2 category must belong to its level 1"),
+    ("先选一级指标，再从下拉列表选择二级指标", "choose level 1, then level 2 from the dropdown"),
+)
+_rule(
+    "E404",
+    ("完成状态不在列表中", "status is not one of the list"),
+    ("完成状态只能是已完成、部分完成、未完成", "the status must be one of the listed values"),
+    ("从下拉列表选择", "choose from the dropdown"),
+)
+_rule(
+    "E405",
+    (
+        "指标未完成（或未得满分），但未写偏差原因",
+        "indicator not met (or not full marks) without a reason",
+    ),
+    ("未完成的指标必须分析原因并提出改进措施", "an unmet indicator needs its reason and a remedy"),
+    ("填写偏差原因分析及改进措施", "fill in the reason and the remedy"),
+)
+_rule(
+    "E406",
+    ("缺少某个一级指标", "a level-1 category has no indicator"),
+    (
+        "产出、效益、满意度指标都必须设置",
+        "output, outcome and satisfaction indicators are all required",
+    ),
+    ("为该一级指标至少填写一个指标", "add at least one indicator for it"),
+)
+_rule(
+    "E407",
+    (
+        "指标值或完成值是占位符（XX、*、— 等）",
+        "target or actual value is a placeholder (XX, *, — …)",
+    ),
+    ("占位符说明内容没有填写", "a placeholder means the value was never filled in"),
+    ("填写实际的指标值", "enter the real value"),
+)
+_rule(
+    "W408",
+    (
+        "指标值没有量化（缺数字和单位），也未注明定性",
+        "target is neither quantified (number and unit) nor marked 定性",
+    ),
+    ("不能量化的指标无法客观评分", "a target that is not quantified cannot be scored objectively"),
+    ("写成“≥12次”这样的形式，或注明“定性”", "write it like “≥12次”, or mark it 定性"),
+)
+_rule(
+    "W409",
+    ("百分比超过 100%", "a percentage above 100 %"),
+    ("比率类指标通常不超过 100%", "rates rarely exceed 100 %"),
+    ("核对该百分比", "check the percentage"),
+)
+_rule(
+    "W410",
+    ("成本指标使用了“≥”", "a cost indicator uses ≥"),
+    ("成本指标应为“≤”（控制在多少以内）", "a cost target is a ceiling (≤)"),
+    ("改为“≤”", "use ≤"),
+)
+_rule(
+    "W411",
+    (
+        "定量指标的完成值是文字，无法计分",
+        "a quantitative indicator's actual value is a word: cannot be scored",
+    ),
+    ("定量指标按完成值与指标值之比计分", "quantitative indicators are scored by actual ÷ target"),
+    ("填写实际完成的数值，如“15次”", "enter the achieved number, such as “15次”"),
+)
+_rule(
+    "W412",
+    ("满意度指标值低于阈值", "satisfaction target below the threshold"),
+    ("满意度目标一般不低于 90%", "satisfaction targets are usually at least 90 %"),
+    ("核对满意度目标", "check the satisfaction target"),
+)
+_rule(
+    "E413",
+    ("指标性质不在列表中", "indicator sign is not one of the list"),
+    ("指标性质决定计分方向", "the sign decides how the indicator is scored"),
+    ("从下拉列表选择", "choose from the dropdown"),
+)
+_rule(
+    "E414",
+    ("没有填写任何绩效指标", "no indicator filled in"),
+    ("没有指标就无法评价", "nothing can be evaluated without indicators"),
+    ("填写绩效指标", "fill in the indicators"),
+)

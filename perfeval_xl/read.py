@@ -1,0 +1,487 @@
+"""The reader: a filled workbook becomes a `Record` plus the findings met while reading it.
+
+Every input is found by its contract name (`pe_…`), never by position, so a unit's program may
+move cells around. The file is first inspected by `safety` (type, zip sizes) so that hostile or
+foreign files are refused before parsing; openpyxl then parses it with defusedxml guarding
+against XML entity tricks. Whatever happens, the answer is findings, never an exception.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openpyxl.utils import get_column_letter, range_boundaries
+
+from .errors import SpecError, Text
+from .findings import Finding, finding
+from .generate import META_SHEET, PROP_FORM_ID, PROP_SPEC_VERSION, PROP_WORKBOOK_ID
+from .layout import contract_names, make_layout
+from .normalize import Parsed, clean_text, parse_amount, parse_number, parse_target, parse_year
+from .record import Field, Indicator, Record
+from .safety import inspect_file
+from .spec import load_spec
+
+#: Indicator columns whose values come from a list, with the rule for values outside it.
+_LIST_COLUMNS = ("level1", "level2", "status", "sign")
+_MAX_AMOUNT = 1e10
+
+
+@dataclass
+class ReadResult:
+    """What reading one file gave: the record (None when the file could not be read) and
+    the findings about the file itself, its template integrity and the values read."""
+
+    path: str
+    record: Record | None
+    findings: list[Finding] = field(default_factory=list)
+
+
+def read_workbook(path: Path | str) -> ReadResult:
+    """Read a filled template.
+
+    Args:
+        path: the .xlsx file. It is opened read-only and never modified.
+
+    Returns:
+        A `ReadResult`; its findings say why the record is None when it is.
+    """
+    path = Path(path)
+    name = str(path)
+    data, refused = inspect_file(path)
+    if refused is not None:
+        return ReadResult(name, None, [refused])
+    assert data is not None
+    wb, problem = _load(name, data, data_only=False)
+    if problem is not None:
+        return ReadResult(name, None, [problem])
+    try:
+        return _Reader(name, data, wb).read()
+    finally:
+        wb.close()
+
+
+def _load(name: str, data: bytes, data_only: bool) -> tuple[Any, Finding | None]:
+    import openpyxl
+    from defusedxml import DefusedXmlException
+
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about parts it drops (x14 extensions, …): not the unit's problem.
+            warnings.simplefilter("ignore")
+            wb = openpyxl.load_workbook(io.BytesIO(data), data_only=data_only)
+    except DefusedXmlException as exc:
+        return None, finding(
+            "E006",
+            name,
+            Text(
+                f"XML 含实体定义或外部引用（{type(exc).__name__}）",
+                f"XML with entities ({type(exc).__name__})",
+            ),
+        )
+    except Exception as exc:  # noqa: BLE001 - any parser failure of a foreign file is a finding
+        reason = f"{type(exc).__name__}: {exc}"[:200]
+        return None, finding(
+            "E001", name, Text(f"无法解析（{reason}）", f"cannot be parsed ({reason})")
+        )
+    return wb, None
+
+
+class _Reader:
+    """Reads one parsed workbook; one method per part of the record."""
+
+    def __init__(self, name: str, data: bytes, wb: Any) -> None:
+        self.name = name
+        self.data = data
+        self.wb = wb
+        self.findings: list[Finding] = []
+        self.formula_cells: list[tuple[str, Any]] = []
+
+    def add(self, code: str, message: Text, sheet=None, cell=None, field=None) -> None:
+        self.findings.append(finding(code, self.name, message, sheet=sheet, cell=cell, field=field))
+
+    # -- identity ----------------------------------------------------------------------------
+    def read(self) -> ReadResult:
+        form_id, version, wid = self._identity()
+        if not form_id:
+            self.add(
+                "E007",
+                Text(
+                    "找不到表式标识（不是 perfeval-xl 模板）",
+                    "no form id (not a perfeval-xl template)",
+                ),
+            )
+            return ReadResult(self.name, None, self.findings)
+        try:
+            spec = load_spec(form_id) if re.fullmatch(r"[a-z0-9-]+", form_id) else None
+        except SpecError:
+            spec = None
+        if spec is None:
+            self.add("E008", Text(f"未知的表式「{form_id}」", f"unknown form '{form_id}'"))
+            return ReadResult(self.name, None, self.findings)
+        if version != spec.version:
+            self.add(
+                "W010",
+                Text(
+                    f"模板为 {form_id} 第 {version} 版，本工具为第 {spec.version} 版；仍按名称读取",
+                    f"template {form_id} v{version}, this tool has v{spec.version}; read by name",
+                ),
+            )
+        record = Record(self.name, spec, version, wid)
+        self.spec = spec
+        self.record = record
+        self._names()
+        self._singles()
+        self._indicators()
+        self._integrity()
+        self._formulas()
+        return ReadResult(self.name, record, self.findings)
+
+    def _identity(self) -> tuple[str | None, int | None, str | None]:
+        props: dict[str, Any] = {}
+        try:
+            props = {p.name: p.value for p in self.wb.custom_doc_props.props}
+        except Exception:  # noqa: BLE001 - damaged custom properties: fall back to _meta
+            props = {}
+        meta = self._meta()
+        form_id = props.get(PROP_FORM_ID) or meta.get("form_id")
+        version = _as_int(props.get(PROP_SPEC_VERSION) or meta.get("spec_version"))
+        wid = props.get(PROP_WORKBOOK_ID) or meta.get("workbook_id")
+        return (str(form_id).strip() if form_id else None), version, (str(wid) if wid else None)
+
+    def _meta(self) -> dict[str, Any]:
+        if META_SHEET not in self.wb.sheetnames:
+            return {}
+        ws = self.wb[META_SHEET]
+        out = {}
+        for row in ws.iter_rows(min_row=1, max_row=50, max_col=2, values_only=True):
+            if row and isinstance(row[0], str):
+                out[row[0]] = row[1] if len(row) > 1 else None
+        return out
+
+    # -- names -------------------------------------------------------------------------------
+    def _names(self) -> None:
+        """Resolve every contract name; report the missing ones in one finding."""
+        self.areas: dict[str, tuple[Any, int, int, int, int]] = {}
+        missing = []
+        for name in contract_names(make_layout(self.spec)):
+            area = self._resolve(name)
+            if area is None:
+                missing.append(name)
+            else:
+                self.areas[name] = area
+        if missing:
+            self.add(
+                "E011",
+                Text(
+                    f"缺少命名区域：{', '.join(missing)}",
+                    f"missing named ranges: {', '.join(missing)}",
+                ),
+                sheet=self.spec.sheet,
+            )
+
+    def _resolve(self, name: str) -> tuple[Any, int, int, int, int] | None:
+        dn = self.wb.defined_names.get(name)
+        if dn is None:
+            for ws in self.wb.worksheets:
+                if name in ws.defined_names:
+                    dn = ws.defined_names[name]
+                    break
+        if dn is None:
+            return None
+        try:
+            dests = list(dn.destinations)
+            if len(dests) != 1:
+                return None
+            sheet, ref = dests[0]
+            if sheet not in self.wb.sheetnames:
+                return None
+            min_col, min_row, max_col, max_row = range_boundaries(ref.replace("$", ""))
+        except Exception:  # noqa: BLE001 - #REF! and other broken references
+            return None
+        if None in (min_col, min_row, max_col, max_row):
+            return None
+        return self.wb[sheet], min_row, min_col, max_row, max_col
+
+    def _cell(self, name: str, offset: int = 0) -> tuple[Any, str, str] | None:
+        """(raw value, sheet, A1) of a named cell, `offset` rows down."""
+        area = self.areas.get(name)
+        if area is None:
+            return None
+        ws, row, col, _, _ = area
+        c = ws.cell(row=row + offset, column=col)
+        coord = f"{get_column_letter(col)}{row + offset}"
+        if c.data_type == "f":
+            self.formula_cells.append((name, offset, ws.title, coord))
+            return _Formula(str(c.value)), ws.title, coord
+        return c.value, ws.title, coord
+
+    # -- single cells ------------------------------------------------------------------------
+    def _singles(self) -> None:
+        spec, rec = self.spec, self.record
+        texts = [f.name for f in spec.header if f.type != "year"] + ["goal_expected", "goal_actual"]
+        texts += [f.name for f in spec.footer]
+        if spec.fund_column("exec_reason") is not None:
+            texts.append("exec_reason")
+        for name in texts:
+            got = self._cell(f"pe_{name}")
+            if got is not None:
+                rec.cells[name] = got[1:]
+                rec.fields[name] = Field(
+                    name, clean_text(got[0]) if not _is_formula(got[0]) else None, got[0], *got[1:]
+                )
+        for f in spec.header:
+            if f.type == "year":
+                self._number(f.name, parse_year, year=True)
+        for r in spec.source_rows:
+            for c in spec.amount_columns:
+                self._number(f"fund_{r.key}_{c.key}", parse_amount)
+        for c in spec.amount_columns:
+            got = self._cell(f"pe_fund_total_{c.key}")
+            if got is None:
+                continue
+            rec.cells[f"fund_total_{c.key}"] = got[1:]
+            if got[0] is not None and not _is_formula(got[0]):
+                parsed = parse_amount(got[0])
+                rec.stated[f"fund_total_{c.key}"] = Field(
+                    f"fund_total_{c.key}", parsed.value, got[0], *got[1:]
+                )
+        for name in ("exec_rate", "exec_score", "total_score", "weight_total"):
+            got = self._cell(f"pe_{name}")
+            if got is not None:
+                rec.cells[name] = got[1:]
+
+    def _number(self, name: str, parse, year: bool = False) -> None:
+        got = self._cell(f"pe_{name}")
+        if got is None:
+            return
+        raw, sheet, cell = got
+        self.record.cells[name] = (sheet, cell)
+        parsed = Parsed(None, None, None) if _is_formula(raw) else parse(raw)
+        self._report(parsed, name, sheet, cell, year=year)
+        self.record.fields[name] = Field(name, parsed.value, raw, sheet, cell)
+
+    def _report(self, parsed: Parsed, name: str, sheet: str, cell: str, year: bool = False) -> None:
+        if parsed.error is not None:
+            self.add("E102" if year else "E202", parsed.error, sheet, cell, name)
+        elif parsed.repair is not None:
+            self.add("W201", parsed.repair, sheet, cell, name)
+        if parsed.value is not None and not year and not 0 <= parsed.value <= _MAX_AMOUNT:
+            self.add(
+                "E203",
+                Text(
+                    f"{parsed.value:g} 不在 0 到 10¹⁰ 之间",
+                    f"{parsed.value:g} is not between 0 and 10¹⁰",
+                ),
+                sheet,
+                cell,
+                name,
+            )
+
+    # -- indicators --------------------------------------------------------------------------
+    def _indicators(self) -> None:
+        spec = self.spec
+        keys = [k for k in spec.indicator_keys if f"pe_ind_{k}" in self.areas]
+        if not keys:
+            return
+        heights = {k: self.areas[f"pe_ind_{k}"][3] - self.areas[f"pe_ind_{k}"][1] + 1 for k in keys}
+        if len(set(heights.values())) > 1:
+            detail = ", ".join(f"pe_ind_{k}={h}" for k, h in heights.items())
+            self.add(
+                "E014",
+                Text(
+                    f"指标各列行数不一致：{detail}", f"indicator columns differ in height: {detail}"
+                ),
+                sheet=spec.sheet,
+            )
+        for i in range(min(heights.values())):
+            fields: dict[str, Field] = {}
+            for k in keys:
+                raw, sheet, cell = self._cell(f"pe_ind_{k}", i)
+                fields[k] = Field(k, raw, raw, sheet, cell)
+            if all(_blank(f.raw) for f in fields.values()):
+                continue
+            self.record.indicators.append(self._indicator(i, fields))
+
+    def _indicator(self, index: int, raw: dict[str, Field]) -> Indicator:
+        fields: dict[str, Field] = {}
+        for k, f in raw.items():
+            if k in ("weight", "score"):
+                parsed = Parsed(None, None, None) if _is_formula(f.raw) else parse_number(f.raw)
+                self._report(parsed, f"ind_{k}", f.sheet, f.cell)
+                value: Any = parsed.value
+            else:
+                value = None if _is_formula(f.raw) else clean_text(f.raw)
+                if k in ("level1", "level2") and value is not None:
+                    value = self._canonical(k, value, f)
+            fields[k] = Field(k, value, f.raw, f.sheet, f.cell)
+        ind = Indicator(index, fields)
+        placeholders = self.spec.placeholders
+        ind.target = (
+            parse_target(fields["target"].value, placeholders) if "target" in fields else None
+        )
+        ind.actual = (
+            parse_target(fields["actual"].value, placeholders) if "actual" in fields else None
+        )
+        return ind
+
+    def _canonical(self, key: str, value: str, f: Field) -> str:
+        """The standard label for an alias (完成指标 → 产出指标), with a warning."""
+        aliases = self.spec.level1_aliases if key == "level1" else self.spec.level2_aliases
+        stripped = re.sub(r"[（(]\s*\d+(\.\d+)?\s*分\s*[）)]$", "", value).replace(" ", "").strip()
+        labels = (
+            [x.label for x in self.spec.level1]
+            if key == "level1"
+            else [y for x in self.spec.level1 for y in x.level2]
+        )
+        candidates = [stripped, stripped + "指标"] if not stripped.endswith("指标") else [stripped]
+        for cand in candidates:
+            target = cand if cand in labels else aliases.get(cand)
+            if target is not None:
+                if target != value:
+                    self.add(
+                        "W204",
+                        Text(f"「{value}」按「{target}」读取", f'"{value}" read as "{target}"'),
+                        f.sheet,
+                        f.cell,
+                        f"ind_{key}",
+                    )
+                return target
+        return value
+
+    # -- template integrity ------------------------------------------------------------------
+    def _integrity(self) -> None:
+        spec = self.spec
+        if spec.sheet not in self.wb.sheetnames:
+            return
+        ws = self.wb[spec.sheet]
+        if not ws.protection.sheet:
+            self.add(
+                "W012",
+                Text("「自评表」的工作表保护已被取消", "sheet protection was removed"),
+                sheet=spec.sheet,
+            )
+        covered = _validated_ranges(ws, self.data)
+        missing = []
+        for k in _LIST_COLUMNS:
+            area = self.areas.get(f"pe_ind_{k}")
+            if area is None or area[0].title != spec.sheet:
+                continue
+            _, r1, c, r2, _ = area
+            if not (_covers(covered, r1, c) and _covers(covered, r2, c)):
+                missing.append(next(col.label for col in spec.indicator_columns if col.key == k))
+        if missing:
+            self.add(
+                "W013",
+                Text(
+                    f"以下栏目的下拉列表已被删除：{'、'.join(missing)}",
+                    f"dropdowns removed from: {', '.join(missing)}",
+                ),
+                sheet=spec.sheet,
+            )
+
+    def _formulas(self) -> None:
+        """Inputs typed as formulas (=50+50): their cached result is the only value there is."""
+        inputs = [
+            item
+            for item in self.formula_cells
+            if not item[0].startswith(
+                ("pe_fund_total_", "pe_exec_", "pe_total_", "pe_weight_", "pe_selfcheck")
+            )
+        ]
+        if not inputs:
+            return
+        cached_wb, problem = _load(self.name, self.data, data_only=True)
+        for name, offset, sheet, cell in inputs:
+            cached = None if problem else cached_wb[sheet][cell].value
+            key = name.removeprefix("pe_")
+            self.add(
+                "W201" if cached is not None else "E202",
+                Text(
+                    f"输入单元格是公式，按其保存的结果 {cached!r} 读取"
+                    if cached is not None
+                    else "输入单元格是公式且没有保存结果",
+                    f"input is a formula, read as its saved result {cached!r}"
+                    if cached is not None
+                    else "input is a formula without a saved result",
+                ),
+                sheet,
+                cell,
+                key,
+            )
+            if cached is None:
+                continue
+            self._replace(key, offset, cached)
+        if cached_wb is not None:
+            cached_wb.close()
+
+    def _replace(self, key: str, offset: int, cached: Any) -> None:
+        rec = self.record
+        if key.startswith("ind_"):
+            col = key.removeprefix("ind_")
+            for i, ind in enumerate(rec.indicators):
+                if ind.index == offset:
+                    raw = dict(ind.fields)
+                    old = raw[col]
+                    raw[col] = Field(col, cached, cached, old.sheet, old.cell)
+                    rec.indicators[i] = self._indicator(offset, raw)
+            return
+        old = rec.fields.get(key)
+        if old is None:
+            return
+        if key.startswith("fund_"):
+            parsed = parse_amount(cached)
+        elif key == "year":
+            parsed = parse_year(cached)
+        else:
+            rec.fields[key] = Field(key, clean_text(cached), cached, old.sheet, old.cell)
+            return
+        rec.fields[key] = Field(key, parsed.value, cached, old.sheet, old.cell)
+
+
+def _validated_ranges(ws: Any, data: bytes) -> list[tuple[int, int, int, int]]:
+    """Cell ranges covered by data validation, including Excel's x14 extension validations,
+    which openpyxl drops (Excel writes lists that point at other sheets that way)."""
+    ranges = []
+    for dv in ws.data_validations.dataValidation:
+        for ref in str(dv.sqref).split():
+            ranges.append(range_boundaries(ref))
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            for member in z.namelist():
+                if member.startswith("xl/worksheets/") and member.endswith(".xml"):
+                    xml = z.read(member).decode("utf-8", "replace")
+                    for block in re.findall(r"<xm:sqref>([^<]+)</xm:sqref>", xml):
+                        for ref in block.split():
+                            ranges.append(range_boundaries(ref))
+    except (zipfile.BadZipFile, ValueError, KeyError):
+        pass
+    return ranges
+
+
+def _covers(ranges: list[tuple[int, int, int, int]], row: int, col: int) -> bool:
+    return any(c1 <= col <= c2 and r1 <= row <= r2 for c1, r1, c2, r2 in ranges)
+
+
+class _Formula(str):
+    """A formula read from a cell: never a value (text typed as "=…" in a text cell is a str)."""
+
+
+def _is_formula(value: Any) -> bool:
+    return isinstance(value, _Formula)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,105 @@
+"""The record: what one filled workbook says, as plain data, every value with its cell.
+
+The reader builds it; the checks, the scoring and the summary read it and never open the
+workbook again. Office-issued and unit-typed inputs are kept as read (normalised); totals and
+the execution rate are recomputed here from the inputs, because cached formula results in a
+file are not to be trusted (some programs write none, or stale ones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .normalize import Target
+from .spec import Spec
+
+
+@dataclass(frozen=True)
+class Field:
+    """One value read from a named cell: the normalised value, what was stored, and where."""
+
+    name: str
+    value: Any
+    raw: Any
+    sheet: str | None
+    cell: str | None
+
+    @property
+    def blank(self) -> bool:
+        return self.value is None or (isinstance(self.value, str) and not self.value.strip())
+
+
+@dataclass
+class Indicator:
+    """One non-blank row of the indicator table (`index` counts from 0 within the table)."""
+
+    index: int
+    fields: dict[str, Field]
+    target: Target | None = None
+    actual: Target | None = None
+
+    def value(self, key: str) -> Any:
+        f = self.fields.get(key)
+        return None if f is None else f.value
+
+    def field(self, key: str) -> Field | None:
+        return self.fields.get(key)
+
+
+@dataclass
+class Record:
+    """A filled workbook, read.
+
+    `fields` holds every single-cell input by contract name without `pe_` (header fields,
+    `goal_expected`, `fund_<source>_<col>`, `exec_reason`, footer fields); `stated` holds
+    values the file states for cells the sheet computes (a typed-over total), when not formulas.
+    """
+
+    path: str
+    spec: Spec
+    file_version: int | None
+    workbook_id: str | None
+    fields: dict[str, Field] = field(default_factory=dict)
+    stated: dict[str, Field] = field(default_factory=dict)
+    indicators: list[Indicator] = field(default_factory=list)
+    #: cell of each single-cell contract name that exists in the file (for locating findings)
+    cells: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def value(self, name: str) -> Any:
+        f = self.fields.get(name)
+        return None if f is None else f.value
+
+    def fund(self, row: str, col: str) -> float | None:
+        """An amount; for row `total`, the sum of the sources (None when all are blank)."""
+        if row != "total":
+            return self.value(f"fund_{row}_{col}")
+        values = [self.value(f"fund_{r.key}_{col}") for r in self.spec.source_rows]
+        numbers = [v for v in values if isinstance(v, (int, float))]
+        return round(sum(numbers), 6) if numbers else None
+
+    @property
+    def exec_rate(self) -> float | None:
+        """执行率 = 全年执行数 ÷ 全年预算数 (the adjusted full-year budget), recomputed."""
+        budget, spent = self.fund("total", "budget"), self.fund("total", "spent")
+        if budget is None or spent is None or budget <= 0:
+            return None
+        return spent / budget
+
+    def where(self, name: str) -> tuple[str | None, str | None]:
+        """(sheet, cell) of a single-cell contract name, or (None, None)."""
+        return self.cells.get(name, (None, None))
+
+    def project(self) -> dict[str, Any]:
+        """The JSON shape: contract fields without `pe_`, recomputed totals, and indicators."""
+        out: dict[str, Any] = {name: f.value for name, f in self.fields.items()}
+        for c in self.spec.amount_columns:
+            out[f"fund_total_{c.key}"] = self.fund("total", c.key)
+        out["exec_rate"] = self.exec_rate
+        out["form_version"] = self.file_version
+        out["workbook_id"] = self.workbook_id
+        out["indicators"] = [
+            {"row": ind.index + 1, **{k: f.value for k, f in ind.fields.items()}}
+            for ind in self.indicators
+        ]
+        return out

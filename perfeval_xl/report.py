@@ -1,0 +1,58 @@
+"""Check results for people (text grouped by file) and for machines (JSON)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from .checks import CheckResult
+
+_SEVERITY = {
+    "zh": {"error": "错误", "warning": "警告"},
+    "en": {"error": "error", "warning": "warning"},
+}
+
+
+def totals(results: Sequence[CheckResult]) -> dict[str, int]:
+    """Files, errors and warnings over a run."""
+    return {
+        "files": len(results),
+        "errors": sum(r.errors for r in results),
+        "warnings": sum(r.warnings for r in results),
+    }
+
+
+def format_text(results: Sequence[CheckResult], lang: str = "zh") -> str:
+    """Findings grouped by file, then one summary line."""
+    lines = []
+    words = _SEVERITY["en" if lang == "en" else "zh"]
+    for r in results:
+        lines.append(_file_line(r, lang))
+        for f in r.findings:
+            where = f.location or "-"
+            lines.append(f"  {words[f.severity]:<8} {f.code}  {where:<12} {f.message.render(lang)}")
+    lines.append(summary_line(totals(results), lang))
+    return "\n".join(lines) + "\n"
+
+
+def _file_line(r: CheckResult, lang: str) -> str:
+    if r.record is None:
+        return r.path
+    n = len(r.record.indicators)
+    if lang == "en":
+        return f"{r.path}  ({r.record.spec.id}, {n} indicator{'s' if n != 1 else ''})"
+    return f"{r.path}  （{r.record.spec.id}，{n} 个指标）"
+
+
+def summary_line(t: dict[str, int], lang: str = "zh") -> str:
+    """`1 file, 2 errors, 1 warning` / `1 个文件，2 个错误，1 个警告`."""
+    if lang == "en":
+        parts = [(t["files"], "file"), (t["errors"], "error"), (t["warnings"], "warning")]
+        return ", ".join(f"{n} {w}{'s' if n != 1 else ''}" for n, w in parts)
+    return f"{t['files']} 个文件，{t['errors']} 个错误，{t['warnings']} 个警告"
+
+
+def to_json(results: Sequence[CheckResult], lang: str = "zh") -> str:
+    """The JSON document: {"files": [...], "totals": {...}}."""
+    doc = {"files": [r.to_dict(lang) for r in results], "totals": totals(results)}
+    return json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False)
