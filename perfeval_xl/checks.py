@@ -177,8 +177,8 @@ def _indicators(rec: Record) -> Iterator[Finding]:
                     rec,
                     "E401",
                     Text(
-                        f"指标{title}缺少「{labels[key]}」",
-                        f"indicator {title} lacks {labels[key]}",
+                        f"指标{title.zh}缺少「{labels[key]}」",
+                        f"indicator {title.en} lacks {labels[key]}",
                     ),
                     f,
                     f"ind_{key}",
@@ -188,9 +188,12 @@ def _indicators(rec: Record) -> Iterator[Finding]:
         yield from _target(rec, ind, title)
 
 
-def _title(ind: Indicator) -> str:
+def _title(ind: Indicator) -> Text:
+    """How a message names an indicator: its 三级 name, or its row in the table."""
     name = ind.value("name")
-    return f"「{name}」" if name else f"第 {ind.index + 1} 行"
+    if name:
+        return Text(f"「{name}」", f'"{name}"')
+    return Text(f"第 {ind.index + 1} 行", f"row {ind.index + 1}")
 
 
 def _categories(rec: Record, ind: Indicator, taxonomy: dict, title: str) -> Iterator[Finding]:
@@ -200,8 +203,8 @@ def _categories(rec: Record, ind: Indicator, taxonomy: dict, title: str) -> Iter
             rec,
             "E402",
             Text(
-                f"指标{title}的一级指标「{l1}」不在指标体系中",
-                f"indicator {title}: unknown level 1 '{l1}'",
+                f"指标{title.zh}的一级指标「{l1}」不在指标体系中",
+                f"indicator {title.en}: unknown level 1 '{l1}'",
             ),
             ind.field("level1"),
             "ind_level1",
@@ -213,8 +216,8 @@ def _categories(rec: Record, ind: Indicator, taxonomy: dict, title: str) -> Iter
                 rec,
                 "E403",
                 Text(
-                    f"指标{title}的二级指标「{l2}」不在指标体系中",
-                    f"indicator {title}: unknown level 2 '{l2}'",
+                    f"指标{title.zh}的二级指标「{l2}」不在指标体系中",
+                    f"indicator {title.en}: unknown level 2 '{l2}'",
                 ),
                 ind.field("level2"),
                 "ind_level2",
@@ -224,8 +227,8 @@ def _categories(rec: Record, ind: Indicator, taxonomy: dict, title: str) -> Iter
                 rec,
                 "E403",
                 Text(
-                    f"指标{title}的二级指标「{l2}」不属于「{l1}」",
-                    f"indicator {title}: '{l2}' is not under '{l1}'",
+                    f"指标{title.zh}的二级指标「{l2}」不属于「{l1}」",
+                    f"indicator {title.en}: '{l2}' is not under '{l1}'",
                 ),
                 ind.field("level2"),
                 "ind_level2",
@@ -236,8 +239,8 @@ def _categories(rec: Record, ind: Indicator, taxonomy: dict, title: str) -> Iter
             rec,
             "E413",
             Text(
-                f"指标{title}的指标性质「{sign}」不在列表中",
-                f"indicator {title}: sign '{sign}' not in the list",
+                f"指标{title.zh}的指标性质「{sign}」不在列表中",
+                f"indicator {title.en}: sign '{sign}' not in the list",
             ),
             ind.field("sign"),
             "ind_sign",
@@ -254,8 +257,8 @@ def _status(rec: Record, ind: Indicator, title: str) -> Iterator[Finding]:
             rec,
             "E404",
             Text(
-                f"指标{title}的完成状态「{status}」不是 {'、'.join(spec.statuses)} 之一",
-                f"indicator {title}: status '{status}' is not one of {', '.join(spec.statuses)}",
+                f"指标{title.zh}的完成状态「{status}」不是 {'、'.join(spec.statuses)} 之一",
+                f"indicator {title.en}: status '{status}' is not one of {', '.join(spec.statuses)}",
             ),
             ind.field("status"),
             "ind_status",
@@ -267,8 +270,8 @@ def _status(rec: Record, ind: Indicator, title: str) -> Iterator[Finding]:
                 rec,
                 "E405",
                 Text(
-                    f"指标{title}状态为「{status}」，缺少偏差原因",
-                    f"indicator {title} is '{status}' without a reason",
+                    f"指标{title.zh}状态为「{status}」，缺少偏差原因",
+                    f"indicator {title.en} is '{status}' without a reason",
                 ),
                 reason or ind.field("status"),
                 "ind_reason",
@@ -303,8 +306,8 @@ def _target(rec: Record, ind: Indicator, title: str) -> Iterator[Finding]:
                 rec,
                 "E407",
                 Text(
-                    f"指标{title}填的是占位符「{parsed.text}」",
-                    f"indicator {title} holds a placeholder '{parsed.text}'",
+                    f"指标{title.zh}填的是占位符「{parsed.text}」",
+                    f"indicator {title.en} holds a placeholder '{parsed.text}'",
                 ),
                 ind.field(key),
                 f"ind_{key}",
@@ -319,8 +322,8 @@ def _target(rec: Record, ind: Indicator, title: str) -> Iterator[Finding]:
                 rec,
                 "W409",
                 Text(
-                    f"指标{title}的百分比 {parsed.number:g}% 超过 100%",
-                    f"indicator {title}: {parsed.number:g}% is above 100%",
+                    f"指标{title.zh}的百分比 {parsed.number:g}% 超过 100%",
+                    f"indicator {title.en}: {parsed.number:g}% is above 100%",
                 ),
                 ind.field(key),
                 f"ind_{key}",
@@ -333,8 +336,8 @@ def _target(rec: Record, ind: Indicator, title: str) -> Iterator[Finding]:
             rec,
             "W408",
             Text(
-                f"指标{title}的指标值「{target.text}」没有量化，也未注明定性",
-                f"indicator {title}: target '{target.text}' is not quantified nor marked 定性",
+                f"指标{title.zh}的指标值「{target.text}」没有量化，也未注明定性",
+                f"indicator {title.en}: target '{target.text}' is not quantified nor marked 定性",
             ),
             ind.field("target"),
             "ind_target",
@@ -346,7 +349,7 @@ def _target(rec: Record, ind: Indicator, title: str) -> Iterator[Finding]:
         yield _f(
             rec,
             "W410",
-            Text(f"成本指标{title}使用了「{sign}」", f"cost indicator {title} uses '{sign}'"),
+            Text(f"成本指标{title.zh}使用了「{sign}」", f"cost indicator {title.en} uses '{sign}'"),
             ind.field("sign") or ind.field("target"),
             "ind_target",
         )
@@ -355,8 +358,8 @@ def _target(rec: Record, ind: Indicator, title: str) -> Iterator[Finding]:
             rec,
             "W411",
             Text(
-                f"定量指标{title}的完成值「{actual.text}」是文字，无法计分",
-                f"quantitative indicator {title}: actual '{actual.text}' is a word, cannot be scored",
+                f"定量指标{title.zh}的完成值「{actual.text}」是文字，无法计分",
+                f"quantitative indicator {title.en}: actual '{actual.text}' is a word, cannot be scored",
             ),
             ind.field("actual"),
             "ind_actual",
@@ -370,8 +373,8 @@ def _target(rec: Record, ind: Indicator, title: str) -> Iterator[Finding]:
             rec,
             "W412",
             Text(
-                f"满意度指标{title}的指标值 {target.number:g}% 低于 {spec.satisfaction_min:.0%}",
-                f"satisfaction indicator {title}: target {target.number:g}% is below {spec.satisfaction_min:.0%}",
+                f"满意度指标{title.zh}的指标值 {target.number:g}% 低于 {spec.satisfaction_min:.0%}",
+                f"satisfaction indicator {title.en}: target {target.number:g}% is below {spec.satisfaction_min:.0%}",
             ),
             ind.field("target"),
             "ind_target",
