@@ -180,6 +180,19 @@ def check(ctx: click.Context, files: tuple[Path, ...], fmt: str, strict: bool) -
 
 
 @cli.command()
+def rules() -> None:
+    """Print every check's code, severity, what it checks, why and how to fix (Markdown).
+
+    \b
+    Example:
+      perfeval-xl rules > docs/rules.md
+    """
+    from .findings import rules_markdown
+
+    click.echo(rules_markdown(), nl=False)
+
+
+@cli.command()
 @click.argument("form", required=False)
 @click.pass_context
 def forms(ctx: click.Context, form: str | None) -> None:

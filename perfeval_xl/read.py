@@ -264,7 +264,8 @@ class _Reader:
         self.record.cells[name] = (sheet, cell)
         parsed = Parsed(None, None, None) if _is_formula(raw) else parse(raw)
         self._report(parsed, name, sheet, cell, year=year)
-        self.record.fields[name] = Field(name, parsed.value, raw, sheet, cell)
+        value = int(parsed.value) if year and parsed.value is not None else parsed.value
+        self.record.fields[name] = Field(name, value, raw, sheet, cell)
 
     def _report(self, parsed: Parsed, name: str, sheet: str, cell: str, year: bool = False) -> None:
         if parsed.error is not None:
@@ -441,7 +442,8 @@ class _Reader:
         else:
             rec.fields[key] = Field(key, clean_text(cached), cached, old.sheet, old.cell)
             return
-        rec.fields[key] = Field(key, parsed.value, cached, old.sheet, old.cell)
+        value = int(parsed.value) if key == "year" and parsed.value is not None else parsed.value
+        rec.fields[key] = Field(key, value, cached, old.sheet, old.cell)
 
 
 def _validated_ranges(ws: Any, data: bytes) -> list[tuple[int, int, int, int]]:

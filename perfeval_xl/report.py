@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 
 from .checks import CheckResult
@@ -30,9 +31,16 @@ def format_text(results: Sequence[CheckResult], lang: str = "zh") -> str:
         lines.append(_file_line(r, lang))
         for f in r.findings:
             where = f.location or "-"
-            lines.append(f"  {words[f.severity]:<8} {f.code}  {where:<12} {f.message.render(lang)}")
+            sev = _pad(words[f.severity], 8)
+            lines.append(f"  {sev} {f.code}  {_pad(where, 14)} {f.message.render(lang)}")
     lines.append(summary_line(totals(results), lang))
     return "\n".join(lines) + "\n"
+
+
+def _pad(text: str, width: int) -> str:
+    """Pad to `width` terminal columns: CJK characters take two."""
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(1, width - used) if used < width else text + " "
 
 
 def _file_line(r: CheckResult, lang: str) -> str:

@@ -4,103 +4,15 @@ the contract names with openpyxl, as a paste past the dropdowns would do."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
 import pytest
-from helpers import fill, named_cell, open_xlsx
+from helpers import INDICATORS, filled, named_cell, open_xlsx
 
 from perfeval_xl import build_template, load_spec
 from perfeval_xl.checks import check_workbook
 from perfeval_xl.findings import RULES
-
-HEADER = {
-    "project_name": "2022年媒体合作项目",
-    "project_code": "P-2022-001",
-    "year": 2022,
-    "dept_name": "中共攀枝花市仁和区委宣传部",
-    "dept_code": "109101",
-    "unit_name": "攀枝花市区委宣传部",
-    "goal_expected": "与主流媒体合作宣传仁和",
-    "goal_actual": "各媒体发布任务均已完成",
-}
-FUNDS = {"fund_fiscal_budget": 100, "fund_fiscal_spent": 95}
-INDICATORS = [
-    {
-        "level1": "产出指标",
-        "level2": "数量指标",
-        "name": "媒体报道",
-        "target": "≥12次",
-        "actual": "15次",
-        "status": "已完成",
-        "weight": 20,
-        "score": 20,
-    },
-    {
-        "level1": "产出指标",
-        "level2": "质量指标",
-        "name": "发布合格率",
-        "target": "≥95%",
-        "actual": "100%",
-        "status": "已完成",
-        "weight": 20,
-        "score": 20,
-    },
-    {
-        "level1": "产出指标",
-        "level2": "成本指标",
-        "name": "合作经费",
-        "target": "≤100万元",
-        "actual": "95万元",
-        "status": "已完成",
-        "weight": 10,
-        "score": 10,
-    },
-    {
-        "level1": "效益指标",
-        "level2": "社会效益指标",
-        "name": "城市形象",
-        "target": "定性：明显提升",
-        "actual": "明显提升",
-        "status": "已完成",
-        "weight": 30,
-        "score": 30,
-    },
-    {
-        "level1": "满意度指标",
-        "level2": "服务对象满意度指标",
-        "name": "公众满意度",
-        "target": "≥90%",
-        "actual": "95%",
-        "status": "已完成",
-        "weight": 10,
-        "score": 10,
-    },
-]
-
-
-def filled(
-    tmp_path: Path, form: str = "national-2020", change: Callable | None = None, **over
-) -> Path:
-    """A clean filled form with `over` replacing values (None clears) and `change(wb)` applied."""
-    spec = load_spec(form)
-    wb = open_xlsx(build_template(spec))
-    indicators = [dict(row) for row in over.pop("indicators", INDICATORS)]
-    if not spec.scored:
-        for row in indicators:
-            row.pop("weight", None), row.pop("score", None)
-    if form == "sichuan-2023":
-        for row in indicators:
-            target = row.get("target") or ""
-            row.setdefault("sign", "定性" if "定性" in target else target[:1] or "≥")
-    values = {**HEADER, **FUNDS, **over}
-    fill(wb, values, indicators)
-    if change is not None:
-        change(wb)
-    path = tmp_path / f"{form}.xlsx"
-    wb.save(path)
-    return path
 
 
 def got(path: Path) -> list[tuple[str, str, str]]:

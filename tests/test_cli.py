@@ -205,3 +205,84 @@ def test_demo_budgets_match_the_seed(tmp_path, form):
     )
     assert named_cell(wb, "pe_fund_fiscal_budget").value == 210
     assert named_cell(wb, "pe_meta_form_id").value == spec.id
+
+
+def _bad_form(tmp_path):
+    from helpers import INDICATORS, filled
+
+    rows = [dict(r) for r in INDICATORS]
+    rows[2]["status"] = "未完成"
+    return filled(tmp_path, fund_fiscal_spent=120, fund_fiscal_budget="１００万元", indicators=rows)
+
+
+def test_check_text_output_exactly(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _bad_form(tmp_path)
+    result = run("check", "national-2020.xlsx")
+    assert result.exit_code == 1
+    assert result.output == (
+        "national-2020.xlsx  （national-2020，5 个指标）\n"
+        "  错误     E301  自评表!G8      年度资金总额：全年执行数 120.00 超过全年预算数 100.00\n"
+        "  错误     E301  自评表!G9      当年财政拨款：全年执行数 120.00 超过全年预算数 100.00\n"
+        "  错误     E405  自评表!J17     指标「合作经费」状态为「未完成」，缺少偏差原因\n"
+        '  警告     W201  自评表!F9      "１００万元" 按 100 读取\n'
+        "1 个文件，3 个错误，1 个警告\n"
+    )
+    result = run("--lang", "en", "check", "national-2020.xlsx")
+    assert result.output.splitlines()[0] == "national-2020.xlsx  (national-2020, 5 indicators)"
+    assert result.output.splitlines()[-1] == "1 file, 3 errors, 1 warning"
+    assert '  warning  W201  自评表!F9      "１００万元" read as 100' in result.output
+
+
+def test_check_json_shape(tmp_path):
+    import json
+
+    path = _bad_form(tmp_path)
+    result = run("--lang", "en", "check", "--format", "json", str(path))
+    assert result.exit_code == 1
+    doc = json.loads(result.output)
+    assert doc["totals"] == {"files": 1, "errors": 3, "warnings": 1}
+    (entry,) = doc["files"]
+    assert entry["path"] == str(path) and entry["form"] == "national-2020"
+    project = entry["project"]
+    assert project["project_name"] == "2022年媒体合作项目" and project["year"] == 2022
+    assert project["fund_total_spent"] == 120 and project["exec_rate"] == 1.2
+    assert project["indicators"][2]["status"] == "未完成"
+    assert set(entry["findings"][0]) >= {"code", "severity", "sheet", "cell", "field", "message"}
+    assert entry["findings"][0] == {
+        "code": "E301",
+        "severity": "error",
+        "file": str(path),
+        "sheet": "自评表",
+        "cell": "G8",
+        "field": "fund_total_spent",
+        "message": "年度资金总额: 全年执行数 120.00 exceeds 全年预算数 100.00",
+    }
+
+
+def test_check_exit_codes_and_strict(tmp_path):
+    from helpers import INDICATORS, filled
+
+    rows = [dict(r) for r in INDICATORS]
+    rows[0]["level1"] = "完成指标"  # an alias: a warning only
+    path = filled(tmp_path, indicators=rows)
+    assert run("check", str(path)).exit_code == 0
+    assert run("check", "--strict", str(path)).exit_code == 1
+    (tmp_path / "clean").mkdir()
+    clean = filled(tmp_path / "clean")
+    assert run("check", "--strict", str(clean)).exit_code == 0
+
+
+def test_check_usage_errors_exit_2(tmp_path):
+    result = run("--lang", "en", "check", str(tmp_path / "missing.xlsx"))
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+    assert run("check").exit_code == 2
+    assert run("check", str(tmp_path)).exit_code == 2  # a folder
+
+
+def test_rules_command_prints_the_doc():
+    from perfeval_xl.findings import rules_markdown
+
+    result = run("rules")
+    assert result.exit_code == 0 and result.output == rules_markdown()
