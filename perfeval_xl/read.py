@@ -29,6 +29,9 @@ from .spec import load_spec
 
 #: Indicator columns whose values come from a list, with the rule for values outside it.
 _LIST_COLUMNS = ("level1", "level2", "status", "sign")
+#: Most indicator rows read: a template has at most 500 (`--rows`); a name stretched to row
+#: 1,048,576 would otherwise make a 16 KB file cost seconds and hundreds of MB.
+MAX_INDICATOR_ROWS = 500
 _MAX_AMOUNT = 1e10
 
 
@@ -68,24 +71,24 @@ def read_workbook(path: Path | str) -> ReadResult:
 
 def _load(name: str, data: bytes, data_only: bool) -> tuple[Any, Finding | None]:
     import openpyxl
-    from defusedxml import DefusedXmlException
 
     try:
         with warnings.catch_warnings():
             # openpyxl warns about parts it drops (x14 extensions, …): not the unit's problem.
             warnings.simplefilter("ignore")
             wb = openpyxl.load_workbook(io.BytesIO(data), data_only=data_only)
-    except DefusedXmlException as exc:
-        return None, finding(
-            "E006",
-            name,
-            Text(
-                f"XML 含实体定义或外部引用（{type(exc).__name__}）",
-                f"XML with entities ({type(exc).__name__})",
-            ),
-        )
     except Exception as exc:  # noqa: BLE001 - any parser failure of a foreign file is a finding
-        reason = f"{type(exc).__name__}: {exc}"[:200]
+        unsafe = _defused(exc)
+        if unsafe is not None:
+            kind = type(unsafe).__name__
+            return None, finding(
+                "E006",
+                name,
+                Text(
+                    f"XML 含实体定义或外部引用（{kind}）", f"XML with entity definitions ({kind})"
+                ),
+            )
+        reason = _one_line(exc)
         return None, finding(
             "E001", name, Text(f"无法解析（{reason}）", f"cannot be parsed ({reason})")
         )
@@ -300,7 +303,18 @@ class _Reader:
                 ),
                 sheet=spec.sheet,
             )
-        for i in range(min(heights.values())):
+        height = min(heights.values())
+        if height > MAX_INDICATOR_ROWS:
+            self.add(
+                "E014",
+                Text(
+                    f"指标表有 {height} 行，超过 {MAX_INDICATOR_ROWS} 行；只读取前 {MAX_INDICATOR_ROWS} 行",
+                    f"the indicator table has {height} rows, over {MAX_INDICATOR_ROWS}; only the first {MAX_INDICATOR_ROWS} are read",
+                ),
+                sheet=spec.sheet,
+            )
+            height = MAX_INDICATOR_ROWS
+        for i in range(height):
             fields: dict[str, Field] = {}
             for k in keys:
                 raw, sheet, cell = self._cell(f"pe_ind_{k}", i)
@@ -444,6 +458,39 @@ class _Reader:
             return
         value = int(parsed.value) if key == "year" and parsed.value is not None else parsed.value
         rec.fields[key] = Field(key, value, cached, old.sheet, old.cell)
+
+
+def _defused(exc: BaseException) -> BaseException | None:
+    """The defusedxml refusal behind `exc`, if any: openpyxl wraps parser errors in its own
+    ValueError ("Unable to read workbook"), so look along the chain of causes."""
+    from defusedxml import DefusedXmlException
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DefusedXmlException):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _one_line(exc: BaseException, limit: int = 120) -> str:
+    """A parser's complaint on one line, cut at a word so a report keeps one line a finding.
+
+    openpyxl wraps the real error in a three-line "Unable to read workbook: could not read
+    <part> from None …"; say which part, then the underlying error."""
+    root = exc
+    while root.__cause__ is not None:
+        root = root.__cause__
+    part = re.search(r"could not read (.+?) from", str(exc))
+    text = f"{type(root).__name__}: {root}"
+    if part and root is not exc:
+        text = f"{part.group(1)}: {text}"
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _validated_ranges(ws: Any, data: bytes) -> list[tuple[int, int, int, int]]:
