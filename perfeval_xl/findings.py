@@ -222,8 +222,8 @@ _rule(
 _rule(
     "E014",
     (
-        "指标各列的行数不一致（插入或删除了部分单元格）",
-        "indicator columns have different heights (cells inserted or deleted)",
+        "指标表结构异常：各列行数不一致（插入或删除了部分单元格），或超过 500 行",
+        "indicator table damaged: columns of different heights, or over 500 rows",
     ),
     ("各列第 i 行必须是同一个指标", "row i of every indicator column must be the same indicator"),
     (
