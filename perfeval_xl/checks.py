@@ -15,9 +15,8 @@ from typing import Any
 
 from .errors import Text
 from .findings import ERROR, WARNING, Finding, finding
-from .normalize import Target
 from .record import Field, Indicator, Record
-from .spec import Spec
+from .score import ProjectScore, score_findings, score_record
 
 #: Indicator columns every non-blank row must fill (the 偏差原因 depends on the status).
 REQUIRED_INDICATOR = ("level1", "level2", "name", "target", "actual", "status")
@@ -169,7 +168,7 @@ def _indicators(rec: Record) -> Iterator[Finding]:
     labels = {c.key: c.label for c in spec.indicator_columns}
     taxonomy = {x.label: x.level2 for x in spec.level1}
     for ind in rec.indicators:
-        title = _title(ind)
+        title = ind.title
         for key in REQUIRED_INDICATOR:
             f = ind.field(key)
             if f is not None and f.blank:
@@ -188,15 +187,7 @@ def _indicators(rec: Record) -> Iterator[Finding]:
         yield from _target(rec, ind, title)
 
 
-def _title(ind: Indicator) -> Text:
-    """How a message names an indicator: its 三级 name, or its row in the table."""
-    name = ind.value("name")
-    if name:
-        return Text(f"「{name}」", f'"{name}"')
-    return Text(f"第 {ind.index + 1} 行", f"row {ind.index + 1}")
-
-
-def _categories(rec: Record, ind: Indicator, taxonomy: dict, title: str) -> Iterator[Finding]:
+def _categories(rec: Record, ind: Indicator, taxonomy: dict, title: Text) -> Iterator[Finding]:
     l1, l2 = ind.value("level1"), ind.value("level2")
     if l1 and l1 not in taxonomy:
         yield _f(
@@ -247,7 +238,7 @@ def _categories(rec: Record, ind: Indicator, taxonomy: dict, title: str) -> Iter
         )
 
 
-def _status(rec: Record, ind: Indicator, title: str) -> Iterator[Finding]:
+def _status(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
     spec = rec.spec
     status = ind.value("status")
     if not status:
@@ -278,26 +269,7 @@ def _status(rec: Record, ind: Indicator, title: str) -> Iterator[Finding]:
             )
 
 
-def _sign(rec: Record, ind: Indicator, target: Target) -> str | None:
-    """The indicator's direction: the 指标性质 column where the form has one, else the target's
-    own sign; a cost indicator without a sign is a ceiling (≤)."""
-    sign = ind.value("sign")
-    if sign in ("≥", ">", "≤", "<", "="):
-        return sign
-    if target.sign:
-        return target.sign
-    return "≤" if _is_cost(rec.spec, ind) else None
-
-
-def _is_cost(spec: Spec, ind: Indicator) -> bool:
-    return "成本" in (ind.value("level2") or "") or "成本" in (ind.value("level1") or "")
-
-
-def _is_satisfaction(spec: Spec, ind: Indicator) -> bool:
-    return "满意" in (ind.value("level1") or "") or "满意" in (ind.value("level2") or "")
-
-
-def _target(rec: Record, ind: Indicator, title: str) -> Iterator[Finding]:
+def _target(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
     spec = rec.spec
     target, actual = ind.target, ind.actual
     for key, parsed in (("target", target), ("actual", actual)):
@@ -344,8 +316,8 @@ def _target(rec: Record, ind: Indicator, title: str) -> Iterator[Finding]:
         )
     if qualitative or not target.quantitative:
         return
-    sign = _sign(rec, ind, target)
-    if _is_cost(spec, ind) and sign in ("≥", ">"):
+    sign = ind.sign
+    if ind.is_cost and sign in ("≥", ">"):
         yield _f(
             rec,
             "W410",
@@ -364,11 +336,7 @@ def _target(rec: Record, ind: Indicator, title: str) -> Iterator[Finding]:
             ind.field("actual"),
             "ind_actual",
         )
-    if (
-        _is_satisfaction(spec, ind)
-        and target.percent
-        and target.number < spec.satisfaction_min * 100
-    ):
+    if ind.is_satisfaction and target.percent and target.number < spec.satisfaction_min * 100:
         yield _f(
             rec,
             "W412",
@@ -413,6 +381,7 @@ class CheckResult:
     path: str
     record: Record | None
     findings: list[Finding]
+    score: ProjectScore | None = None
 
     @property
     def errors(self) -> int:
@@ -424,10 +393,21 @@ class CheckResult:
 
     def to_dict(self, lang: str = "zh") -> dict[str, Any]:
         """The JSON shape of one file."""
+        project = None
+        if self.record is not None:
+            project = self.record.project()
+            if self.score is not None:
+                project.update(self.score.to_dict())
+                for row, s in zip(project["indicators"], self.score.indicators, strict=True):
+                    row["weight_used"] = s.weight
+                    row["score_computed"] = s.computed
+                    row["score_rule"] = s.rule.kind
+                    if self.score.reported_form:
+                        row["score_reported"] = s.reported
         return {
             "path": self.path,
             "form": self.record.spec.id if self.record else None,
-            "project": self.record.project() if self.record else None,
+            "project": project,
             "findings": [f.to_dict(lang) for f in self.findings],
             "errors": self.errors,
             "warnings": self.warnings,
@@ -447,10 +427,13 @@ def check_workbook(path: Path | str) -> CheckResult:
 
     result = read_workbook(path)
     findings = list(result.findings)
+    score = None
     if result.record is not None:
         findings += check_record(result.record)
+        score = score_record(result.record)
+        findings += score_findings(result.record, score)
     findings.sort(key=_order)
-    return CheckResult(result.path, result.record, findings)
+    return CheckResult(result.path, result.record, findings, score)
 
 
 def _order(f: Finding) -> tuple:

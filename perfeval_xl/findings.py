@@ -440,6 +440,95 @@ _rule(
     ("填写绩效指标", "fill in the indicators"),
 )
 
+# -- scores (forms with 分值 / 得分 columns; W509 on every form) ---------------------------------
+_rule(
+    "E501",
+    (
+        "指标分值合计不等于 90（总分 100 减去执行率分值）",
+        "indicator weights do not add up to 90 (100 minus the execution weight)",
+    ),
+    ("总分按 100 分制，执行率占 10 分", "the total is out of 100, of which execution takes 10"),
+    ("调整各指标分值", "adjust the indicator weights"),
+)
+_rule(
+    "E502",
+    ("指标分值为空或不大于 0", "an indicator weight is empty or not above 0"),
+    ("没有分值的指标无法计分", "an indicator without a weight cannot be scored"),
+    ("填写该指标的分值", "enter the indicator's weight"),
+)
+_rule(
+    "E503",
+    (
+        "某一级指标的分值合计与规定不符（产出 50、效益 30、满意度 10）",
+        "a level-1 category's weights differ from the prescribed ones (50 / 30 / 10)",
+    ),
+    ("各类指标的权重由表式规定", "the form prescribes each category's weight"),
+    ("按规定调整该类指标的分值", "adjust the category's weights"),
+)
+_rule(
+    "E504",
+    ("得分超过分值", "a score above its weight"),
+    ("任何指标的得分都不能超过其分值", "no indicator can score above its weight"),
+    ("改正得分", "correct the score"),
+)
+_rule(
+    "E505",
+    ("自评得分与按规则计算的得分不符", "a self-reported score differs from the rules"),
+    (
+        "定量指标按完成值与指标值之比计分（反向指标按超出程度扣分）",
+        "quantitative indicators score actual ÷ target (reverse ones lose points as they exceed)",
+    ),
+    (
+        "按消息中的计算改正得分，或核对指标值和完成值",
+        "correct the score as computed in the message, or check target and actual",
+    ),
+)
+_rule(
+    "E506",
+    (
+        "填写的执行率、执行率得分或总分与各项计算不符",
+        "a stated execution rate, execution score or total differs from its parts",
+    ),
+    ("这些数由公式计算，被改写后可能出错", "these are formulas; typed-over values can be wrong"),
+    ("恢复公式，或改正该数", "restore the formula, or correct the number"),
+)
+_rule(
+    "E507",
+    (
+        "定性指标的得分超出其完成状态对应的区间",
+        "a qualitative score outside the band of its status",
+    ),
+    (
+        "已完成 80–100%、部分完成 60–80%、未完成 0–60%（区间由表式规定）",
+        "done 80–100 %, partly 60–80 %, not done 0–60 % of the weight (set by the form)",
+    ),
+    ("按完成状态调整得分", "adjust the score to the status"),
+)
+_rule(
+    "E508",
+    ("得分低于分值，但未写偏差原因", "a score below its weight without a reason"),
+    ("未得满分的指标须分析原因", "an indicator without full marks needs its reason"),
+    ("填写偏差原因分析及改进措施", "fill in the reason and the remedy"),
+)
+_rule(
+    "W509",
+    (
+        "完成值达到指标值的 130% 以上，未说明原因",
+        "actual at or above 130 % of the target without an explanation",
+    ),
+    (
+        "大幅超额完成可能说明目标定得过低",
+        "large over-achievement may mean the target was set too low",
+    ),
+    ("在偏差原因栏说明", "explain it in the reason column"),
+)
+_rule(
+    "E510",
+    ("指标有分值但没有填写得分", "an indicator with a weight has no score"),
+    ("计分表式要求每个指标自评得分", "a scored form needs every indicator's self-score"),
+    ("填写得分", "enter the score"),
+)
+
 
 def rules_markdown() -> str:
     """The text of `docs/rules.md`: every rule, generated so the table can never go stale.
@@ -454,7 +543,7 @@ def rules_markdown() -> str:
         "Every finding has a stable code: `E…` errors (the form must be corrected; `check` exits 1),",
         "`W…` warnings (worth a look; `check` exits 0 unless `--strict`). E0xx/W0xx are about the",
         "file and the template, 1xx the header, 2xx values as typed, 3xx the funds, 4xx the",
-        "indicators. Thresholds (tolerances, the 90 % execution and satisfaction floors, placeholder",
+        "indicators, 5xx the scores (reported scores on forms with 分值/得分 columns). Thresholds (tolerances, the 90 % execution and satisfaction floors, placeholder",
         "texts, text lengths) come from the form's spec in `workbook_templates/`.",
         "",
         "| code | severity | what it checks | why | how to fix |",

@@ -256,8 +256,13 @@ class _Reader:
                 )
         for name in ("exec_rate", "exec_score", "total_score", "weight_total"):
             got = self._cell(f"pe_{name}")
-            if got is not None:
-                rec.cells[name] = got[1:]
+            if got is None:
+                continue
+            rec.cells[name] = got[1:]
+            if got[0] is not None and not _is_formula(got[0]):
+                # The sheet computes these; a typed-over value is kept to be checked (E506).
+                stated = parse_number(got[0])
+                rec.stated[name] = Field(name, stated.value, got[0], *got[1:])
 
     def _number(self, name: str, parse, year: bool = False) -> None:
         got = self._cell(f"pe_{name}")

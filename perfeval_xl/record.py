@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import Text
 from .normalize import Target
 from .spec import Spec
 
@@ -45,6 +46,39 @@ class Indicator:
 
     def field(self, key: str) -> Field | None:
         return self.fields.get(key)
+
+    @property
+    def title(self) -> Text:
+        """How a message names the indicator: its 三级 name, or its row in the table."""
+        name = self.value("name")
+        if name:
+            return Text(f"「{name}」", f'"{name}"')
+        return Text(f"第 {self.index + 1} 行", f"row {self.index + 1}")
+
+    @property
+    def is_cost(self) -> bool:
+        """成本 indicators (成本指标, or a 成本 一级 where a form has one) are ceilings (≤)."""
+        return "成本" in (self.value("level2") or "") or "成本" in (self.value("level1") or "")
+
+    @property
+    def is_satisfaction(self) -> bool:
+        return "满意" in (self.value("level1") or "") or "满意" in (self.value("level2") or "")
+
+    @property
+    def quantitative(self) -> bool:
+        """Scored by numbers: a quantified target, and not marked 定性 in a 指标性质 column."""
+        return bool(self.target and self.target.quantitative and self.value("sign") != "定性")
+
+    @property
+    def sign(self) -> str:
+        """The direction: the 指标性质 column, else the target's own sign; without one, a cost
+        indicator is a ceiling (≤) and anything else a floor (≥)."""
+        sign = self.value("sign")
+        if sign in ("≥", ">", "≤", "<", "=", "定性"):
+            return sign
+        if self.target is not None and self.target.sign:
+            return self.target.sign
+        return "≤" if self.is_cost else "≥"
 
 
 @dataclass

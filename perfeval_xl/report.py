@@ -47,9 +47,22 @@ def _file_line(r: CheckResult, lang: str) -> str:
     if r.record is None:
         return r.path
     n = len(r.record.indicators)
+    s = r.score
     if lang == "en":
-        return f"{r.path}  ({r.record.spec.id}, {n} indicator{'s' if n != 1 else ''})"
-    return f"{r.path}  （{r.record.spec.id}，{n} 个指标）"
+        parts = [r.record.spec.id, f"{n} indicator{'s' if n != 1 else ''}"]
+        if s is not None and s.total is not None:
+            kind = "score" if s.reported_form else "computed score"
+            parts.append(f"{kind} {s.total:.2f} {s.grade}")
+            if not s.complete:
+                parts.append(f"incomplete: {s.unscored} not scored" if s.unscored else "incomplete")
+        return f"{r.path}  ({', '.join(parts)})"
+    parts = [r.record.spec.id, f"{n} 个指标"]
+    if s is not None and s.total is not None:
+        kind = "总分" if s.reported_form else "计算得分"
+        parts.append(f"{kind} {s.total:.2f}，{s.grade}")
+        if not s.complete:
+            parts.append(f"不完整：{s.unscored} 个指标无法计分" if s.unscored else "不完整")
+    return f"{r.path}  （{'，'.join(parts)}）"
 
 
 def summary_line(t: dict[str, int], lang: str = "zh") -> str:

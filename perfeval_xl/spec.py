@@ -161,6 +161,8 @@ class Spec:
     score_total: float
     exec_weight: float
     qualitative_bands: dict[str, tuple[float, float]]
+    qualitative_points: dict[str, float]
+    level1_weights_fixed: bool
     reverse_rule: str
     over_achievement: float
     round_digits: int
@@ -688,6 +690,34 @@ class _Builder:
                 ),
                 "qualitative_bands",
             )
+        raw_points = t.get("qualitative_points", dict, {})
+        points: dict[str, float] = {}
+        for status, (lo, hi) in bands.items():
+            # Without a reported score, a qualitative indicator gets this share of its weight.
+            default = hi if status == fields["statuses"][0] else round((lo + hi) / 2, 6)
+            point = raw_points.get(status, default)
+            if (
+                isinstance(point, bool)
+                or not isinstance(point, (int, float))
+                or not lo <= point <= hi
+            ):
+                t.fail(
+                    Text(
+                        f"「{status}」须为其区间 [{lo:g}, {hi:g}] 内的数",
+                        f'"{status}" must be a number within its band [{lo:g}, {hi:g}]',
+                    ),
+                    "qualitative_points",
+                )
+            points[status] = float(point)
+        extra = set(raw_points) - set(fields["statuses"])
+        if extra:
+            t.fail(
+                Text(
+                    f"未定义的完成状态：{', '.join(sorted(extra))}",
+                    f"unknown status: {', '.join(sorted(extra))}",
+                ),
+                "qualitative_points",
+            )
         grades = []
         for g in t.tables("grades"):
             grades.append(Grade(g.text("label"), g.number("min", lo=0)))
@@ -704,6 +734,8 @@ class _Builder:
             "score_total": total,
             "exec_weight": exec_weight,
             "qualitative_bands": bands,
+            "qualitative_points": points,
+            "level1_weights_fixed": t.get("level1_weights_fixed", bool, True),
             "reverse_rule": t.text("reverse_rule", "linear", check=_one_of(REVERSE_RULES)),
             "over_achievement": t.number("over_achievement", 1.3, lo=1),
             "round_digits": t.integer("round_digits", 2, lo=0, hi=6),

@@ -124,7 +124,13 @@ CASES = [
     ("E304", N, {"fund_fiscal_spent": None}, None, [("E304", "pe_fund_total_spent", 0)]),
     ("W305", S23, {"fund_fiscal_spent": 50}, None, [("W305", "pe_exec_reason", 0)]),
     ("E401", N, {"indicators": _rows(1, target=None)}, None, [("E401", "pe_ind_target", 1)]),
-    ("E402", N, {"indicators": _rows(0, level1="投入指标")}, None, [("E402", "pe_ind_level1", 0)]),
+    (
+        "E402",
+        N,
+        {"indicators": _rows(0, level1="投入指标")},
+        None,
+        [("E402", "pe_ind_level1", 0), ("E503", None, 0)],
+    ),
     (
         "E403",
         N,
@@ -140,8 +146,20 @@ CASES = [
         [("E403", "pe_ind_level2", 0)],
     ),
     ("E404", N, {"indicators": _rows(0, status="完成")}, None, [("E404", "pe_ind_status", 0)]),
-    ("E405", N, {"indicators": _rows(3, status="部分完成")}, None, [("E405", "pe_ind_reason", 3)]),
-    ("E406", N, {"indicators": INDICATORS[:4]}, None, [("E406", None, 0)]),
+    (
+        "E405",
+        N,
+        {"indicators": _rows(3, status="部分完成", score=21)},
+        None,
+        [("E405", "pe_ind_reason", 3)],
+    ),
+    (
+        "E406",
+        N,
+        {"indicators": INDICATORS[:4]},
+        None,
+        [("E406", None, 0), ("E501", "pe_weight_total", 0)],
+    ),
     ("E407", N, {"indicators": _rows(0, target="XX")}, None, [("E407", "pe_ind_target", 0)]),
     (
         "W408",
@@ -150,8 +168,20 @@ CASES = [
         None,
         [("W408", "pe_ind_target", 0)],
     ),
-    ("W409", N, {"indicators": _rows(1, target="≥120%")}, None, [("W409", "pe_ind_target", 1)]),
-    ("W410", N, {"indicators": _rows(2, target="≥100万元")}, None, [("W410", "pe_ind_target", 2)]),
+    (
+        "W409",
+        N,
+        {"indicators": _rows(1, target="≥120%", actual="125%")},
+        None,
+        [("W409", "pe_ind_target", 1), ("W409", "pe_ind_actual", 1)],
+    ),
+    (
+        "W410",
+        N,
+        {"indicators": _rows(2, target="≥100万元", actual="100万元")},
+        None,
+        [("W410", "pe_ind_target", 2)],
+    ),
     ("W411", N, {"indicators": _rows(0, actual="已完成")}, None, [("W411", "pe_ind_actual", 0)]),
     ("W412", N, {"indicators": _rows(4, target="≥80%")}, None, [("W412", "pe_ind_target", 4)]),
     ("E413", S23, {"indicators": _rows(0, sign="≈")}, None, [("E413", "pe_ind_sign", 0)]),
@@ -204,7 +234,10 @@ def test_workbook_not_made_by_perfeval(tmp_path):
 def test_every_rule_is_tested_or_listed():
     tested = {c[0].split()[0] for c in CASES} | {"E007", "E008"}
     file_rules = {"E001", "E002", "E003", "E004", "E005", "E006", "W009"}  # test_bad_files.py
-    assert set(RULES) - tested - file_rules == set()
+    from test_score import SCORE_CASES
+
+    score_rules = {c[0].split()[0] for c in SCORE_CASES}  # test_score.py
+    assert set(RULES) - tested - file_rules - score_rules == set()
 
 
 def test_input_file_is_not_modified(tmp_path):

@@ -221,7 +221,7 @@ def test_check_text_output_exactly(tmp_path, monkeypatch):
     result = run("check", "national-2020.xlsx")
     assert result.exit_code == 1
     assert result.output == (
-        "national-2020.xlsx  （national-2020，5 个指标）\n"
+        "national-2020.xlsx  （national-2020，5 个指标，总分 100.00，优）\n"
         "  错误     E301  自评表!G8      年度资金总额：全年执行数 120.00 超过全年预算数 100.00\n"
         "  错误     E301  自评表!G9      当年财政拨款：全年执行数 120.00 超过全年预算数 100.00\n"
         "  错误     E405  自评表!J17     指标「合作经费」状态为「未完成」，缺少偏差原因\n"
@@ -229,7 +229,10 @@ def test_check_text_output_exactly(tmp_path, monkeypatch):
         "1 个文件，3 个错误，1 个警告\n"
     )
     result = run("--lang", "en", "check", "national-2020.xlsx")
-    assert result.output.splitlines()[0] == "national-2020.xlsx  (national-2020, 5 indicators)"
+    assert (
+        result.output.splitlines()[0]
+        == "national-2020.xlsx  (national-2020, 5 indicators, score 100.00 优)"
+    )
     assert result.output.splitlines()[-1] == "1 file, 3 errors, 1 warning"
     assert '  warning  W201  自评表!F9      "１００万元" read as 100' in result.output
 
@@ -248,6 +251,10 @@ def test_check_json_shape(tmp_path):
     assert project["project_name"] == "2022年媒体合作项目" and project["year"] == 2022
     assert project["fund_total_spent"] == 120 and project["exec_rate"] == 1.2
     assert project["indicators"][2]["status"] == "未完成"
+    assert (project["score"], project["grade"], project["score_kind"]) == (100.0, "优", "checked")
+    assert project["subtotals"] == {"产出指标": 50.0, "效益指标": 30.0, "满意度指标": 10.0}
+    assert project["indicators"][0]["score_computed"] == 20.0
+    assert project["indicators"][0]["score_reported"] == 20
     assert set(entry["findings"][0]) >= {"code", "severity", "sheet", "cell", "field", "message"}
     assert entry["findings"][0] == {
         "code": "E301",

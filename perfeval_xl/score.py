@@ -1,0 +1,462 @@
+"""Scoring by the national rules (domain.md §3), with every parameter taken from the spec.
+
+The finance office's first question about a project is its score and grade, and a reviewer's most
+common finding is a self-score that does not follow the rules; so the tool computes every score
+itself and, on forms that carry reported scores, says where and why they differ. On a form
+without score columns (the seed's) the scores are computed and labelled as such, never as reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from .errors import Text
+from .findings import Finding, finding
+from .normalize import Target
+from .record import Indicator, Record
+from .spec import Spec
+
+POSITIVE = "positive"
+REVERSE = "reverse"
+EQUAL = "equal"
+QUALITATIVE = "qualitative"
+UNSCORED = "unscored"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one indicator was scored: the rule's name, the share of the weight, and the
+    arithmetic in words (shown when a reported score differs)."""
+
+    kind: str
+    share: float | None
+    how: Text
+
+
+@dataclass(frozen=True)
+class IndicatorScore:
+    """One indicator's score: `computed` is None when it cannot be scored (a finding says why)."""
+
+    index: int
+    level1: str | None
+    weight: float | None
+    computed: float | None
+    reported: float | None
+    rule: Rule
+
+
+@dataclass
+class ProjectScore:
+    """A project's score. `reported_form` is False on forms without score columns, where every
+    number is computed by the tool and must be labelled so."""
+
+    reported_form: bool
+    exec_rate: float | None
+    exec_score: float | None
+    indicators: list[IndicatorScore] = field(default_factory=list)
+    subtotals: dict[str, float] = field(default_factory=dict)
+    total: float | None = None
+    grade: str | None = None
+
+    @property
+    def unscored(self) -> int:
+        """Indicators that could not be scored."""
+        return sum(s.computed is None for s in self.indicators)
+
+    @property
+    def complete(self) -> bool:
+        """True when the execution score and every indicator score could be computed."""
+        return self.exec_score is not None and self.unscored == 0
+
+    def to_dict(self) -> dict:
+        """The JSON shape of a project's score."""
+        return {
+            "score": self.total,
+            "grade": self.grade,
+            "score_kind": "checked" if self.reported_form else "computed",
+            "score_complete": self.complete,
+            "unscored_indicators": self.unscored,
+            "exec_score": self.exec_score,
+            "subtotals": dict(self.subtotals),
+        }
+
+
+def share_quantitative(sign: str, target: float, actual: float, reverse_rule: str) -> Rule:
+    """The share (0–1) of its weight a quantitative indicator earns.
+
+    ≥ / > (positive): full when actual ≥ target, else actual ÷ target. ≤ / < (reverse): full when
+    actual ≤ target, else "linear" (falls to 0 at twice the target) or "ratio" (target ÷ actual).
+    = : as positive when the target is above 0; for a target of 0 only 0 earns the weight.
+    """
+    t, a = target, actual
+    if sign in ("≤", "<"):
+        if a <= t:
+            return Rule(
+                REVERSE,
+                1.0,
+                Text(
+                    f"反向指标：完成值 {a:g} ≤ 指标值 {t:g}，得满分",
+                    f"reverse: {a:g} ≤ {t:g}, full marks",
+                ),
+            )
+        if t <= 0:
+            return Rule(
+                REVERSE,
+                0.0,
+                Text(
+                    f"反向指标：指标值为 {t:g}，完成值 {a:g} 超出，得 0 分",
+                    f"reverse: target {t:g}, actual {a:g} above it, 0",
+                ),
+            )
+        if reverse_rule == "ratio":
+            share = t / a
+            return Rule(
+                REVERSE,
+                share,
+                Text(
+                    f"反向指标：{t:g} ÷ {a:g} = {share:.2%}",
+                    f"reverse: {t:g} ÷ {a:g} = {share:.2%}",
+                ),
+            )
+        share = max(0.0, 2 - a / t)
+        return Rule(
+            REVERSE,
+            share,
+            Text(
+                f"反向指标：2 − {a:g} ÷ {t:g} = {share:.2%}",
+                f"reverse, linear: 2 − {a:g} ÷ {t:g} = {share:.2%}",
+            ),
+        )
+    kind = EQUAL if sign == "=" else POSITIVE
+    if sign == "=" and t == 0:
+        share = 1.0 if a == 0 else 0.0
+        return Rule(EQUAL, share, Text(f"等于 0 的指标：完成值 {a:g}", f"equal to 0: actual {a:g}"))
+    if a >= t:
+        return Rule(
+            kind,
+            1.0,
+            Text(
+                f"正向指标：完成值 {a:g} ≥ 指标值 {t:g}，得满分",
+                f"positive: {a:g} ≥ {t:g}, full marks",
+            ),
+        )
+    if t <= 0:
+        return Rule(
+            kind,
+            0.0,
+            Text(
+                f"正向指标：完成值 {a:g} 低于指标值 {t:g}，得 0 分",
+                f"positive: {a:g} below {t:g}, 0",
+            ),
+        )
+    share = max(0.0, a / t)
+    return Rule(
+        kind,
+        share,
+        Text(f"正向指标：{a:g} ÷ {t:g} = {share:.2%}", f"positive: {a:g} ÷ {t:g} = {share:.2%}"),
+    )
+
+
+def score_indicator(spec: Spec, ind: Indicator, weight: float | None) -> IndicatorScore:
+    """Score one indicator against `weight` (None: it cannot be scored)."""
+    reported = ind.value("score") if spec.scored else None
+    rule = _rule(spec, ind, reported, weight)
+    computed = None
+    if weight is not None and rule.share is not None:
+        computed = round(min(max(rule.share, 0.0), 1.0) * weight, spec.round_digits)
+    return IndicatorScore(ind.index, ind.value("level1"), weight, computed, reported, rule)
+
+
+def _rule(spec: Spec, ind: Indicator, reported: float | None, weight: float | None) -> Rule:
+    if weight is None:
+        return Rule(UNSCORED, None, Text("没有有效的分值，无法计分", "no valid weight: not scored"))
+    if ind.quantitative:
+        actual: Target | None = ind.actual
+        if actual is None or actual.number is None:
+            return Rule(
+                UNSCORED,
+                None,
+                Text(
+                    "定量指标的完成值不是数字，无法计分",
+                    "quantitative, but the actual value is not a number: not scored",
+                ),
+            )
+        return share_quantitative(ind.sign, ind.target.number, actual.number, spec.reverse_rule)
+    status = ind.value("status")
+    band = spec.qualitative_bands.get(status or "")
+    if band is None:
+        return Rule(
+            UNSCORED,
+            None,
+            Text(
+                "定性指标没有有效的完成状态，无法计分",
+                "qualitative without a valid status: not scored",
+            ),
+        )
+    lo, hi = band
+    if reported is not None and weight > 0:
+        share = min(max(reported / weight, lo), hi)
+        how = Text(
+            f"定性指标「{status}」：得分区间为分值的 {lo:.0%}–{hi:.0%}",
+            f"qualitative '{status}': {lo:.0%}–{hi:.0%} of the weight",
+        )
+        return Rule(QUALITATIVE, share, how)
+    point = spec.qualitative_points[status]
+    return Rule(
+        QUALITATIVE,
+        point,
+        Text(
+            f"定性指标「{status}」：按分值的 {point:.0%} 计",
+            f"qualitative '{status}': {point:.0%} of the weight",
+        ),
+    )
+
+
+def weights(record: Record) -> dict[int, float | None]:
+    """The weight of each indicator: the reported 分值 on scored forms (None when missing or not
+    above 0), else an equal share of its 一级's weight (产出 50 over its indicators …)."""
+    spec = record.spec
+    if spec.scored:
+        out = {}
+        for ind in record.indicators:
+            w = ind.value("weight")
+            out[ind.index] = w if isinstance(w, (int, float)) and w > 0 else None
+        return out
+    by_label = {x.label: x.weight for x in spec.level1}
+    counts: dict[str, int] = {}
+    for ind in record.indicators:
+        label = ind.value("level1")
+        counts[label] = counts.get(label, 0) + 1
+    return {
+        ind.index: (
+            by_label[ind.value("level1")] / counts[ind.value("level1")]
+            if ind.value("level1") in by_label
+            else None
+        )
+        for ind in record.indicators
+    }
+
+
+def grade(spec: Spec, total: float) -> str:
+    """优 / 良 / 中 / 差 by the spec's lower bounds."""
+    return next(g.label for g in spec.grades if total >= g.min)
+
+
+def score_record(record: Record) -> ProjectScore:
+    """Every score of a project: 执行率 score, indicator scores, sub-totals, 总分 and grade."""
+    spec = record.spec
+    rate = record.exec_rate
+    exec_score = (
+        round(min(rate, 1.0) * spec.exec_weight, spec.round_digits) if rate is not None else None
+    )
+    result = ProjectScore(spec.scored, rate, exec_score)
+    w = weights(record)
+    for ind in record.indicators:
+        result.indicators.append(score_indicator(spec, ind, w[ind.index]))
+    for s in result.indicators:
+        if s.computed is not None and s.level1:
+            result.subtotals[s.level1] = round(
+                result.subtotals.get(s.level1, 0.0) + s.computed, spec.round_digits
+            )
+    parts = [exec_score] + [s.computed for s in result.indicators]
+    if any(p is not None for p in parts):
+        result.total = round(sum(p for p in parts if p is not None), spec.round_digits)
+        result.grade = grade(spec, result.total)
+    return result
+
+
+# -- findings on scored forms ------------------------------------------------------------------
+def score_findings(record: Record, score: ProjectScore) -> list[Finding]:
+    """What a reviewer says about the scores (E5xx/W5xx); reported scores only where the form
+    has them, plus the over-achievement and missing-reason checks on every form."""
+    out = list(_over_achievement(record))
+    if record.spec.scored:
+        out += list(_weights(record))
+        out += list(_reported(record, score))
+        out += list(_stated_totals(record, score))
+    return out
+
+
+def _f(rec: Record, code: str, message: Text, field_: object | None, name: str) -> Finding:
+    sheet = getattr(field_, "sheet", None) if field_ is not None else None
+    cell = getattr(field_, "cell", None) if field_ is not None else None
+    if isinstance(field_, tuple):
+        sheet, cell = field_
+    return finding(code, rec.path, message, sheet=sheet or rec.spec.sheet, cell=cell, field=name)
+
+
+def _weights(rec: Record) -> Iterator[Finding]:
+    spec = rec.spec
+    given: list[float] = []
+    for ind in rec.indicators:
+        w = ind.value("weight")
+        if not isinstance(w, (int, float)) or w <= 0:
+            t = ind.title
+            yield _f(
+                rec,
+                "E502",
+                Text(
+                    f"指标{t.zh}的分值为空或不大于 0",
+                    f"indicator {t.en}: weight empty or not above 0",
+                ),
+                ind.field("weight"),
+                "ind_weight",
+            )
+        else:
+            given.append(w)
+    if not rec.indicators:
+        return
+    expected = spec.score_total - spec.exec_weight
+    if abs(sum(given) - expected) > spec.score_tolerance:
+        yield _f(
+            rec,
+            "E501",
+            Text(
+                f"指标分值合计 {sum(given):g}，应为 {expected:g}",
+                f"indicator weights add up to {sum(given):g}, not {expected:g}",
+            ),
+            rec.where("weight_total"),
+            "ind_weight",
+        )
+    if spec.level1_weights_fixed:
+        for l1 in spec.level1:
+            total = sum(
+                ind.value("weight")
+                for ind in rec.indicators
+                if ind.value("level1") == l1.label and isinstance(ind.value("weight"), (int, float))
+            )
+            present = any(ind.value("level1") == l1.label for ind in rec.indicators)
+            if present and abs(total - l1.weight) > spec.score_tolerance:
+                yield _f(
+                    rec,
+                    "E503",
+                    Text(
+                        f"「{l1.label}」的分值合计 {total:g}，应为 {l1.weight:g}",
+                        f"{l1.label} weights add up to {total:g}, not {l1.weight:g}",
+                    ),
+                    None,
+                    "ind_weight",
+                )
+
+
+def _reported(rec: Record, score: ProjectScore) -> Iterator[Finding]:
+    spec = rec.spec
+    tol = spec.score_tolerance
+    for ind, s in zip(rec.indicators, score.indicators, strict=True):
+        t = ind.title
+        reported, weight = s.reported, ind.value("weight")
+        if reported is None:
+            if weight is not None:
+                yield _f(
+                    rec,
+                    "E510",
+                    Text(f"指标{t.zh}没有填写得分", f"indicator {t.en} has no score"),
+                    ind.field("score"),
+                    "ind_score",
+                )
+            continue
+        if isinstance(weight, (int, float)) and reported > weight + 1e-9:
+            yield _f(
+                rec,
+                "E504",
+                Text(
+                    f"指标{t.zh}得分 {reported:g} 超过分值 {weight:g}",
+                    f"indicator {t.en}: score {reported:g} exceeds its weight {weight:g}",
+                ),
+                ind.field("score"),
+                "ind_score",
+            )
+        elif s.rule.kind == QUALITATIVE and weight:
+            lo, hi = spec.qualitative_bands[ind.value("status")]
+            if not lo * weight - tol <= reported <= hi * weight + tol:
+                yield _f(
+                    rec,
+                    "E507",
+                    Text(
+                        f"定性指标{t.zh}为「{ind.value('status')}」，得分应在 {lo * weight:g}–{hi * weight:g} 之间，填为 {reported:g}",
+                        f"qualitative {t.en} is '{ind.value('status')}': score must be {lo * weight:g}–{hi * weight:g}, not {reported:g}",
+                    ),
+                    ind.field("score"),
+                    "ind_score",
+                )
+        elif (
+            s.computed is not None
+            and s.rule.kind != QUALITATIVE
+            and abs(reported - s.computed) > tol
+        ):
+            yield _f(
+                rec,
+                "E505",
+                Text(
+                    f"指标{t.zh}得分 {reported:g}，按规则应为 {s.computed:g}（{s.rule.how.zh}，分值 {weight:g}）",
+                    f"indicator {t.en}: score {reported:g}, the rules give {s.computed:g} ({s.rule.how.en}, weight {weight:g})",
+                ),
+                ind.field("score"),
+                "ind_score",
+            )
+        if (
+            isinstance(weight, (int, float))
+            and reported < weight - 1e-9
+            and ind.value("status") == spec.complete_status
+            and not ind.value("reason")
+        ):
+            yield _f(
+                rec,
+                "E508",
+                Text(
+                    f"指标{t.zh}未得满分（{reported:g}/{weight:g}），缺少偏差原因",
+                    f"indicator {t.en}: {reported:g} of {weight:g} without a reason",
+                ),
+                ind.field("reason"),
+                "ind_reason",
+            )
+
+
+def _stated_totals(rec: Record, score: ProjectScore) -> Iterator[Finding]:
+    """Values typed over the sheet's own formulas (执行率, 执行率得分, 总分) must still be right."""
+    tol = rec.spec.score_tolerance
+    checks = (
+        ("exec_rate", score.exec_rate, 100, "执行率", "execution rate"),
+        ("exec_score", score.exec_score, 1, "执行率得分", "execution score"),
+        ("total_score", score.total, 1, "总分", "total score"),
+    )
+    for name, computed, scale, zh, en in checks:
+        stated = rec.stated.get(name)
+        if stated is None or stated.value is None or computed is None:
+            continue
+        if abs(stated.value * scale - computed * scale) > tol:
+            yield _f(
+                rec,
+                "E506",
+                Text(
+                    f"{zh}填为 {stated.value:g}，按各项计算应为 {computed:g}",
+                    f"{en} is stated as {stated.value:g}, the parts give {computed:g}",
+                ),
+                stated,
+                name,
+            )
+
+
+def _over_achievement(rec: Record) -> Iterator[Finding]:
+    spec = rec.spec
+    for ind in rec.indicators:
+        if not ind.quantitative or ind.sign not in ("≥", ">", "="):
+            continue
+        t_num = ind.target.number
+        a = ind.actual
+        if a is None or a.number is None or t_num is None or t_num <= 0:
+            continue
+        if a.number >= spec.over_achievement * t_num and not ind.value("reason"):
+            t = ind.title
+            ratio = a.number / t_num
+            yield _f(
+                rec,
+                "W509",
+                Text(
+                    f"指标{t.zh}完成值为指标值的 {ratio:.0%}（≥ {spec.over_achievement:.0%}），超额完成须说明原因",
+                    f"indicator {t.en}: actual is {ratio:.0%} of the target (≥ {spec.over_achievement:.0%}) without an explanation",
+                ),
+                ind.field("reason"),
+                "ind_reason",
+            )
