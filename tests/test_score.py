@@ -166,6 +166,12 @@ SCORE_CASES = [
     ("E508", {"indicators": _rows(3, score=25)}, None, [("E508", "pe_ind_reason", 3)]),
     ("W509", {"indicators": _rows(0, actual="16次")}, None, [("W509", "pe_ind_reason", 0)]),
     ("W509 just below", {"indicators": _rows(0, actual="15.5次")}, None, []),
+    (
+        "W509 at 130%",
+        {"indicators": _rows(0, target="≥10次", actual="13次")},
+        None,
+        [("W509", "pe_ind_reason", 0)],
+    ),
     ("E510", {"indicators": _rows(0, score=None)}, None, [("E510", "pe_ind_score", 0)]),
 ]
 
@@ -253,3 +259,29 @@ def test_seed_projects_scored_as_computed(tmp_path, index, exec_score, total):
     assert doc["score_kind"] == "computed" and doc["score"] == total
     assert "score_reported" not in doc["indicators"][0]
     assert doc["indicators"][0]["score_computed"] == 10.0
+
+
+@pytest.mark.parametrize(("digits", "exp"), [(2, 9.78), (1, 9.8), (0, 10.0)])
+def test_rounding_follows_the_spec(digits, exp):
+    """88 % achieved of a ≥90 % target with weight 10: 97.777… % of 10 = 9.777…"""
+    from importlib import resources
+
+    from perfeval_xl.normalize import parse_target
+    from perfeval_xl.record import Field, Indicator
+    from perfeval_xl.score import score_indicator
+    from perfeval_xl.spec import parse_spec
+
+    text = (
+        resources.files("perfeval_xl.workbook_templates")
+        .joinpath("national-2020.toml")
+        .read_text("utf-8")
+    )
+    spec = parse_spec(
+        text.replace("round_digits = 2", f"round_digits = {digits}").encode(), "x.toml"
+    )
+    fields = {
+        k: Field(k, v, v, None, None)
+        for k, v in {"level1": "满意度指标", "status": "部分完成"}.items()
+    }
+    ind = Indicator(0, fields, parse_target("≥90%"), parse_target("88%"))
+    assert score_indicator(spec, ind, 10).computed == exp
