@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import Text
 from .findings import ERROR, WARNING, Finding, finding
+from .read import ReadResult
 from .record import Field, Indicator, Record
 from .score import ProjectScore, score_findings, score_record
 
@@ -415,7 +416,7 @@ class CheckResult:
 
 
 def check_workbook(path: Path | str) -> CheckResult:
-    """Read a filled workbook and apply every check.
+    """Read a filled workbook and apply every check and the scoring.
 
     Args:
         path: the .xlsx file; it is only read, never modified or locked.
@@ -425,7 +426,11 @@ def check_workbook(path: Path | str) -> CheckResult:
     """
     from .read import read_workbook
 
-    result = read_workbook(path)
+    return check_read(read_workbook(path))
+
+
+def check_read(result: ReadResult) -> CheckResult:
+    """Apply the checks and the scoring to what the reader gave (from a file or from memory)."""
     findings = list(result.findings)
     score = None
     if result.record is not None:

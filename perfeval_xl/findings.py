@@ -529,6 +529,59 @@ _rule(
     ("填写得分", "enter the score"),
 )
 
+# -- the inbox (collect) -----------------------------------------------------------------------
+_rule(
+    "W601",
+    (
+        "同一项目收到多个文件，此文件已被较新的文件取代",
+        "several files for one project: this one is superseded by a newer one",
+    ),
+    (
+        "每个项目只汇总一份；按工作簿自身的保存时间（其次文件时间）取最新的",
+        "one file per project is summarised: the newest by the workbook's saved time, then file time",
+    ),
+    (
+        "确认采用的是正确的版本，删除旧文件",
+        "check the right version is used and remove the old file",
+    ),
+)
+_rule(
+    "E602",
+    ("项目不在名册中", "the project is not on the roster"),
+    (
+        "按工作簿内的主管部门代码和项目名称（或项目代码）与名册核对",
+        "projects are matched to the roster by the department code and project name (or code) inside the workbook",
+    ),
+    (
+        "核对项目名称和代码，或把项目加入名册",
+        "check the project's name and code, or add it to the roster",
+    ),
+)
+_rule(
+    "E603",
+    ("财政部门预填的内容与名册不符", "an office-issued value differs from the roster"),
+    (
+        "预算数、项目和单位名称由财政部门下发，不应被改动",
+        "budget, project and unit names are issued by the office and must not change",
+    ),
+    ("用下发的模板重新填写，或核对名册", "fill the issued template again, or check the roster"),
+)
+_rule(
+    "W604",
+    ("名册中的项目未收到", "a project on the roster was not received"),
+    ("汇总须覆盖名册中的全部项目", "the summary must cover every project on the roster"),
+    ("催报该项目", "ask the unit for it"),
+)
+_rule(
+    "W605",
+    (
+        "收件箱中的文件不是工作簿，或链接指向收件箱以外，未读取",
+        "a file in the inbox is not a workbook, or links outside the inbox: not read",
+    ),
+    ("只读取收件箱内的 Excel 工作簿", "only Excel workbooks inside the inbox are read"),
+    ("如是自评表，请另存为 .xlsx", "if it is a form, save it as .xlsx"),
+)
+
 
 def rules_markdown() -> str:
     """The text of `docs/rules.md`: every rule, generated so the table can never go stale.
@@ -543,7 +596,8 @@ def rules_markdown() -> str:
         "Every finding has a stable code: `E…` errors (the form must be corrected; `check` exits 1),",
         "`W…` warnings (worth a look; `check` exits 0 unless `--strict`). E0xx/W0xx are about the",
         "file and the template, 1xx the header, 2xx values as typed, 3xx the funds, 4xx the",
-        "indicators, 5xx the scores (reported scores on forms with 分值/得分 columns). Thresholds (tolerances, the 90 % execution and satisfaction floors, placeholder",
+        "indicators, 5xx the scores (reported scores on forms with 分值/得分 columns), 6xx the inbox",
+        "and the roster (`collect`). Thresholds (tolerances, the 90 % execution and satisfaction floors, placeholder",
         "texts, text lengths) come from the form's spec in `workbook_templates/`.",
         "",
         "| code | severity | what it checks | why | how to fix |",

@@ -13,6 +13,7 @@ import re
 import warnings
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from .generate import META_SHEET, PROP_FORM_ID, PROP_SPEC_VERSION, PROP_WORKBOOK
 from .layout import contract_names, make_layout
 from .normalize import Parsed, clean_text, parse_amount, parse_number, parse_target, parse_year
 from .record import Field, Indicator, Record
-from .safety import inspect_file
+from .safety import inspect_bytes, inspect_file
 from .spec import load_spec
 
 #: Indicator columns whose values come from a list, with the rule for values outside it.
@@ -55,11 +56,23 @@ def read_workbook(path: Path | str) -> ReadResult:
         A `ReadResult`; its findings say why the record is None when it is.
     """
     path = Path(path)
-    name = str(path)
     data, refused = inspect_file(path)
     if refused is not None:
-        return ReadResult(name, None, [refused])
+        return ReadResult(str(path), None, [refused])
     assert data is not None
+    return _read_inspected(str(path), data)
+
+
+def read_workbook_bytes(name: str, data: bytes) -> ReadResult:
+    """Read a workbook held in memory (a member of a .zip attachment); `name` names it in
+    findings. The same inspection as for a file comes first."""
+    refused = inspect_bytes(name, data)
+    if refused is not None:
+        return ReadResult(name, None, [refused])
+    return _read_inspected(name, data)
+
+
+def _read_inspected(name: str, data: bytes) -> ReadResult:
     wb, problem = _load(name, data, data_only=False)
     if problem is not None:
         return ReadResult(name, None, [problem])
@@ -135,7 +148,7 @@ class _Reader:
                     f"template {form_id} v{version}, this tool has v{spec.version}; read by name",
                 ),
             )
-        record = Record(self.name, spec, version, wid)
+        record = Record(self.name, spec, version, wid, self._saved())
         self.spec = spec
         self.record = record
         self._names()
@@ -156,6 +169,13 @@ class _Reader:
         version = _as_int(props.get(PROP_SPEC_VERSION) or meta.get("spec_version"))
         wid = props.get(PROP_WORKBOOK_ID) or meta.get("workbook_id")
         return (str(form_id).strip() if form_id else None), version, (str(wid) if wid else None)
+
+    def _saved(self) -> datetime | None:
+        try:
+            value = self.wb.properties.modified
+        except Exception:  # noqa: BLE001 - damaged core properties are not worth a finding
+            return None
+        return value if isinstance(value, datetime) else None
 
     def _meta(self) -> dict[str, Any]:
         if META_SHEET not in self.wb.sheetnames:

@@ -9,6 +9,7 @@ file are not to be trusted (some programs write none, or stale ones).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from .errors import Text
@@ -94,6 +95,8 @@ class Record:
     spec: Spec
     file_version: int | None
     workbook_id: str | None
+    #: when the workbook was last saved, by its own properties (for choosing among duplicates)
+    saved: datetime | None = None
     fields: dict[str, Field] = field(default_factory=dict)
     stated: dict[str, Field] = field(default_factory=dict)
     indicators: list[Indicator] = field(default_factory=list)

@@ -1,0 +1,484 @@
+"""Collect an inbox: find every workbook (also inside .zip attachments), check each in
+parallel with the code of `check`, keep one file per project, and compare with the roster.
+
+The inbox is the clerk's own folder: nothing in it is modified, moved or locked, the summary
+written there is never read back as input, and one bad file never stops the batch. What comes out
+is a `Collection`, plain data that `summary` turns into the department workbook.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .checks import CheckResult, check_read, check_workbook
+from .errors import OutputError, Text
+from .findings import Finding, finding
+from .read import read_workbook_bytes
+from .roster import RosterRow, read_roster
+from .safety import MAX_FILE_BYTES, MAX_MEMBERS, MAX_TOTAL_BYTES
+from .spec import Spec
+
+#: Files that are, or claim to be, workbooks: each is checked (safety explains the wrong ones).
+WORKBOOK_SUFFIXES = {
+    ".xlsx",
+    ".xlsm",
+    ".xltx",
+    ".xltm",
+    ".xls",
+    ".et",
+    ".ett",
+    ".xlt",
+    ".ods",
+    ".xlsb",
+    ".csv",
+}
+ARCHIVE_SUFFIXES = {".zip"}
+#: Operating-system litter that is never worth a finding.
+IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+#: Largest .zip attachment opened (its members then obey the workbook limits).
+MAX_ARCHIVE_BYTES = 200 * 1024 * 1024
+#: Below this many files the checks run in this process: a pool costs more than it saves.
+POOL_MIN_FILES = 8
+
+
+@dataclass(frozen=True)
+class Item:
+    """One input: a file of the inbox, or a member of a .zip attachment in it."""
+
+    source: str  # as shown to the clerk: relative to the inbox, "附件.zip/单位.xlsx" for members
+    path: str  # the file on disk (the .zip for a member)
+    member: str | None  # the member's name inside the .zip
+    received: datetime  # the file's modification time (a member's own date inside the .zip)
+
+
+@dataclass
+class Submission:
+    """One input, checked. `used` is False for a file superseded by a newer one of the same
+    project, or that could not be read."""
+
+    item: Item
+    result: CheckResult
+    used: bool = True
+
+    @property
+    def key(self) -> tuple[str, str] | None:
+        """The project's identity, from the workbook's own values: (主管部门代码, 项目名称)."""
+        rec = self.result.record
+        if rec is None:
+            return None
+        code, name = rec.value("dept_code"), rec.value("project_name")
+        if not code or not name:
+            return None
+        return (str(code), str(name))
+
+
+@dataclass
+class RosterStatus:
+    """A roster row and what came in for it."""
+
+    row: RosterRow
+    submission: Submission | None
+
+    @property
+    def received(self) -> bool:
+        return self.submission is not None
+
+
+@dataclass
+class Collection:
+    """Everything a summary needs: every submission, the findings, the roster comparison."""
+
+    inbox: str
+    submissions: list[Submission] = field(default_factory=list)
+    #: findings about the inbox as a whole (skipped files, duplicates, the roster)
+    findings: list[Finding] = field(default_factory=list)
+    roster: list[RosterStatus] | None = None
+    roster_path: str | None = None
+
+    @property
+    def projects(self) -> list[Submission]:
+        """The submissions used in the summary: readable, one per project, in a stable order."""
+        used = [s for s in self.submissions if s.used and s.result.record is not None]
+        return sorted(used, key=lambda s: (*(s.key or ("", "")), s.item.source))
+
+    @property
+    def unreadable(self) -> list[Submission]:
+        return [s for s in self.submissions if s.result.record is None]
+
+    def all_findings(self) -> list[Finding]:
+        """Every finding: each file's, then the inbox's; errors first, then by file."""
+        out = [f for s in self.submissions for f in s.result.findings] + self.findings
+        return sorted(
+            out, key=lambda f: (f.severity != "error", f.file, f.sheet or "", f.cell or "", f.code)
+        )
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity == "error" for f in self.all_findings())
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.severity == "warning" for f in self.all_findings())
+
+    @property
+    def missing(self) -> list[RosterStatus]:
+        return [r for r in self.roster or [] if not r.received]
+
+
+def collect(
+    inbox: Path | str,
+    *,
+    roster: Path | str | None = None,
+    roster_spec: Spec | None = None,
+    exclude: tuple[Path | str, ...] = (),
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> Collection:
+    """Collect every workbook under `inbox`.
+
+    Args:
+        inbox: the folder units' files were dropped into (searched recursively).
+        roster: optional CSV/XLSX roster, as for `template`; compared by the identity inside
+            each workbook (主管部门代码 + 项目名称, or 项目代码), not by file name.
+        roster_spec: the form whose column names the roster uses (default national-2020).
+        exclude: files never read (the summary being written, when it lies in the inbox).
+        workers: processes to use (default: every core).
+        progress: called with the number of files just finished, for a progress bar.
+        on_total: called once with the number of inputs found.
+
+    Raises:
+        OutputError: `inbox` is not a readable folder.
+        RosterError / RosterErrors: the roster is unusable.
+    """
+    from .spec import load_spec
+
+    root = Path(inbox)
+    if not root.is_dir():
+        raise OutputError(root, Text("不是文件夹，或无法读取", "not a readable folder"))
+    rows = read_roster(roster, roster_spec or load_spec()) if roster is not None else None
+    skip = {Path(p).resolve() for p in exclude}
+    items, findings = find_items(root, skip)
+    if on_total is not None:
+        on_total(len(items))
+    results = check_items(items, workers=workers, progress=progress)
+    coll = Collection(
+        str(root), [Submission(i, r) for i, r in zip(items, results, strict=True)], findings
+    )
+    _supersede(coll)
+    if rows is not None:
+        coll.roster_path = str(roster)
+        _compare_roster(coll, rows)
+    return coll
+
+
+# -- finding the inputs ------------------------------------------------------------------------
+def find_items(root: Path, skip: set[Path]) -> tuple[list[Item], list[Finding]]:
+    """Every input under `root`, in a stable order, and findings for files that are not read."""
+    items: list[Item] = []
+    findings: list[Finding] = []
+    real_root = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            source = path.relative_to(root).as_posix()
+            if name in IGNORED_NAMES or _our_temp_file(name) or path.resolve() in skip:
+                continue
+            if path.is_symlink() and not _inside(path.resolve(), real_root):
+                findings.append(
+                    finding(
+                        "W605",
+                        source,
+                        Text(
+                            "链接指向收件箱以外，未读取",
+                            "a link pointing outside the inbox: not read",
+                        ),
+                    )
+                )
+                continue
+            suffix = path.suffix.lower()
+            if suffix in ARCHIVE_SUFFIXES:
+                found, problems = _archive_items(path, source)
+                items += found
+                findings += problems
+            elif suffix in WORKBOOK_SUFFIXES or name.startswith("~$"):
+                items.append(Item(source, str(path), None, _mtime(path)))
+            else:
+                findings.append(
+                    finding(
+                        "W605",
+                        source,
+                        Text("不是 Excel 工作簿，未读取", "not an Excel workbook: not read"),
+                    )
+                )
+    return items, findings
+
+
+def _our_temp_file(name: str) -> bool:
+    # fileio.atomic_write_bytes writes ".<name>.<random>.tmp" beside its target
+    return name.startswith(".") and name.endswith(".tmp")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def _mtime(path: Path) -> datetime:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
+    except OSError:
+        return datetime(1970, 1, 1)
+
+
+def _archive_items(path: Path, source: str) -> tuple[list[Item], list[Finding]]:
+    """Workbooks inside a .zip attachment, checked against the same limits as a workbook's own
+    zip before anything is inflated; members are read later, in memory, by the worker."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_ARCHIVE_BYTES:
+            return [], [
+                _bad_archive(source, f"{size:,} 字节，超过上限", f"{size:,} bytes, over the limit")
+            ]
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
+        reason = f"{type(exc).__name__}: {exc}"[:120]
+        return [], [
+            finding(
+                "E001",
+                source,
+                Text(f"压缩包无法打开（{reason}）", f"cannot open the archive ({reason})"),
+            )
+        ]
+    files = [i for i in infos if not i.is_dir()]
+    total = sum(i.file_size for i in files)
+    if len(files) > MAX_MEMBERS or total > MAX_TOTAL_BYTES:
+        return [], [
+            _bad_archive(
+                source,
+                f"{len(files)} 个文件，共 {total:,} 字节",
+                f"{len(files)} files, {total:,} bytes",
+            )
+        ]
+    items, findings = [], []
+    for info in files:
+        inner = info.filename
+        name = inner.rsplit("/", 1)[-1]
+        shown = f"{source}/{inner}"
+        if (
+            inner.startswith(("/", "\\"))
+            or ".." in inner.replace("\\", "/").split("/")
+            or ":" in inner
+        ):
+            findings.append(
+                _bad_archive(source, f"不安全的文件名 {inner!r}", f"unsafe entry name {inner!r}")
+            )
+            continue
+        suffix = Path(name).suffix.lower()
+        if name in IGNORED_NAMES or inner.startswith("__MACOSX/"):
+            continue
+        if info.file_size > MAX_FILE_BYTES:
+            findings.append(
+                _bad_archive(
+                    shown,
+                    f"{info.file_size:,} 字节，超过上限",
+                    f"{info.file_size:,} bytes, over the limit",
+                )
+            )
+        elif suffix in WORKBOOK_SUFFIXES or name.startswith("~$"):
+            items.append(Item(shown, str(path), inner, datetime(*info.date_time)))
+        else:
+            findings.append(
+                finding(
+                    "W605",
+                    shown,
+                    Text("不是 Excel 工作簿，未读取", "not an Excel workbook: not read"),
+                )
+            )
+    return items, findings
+
+
+def _bad_archive(source: str, zh: str, en: str) -> Finding:
+    return finding(
+        "E005", source, Text(f"压缩包超出安全上限：{zh}", f"archive over the safety limits: {en}")
+    )
+
+
+# -- checking ----------------------------------------------------------------------------------
+def check_item(item: Item) -> CheckResult:
+    """Check one input (in a worker process): a file by path, a .zip member in memory."""
+    if item.member is None:
+        result = check_workbook(item.path)
+    else:
+        try:
+            with zipfile.ZipFile(item.path) as archive, archive.open(item.member) as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)
+        except (OSError, zipfile.BadZipFile, ValueError, KeyError, EOFError, RuntimeError) as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:120]
+            f = finding(
+                "E001",
+                item.source,
+                Text(f"无法从压缩包读取（{reason}）", f"cannot read from the archive ({reason})"),
+            )
+            return CheckResult(item.source, None, [f])
+        result = check_read(read_workbook_bytes(item.source, data))
+    return _renamed(result, item.source)
+
+
+def _renamed(result: CheckResult, source: str) -> CheckResult:
+    """Findings name the file as the clerk sees it: relative to the inbox."""
+    from dataclasses import replace
+
+    result.findings = [replace(f, file=source) for f in result.findings]
+    result.path = source
+    if result.record is not None:
+        result.record.path = source
+    return result
+
+
+def check_items(
+    items: list[Item],
+    *,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[CheckResult]:
+    """Check every item, in parallel on all cores for a real batch; results in input order."""
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(items) < POOL_MIN_FILES:
+        out = []
+        for item in items:
+            out.append(check_item(item))
+            if progress is not None:
+                progress(1)
+        return out
+    out = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for result in pool.map(
+            check_item, items, chunksize=max(1, min(32, len(items) // (workers * 4)))
+        ):
+            out.append(result)
+            if progress is not None:
+                progress(1)
+    return out
+
+
+# -- one file per project ----------------------------------------------------------------------
+def _supersede(coll: Collection) -> None:
+    """When several files carry the same project, use the newest (by the workbook's own saved
+    time, then the file's) and report the others as superseded."""
+    groups: dict[tuple[str, str], list[Submission]] = {}
+    for s in coll.submissions:
+        if s.result.record is None:
+            s.used = False
+        elif s.key is not None:
+            groups.setdefault(s.key, []).append(s)
+    for key, subs in groups.items():
+        if len(subs) < 2:
+            continue
+        ordered = sorted(subs, key=_newness, reverse=True)
+        keep = ordered[0]
+        for old in ordered[1:]:
+            old.used = False
+            old.result.findings.append(
+                finding(
+                    "W601",
+                    old.item.source,
+                    Text(
+                        f"与 {keep.item.source} 是同一项目（{key[0]} {key[1]}），已采用较新的文件",
+                        f"same project ({key[0]} {key[1]}) as {keep.item.source}, which is newer and is used",
+                    ),
+                )
+            )
+
+
+def _newness(s: Submission) -> tuple:
+    saved = s.result.record.saved if s.result.record else None
+    return (saved or datetime.min, s.item.received, s.item.source)
+
+
+# -- the roster --------------------------------------------------------------------------------
+def _compare_roster(coll: Collection, rows: list[RosterRow]) -> None:
+    by_code: dict[str, Submission] = {}
+    by_key: dict[tuple[str, str], Submission] = {}
+    for s in coll.projects:
+        code = s.result.record.value("project_code")
+        if code:
+            by_code[str(code)] = s
+        if s.key is not None:
+            by_key[s.key] = s
+    matched: set[int] = set()
+    coll.roster = []
+    for row in rows:
+        v = row.values
+        sub = by_code.get(str(v["project_code"])) if v.get("project_code") else None
+        sub = sub or by_key.get((str(v["dept_code"]), str(v["project_name"])))
+        coll.roster.append(RosterStatus(row, sub))
+        if sub is None:
+            coll.findings.append(
+                finding(
+                    "W604",
+                    str(coll.roster_path),
+                    Text(
+                        f"名册第 {row.line} 行的项目「{v['project_name']}」（{v['dept_code']}）未收到",
+                        f"roster row {row.line}: project '{v['project_name']}' ({v['dept_code']}) not received",
+                    ),
+                    field="project_name",
+                )
+            )
+            continue
+        matched.add(id(sub))
+        _compare_issued(sub, row)
+    for s in coll.projects:
+        if id(s) not in matched:
+            key = s.key or ("?", "?")
+            s.result.findings.append(
+                finding(
+                    "E602",
+                    s.item.source,
+                    Text(
+                        f"项目（{key[0]} {key[1]}）不在名册中",
+                        f"project ({key[0]} {key[1]}) is not on the roster",
+                    ),
+                    field="project_name",
+                )
+            )
+
+
+def _compare_issued(sub: Submission, row: RosterRow) -> None:
+    """Office-issued values must still be what the office issued."""
+    rec = sub.result.record
+    for name, expected in row.values.items():
+        got_field = rec.fields.get(name)
+        got = got_field.value if got_field else None
+        same = (
+            isinstance(got, (int, float))
+            and abs(got - float(expected)) <= rec.spec.amount_tolerance
+            if isinstance(expected, (int, float))
+            else " ".join(str(got or "").split()) == " ".join(str(expected).split())
+        )
+        if not same:
+            sheet, cell = rec.where(name)
+            sub.result.findings.append(
+                finding(
+                    "E603",
+                    sub.item.source,
+                    Text(
+                        f"与名册不符：名册为「{expected}」，文件中为「{got}」",
+                        f"differs from the roster: roster '{expected}', file '{got}'",
+                    ),
+                    sheet=sheet,
+                    cell=cell,
+                    field=name,
+                )
+            )

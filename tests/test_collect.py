@@ -1,0 +1,172 @@
+"""Collecting an inbox: discovery (subfolders, .zip attachments, lock files, litter, links, the
+output file), one file per project, the roster, and a batch that never stops on a bad file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from helpers import filled
+
+from perfeval_xl import load_spec
+from perfeval_xl.collect import collect
+
+ROSTER = (
+    "dept_code,dept_name,unit_name,project_name,year,fund_fiscal_budget\n"
+    "109101,中共攀枝花市仁和区委宣传部,攀枝花市区委宣传部,2022年媒体合作项目,2022,100\n"
+    "109101,中共攀枝花市仁和区委宣传部,攀枝花市区委宣传部,项目三,2022,100\n"
+    "109101,中共攀枝花市仁和区委宣传部,攀枝花市区委宣传部,没有交的项目,2022,50\n"
+)
+
+
+def _age(path: Path, seconds: float) -> None:
+    t = time.time() - seconds
+    os.utime(path, (t, t))
+
+
+@pytest.fixture
+def inbox(tmp_path) -> Path:
+    """A mixed inbox: good, erroneous (and a newer duplicate of it), unreadable, a zip
+    attachment, a lock file, litter, and the summary of an earlier run."""
+    box = tmp_path / "inbox"
+    (box / "单位A").mkdir(parents=True)
+    (box / "单位B").mkdir()
+    old = filled(box / "单位A", "national-2020")  # the first version of 媒体合作
+    _age(old, 3600)
+    filled(box / "单位B", "national-2020", fund_fiscal_spent=120)  # a newer version, with an error
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    three = filled(stage, "sichuan-2022", project_name="项目三")
+    with zipfile.ZipFile(box / "附件.zip", "w") as z:
+        z.write(three, "来自单位C/项目三.xlsx")
+        z.writestr("说明.txt", "请查收")
+    (box / "~$national-2020.xlsx").write_bytes(b"\x00" * 165)
+    (box / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 1000)
+    (box / "扫描件.pdf").write_bytes(b"%PDF-1.4\n")
+    (box / "Thumbs.db").write_bytes(b"\x00")
+    (box / "汇总.xlsx").write_bytes(b"an earlier summary, never read")
+    return box
+
+
+def test_mixed_inbox(inbox):
+    coll = collect(inbox, exclude=(inbox / "汇总.xlsx",), workers=1)
+    got = [(s.item.source, s.used, [f.code for f in s.result.findings]) for s in coll.submissions]
+    assert got == [
+        ("old.xls", False, ["E002"]),
+        ("~$national-2020.xlsx", False, ["W009"]),
+        ("附件.zip/来自单位C/项目三.xlsx", True, []),
+        ("单位A/national-2020.xlsx", False, ["W601"]),
+        ("单位B/national-2020.xlsx", True, ["E301", "E301"]),
+    ]
+    assert [(f.code, f.file) for f in coll.findings] == [
+        ("W605", "附件.zip/说明.txt"),
+        ("W605", "扫描件.pdf"),
+    ]
+    assert [s.item.source for s in coll.projects] == [
+        "单位B/national-2020.xlsx",
+        "附件.zip/来自单位C/项目三.xlsx",
+    ]
+    superseded = coll.submissions[3].result.findings[0]
+    assert "单位B/national-2020.xlsx" in superseded.message.render("zh")
+    assert (coll.errors, coll.warnings, len(coll.unreadable)) == (3, 4, 2)
+    # findings name files as the clerk sees them, relative to the inbox
+    assert {f.file for f in coll.all_findings()} <= {s.item.source for s in coll.submissions} | {
+        "附件.zip/说明.txt",
+        "扫描件.pdf",
+    }
+
+
+def test_roster_expected_versus_received(inbox, tmp_path):
+    roster = tmp_path / "roster.csv"
+    text = ROSTER.replace(
+        "项目三,2022,100", "项目三,2022,99"
+    )  # the office issued 99, the file says 100
+    roster.write_text(text, "utf-8")
+    coll = collect(
+        inbox,
+        roster=roster,
+        roster_spec=load_spec("national-2020"),
+        exclude=(inbox / "汇总.xlsx",),
+        workers=1,
+    )
+    assert [(r.row.line, r.received) for r in coll.roster] == [(2, True), (3, True), (4, False)]
+    assert [r.submission.item.source for r in coll.roster[:2]] == [
+        "单位B/national-2020.xlsx",
+        "附件.zip/来自单位C/项目三.xlsx",
+    ]
+    (missing,) = [f for f in coll.findings if f.code == "W604"]
+    assert missing.file == str(roster) and "没有交的项目" in missing.message.render("zh")
+    three = next(s for s in coll.projects if s.key == ("109101", "项目三"))
+    (e603,) = [f for f in three.result.findings if f.code == "E603"]
+    assert (e603.field, e603.cell) == ("fund_fiscal_budget", "F9")
+    assert e603.message.render("en") == "differs from the roster: roster '99.0', file '100.0'"
+
+
+def test_project_not_on_roster(inbox, tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER.splitlines()[0] + "\n" + ROSTER.splitlines()[1] + "\n", "utf-8")
+    coll = collect(inbox, roster=roster, exclude=(inbox / "汇总.xlsx",), workers=1)
+    three = next(s for s in coll.projects if s.key == ("109101", "项目三"))
+    assert [f.code for f in three.result.findings] == ["E602"]
+
+
+def test_parallel_equals_serial(inbox):
+    for i in range(10):  # enough files for the process pool
+        shutil.copy(inbox / "单位B" / "national-2020.xlsx", inbox / f"copy{i}.xlsx")
+    serial = collect(inbox, workers=1)
+    parallel = collect(inbox, workers=2)
+    key = [
+        (s.item.source, s.used, [(f.code, f.cell) for f in s.result.findings])
+        for s in serial.submissions
+    ]
+    assert key == [
+        (s.item.source, s.used, [(f.code, f.cell) for f in s.result.findings])
+        for s in parallel.submissions
+    ]
+
+
+def test_inputs_are_never_modified(inbox):
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in inbox.rglob("*") if p.is_file()}
+    collect(inbox, workers=1)
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in inbox.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_links_outside_the_inbox_are_not_followed(tmp_path):
+    box = tmp_path / "box"
+    box.mkdir()
+    outside = filled(tmp_path, "national-2020")
+    (box / "link.xlsx").symlink_to(outside)
+    coll = collect(box, workers=1)
+    assert coll.submissions == []
+    assert [(f.code, f.file) for f in coll.findings] == [("W605", "link.xlsx")]
+
+
+@pytest.mark.parametrize(
+    ("entries", "code"),
+    [
+        ({"../evil.xlsx": b"x"}, "E005"),
+        ({"/abs.xlsx": b"x"}, "E005"),
+    ],
+)
+def test_unsafe_zip_attachments(tmp_path, entries, code):
+    box = tmp_path / "box"
+    box.mkdir()
+    with zipfile.ZipFile(box / "a.zip", "w") as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    coll = collect(box, workers=1)
+    assert [f.code for f in coll.findings] == [code]
+    assert not (tmp_path / "evil.xlsx").exists()
+
+
+def test_broken_zip_attachment(tmp_path):
+    box = tmp_path / "box"
+    box.mkdir()
+    (box / "a.zip").write_bytes(b"PK\x03\x04 not really")
+    coll = collect(box, workers=1)
+    assert [(f.code, f.file) for f in coll.findings] == [("E001", "a.zip")]
