@@ -63,8 +63,8 @@ def test_mixed_inbox(inbox):
         ("单位B/national-2020.xlsx", True, ["E301", "E301"]),
     ]
     assert [(f.code, f.file) for f in coll.findings] == [
-        ("W605", "附件.zip/说明.txt"),
         ("W605", "扫描件.pdf"),
+        ("W605", "附件.zip/说明.txt"),
     ]
     assert [s.item.source for s in coll.projects] == [
         "单位B/national-2020.xlsx",
