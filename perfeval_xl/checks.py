@@ -41,6 +41,11 @@ def _f(rec: Record, code: str, message: Text, where: Field | tuple | None, name:
     return finding(code, rec.path, message, sheet=sheet, cell=cell, field=name)
 
 
+def _short(text: str, limit: int = 30) -> str:
+    """A unit's text quoted in a message: long prose is cut, the cell holds the rest."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _fmt(x: float) -> str:
     return f"{x:,.2f}"
 
@@ -279,8 +284,8 @@ def _target(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
                 rec,
                 "E407",
                 Text(
-                    f"指标{title.zh}填的是占位符「{parsed.text}」",
-                    f"indicator {title.en} holds a placeholder '{parsed.text}'",
+                    f"指标{title.zh}填的是占位符「{_short(parsed.text)}」",
+                    f"indicator {title.en} holds a placeholder '{_short(parsed.text)}'",
                 ),
                 ind.field(key),
                 f"ind_{key}",
@@ -309,8 +314,8 @@ def _target(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
             rec,
             "W408",
             Text(
-                f"指标{title.zh}的指标值「{target.text}」没有量化，也未注明定性",
-                f"indicator {title.en}: target '{target.text}' is not quantified nor marked 定性",
+                f"指标{title.zh}的指标值「{_short(target.text)}」没有量化，也未注明定性",
+                f"indicator {title.en}: target '{_short(target.text)}' is not quantified nor marked 定性",
             ),
             ind.field("target"),
             "ind_target",
@@ -331,8 +336,8 @@ def _target(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
             rec,
             "W411",
             Text(
-                f"定量指标{title.zh}的完成值「{actual.text}」是文字，无法计分",
-                f"quantitative indicator {title.en}: actual '{actual.text}' is a word, cannot be scored",
+                f"定量指标{title.zh}的完成值「{_short(actual.text)}」是文字，无法计分",
+                f"quantitative indicator {title.en}: actual '{_short(actual.text)}' is a word, cannot be scored",
             ),
             ind.field("actual"),
             "ind_actual",

@@ -226,34 +226,175 @@ def forms(ctx: click.Context, form: str | None) -> None:
 
 
 @cli.command()
+@click.argument("inbox", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("perfeval-demo"),
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("汇总.xlsx"),
     show_default=True,
-    help="Folder for the demo's files.",
+    help="The summary workbook to write (atomically; never read as input).",
+)
+@click.option(
+    "--roster",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV or XLSX roster (as for `template`): expected versus received.",
+)
+@click.option(
+    "--form",
+    default=spec.DEFAULT_FORM,
+    show_default=True,
+    help="The form whose column names the roster uses.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write every file's check result and the department figures as JSON.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--strict", is_flag=True, help="Warnings count as errors for the exit code.")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), help="Processes to use.  [default: all cores]"
 )
 @click.pass_context
-def demo(ctx: click.Context, output: Path) -> None:
-    """Run the main job on the built-in sample data (the seed form's three projects).
+def collect(
+    ctx: click.Context,
+    inbox: Path,
+    output: Path,
+    roster: Path | None,
+    form: str,
+    json_path: Path | None,
+    quiet: bool,
+    strict: bool,
+    workers: int | None,
+) -> None:
+    """Collect an inbox: check every workbook (also in .zip attachments) and write the
+    department summary workbook.
+
+    Exit code 0 when no file has errors (warnings allowed unless --strict), 1 when any has.
 
     \b
     Example:
-      perfeval-xl demo -o perfeval-demo
+      perfeval-xl collect inbox/ -o 2022汇总.xlsx --roster projects.xlsx
+    """
+    from . import collect as collect_mod
+    from .summary import write_summary
+
+    lang = ctx.obj["lang"]
+    if output.suffix.lower() != ".xlsx":
+        raise click.BadParameter(
+            Text("输出文件名须以 .xlsx 结尾", "must end with .xlsx").render(lang), param_hint="'-o'"
+        )
+    bar = _Progress(lang, enabled=not quiet and _is_terminal())
+    try:
+        coll = collect_mod.collect(
+            inbox,
+            roster=roster,
+            roster_spec=_load(ctx, form) if roster else None,
+            exclude=(output, *((json_path,) if json_path else ())),
+            workers=workers,
+            progress=bar.advance,
+            on_total=bar.start,
+        )
+        bar.finish()
+        write_summary(coll, output)
+        if json_path is not None:
+            from .fileio import atomic_write_bytes
+            from .report import collection_json
+
+            atomic_write_bytes(json_path, collection_json(coll, lang).encode("utf-8"))
+    except PerfevalError as exc:
+        bar.finish()
+        raise _Failure(exc, lang) from None
+    projects, unreadable = len(coll.projects), len(coll.unreadable)
+    missing = len(coll.missing)
+    zh = f"已读取 {projects} 个项目，{unreadable} 个文件无法读取；{coll.errors} 个错误，{coll.warnings} 个警告"
+    en = f"{projects} projects read, {unreadable} files unreadable; {coll.errors} errors, {coll.warnings} warnings"
+    if coll.roster is not None:
+        zh += f"；{missing} 个项目未收到"
+        en += f"; {missing} projects not received"
+    _say(ctx, zh, en)
+    _say(ctx, f"已写入 {output}", f"wrote {output}")
+    if json_path is not None:
+        _say(ctx, f"已写入 {json_path}", f"wrote {json_path}")
+    if coll.errors or (strict and coll.warnings):
+        ctx.exit(1)
+
+
+def _is_terminal() -> bool:
+    import sys
+
+    return sys.stderr.isatty()
+
+
+class _Progress:
+    """A progress bar on stderr, only on a terminal: logs and pipes get none."""
+
+    def __init__(self, lang: str, enabled: bool) -> None:
+        self.lang = lang
+        self.enabled = enabled
+        self.bar = None
+
+    def start(self, total: int) -> None:
+        if self.enabled and total:
+            label = f"收集 {total} 个文件" if self.lang != "en" else f"collecting {total} files"
+            self.bar = click.progressbar(
+                length=total, label=label, file=click.get_text_stream("stderr"), show_pos=True
+            )
+            self.bar.__enter__()
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@cli.command()
+@click.argument(
+    "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("perfeval-demo")
+)
+@click.pass_context
+def demo(ctx: click.Context, directory: Path) -> None:
+    """Run the whole workflow on the built-in sample data (the seed form's three projects):
+    roster → templates → filled copies → collect → summary.
+
+    \b
+    Example:
+      perfeval-xl demo perfeval-demo
     """
     from .demo import run_demo
 
     try:
-        paths = run_demo(output)
+        result = run_demo(directory)
     except PerfevalError as exc:
         raise _Failure(exc, ctx.obj["lang"]) from None
-    for p in paths:
-        click.echo(str(p))
+    coll = result.collection
+    _say(ctx, f"名册：{result.roster}", f"roster: {result.roster}")
     _say(
         ctx,
-        f"示例完成：{len(paths) - 1} 个预填模板及名册已写入 {output}",
-        f"demo done: {len(paths) - 1} pre-filled templates and the roster in {output}",
+        f"预填模板（财政部门下发）：{len(result.templates)} 个，在 {result.templates[0].parent}",
+        f"templates issued: {len(result.templates)} in {result.templates[0].parent}",
+    )
+    _say(
+        ctx,
+        f"单位填好的工作簿：{len(result.filled)} 个，在 {result.filled[0].parent}",
+        f"filled workbooks: {len(result.filled)} in {result.filled[0].parent}",
+    )
+    _say(
+        ctx,
+        f"已读取 {len(coll.projects)} 个项目；{coll.errors} 个错误，{coll.warnings} 个警告；{len(coll.missing)} 个项目未收到",
+        f"{len(coll.projects)} projects read; {coll.errors} errors, {coll.warnings} warnings; {len(coll.missing)} projects not received",
+    )
+    _say(ctx, f"部门汇总：{result.summary}", f"summary: {result.summary}")
+    _say(
+        ctx,
+        f"查看问题：perfeval-xl check {result.filled[0].parent}/*.xlsx",
+        f"see the findings: perfeval-xl check {result.filled[0].parent}/*.xlsx",
     )
 
 

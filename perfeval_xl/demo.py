@@ -1,32 +1,86 @@
-"""The demo: the main job on built-in data, so a fresh install shows what the tool does.
+"""The demo: the whole workflow on built-in data, so a fresh install shows what the tool does.
 
-Until `collect` exists, the main job is issuing templates: one pre-filled workbook per project of
-the seed form (区委宣传部, 2022), for every built-in form, plus the roster they came from.
+roster → pre-filled templates (the office) → filled copies with the seed's own figures and
+indicators (the units) → collect → department summary (the office again). The seed is the 2022
+form of 攀枝花市仁和区 (区委宣传部, three projects), filled in exactly as the paper has it,
+including what a reviewer would object to.
 """
 
 from __future__ import annotations
 
+import io
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from .collect import Collection, collect
+from .fileio import atomic_write_bytes
 from .generate import DEFAULT_PASSWORD, write_roster_templates
-from .samples import sample_roster_path
-from .spec import builtin_forms, load_spec
+from .samples import sample_roster_path, seed_projects
+from .spec import load_spec
+
+DEMO_FORM = "sichuan-2022"
+SUMMARY_NAME = "2022汇总.xlsx"
 
 
-def run_demo(outdir: Path | str, *, password: str = DEFAULT_PASSWORD) -> list[Path]:
-    """Write `roster.csv` and `<form>/<dept>_<unit>_<project>.xlsx` for every built-in form.
+@dataclass
+class DemoResult:
+    """What the demo wrote, and the collection it summarised."""
 
-    Returns:
-        The paths written, roster first.
+    roster: Path
+    templates: list[Path]
+    filled: list[Path]
+    summary: Path
+    collection: Collection
+
+
+def fill_template(data: bytes, values: dict[str, Any], indicators: list[dict[str, Any]]) -> bytes:
+    """Type values into a template by contract name, as a unit would (openpyxl).
+
+    Only the demo fills workbooks: units fill them in Excel, WPS or LibreOffice.
     """
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+
+    def cell(name: str, offset: int = 0):
+        sheet, ref = next(wb.defined_names[name].destinations)
+        return wb[sheet][ref.replace("$", "").split(":")[0]].offset(row=offset)
+
+    for name, value in values.items():
+        cell(f"pe_{name}").value = value
+    for i, row in enumerate(indicators):
+        for key, value in row.items():
+            cell(f"pe_ind_{key}", i).value = value
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def run_demo(outdir: Path | str, *, password: str = DEFAULT_PASSWORD) -> DemoResult:
+    """Write `roster.csv`, `outbox/` (templates), `inbox/` (filled) and the summary in `outdir`."""
+    from .summary import write_summary
+
     outdir = Path(outdir)
-    written: list[Path] = []
-    with sample_roster_path() as roster:
-        for form in builtin_forms():
-            written += write_roster_templates(
-                roster, outdir / form, load_spec(form), password=password
-            )
-        outdir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(roster, outdir / "roster.csv")
-    return [outdir / "roster.csv", *written]
+    outdir.mkdir(parents=True, exist_ok=True)
+    spec = load_spec(DEMO_FORM)
+    roster = outdir / "roster.csv"
+    with sample_roster_path() as source:
+        shutil.copyfile(source, roster)
+    templates = write_roster_templates(roster, outdir / "outbox", spec, password=password)
+    inbox = outdir / "inbox"
+    inbox.mkdir(exist_ok=True)
+    filled = []
+    for template, project in zip(templates, seed_projects(), strict=True):
+        values = {
+            "fund_fiscal_spent": project["fund_fiscal_spent"],
+            "goal_actual": project["goal_actual"],
+        }
+        data = fill_template(template.read_bytes(), values, project["indicators"])
+        target = inbox / template.name
+        atomic_write_bytes(target, data)
+        filled.append(target)
+    coll = collect(inbox, roster=roster, roster_spec=spec)
+    summary = write_summary(coll, outdir / SUMMARY_NAME)
+    return DemoResult(roster, templates, filled, summary, coll)

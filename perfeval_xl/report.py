@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .checks import CheckResult
+
+if TYPE_CHECKING:
+    from .collect import Collection
 
 _SEVERITY = {
     "zh": {"error": "错误", "warning": "警告"},
@@ -37,10 +41,15 @@ def format_text(results: Sequence[CheckResult], lang: str = "zh") -> str:
     return "\n".join(lines) + "\n"
 
 
+def display_width(text: str) -> int:
+    """Columns `text` takes in a terminal or a spreadsheet column: a CJK (wide) character 2."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _pad(text: str, width: int) -> str:
-    """Pad to `width` terminal columns: CJK characters take two."""
-    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    return text + " " * max(1, width - used) if used < width else text + " "
+    """Pad to `width` terminal columns, with at least one space after."""
+    used = display_width(text)
+    return text + " " * max(1, width - used)
 
 
 def _file_line(r: CheckResult, lang: str) -> str:
@@ -76,4 +85,45 @@ def summary_line(t: dict[str, int], lang: str = "zh") -> str:
 def to_json(results: Sequence[CheckResult], lang: str = "zh") -> str:
     """The JSON document: {"files": [...], "totals": {...}}."""
     doc = {"files": [r.to_dict(lang) for r in results], "totals": totals(results)}
+    return json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False)
+
+
+def collection_json(coll: Collection, lang: str = "zh") -> str:
+    """`collect --json`: every file's check result (as `check --format json`), the inbox's own
+    findings, the roster comparison and the same department figures as 部门汇总."""
+    from .summary import departments_json
+
+    files = []
+    for s in coll.submissions:
+        entry = s.result.to_dict(lang)
+        entry.update(
+            {"source": s.item.source, "used": s.used, "received": s.item.received.isoformat()}
+        )
+        files.append(entry)
+    roster = None
+    if coll.roster is not None:
+        roster = [
+            {
+                "line": r.row.line,
+                **{k: v for k, v in r.row.values.items()},
+                "received": r.received,
+                "source": r.submission.item.source if r.submission else None,
+            }
+            for r in coll.roster
+        ]
+    doc = {
+        "inbox": coll.inbox,
+        "files": files,
+        "findings": [f.to_dict(lang) for f in coll.findings],
+        "departments": departments_json(coll),
+        "roster": roster,
+        "totals": {
+            "files": len(coll.submissions),
+            "projects": len(coll.projects),
+            "unreadable": len(coll.unreadable),
+            "errors": coll.errors,
+            "warnings": coll.warnings,
+            "missing": len(coll.missing),
+        },
+    }
     return json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False)

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import named_cell, open_xlsx
 
-from perfeval_xl import __version__, load_spec
+from perfeval_xl import __version__
 from perfeval_xl.cli import cli
 
 
@@ -179,32 +179,54 @@ def test_forms_lists_and_describes():
 
 def test_demo(tmp_path):
     out = tmp_path / "demo"
-    result = run("demo", "-o", str(out))
-    assert result.exit_code == 0
-    assert result.output.endswith(f"示例完成：9 个预填模板及名册已写入 {out}\n")
+    result = run("--lang", "en", "demo", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"roster: {out / 'roster.csv'}",
+        f"templates issued: 3 in {out / 'outbox'}",
+        f"filled workbooks: 3 in {out / 'inbox'}",
+        "3 projects read; 9 errors, 39 warnings; 0 projects not received",
+        f"summary: {out / '2022汇总.xlsx'}",
+        f"see the findings: perfeval-xl check {out / 'inbox'}/*.xlsx",
+    ]
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert files[0] == "national-2020/109101_攀枝花市区委宣传部_2022年媒体合作项目.xlsx"
-    assert len(files) == 10 and "roster.csv" in files
+    assert files == sorted(
+        ["roster.csv", "2022汇总.xlsx"]
+        + [
+            f"{box}/109101_攀枝花市区委宣传部_{name}.xlsx"
+            for box in ("outbox", "inbox")
+            for name in (
+                "2022年媒体合作项目",
+                "创建全国文明城市",
+                "仁和区重大对外宣传活动及重要外宣产品专项",
+            )
+        ]
+    )
     wb = open_xlsx(
-        (out / "sichuan-2022" / "109101_攀枝花市区委宣传部_创建全国文明城市.xlsx").read_bytes()
+        (out / "outbox" / "109101_攀枝花市区委宣传部_创建全国文明城市.xlsx").read_bytes()
     )
     assert named_cell(wb, "pe_fund_fiscal_budget").value == 114.56
-    assert named_cell(wb, "pe_unit_name").value == "攀枝花市区委宣传部"
+    assert named_cell(wb, "pe_meta_form_id").value == "sichuan-2022"
+    wb = open_xlsx((out / "inbox" / "109101_攀枝花市区委宣传部_创建全国文明城市.xlsx").read_bytes())
+    assert named_cell(wb, "pe_fund_fiscal_spent").value == 99.63
 
 
-@pytest.mark.parametrize("form", ["national-2020", "sichuan-2023"])
-def test_demo_budgets_match_the_seed(tmp_path, form):
-    run("demo", "-o", str(tmp_path))
-    spec = load_spec(form)
-    wb = open_xlsx(
-        (
-            tmp_path
-            / form
-            / "109101_攀枝花市区委宣传部_仁和区重大对外宣传活动及重要外宣产品专项.xlsx"
-        ).read_bytes()
-    )
-    assert named_cell(wb, "pe_fund_fiscal_budget").value == 210
-    assert named_cell(wb, "pe_meta_form_id").value == spec.id
+def test_demo_summary_has_the_seed_totals(tmp_path):
+    import openpyxl
+
+    run("demo", str(tmp_path))
+    wb = openpyxl.load_workbook(tmp_path / "2022汇总.xlsx", data_only=True)
+    ws = wb["部门汇总"]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    (dept,) = [r for r in rows if r and r[0] == "109101"]
+    # 3 projects; Σ预算数 100 + 114.56 + 210 = 424.56; Σ执行数 16 + 99.63 + 40 = 155.63
+    assert dept[2:6] == [
+        3,
+        pytest.approx(424.56),
+        pytest.approx(155.63),
+        pytest.approx(155.63 / 424.56),
+    ]
+    assert round(dept[5] * 100, 2) == 36.66
 
 
 def _bad_form(tmp_path):
@@ -293,3 +315,74 @@ def test_rules_command_prints_the_doc():
 
     result = run("rules")
     assert result.exit_code == 0 and result.output == rules_markdown()
+
+
+def test_collect_command(tmp_path):
+    import json
+
+    from helpers import filled
+
+    box = tmp_path / "inbox"
+    box.mkdir()
+    filled(box, "national-2020")
+    filled(box, "sichuan-2022", project_name="项目二", fund_fiscal_spent=120)
+    (box / "broken.xlsx").write_bytes(b"")
+    out = box / "汇总.xlsx"  # inside the inbox: written, never read
+    result = run(
+        "--lang", "en", "collect", str(box), "-o", str(out), "--json", str(tmp_path / "c.json")
+    )
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        "2 projects read, 1 files unreadable; 3 errors, 0 warnings",
+        f"wrote {out}",
+        f"wrote {tmp_path / 'c.json'}",
+    ]
+    doc = json.loads((tmp_path / "c.json").read_text("utf-8"))
+    assert doc["totals"] == {
+        "files": 3,
+        "projects": 2,
+        "unreadable": 1,
+        "errors": 3,
+        "warnings": 0,
+        "missing": 0,
+    }
+    assert [d["code"] for d in doc["departments"]] == ["109101"]
+    assert [f["source"] for f in doc["files"]] == [
+        "broken.xlsx",
+        "national-2020.xlsx",
+        "sichuan-2022.xlsx",
+    ]
+    again = run("--lang", "en", "collect", str(box), "-o", str(out), "-q")
+    assert (
+        again.output.splitlines()[0] == "2 projects read, 1 files unreadable; 3 errors, 0 warnings"
+    )
+
+
+def test_collect_exit_0_without_errors_and_roster_line(tmp_path):
+    from helpers import filled
+
+    box = tmp_path / "inbox"
+    box.mkdir()
+    filled(box, "national-2020")
+    roster = tmp_path / "r.csv"
+    roster.write_text(
+        "dept_code,unit_name,project_name\n109101,攀枝花市区委宣传部,2022年媒体合作项目\n109101,u,缺交项目\n",
+        "utf-8",
+    )
+    result = run("collect", str(box), "-o", str(tmp_path / "s.xlsx"), "--roster", str(roster))
+    assert result.exit_code == 0, result.output
+    assert (
+        result.output.splitlines()[0]
+        == "已读取 1 个项目，0 个文件无法读取；0 个错误，1 个警告；1 个项目未收到"
+    )
+    assert (
+        run(
+            "collect", str(box), "-o", str(tmp_path / "s.xlsx"), "--roster", str(roster), "--strict"
+        ).exit_code
+        == 1
+    )
+
+
+def test_collect_usage_errors(tmp_path):
+    assert run("collect", str(tmp_path / "nope")).exit_code == 2
+    assert run("collect", str(tmp_path), "-o", str(tmp_path / "x.csv")).exit_code == 2

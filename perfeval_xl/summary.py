@@ -1,0 +1,845 @@
+"""The department summary (部门汇总): one workbook the finance office reads, filters and forwards.
+
+It is built from a `Collection` only, never by reopening the units' files. Every text a unit
+typed is written as a string (a project called "=HYPERLINK(…)" stays text, never a formula or
+a link); every total is a formula with its cached value, so Excel recalculates it after an edit
+while a program that never recalculates still shows the right number. The same collection and
+the same `generated` time give the same bytes, so a summary can be compared with yesterday's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+
+from ._version import __version__
+from .collect import Collection, RosterStatus, Submission
+from .errors import OutputError, Text
+from .fileio import atomic_write_bytes
+from .findings import ERROR, Finding
+from .record import Record
+from .report import display_width
+from .spec import Spec
+
+SHEET_DEPARTMENTS = "部门汇总"
+SHEET_PROJECTS = "项目明细"
+SHEET_INDICATORS = "绩效指标"
+SHEET_FINDINGS = "问题清单"
+SHEET_ROSTER = "报送情况"
+TITLE = "项目支出绩效自评汇总"
+#: Grade labels when no project tells us its spec's (an empty inbox).
+DEFAULT_GRADES = ("优", "良", "中", "差")
+DEFAULT_STATUSES = ("已完成", "部分完成", "未完成")
+#: Document creation time when the caller gives no `generated` time, so output stays stable.
+CREATED = datetime(2020, 1, 1, 0, 0, 0)
+#: Widest column, in characters of the default font (a CJK character counts 2).
+MAX_WIDTH = 50
+#: Height of one line of 宋体 10, in points, for rows whose text wraps.
+LINE_HEIGHT = 13.5
+#: Excel's limit on the text of one cell.
+MAX_CELL_TEXT = 32767
+
+_BASE = {"font_name": "宋体", "font_size": 10, "valign": "vcenter", "border": 1}
+_TOTAL = {"bold": True, "bg_color": "#DDEBF7"}
+#: Cell formats by column kind; each also exists as `<kind>_total` for the 合计 row.
+_KINDS: dict[str, dict[str, Any]] = {
+    "text": {"text_wrap": True},
+    "center": {"align": "center", "text_wrap": True},
+    "int": {"num_format": "0", "align": "center"},
+    "amount": {"num_format": "#,##0.00"},
+    "rate": {"num_format": "0.00%", "align": "center"},
+    "score": {"num_format": "0.00", "align": "center"},
+    "datetime": {"num_format": "yyyy-mm-dd hh:mm", "align": "center"},
+}
+_EXTRA: dict[str, dict[str, Any]] = {
+    "title": {"font_name": "黑体", "font_size": 16, "align": "center", "valign": "vcenter"},
+    "subtitle": {"font_name": "宋体", "font_size": 10, "valign": "vcenter", "text_wrap": True},
+    "head": {**_BASE, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#F2F2F2"},
+    "bad": {**_BASE, "align": "center", "font_color": "#9C0006", "bg_color": "#FFC7CE"},
+    "warn": {**_BASE, "align": "center", "font_color": "#9C5700", "bg_color": "#FFEB9C"},
+}
+
+
+# -- the figures -------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class DepartmentRow:
+    """One 主管部门 (department) of the summary: its projects' money, scores, grades and findings.
+
+    `rate` is Σspent ÷ Σbudget (None when Σbudget is 0); `mean_score` the simple mean of the
+    project totals that could be scored; `weighted_score` the mean weighted by 预算数 over
+    projects with a score and a budget above 0, because a 1 000 万元 project should weigh more
+    than a 10 万元 one. Blank amounts count as 0 in the sums.
+    """
+
+    code: str
+    name: str
+    projects: int
+    budget: float
+    spent: float
+    rate: float | None
+    mean_score: float | None
+    weighted_score: float | None
+    grades: dict[str, int]
+    errors: int
+    warnings: int
+
+
+def department_rows(collection: Collection) -> list[DepartmentRow]:
+    """The figures of 部门汇总, one row per department code, sorted by code.
+
+    Only the used submissions (`collection.projects`) count: a superseded or unreadable file
+    must not add its money twice or not at all.
+    """
+    labels = grade_labels(collection.projects)
+    groups: dict[str, list[Submission]] = {}
+    for s in collection.projects:
+        groups.setdefault(_text(_rec(s).value("dept_code")), []).append(s)
+    rows = []
+    for code in sorted(groups):
+        subs = groups[code]
+        names = Counter(_text(_rec(s).value("dept_name")) for s in subs)
+        name = max(names, key=lambda n: (bool(n), names[n]))  # most common non-blank name
+        budget, spent = _money(subs)
+        grades = dict.fromkeys(labels, 0)
+        for s in subs:
+            g = s.result.score.grade if s.result.score else None
+            if g is not None:
+                grades[g] = grades.get(g, 0) + 1
+        rows.append(
+            DepartmentRow(
+                code=code,
+                name=name,
+                projects=len(subs),
+                budget=budget,
+                spent=spent,
+                rate=spent / budget if budget else None,
+                mean_score=mean_score(subs),
+                weighted_score=weighted_score(subs),
+                grades=grades,
+                errors=sum(s.result.errors for s in subs),
+                warnings=sum(s.result.warnings for s in subs),
+            )
+        )
+    return rows
+
+
+def departments_json(collection: Collection) -> list[dict]:
+    """The figures of 部门汇总 as JSON-ready dicts (for `collect --json`), keyed by the
+    `DepartmentRow` field names."""
+    return [dataclasses.asdict(r) for r in department_rows(collection)]
+
+
+def grade_labels(projects: Sequence[Submission]) -> list[str]:
+    """The grade columns: the first project's spec's grades, then any other grade seen."""
+    labels = [g.label for g in _rec(projects[0]).spec.grades] if projects else []
+    labels = labels or list(DEFAULT_GRADES)
+    for s in projects:
+        g = s.result.score.grade if s.result.score else None
+        if g is not None and g not in labels:
+            labels.append(g)
+    return labels
+
+
+def mean_score(projects: Sequence[Submission]) -> float | None:
+    """Simple mean of the project totals that could be scored (None when none could)."""
+    totals = [t for s in projects if (t := _total(s)) is not None]
+    return sum(totals) / len(totals) if totals else None
+
+
+def weighted_score(projects: Sequence[Submission]) -> float | None:
+    """Σ(总分 × 预算数) ÷ Σ预算数 over projects with a score and a budget above 0."""
+    pairs = [
+        (t, b)
+        for s in projects
+        if (t := _total(s)) is not None and (b := _rec(s).fund("total", "budget")) and b > 0
+    ]
+    weight = sum(b for _, b in pairs)
+    return sum(t * b for t, b in pairs) / weight if weight else None
+
+
+def _money(projects: Sequence[Submission]) -> tuple[float, float]:
+    # Rounded like Record.fund: 100 + 114.56 + 210 must be 424.56, not 424.56000000000006.
+    budget = sum(_rec(s).fund("total", "budget") or 0.0 for s in projects)
+    spent = sum(_rec(s).fund("total", "spent") or 0.0 for s in projects)
+    return round(budget, 6), round(spent, 6)
+
+
+def _rec(s: Submission) -> Record:
+    assert s.result.record is not None  # collection.projects holds readable files only
+    return s.result.record
+
+
+def _total(s: Submission) -> float | None:
+    return s.result.score.total if s.result.score else None
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+# -- writing -----------------------------------------------------------------------------------
+def build_summary(collection: Collection, *, generated: datetime | None = None) -> bytes:
+    """Build the summary workbook.
+
+    Args:
+        collection: what `collect` found.
+        generated: the time printed on the summary and stored as its creation date; give it to
+            get the same bytes for the same collection (default: now).
+
+    Returns:
+        The .xlsx file's bytes.
+    """
+    if generated is None:
+        generated = datetime.now().replace(microsecond=0)
+    generated = generated.replace(tzinfo=None)
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(
+        buf,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+            "remove_timezone": True,
+        },
+    )
+    _SummaryWriter(wb, collection, generated).write()
+    wb.close()
+    return buf.getvalue()
+
+
+def write_summary(
+    collection: Collection, path: Path | str, *, generated: datetime | None = None
+) -> Path:
+    """Write the summary to `path` atomically and return the path.
+
+    Raises:
+        OutputError: `path` is a folder or cannot be written.
+    """
+    path = Path(path)
+    data = build_summary(collection, generated=generated)
+    if path.is_dir():
+        raise OutputError(path, Text("这是一个文件夹，不能作为输出文件", "is a folder, not a file"))
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise OutputError(
+            path, Text(f"无法写入（{exc.strerror}）", f"cannot write ({exc.strerror})")
+        ) from None
+    return path
+
+
+def _ok(rc: int | None, what: str) -> None:
+    # xlsxwriter only warns and returns -1 on a bad call: a bug here must not pass silently.
+    if rc is not None and rc < 0:
+        raise RuntimeError(f"{what} returned {rc}")
+
+
+def _quote(sheet: str) -> str:
+    return "'" + sheet.replace("'", "''") + "'"
+
+
+class _Table:
+    """One table on a sheet: a header row and data rows, with column widths and row heights
+    fitted to what was written, frozen header, autofilter and print setup."""
+
+    def __init__(
+        self,
+        ws: Any,
+        fmt: dict[str, Any],
+        header_row: int,
+        columns: Sequence[tuple[str, str]],
+    ) -> None:
+        self.ws, self.fmt, self.header_row = ws, fmt, header_row
+        self.kinds = [kind for _, kind in columns]
+        self.widths = [_header_width(h) for h, _ in columns]
+        self.texts: dict[int, list[tuple[int, str]]] = {}
+        self.next_row = header_row + 1
+        for col, (header, _) in enumerate(columns):
+            _ok(ws.write_string(header_row, col, header, fmt["head"]), "write_string")
+
+    @property
+    def last_data_row(self) -> int:
+        return self.next_row - 1
+
+    def add(self, values: Sequence[Any], styles: dict[int, str] | None = None) -> int:
+        """Write one row of values (str, number, datetime or None) and return its index."""
+        row = self.next_row
+        for col, value in enumerate(values):
+            style = (styles or {}).get(col, self.kinds[col])
+            self.put(row, col, value, style)
+        self.next_row += 1
+        return row
+
+    def put(self, row: int, col: int, value: Any, style: str) -> None:
+        ws, f = self.ws, self.fmt[style]
+        kind = self.kinds[col]
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        if value is None:
+            _ok(ws.write_blank(row, col, None, f), "write_blank")
+            return
+        if isinstance(value, datetime):
+            _ok(ws.write_datetime(row, col, value.replace(tzinfo=None), f), "write_datetime")
+            shown = value.strftime("%Y-%m-%d %H:%M")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            _ok(ws.write_number(row, col, value, f), "write_number")
+            shown = _shown(value, kind)
+        else:
+            text = str(value)[:MAX_CELL_TEXT]
+            # Never write(): a unit's "=HYPERLINK(…)" must stay the text it typed.
+            rc = ws.write_string(row, col, text, f)
+            if rc != -2:  # -2: cut at Excel's cell limit, which is all a cell can hold
+                _ok(rc, "write_string")
+            shown = text
+            self.texts.setdefault(row, []).append((col, text))
+        self.widths[col] = max(self.widths[col], *(display_width(x) for x in shown.split("\n")))
+
+    def formula(self, row: int, col: int, formula: str, style: str, cached: Any) -> None:
+        """A formula with its cached result (what shows until a program recalculates)."""
+        value = "" if cached is None else cached
+        _ok(self.ws.write_formula(row, col, formula, self.fmt[style], value), "write_formula")
+        if isinstance(value, (int, float)):
+            self.widths[col] = max(self.widths[col], display_width(_shown(value, self.kinds[col])))
+
+    def finish(self, *, print_title_rows: tuple[int, int] | None = None) -> None:
+        """Column widths, wrapped-row heights, frozen header, filter and print setup."""
+        ws = self.ws
+        widths = [min(w, MAX_WIDTH) + 2 for w in self.widths]
+        for col, width in enumerate(widths):
+            ws.set_column(col, col, width)
+        for row, cells in self.texts.items():
+            lines = max(_lines(text, widths[col]) for col, text in cells)
+            if lines > 1:
+                ws.set_row(row, lines * LINE_HEIGHT + 3)
+        ws.set_row(self.header_row, 2 * LINE_HEIGHT + 4)
+        last_col = len(self.kinds) - 1
+        ws.freeze_panes(self.header_row + 1, 0)
+        _ok(
+            ws.autofilter(self.header_row, 0, max(self.header_row, self.last_data_row), last_col),
+            "autofilter",
+        )
+        first, last = print_title_rows or (self.header_row, self.header_row)
+        _ok(ws.repeat_rows(first, last), "repeat_rows")
+        _print_setup(ws)
+
+
+def _print_setup(ws: Any) -> None:
+    ws.set_paper(9)  # A4
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.center_horizontally()
+    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    ws.set_header("&L&A")
+    ws.set_footer("&C第 &P 页，共 &N 页")
+
+
+def _header_width(header: str) -> int:
+    # Headers wrap onto two lines, so a long one needs only about half its width; the filter
+    # button takes 2 more.
+    width = display_width(header)
+    parts = header.split(" ")
+    if len(parts) > 1:
+        width = max(display_width(p) for p in parts)
+    elif width > 10:
+        width = math.ceil(width / 2) + 1
+    return width + 2
+
+
+def _lines(text: str, width: float) -> int:
+    room = max(width - 1, 1)
+    return sum(max(1, math.ceil(display_width(part) / room)) for part in text.split("\n"))
+
+
+def _shown(value: float, kind: str) -> str:
+    """How a number looks in its format, for fitting the column."""
+    if kind == "amount":
+        return f"{value:,.2f}"
+    if kind == "rate":
+        return f"{value:.2%}"
+    if kind == "score":
+        return f"{value:.2f}"
+    if kind == "int":
+        return f"{value:.0f}"
+    return f"{value:g}"
+
+
+@dataclasses.dataclass
+class _ProjectLayout:
+    """The columns of 项目明细, known before it is written (部门汇总's formulas point at it)."""
+
+    sources: list[tuple[str, str]]  # (row key, short label), union over the forms present
+    statuses: list[str]
+    level1: list[str]
+    columns: list[tuple[str, str]]
+    budget_col: int
+    total_col: int
+
+
+def _project_layout(projects: Sequence[Submission]) -> _ProjectLayout:
+    sources: dict[str, str] = {}
+    statuses: list[str] = []
+    level1: list[str] = []
+    for s in projects:
+        spec = _rec(s).spec
+        for r in spec.source_rows:
+            sources.setdefault(r.key, r.short)
+        statuses += [x for x in spec.statuses if x not in statuses]
+        level1 += [x.label for x in spec.level1 if x.label not in level1]
+    statuses = statuses or list(DEFAULT_STATUSES)
+    columns = [
+        ("主管部门代码", "center"),
+        ("主管部门", "text"),
+        ("实施单位", "text"),
+        ("项目名称", "text"),
+        ("项目代码", "center"),
+    ]
+    for short in sources.values():
+        columns += [(f"{short} 预算数", "amount"), (f"{short} 执行数", "amount")]
+    budget_col = len(columns)
+    columns += [("预算数合计", "amount"), ("执行数合计", "amount"), ("执行率", "rate")]
+    columns += [("指标数", "int")] + [(x, "int") for x in statuses] + [("缺偏差原因", "int")]
+    columns += [(x, "score") for x in level1] + [("执行率得分", "score")]
+    total_col = len(columns)
+    columns += [("总分", "score"), ("等级", "center"), ("计分方式", "center")]
+    columns += [("错误", "int"), ("警告", "int"), ("状态", "center"), ("表式", "center")]
+    columns += [("来源文件", "text"), ("收到时间", "datetime")]
+    return _ProjectLayout(list(sources.items()), statuses, level1, columns, budget_col, total_col)
+
+
+class _SummaryWriter:
+    """Writes the workbook; one method per sheet."""
+
+    def __init__(self, wb: Any, collection: Collection, generated: datetime) -> None:
+        self.wb = wb
+        self.coll = collection
+        self.generated = generated
+        self.projects = collection.projects
+        self.fmt = {}
+        for kind, props in _KINDS.items():
+            self.fmt[kind] = wb.add_format({**_BASE, **props})
+            self.fmt[f"{kind}_total"] = wb.add_format({**_BASE, **props, **_TOTAL})
+        self.fmt.update({k: wb.add_format(v) for k, v in _EXTRA.items()})
+        self.layout = _project_layout(self.projects)
+        # Added in the contract's order; filled in whatever order their formulas need.
+        names = [SHEET_DEPARTMENTS, SHEET_PROJECTS, SHEET_INDICATORS, SHEET_FINDINGS]
+        if collection.roster is not None:
+            names.append(SHEET_ROSTER)
+        self.sheets = {n: wb.add_worksheet(n) for n in names}
+
+    def write(self) -> None:
+        self.wb.set_properties(
+            {
+                "title": self._title(),
+                "subject": "项目支出绩效自评",
+                "author": "perfeval-xl",
+                "comments": f"perfeval-xl {__version__}",
+                "created": self.generated,
+            }
+        )
+        self._departments()
+        self._project_rows()
+        self._indicators()
+        self._findings()
+        if self.coll.roster is not None:
+            self._roster(self.coll.roster)
+        self.sheets[SHEET_DEPARTMENTS].activate()
+
+    def _title(self) -> str:
+        years = {_rec(s).value("year") for s in self.projects} - {None}
+        return f"{years.pop()}年度{TITLE}" if len(years) == 1 else TITLE
+
+    def _subtitle(self) -> str:
+        coll = self.coll
+        parts = [
+            f"生成时间：{self.generated:%Y-%m-%d %H:%M}",
+            f"收件箱：{coll.inbox}",
+            f"收到文件 {len(coll.submissions)} 个，汇总项目 {len(self.projects)} 个，"
+            f"无法读取 {len(coll.unreadable)} 个",
+            f"问题：错误 {coll.errors} 处，警告 {coll.warnings} 处（见「{SHEET_FINDINGS}」）",
+        ]
+        if coll.roster is not None:
+            parts.append(
+                f"名册 {len(coll.roster)} 项，未收到 {len(coll.missing)} 项（见「{SHEET_ROSTER}」）"
+            )
+        return "；".join(parts)
+
+    # -- 部门汇总 --------------------------------------------------------------------------
+    def _departments(self) -> None:
+        ws = self.sheets[SHEET_DEPARTMENTS]
+        rows = department_rows(self.coll)
+        grades = grade_labels(self.projects)
+        columns = [
+            ("主管部门代码", "center"),
+            ("主管部门", "text"),
+            ("项目数", "int"),
+            ("预算数（万元）", "amount"),
+            ("执行数（万元）", "amount"),
+            ("执行率", "rate"),
+            ("平均分", "score"),
+            ("资金加权平均分", "score"),
+            *[(g, "int") for g in grades],
+            ("错误", "int"),
+            ("警告", "int"),
+        ]
+        table = _Table(ws, self.fmt, 2, columns)
+        for r in rows:
+            table.add(
+                [
+                    r.code,
+                    r.name,
+                    r.projects,
+                    r.budget,
+                    r.spent,
+                    r.rate,
+                    r.mean_score,
+                    r.weighted_score,
+                    *[r.grades.get(g, 0) for g in grades],
+                    r.errors,
+                    r.warnings,
+                ]
+            )
+        total_row = self._department_totals(table, rows, grades)
+        table.finish(print_title_rows=(2, 2))
+        self._title_rows(ws, table)
+        self._charts(ws, table, total_row, grades)
+
+    def _department_totals(self, table: _Table, rows: list[DepartmentRow], grades: list) -> int:
+        row = table.next_row
+        first, last = table.header_row + 1, table.last_data_row
+        budget, spent = _money(self.projects)
+        cached: dict[int, Any] = {
+            2: sum(r.projects for r in rows),
+            3: budget,
+            4: spent,
+            5: spent / budget if budget else None,
+            6: mean_score(self.projects),
+            7: weighted_score(self.projects),
+            **{8 + i: sum(r.grades.get(g, 0) for r in rows) for i, g in enumerate(grades)},
+            8 + len(grades): sum(r.errors for r in rows),
+            9 + len(grades): sum(r.warnings for r in rows),
+        }
+        table.put(row, 0, "合计", "center_total")
+        table.put(row, 1, None, "text_total")
+        if not rows:  # no range to sum over: the numbers themselves
+            for col, value in cached.items():
+                table.put(row, col, value, f"{table.kinds[col]}_total")
+            return row
+
+        def col_range(col: int) -> str:
+            return f"{xl_rowcol_to_cell(first, col)}:{xl_rowcol_to_cell(last, col)}"
+
+        for col in (2, 3, 4, *range(8, 10 + len(grades))):
+            table.formula(
+                row, col, f"=SUM({col_range(col)})", f"{table.kinds[col]}_total", cached[col]
+            )
+        d, e = xl_rowcol_to_cell(row, 3), xl_rowcol_to_cell(row, 4)
+        table.formula(row, 5, f'=IF({d}=0,"",{e}/{d})', "rate_total", cached[5])
+        # Means over all projects, not over the department means: straight from 项目明细.
+        lay, sheet = self.layout, _quote(SHEET_PROJECTS)
+        n = len(self.projects)
+        score = f"{sheet}!{_abs_col_range(lay.total_col, 1, n)}"
+        budget_ref = f"{sheet}!{_abs_col_range(lay.budget_col, 1, n)}"
+        table.formula(
+            row, 6, f'=IF(COUNT({score})=0,"",AVERAGE({score}))', "score_total", cached[6]
+        )
+        weight = f"SUMPRODUCT(ISNUMBER({score})*({budget_ref}>0)*{budget_ref})"
+        weighted = f"SUMPRODUCT(ISNUMBER({score})*({budget_ref}>0)*{budget_ref}*{score})"
+        table.formula(row, 7, f'=IF({weight}=0,"",{weighted}/{weight})', "score_total", cached[7])
+        return row
+
+    def _title_rows(self, ws: Any, table: _Table) -> None:
+        last_col = len(table.kinds) - 1
+        ws.set_row(0, 30)
+        ws.merge_range(0, 0, 0, last_col, "", self.fmt["title"])
+        _ok(ws.write_string(0, 0, self._title(), self.fmt["title"]), "write_string")
+        text = self._subtitle()
+        room = sum(min(w, MAX_WIDTH) + 2 for w in table.widths)
+        ws.set_row(1, _lines(text, room) * LINE_HEIGHT + 4)
+        ws.merge_range(1, 0, 1, last_col, "", self.fmt["subtitle"])
+        _ok(ws.write_string(1, 0, text, self.fmt["subtitle"]), "write_string")
+
+    def _charts(self, ws: Any, table: _Table, total_row: int, grades: list[str]) -> None:
+        """执行率 by department and projects per grade, side by side under the table."""
+        first, last = table.header_row + 1, table.last_data_row
+        if last < first:
+            return
+        font = {"name": "宋体", "size": 9}
+        anchor = total_row + 2
+        n = last - first + 1
+        rate = self.wb.add_chart({"type": "bar"})
+        rate.add_series(
+            {
+                "name": "执行率",
+                "categories": [SHEET_DEPARTMENTS, first, 1, last, 1],
+                "values": [SHEET_DEPARTMENTS, first, 5, last, 5],
+                "fill": {"color": "#4472C4"},
+                "data_labels": {"value": True, "num_format": "0.0%", "font": font},
+            }
+        )
+        rate.set_title({"name": "各部门预算执行率", "name_font": {"name": "宋体", "size": 12}})
+        rate.set_x_axis({"num_format": "0%", "min": 0, "num_font": font})
+        # Bar charts draw the first category at the bottom; reversed, they read like the table.
+        rate.set_y_axis({"reverse": True, "crossing": "max", "num_font": font})
+        rate.set_legend({"none": True})
+        height = max(288, 60 + 28 * n)
+        rate.set_size({"width": 560, "height": height})
+        _ok(ws.insert_chart(anchor, 0, rate, {"x_offset": 0, "y_offset": 4}), "insert_chart")
+        grade = self.wb.add_chart({"type": "column"})
+        g0, g1 = 8, 7 + len(grades)
+        grade.add_series(
+            {
+                "name": "项目数",
+                "categories": [SHEET_DEPARTMENTS, table.header_row, g0, table.header_row, g1],
+                "values": [SHEET_DEPARTMENTS, total_row, g0, total_row, g1],
+                "fill": {"color": "#70AD47"},
+                "data_labels": {"value": True, "font": font},
+            }
+        )
+        grade.set_title({"name": "各等级项目数", "name_font": {"name": "宋体", "size": 12}})
+        grade.set_x_axis({"num_font": font})
+        grade.set_y_axis({"min": 0, "major_unit": 1, "num_format": "0", "num_font": font})
+        grade.set_legend({"none": True})
+        grade.set_size({"width": 400, "height": height})
+        _ok(ws.insert_chart(anchor, 0, grade, {"x_offset": 580, "y_offset": 4}), "insert_chart")
+
+    # -- 项目明细 --------------------------------------------------------------------------
+    def _project_rows(self) -> None:
+        lay = self.layout
+        table = _Table(self.sheets[SHEET_PROJECTS], self.fmt, 0, lay.columns)
+        status_col = next(i for i, (h, _) in enumerate(lay.columns) if h == "状态")
+        for s in self.projects:
+            rec, score, result = _rec(s), s.result.score, s.result
+            values: list[Any] = [
+                rec.value("dept_code"),
+                rec.value("dept_name"),
+                rec.value("unit_name"),
+                rec.value("project_name"),
+                rec.value("project_code"),
+            ]
+            keys = {r.key for r in rec.spec.source_rows}
+            for key, _ in lay.sources:
+                for col in ("budget", "spent"):
+                    values.append(rec.fund(key, col) if key in keys else None)
+            values += [rec.fund("total", "budget"), rec.fund("total", "spent"), rec.exec_rate]
+            statuses = Counter(ind.value("status") for ind in rec.indicators)
+            values += [len(rec.indicators), *[statuses.get(x, 0) for x in lay.statuses]]
+            values.append(_missing_reasons(rec))
+            labels = {x.label for x in rec.spec.level1}
+            for label in lay.level1:
+                got = score.subtotals.get(label, 0.0) if score and label in labels else None
+                values.append(got)
+            values += [
+                score.exec_score if score else None,
+                score.total if score else None,
+                score.grade if score else None,
+                _score_kind(s),
+                result.errors,
+                result.warnings,
+                "通过" if result.errors == 0 else "有错误",
+                rec.spec.id,
+                s.item.source,
+                s.item.received,
+            ]
+            table.add(values, {status_col: "bad"} if result.errors else None)
+        table.finish()
+
+    # -- 绩效指标 --------------------------------------------------------------------------
+    def _indicators(self) -> None:
+        with_unit = any(
+            "unit" in _rec(s).spec.indicator_keys for s in self.projects
+        )  # 度量单位 only where a form asks it
+        columns = [
+            ("主管部门代码", "center"),
+            ("项目名称", "text"),
+            ("来源文件", "text"),
+            ("序号", "int"),
+            ("一级指标", "center"),
+            ("二级指标", "center"),
+            ("三级指标", "text"),
+            ("指标值", "text"),
+            ("完成值", "text"),
+            *([("度量单位", "center")] if with_unit else []),
+            ("完成状态", "center"),
+            ("分值", "score"),
+            ("得分", "score"),
+            ("自评得分", "score"),
+            ("偏差原因", "text"),
+        ]
+        table = _Table(self.sheets[SHEET_INDICATORS], self.fmt, 0, columns)
+        for s in self.projects:
+            rec, score = _rec(s), s.result.score
+            scores = {x.index: x for x in score.indicators} if score else {}
+            for n, ind in enumerate(rec.indicators, start=1):
+                sc = scores.get(ind.index)
+                reported = sc.reported if sc and score and score.reported_form else None
+                table.add(
+                    [
+                        rec.value("dept_code"),
+                        rec.value("project_name"),
+                        s.item.source,
+                        n,
+                        ind.value("level1"),
+                        ind.value("level2"),
+                        ind.value("name"),
+                        ind.value("target"),
+                        ind.value("actual"),
+                        *([ind.value("unit")] if with_unit else []),
+                        ind.value("status"),
+                        sc.weight if sc else None,
+                        sc.computed if sc else None,
+                        reported,
+                        ind.value("reason"),
+                    ]
+                )
+        table.finish()
+
+    # -- 问题清单 --------------------------------------------------------------------------
+    def _findings(self) -> None:
+        columns = [
+            ("文件", "text"),
+            ("工作表", "center"),
+            ("单元格", "center"),
+            ("代码", "center"),
+            ("级别", "center"),
+            ("栏目", "center"),
+            ("说明", "text"),
+        ]
+        table = _Table(self.sheets[SHEET_FINDINGS], self.fmt, 0, columns)
+        sources: dict[str, Submission] = {}
+        for s in self.coll.submissions:
+            sources.setdefault(s.result.path, s)
+            sources.setdefault(s.item.source, s)
+        for f in self.coll.all_findings():
+            s = sources.get(f.file)
+            spec = s.result.record.spec if s and s.result.record else None
+            error = f.severity == ERROR
+            table.add(
+                [
+                    s.item.source if s else f.file,
+                    f.sheet,
+                    f.cell,
+                    f.code,
+                    "错误" if error else "警告",
+                    _field_label(spec, f),
+                    f.message.render("zh"),
+                ],
+                {4: "bad" if error else "warn"},
+            )
+        table.finish()
+
+    # -- 报送情况 --------------------------------------------------------------------------
+    def _roster(self, roster: list[RosterStatus]) -> None:
+        columns = [
+            ("名册行号", "int"),
+            ("主管部门代码", "center"),
+            ("实施单位", "text"),
+            ("项目名称", "text"),
+            ("项目代码", "center"),
+            ("状态", "center"),
+            ("来源文件", "text"),
+            ("收到时间", "datetime"),
+        ]
+        table = _Table(self.sheets[SHEET_ROSTER], self.fmt, 0, columns)
+        for r in roster:
+            v, sub = r.row.values, r.submission
+            table.add(
+                [
+                    r.row.line,
+                    v.get("dept_code"),
+                    v.get("unit_name"),
+                    v.get("project_name"),
+                    v.get("project_code"),
+                    "已收到" if sub else "未收到",
+                    sub.item.source if sub else None,
+                    sub.item.received if sub else None,
+                ],
+                None if sub else {5: "bad"},
+            )
+        for s in _off_roster(self.projects, roster):
+            rec = _rec(s)
+            table.add(
+                [
+                    None,
+                    rec.value("dept_code"),
+                    rec.value("unit_name"),
+                    rec.value("project_name"),
+                    rec.value("project_code"),
+                    "名册外",
+                    s.item.source,
+                    s.item.received,
+                ],
+                {5: "warn"},
+            )
+        table.finish()
+
+
+def _abs_col_range(col: int, first: int, count: int) -> str:
+    """`$X$2:$X$4`: rows `first` … `first + count - 1` (0-based) of one column."""
+    name = xl_col_to_name(col)
+    return f"${name}${first + 1}:${name}${first + count}"
+
+
+def _score_kind(s: Submission) -> str | None:
+    """计分方式: reported scores checked by the tool, or computed by it alone (and so labelled)."""
+    score = s.result.score
+    if score is None:
+        return None
+    kind = "自评核验" if score.reported_form else "工具计算"
+    return kind if score.complete else f"{kind}（不完整）"
+
+
+def _missing_reasons(rec: Record) -> int:
+    """Indicators whose status says not (fully) met and whose 偏差原因 is blank."""
+    done = rec.spec.complete_status
+    count = 0
+    for ind in rec.indicators:
+        status, reason = ind.value("status"), ind.field("reason")
+        if status and status != done and (reason is None or reason.blank):
+            count += 1
+    return count
+
+
+def _field_label(spec: Spec | None, f: Finding) -> str | None:
+    """The form's own label for a finding's field (what the clerk sees), else its name."""
+    name = f.field
+    if spec is None or not name:
+        return name
+    labels = {h.name: h.label for h in spec.header}
+    labels.update({x.name: x.label for x in spec.footer})
+    labels["goal_expected"] = spec.goals.expected_label
+    labels["goal_actual"] = spec.goals.actual_label
+    for c in spec.fund_columns:
+        labels["exec_reason" if c.kind == "exec_reason" else f"exec_{c.key}"] = c.label
+        for r in spec.fund_rows:
+            labels[f"fund_{r.key}_{c.key}"] = f"{r.short}{c.label}"
+    for c in spec.indicator_columns:
+        labels[f"ind_{c.key}"] = c.label
+    labels["indicators"] = spec.indicators_label
+    return labels.get(name, name)
+
+
+def _off_roster(projects: Sequence[Submission], roster: list[RosterStatus]) -> list[Submission]:
+    """Used projects no roster row accounts for: not matched, and no row with their key or code."""
+    matched = {id(r.submission) for r in roster if r.submission is not None}
+    keys = {
+        (_text(r.row.values.get("dept_code")), _text(r.row.values.get("project_name")))
+        for r in roster
+    }
+    codes = {_text(r.row.values.get("project_code")) for r in roster} - {""}
+    out = []
+    for s in projects:
+        code = _text(_rec(s).value("project_code"))
+        if id(s) in matched or s.key in keys or (code and code in codes):
+            continue
+        out.append(s)
+    return out

@@ -1,0 +1,618 @@
+"""The department summary workbook, read back cell by cell with openpyxl (and printed by
+LibreOffice). Collections are built by hand from the data model: filled forms from the
+generator, checked with `check_workbook`, wrapped in `Submission`s."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+from helpers import INDICATORS, filled, named_cell
+from soffice import convert
+
+from perfeval_xl.checks import check_workbook
+from perfeval_xl.collect import Collection, Item, RosterStatus, Submission
+from perfeval_xl.errors import OutputError, Text
+from perfeval_xl.findings import Finding
+from perfeval_xl.roster import RosterRow
+from perfeval_xl.summary import (
+    build_summary,
+    department_rows,
+    departments_json,
+    display_width,
+    write_summary,
+)
+
+RECEIVED = datetime(2023, 1, 5, 9, 30)
+GENERATED = datetime(2023, 1, 10, 8, 0)
+DEPT = ("109101", "中共攀枝花市仁和区委宣传部")
+UNIT = "攀枝花市区委宣传部"
+SHEETS = ["部门汇总", "项目明细", "绩效指标", "问题清单"]
+
+
+# -- building collections ----------------------------------------------------------------------
+def submit(tmp_path: Path, name: str, form: str = "national-2020", change=None, **over):
+    """A filled form in its own folder, checked, as the submission `<name>.xlsx`."""
+    folder = tmp_path / name
+    folder.mkdir()
+    path = filled(folder, form, change, **over)
+    return Submission(Item(f"{name}.xlsx", str(path), None, RECEIVED), check_workbook(path))
+
+
+def unreadable(tmp_path: Path, name: str = "坏文件.xlsx") -> Submission:
+    path = tmp_path / name
+    path.write_bytes(b"")
+    sub = Submission(Item(name, str(path), None, RECEIVED), check_workbook(path))
+    assert sub.result.record is None
+    return sub
+
+
+def write(tmp_path: Path, coll: Collection, name: str = "汇总.xlsx") -> Path:
+    return write_summary(coll, tmp_path / name, generated=GENERATED)
+
+
+def table(path: Path, sheet: str, *, header_row: int = 1, data_only: bool = False):
+    """(header, rows) of a sheet's table, read from the file."""
+    ws = openpyxl.load_workbook(path, data_only=data_only)[sheet]
+    rows = list(ws.iter_rows(min_row=header_row, values_only=True))
+    return list(rows[0]), [tuple(r) for r in rows[1:]]
+
+
+def department_table(path: Path, *, data_only: bool = False):
+    """部门汇总: header on row 3 (title and 生成时间 above), department rows, the 合计 row."""
+    header, rows = table(path, "部门汇总", header_row=3, data_only=data_only)
+    total = next(i for i, r in enumerate(rows) if r[0] == "合计")
+    return header, rows[:total], rows[total]
+
+
+def with_text(name: str, text: str):
+    """A change that types `text` as a string (the template's text cells store what is typed
+    as text, so a leading "=" is not a formula) into field `name` and the first 偏差原因."""
+
+    def change(wb):
+        for cell in (named_cell(wb, f"pe_{name}"), named_cell(wb, "pe_ind_reason")):
+            cell.value = text
+            cell.data_type = "s"
+
+    return change
+
+
+# -- the seed-like department ------------------------------------------------------------------
+SEED = [  # (name, budget, spent)
+    ("2022年媒体合作项目", 100, 16),
+    ("创建全国文明城市", 114.56, 99.63),
+    ("仁和区重大对外宣传活动及重要外宣产品专项", 210, 40),
+]
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("seed")
+    subs = [
+        submit(tmp, f"p{i}", project_name=n, fund_fiscal_budget=b, fund_fiscal_spent=s)
+        for i, (n, b, s) in enumerate(SEED)
+    ]
+    return write(tmp, Collection(inbox=str(tmp), submissions=subs))
+
+
+def test_seed_department_row(seed):
+    header, rows, _ = department_table(seed)
+    assert header == [
+        "主管部门代码",
+        "主管部门",
+        "项目数",
+        "预算数（万元）",
+        "执行数（万元）",
+        "执行率",
+        "平均分",
+        "资金加权平均分",
+        "优",
+        "良",
+        "中",
+        "差",
+        "错误",
+        "警告",
+    ]
+    ((code, name, n, budget, spent, rate, *_),) = rows
+    assert (code, name, n) == (*DEPT, 3)
+    assert budget == pytest.approx(424.56) and spent == pytest.approx(155.63)
+    assert rate == pytest.approx(155.63 / 424.56) and round(rate, 4) == 0.3666
+
+
+def test_seed_total_row_is_formulas_with_cached_values(seed):
+    _, rows, cached = department_table(seed, data_only=True)
+    _, _, formulas = department_table(seed)
+    assert cached[2:6] == (
+        3,
+        pytest.approx(424.56),
+        pytest.approx(155.63),
+        pytest.approx(0.3666, abs=1e-4),
+    )
+    assert cached[2:] == pytest.approx(rows[0][2:])  # one department: 合计 = its row
+    ws = openpyxl.load_workbook(seed)["部门汇总"]
+    total_row = 5  # title, 生成时间, header, one department
+    assert ws.cell(total_row, 1).value == "合计"
+    for col in range(3, 15):
+        cell = ws.cell(total_row, col)
+        assert cell.data_type == "f" and str(cell.value).startswith("="), cell.coordinate
+    assert formulas[2] == "=SUM(C4:C4)"
+    assert formulas[5] == '=IF(D5=0,"",E5/D5)'
+    assert "SUMPRODUCT" in formulas[7] and "'项目明细'!" in formulas[7]
+
+
+def test_title_and_generated_line(seed, tmp_path):
+    ws = openpyxl.load_workbook(seed)["部门汇总"]
+    assert ws["A1"].value == "2022年度项目支出绩效自评汇总"
+    line = ws["A2"].value
+    assert line.startswith(f"生成时间：2023-01-10 08:00；收件箱：{seed.parent}；")
+    assert "汇总项目 3 个" in line and "错误 0 处" in line
+    assert "A1:N1" in ws.merged_cells and "A2:N2" in ws.merged_cells
+
+
+# -- two departments ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def two(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("two")
+    edu = {"dept_code": "109202", "dept_name": "攀枝花市仁和区教育和体育局"}
+    half = [dict(r) for r in INDICATORS]  # 媒体报道 6 of 12: half of its 20 points
+    half[0].update(actual="6次", status="部分完成", score=10, reason="经费压缩")
+    poor = [dict(r) for r in half]  # and 城市形象 not done: 10 of its 30 points
+    poor[3].update(status="未完成", score=10, reason="活动取消")
+    over = [dict(r) for r in INDICATORS]  # 16 of 12: above 130 % without a reason, W509
+    over[0]["actual"] = "16次"
+    subs = [  # education first: the summary sorts by code
+        submit(tmp, "良", indicators=half, project_name="课后服务", **edu),
+        submit(
+            tmp,
+            "中",
+            indicators=poor,
+            project_name="校舍维修",
+            fund_fiscal_budget=300,
+            fund_fiscal_spent=285,
+            **edu,
+        ),
+        submit(tmp, "优", project_name="媒体合作"),
+        submit(tmp, "超支", project_name="文明城市", fund_fiscal_budget=200, fund_fiscal_spent=240),
+        submit(
+            tmp,
+            "超额",
+            indicators=over,
+            project_name="外宣活动",
+            fund_fiscal_budget=50,
+            fund_fiscal_spent=47.5,
+        ),
+        submit(
+            tmp,
+            "无预算",
+            project_name="无预算项目",
+            dept_code="109303",
+            dept_name="区财政局",
+            fund_fiscal_budget=None,
+            fund_fiscal_spent=10,
+        ),
+        unreadable(tmp),
+    ]
+    coll = Collection(inbox=str(tmp), submissions=subs)
+    return coll, write(tmp, coll)
+
+
+def test_two_departments_sorted_with_grades_means_and_findings(two):
+    _, path = two
+    header, rows, total = department_table(path)
+    assert [r[:3] for r in rows] == [
+        ("109101", "中共攀枝花市仁和区委宣传部", 3),
+        ("109202", "攀枝花市仁和区教育和体育局", 2),
+        ("109303", "区财政局", 1),
+    ]
+    by_code = {r[0]: dict(zip(header, r, strict=True)) for r in rows}
+    propaganda, edu, finance = by_code["109101"], by_code["109202"], by_code["109303"]
+    # 109101: 媒体合作 100/95 → 9.5 + 90 = 99.5; 文明城市 200/240 → rate capped, 10 + 90 = 100
+    # (E301 on the total and the 财政拨款 row: 2 errors); 外宣活动 50/47.5 → 99.5 (W509).
+    assert (propaganda["预算数（万元）"], propaganda["执行数（万元）"]) == (350, 382.5)
+    assert propaganda["执行率"] == pytest.approx(382.5 / 350)
+    assert propaganda["平均分"] == pytest.approx((99.5 + 100 + 99.5) / 3)
+    # Σ(score × budget) / Σ budget = (99.5×100 + 100×200 + 99.5×50) / 350 = 34925 / 350
+    assert propaganda["资金加权平均分"] == pytest.approx(34925 / 350)
+    assert [propaganda[g] for g in "优良中差"] == [3, 0, 0, 0]
+    assert (propaganda["错误"], propaganda["警告"]) == (2, 1)
+    # 109202: 课后服务 100/95 → 9.5 + 10 + 20 + 10 + 30 + 10 = 89.5 (良);
+    # 校舍维修 300/285 → 9.5 + 10 + 20 + 10 + 10 + 10 = 69.5 (中).
+    assert edu["平均分"] == pytest.approx((89.5 + 69.5) / 2)  # 79.5
+    # (89.5×100 + 69.5×300) / 400 = 29800 / 400 = 74.5
+    assert edu["资金加权平均分"] == pytest.approx(74.5)
+    assert [edu[g] for g in "优良中差"] == [0, 1, 1, 0]
+    assert (edu["错误"], edu["警告"]) == (0, 0)
+    # 109303: no budget (a blank counts 0, so no rate), spent 10 > 0 (E301 ×2) and E303;
+    # scored on its indicators only: 90 (优); no budget, so no fund-weighted mean.
+    assert (finance["预算数（万元）"], finance["执行数（万元）"], finance["执行率"]) == (
+        0,
+        10,
+        None,
+    )
+    assert (finance["平均分"], finance["资金加权平均分"]) == (90, None)
+    assert (finance["优"], finance["错误"]) == (1, 3)
+    # 合计 over all six projects (the unreadable file counts nowhere but in 问题清单).
+    _, _, cached = department_table(path, data_only=True)
+    totals = dict(zip(header, cached, strict=True))
+    assert totals["项目数"] == 6
+    assert totals["预算数（万元）"] == 750 and totals["执行数（万元）"] == 772.5  # 382.5 + 380 + 10
+    assert totals["执行率"] == pytest.approx(772.5 / 750)
+    assert totals["平均分"] == pytest.approx((99.5 + 100 + 99.5 + 89.5 + 69.5 + 90) / 6)
+    # the project without a budget is left out of the weighted mean: (34925 + 29800) / 750
+    assert totals["资金加权平均分"] == pytest.approx((34925 + 29800) / 750)
+    assert [totals[g] for g in "优良中差"] == [4, 1, 1, 0]
+    assert (totals["错误"], totals["警告"]) == (5, 1)
+    assert total[0] == "合计"
+
+
+def test_department_rows_and_json_match_the_sheet(two):
+    coll, path = two
+    _, sheet_rows, _ = department_table(path)
+    rows = department_rows(coll)
+    assert [(r.code, r.projects, r.budget, r.spent) for r in rows] == [
+        r[0:1] + r[2:5] for r in sheet_rows
+    ]
+    doc = departments_json(coll)
+    json.dumps(doc, allow_nan=False)
+    assert doc[1] == {
+        "code": "109202",
+        "name": "攀枝花市仁和区教育和体育局",
+        "projects": 2,
+        "budget": 400,
+        "spent": 380,
+        "rate": pytest.approx(0.95),
+        "mean_score": pytest.approx(79.5),
+        "weighted_score": pytest.approx(74.5),
+        "grades": {"优": 0, "良": 1, "中": 1, "差": 0},
+        "errors": 0,
+        "warnings": 0,
+    }
+
+
+def test_blank_budget_is_a_blank_cell_in_project_rows(two):
+    _, path = two
+    header, rows = table(path, "项目明细")
+    row = dict(zip(header, next(r for r in rows if r[3] == "无预算项目"), strict=True))
+    assert row["当年财政拨款 预算数"] is None and row["预算数合计"] is None
+    assert row["执行率"] is None and row["执行率得分"] is None
+    assert row["计分方式"] == "自评核验（不完整）"
+
+
+def test_weighted_mean_formula_is_honest_when_recalculated(two, tmp_path):
+    """openpyxl drops cached values when it saves: LibreOffice must then compute the 合计 row
+    itself, and get what the summary cached."""
+    _, path = two
+    _, _, cached = department_table(path, data_only=True)
+    copy = tmp_path / "nocache.xlsx"
+    openpyxl.load_workbook(path).save(copy)
+    (out,) = convert([copy], "xlsx", tmp_path / "recalc", tmp_path / "profile")
+    _, _, got = department_table(out, data_only=True)
+    assert got[2:] == pytest.approx(cached[2:])
+
+
+# -- a small case, exactly ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("small")
+    subs = [
+        submit(tmp, "1号", project_name="1号项目"),
+        submit(tmp, "2号", "sichuan-2022", project_name="2号项目"),
+        submit(tmp, "3号", project_name="3号项目", fund_fiscal_spent=120),
+        unreadable(tmp),
+    ]
+    inbox = Finding(
+        "W604", "warning", "名册.csv", None, None, "project_name", Text("未收到", "missing")
+    )
+    coll = Collection(inbox=str(tmp), submissions=subs, findings=[inbox])
+    return coll, write(tmp, coll)
+
+
+PROJECT_HEADER = [
+    "主管部门代码",
+    "主管部门",
+    "实施单位",
+    "项目名称",
+    "项目代码",
+    "当年财政拨款 预算数",
+    "当年财政拨款 执行数",
+    "上年结转资金 预算数",
+    "上年结转资金 执行数",
+    "其他资金 预算数",
+    "其他资金 执行数",
+    "预算数合计",
+    "执行数合计",
+    "执行率",
+    "指标数",
+    "已完成",
+    "部分完成",
+    "未完成",
+    "缺偏差原因",
+    "产出指标",
+    "效益指标",
+    "满意度指标",
+    "执行率得分",
+    "总分",
+    "等级",
+    "计分方式",
+    "错误",
+    "警告",
+    "状态",
+    "表式",
+    "来源文件",
+    "收到时间",
+]
+
+
+def test_project_rows_exactly(small):
+    _, path = small
+    header, rows = table(path, "项目明细")
+    assert header == PROJECT_HEADER
+    head = (*DEPT[:1], DEPT[1], UNIT)
+    assert rows == [
+        (
+            *head, "1号项目", "P-2022-001",
+            100, 95, None, None, None, None, 100, 95, 0.95,
+            5, 5, 0, 0, 0, 50, 30, 10, 9.5, 99.5, "优", "自评核验",
+            0, 0, "通过", "national-2020", "1号.xlsx", RECEIVED,
+        ),
+        (
+            # sichuan-2022: no 上年结转 row, no score columns: every score is the tool's.
+            *head, "2号项目", "P-2022-001",
+            100, 95, None, None, None, None, 100, 95, 0.95,
+            5, 5, 0, 0, 0, pytest.approx(50, abs=0.02), 30, 10, 9.5,
+            pytest.approx(99.5, abs=0.02), "优", "工具计算",
+            0, 0, "通过", "sichuan-2022", "2号.xlsx", RECEIVED,
+        ),
+        (
+            # spent 120 > 100 on the 财政拨款 row and the total: 2 errors, the rate capped at 10.
+            *head, "3号项目", "P-2022-001",
+            100, 120, None, None, None, None, 100, 120, 1.2,
+            5, 5, 0, 0, 0, 50, 30, 10, 10, 100, "优", "自评核验",
+            2, 0, "有错误", "national-2020", "3号.xlsx", RECEIVED,
+        ),
+    ]  # fmt: skip
+    ws = openpyxl.load_workbook(path)["项目明细"]
+    received = ws.cell(2, len(PROJECT_HEADER))
+    assert received.is_date and received.number_format == "yyyy-mm-dd hh:mm"
+    assert ws.cell(2, PROJECT_HEADER.index("执行率") + 1).number_format == "0.00%"
+    assert ws.cell(2, PROJECT_HEADER.index("预算数合计") + 1).number_format == "#,##0.00"
+    assert ws.cell(2, PROJECT_HEADER.index("总分") + 1).number_format == "0.00"
+
+
+def test_indicator_rows_exactly(small):
+    _, path = small
+    header, rows = table(path, "绩效指标")
+    assert header == [
+        "主管部门代码",
+        "项目名称",
+        "来源文件",
+        "序号",
+        "一级指标",
+        "二级指标",
+        "三级指标",
+        "指标值",
+        "完成值",
+        "完成状态",
+        "分值",
+        "得分",
+        "自评得分",
+        "偏差原因",
+    ]
+    assert len(rows) == 15
+    assert rows[:5] == [
+        ("109101", "1号项目", "1号.xlsx", n, r["level1"], r["level2"], r["name"],
+         r["target"], r["actual"], r["status"], r["weight"], r["score"], r["score"], None)
+        for n, r in enumerate(INDICATORS, start=1)
+    ]  # fmt: skip
+    # sichuan-2022 has no 分值/得分 columns: weights are equal shares of the 一级 weight and
+    # 自评得分 is blank.
+    sichuan = rows[5:10]
+    assert [r[1:4] for r in sichuan] == [("2号项目", "2号.xlsx", n) for n in range(1, 6)]
+    assert [r[10] for r in sichuan] == pytest.approx([50 / 3, 50 / 3, 50 / 3, 30, 10], abs=0.01)
+    assert [r[12] for r in sichuan] == [None] * 5
+
+
+def test_findings_rows_exactly(small):
+    coll, path = small
+    header, rows = table(path, "问题清单")
+    assert header == ["文件", "工作表", "单元格", "代码", "级别", "栏目", "说明"]
+    third = coll.submissions[2].result.findings
+    bad = coll.submissions[3].result.findings[0]
+    assert rows == [
+        ("3号.xlsx", "自评表", "G8", "E301", "错误", "年度资金总额全年执行数", third[0].message.zh),
+        ("3号.xlsx", "自评表", "G9", "E301", "错误", "当年财政拨款全年执行数", third[1].message.zh),
+        ("坏文件.xlsx", None, None, "E001", "错误", bad.field, bad.message.zh),
+        ("名册.csv", None, None, "W604", "警告", "project_name", "未收到"),
+    ]
+
+
+# -- texts a unit typed ------------------------------------------------------------------------
+NASTY = [
+    '=HYPERLINK("http://x","点我")',
+    "+cmd|' /C calc'!A0",
+    "@SUM(1)",
+    "-1+1",
+    "\t制表符开头",
+]
+
+
+def test_formula_like_texts_stay_strings_on_every_sheet(tmp_path):
+    subs = []
+    for i, text in enumerate(NASTY):
+        sub = submit(
+            tmp_path, f"n{i}", change=with_text("project_name", text), dept_code=f"1091{i:02}"
+        )
+        rec = sub.result.record
+        if rec.value("project_name") != text:
+            # The reader strips a pasted leading tab; the summary must still write whatever the
+            # record holds, so put it there directly.
+            for fields in (rec.fields, rec.indicators[0].fields):
+                key = "project_name" if fields is rec.fields else "reason"
+                fields[key] = dataclasses.replace(fields[key], value=text)
+        subs.append(sub)
+    dept = subs[2].result.record  # a department name too (部门汇总 and the chart's categories)
+    dept.fields["dept_name"] = dataclasses.replace(dept.fields["dept_name"], value=NASTY[0])
+    path = write(tmp_path, Collection(inbox=str(tmp_path), submissions=subs, roster=[]))
+    wb = openpyxl.load_workbook(path)
+    places = {  # sheet: columns (1-based) holding the typed texts
+        "项目明细": [4],
+        "绩效指标": [2, 14],
+        "报送情况": [4],  # every project is 名册外 of an empty roster
+    }
+    for sheet, cols in places.items():
+        ws = wb[sheet]
+        for col in cols:
+            cells = next(ws.iter_cols(min_col=col, max_col=col, min_row=2))
+            assert {c.value for c in cells if c.value in NASTY} == set(NASTY), (sheet, col)
+            for c in cells:
+                if c.value in NASTY:
+                    assert c.data_type == "s", (sheet, c.coordinate)
+    names = [c for c in wb["部门汇总"]["B"] if c.value == NASTY[0]]
+    assert len(names) == 1 and names[0].data_type == "s"
+    with zipfile.ZipFile(path) as z:
+        sheets = "".join(z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
+    assert "HYPERLINK" not in sheets and "<hyperlink" not in sheets
+
+
+# -- the roster --------------------------------------------------------------------------------
+def test_roster_received_missing_and_off_roster(small, tmp_path):
+    coll, _ = small
+    one, two_, _ = coll.projects
+    roster = [
+        RosterStatus(RosterRow(2, {"dept_code": "109101", "unit_name": UNIT, "project_name": "1号项目"}), one),
+        RosterStatus(RosterRow(3, {"dept_code": "109101", "unit_name": "区财政局", "project_name": "未交项目", "project_code": "P-9"}), None),
+        RosterStatus(RosterRow(4, {"dept_code": "109101", "unit_name": UNIT, "project_name": "2号项目"}), two_),
+    ]  # fmt: skip
+    coll = dataclasses.replace(coll, roster=roster, roster_path="名册.csv")
+    path = write(tmp_path, coll)
+    assert openpyxl.load_workbook(path).sheetnames == [*SHEETS, "报送情况"]
+    header, rows = table(path, "报送情况")
+    assert header == [
+        "名册行号",
+        "主管部门代码",
+        "实施单位",
+        "项目名称",
+        "项目代码",
+        "状态",
+        "来源文件",
+        "收到时间",
+    ]
+    assert rows == [
+        (2, "109101", UNIT, "1号项目", None, "已收到", "1号.xlsx", RECEIVED),
+        (3, "109101", "区财政局", "未交项目", "P-9", "未收到", None, None),
+        (4, "109101", UNIT, "2号项目", None, "已收到", "2号.xlsx", RECEIVED),
+        (None, "109101", UNIT, "3号项目", "P-2022-001", "名册外", "3号.xlsx", RECEIVED),
+    ]
+    line = openpyxl.load_workbook(path)["部门汇总"]["A2"].value
+    assert "名册 3 项，未收到 1 项" in line
+
+
+def test_no_roster_no_roster_sheet(small):
+    _, path = small
+    assert openpyxl.load_workbook(path).sheetnames == SHEETS
+
+
+# -- layout, print setup, charts ---------------------------------------------------------------
+def test_every_sheet_frozen_filtered_and_set_up_for_a4_landscape(small, tmp_path):
+    coll, _ = small
+    path = write(tmp_path, dataclasses.replace(coll, roster=[]))
+    wb = openpyxl.load_workbook(path)
+    header_rows = {"部门汇总": 3}
+    for ws in wb.worksheets:
+        h = header_rows.get(ws.title, 1)
+        assert ws.freeze_panes == f"A{h + 1}", ws.title
+        assert ws.auto_filter.ref.startswith(f"A{h}:"), ws.title
+        assert ws.print_title_rows == f"${h}:${h}", ws.title
+        assert int(ws.page_setup.paperSize) == 9 and ws.page_setup.orientation == "landscape"
+        assert ws.sheet_properties.pageSetUpPr.fitToPage is True
+        assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0
+        for cell in ws[h]:
+            assert cell.font.name == "宋体" and cell.font.sz == 10, (ws.title, cell.coordinate)
+    # Widths fit Chinese text: a CJK character counts 2, capped at ~50.
+    ws = wb["部门汇总"]
+    assert display_width(DEPT[1]) == 26
+    assert 26 <= ws.column_dimensions["B"].width <= 52
+    assert ws.column_dimensions["A"].width >= display_width("109101")
+    assert wb["问题清单"].column_dimensions["G"].width <= 53
+
+
+def test_charts_sit_below_the_department_table(small):
+    _, path = small
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        assert {"xl/charts/chart1.xml", "xl/charts/chart2.xml"} <= names
+        rate, grades = (
+            z.read("xl/charts/chart1.xml").decode(),
+            z.read("xl/charts/chart2.xml").decode(),
+        )
+        drawing = z.read("xl/drawings/drawing1.xml").decode()
+        rels = z.read("xl/worksheets/_rels/sheet1.xml.rels").decode()
+    # 执行率 (column F) by department name (B); projects per grade from the 合计 row (5).
+    assert '<c:barDir val="bar"/>' in rate and '<c:barDir val="col"/>' in grades
+    assert re.findall(r"<c:f>'?部门汇总'?!([^<]+)</c:f>", rate) == ["$B$4", "$F$4"]
+    assert re.findall(r"<c:f>'?部门汇总'?!([^<]+)</c:f>", grades) == ["$I$3:$L$3", "$I$5:$L$5"]
+    assert "drawing1.xml" in rels  # on 部门汇总
+    # Anchored from row index ≥ 6 (0-based): under title, subtitle, header, 1 row and 合计.
+    assert [
+        int(r)
+        for r in re.findall(
+            r"<xdr:from><xdr:col>\d+</xdr:col><xdr:colOff>\d+</xdr:colOff><xdr:row>(\d+)</xdr:row>",
+            drawing,
+        )
+    ] == [6, 6]
+
+
+def test_same_input_same_bytes(small):
+    coll, _ = small
+    assert build_summary(coll, generated=GENERATED) == build_summary(coll, generated=GENERATED)
+
+
+def test_empty_collection(tmp_path):
+    path = write(tmp_path, Collection(inbox=str(tmp_path)))
+    header, rows, total = department_table(path, data_only=True)
+    assert rows == [] and header[8:12] == list("优良中差")
+    assert total[:5] == ("合计", None, 0, 0, 0)
+    assert table(path, "项目明细")[1] == []
+    with zipfile.ZipFile(path) as z:
+        assert not any(n.startswith("xl/charts/") for n in z.namelist())
+
+
+def test_write_errors_are_output_errors(small, tmp_path):
+    coll, _ = small
+    with pytest.raises(OutputError) as exc:
+        write_summary(coll, tmp_path)
+    assert "文件夹" in exc.value.render("zh")
+    with pytest.raises(OutputError) as exc:
+        write_summary(coll, tmp_path / "no" / "such" / "汇总.xlsx")
+    assert "无法写入" in exc.value.render("zh") and "cannot write" in exc.value.render("en")
+
+
+# -- LibreOffice -------------------------------------------------------------------------------
+def _tool(name: str) -> str:
+    exe = shutil.which(name)
+    if exe:
+        return exe
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} not found, but CI installs poppler-utils")
+    pytest.skip(f"{name} (poppler-utils) is not installed")
+
+
+def test_libreoffice_prints_the_summary_on_a4_landscape(two, tmp_path):
+    _, path = two
+    (pdf,) = convert([path], "pdf", tmp_path / "pdf", tmp_path / "profile")
+    info = subprocess.run(
+        [_tool("pdfinfo"), str(pdf)], capture_output=True, text=True, check=True
+    ).stdout
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    assert int(fields["Pages"]) >= 1
+    width, height = (float(x) for x in fields["Page size"].split("pts")[0].split(" x "))
+    assert (round(width), round(height)) == (842, 595)
