@@ -170,3 +170,86 @@ def test_broken_zip_attachment(tmp_path):
     (box / "a.zip").write_bytes(b"PK\x03\x04 not really")
     coll = collect(box, workers=1)
     assert [(f.code, f.file) for f in coll.findings] == [("E001", "a.zip")]
+
+
+def _sheet(path: Path, name: str, columns: list[str]) -> list[tuple]:
+    """Rows of a summary sheet, only `columns` (by header), read back from the written file."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    rows = list(wb[name].iter_rows(values_only=True))
+    header_at = next(i for i, r in enumerate(rows) if columns[0] in r)
+    header = rows[header_at]
+    index = [header.index(c) for c in columns]
+    return [
+        tuple(r[i] for i in index) for r in rows[header_at + 1 :] if any(v is not None for v in r)
+    ]
+
+
+def test_mixed_inbox_summary_rows(inbox, tmp_path):
+    """The whole command on the mixed inbox, with the summary written inside the inbox."""
+    from click.testing import CliRunner
+
+    from perfeval_xl.cli import cli
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER, "utf-8")
+    out = inbox / "汇总.xlsx"
+    result = CliRunner().invoke(
+        cli, ["--lang", "en", "collect", str(inbox), "-o", str(out), "--roster", str(roster)]
+    )
+    assert result.exit_code == 1, result.output
+    assert (
+        result.output.splitlines()[0]
+        == "2 projects read, 2 files unreadable; 3 errors, 5 warnings; 1 projects not received"
+    )
+    assert _sheet(out, "项目明细", ["项目名称", "状态", "来源文件", "错误", "警告"]) == [
+        ("2022年媒体合作项目", "有错误", "单位B/national-2020.xlsx", 2, 0),
+        ("项目三", "通过", "附件.zip/来自单位C/项目三.xlsx", 0, 0),
+    ]
+    assert _sheet(out, "问题清单", ["文件", "单元格", "代码"]) == [
+        ("old.xls", None, "E002"),
+        ("单位B/national-2020.xlsx", "G8", "E301"),
+        ("单位B/national-2020.xlsx", "G9", "E301"),
+        (str(roster), None, "W604"),
+        ("~$national-2020.xlsx", None, "W009"),
+        ("单位A/national-2020.xlsx", None, "W601"),
+        ("扫描件.pdf", None, "W605"),
+        ("附件.zip/说明.txt", None, "W605"),
+    ]
+    assert _sheet(out, "报送情况", ["名册行号", "项目名称", "状态", "来源文件"]) == [
+        (2, "2022年媒体合作项目", "已收到", "单位B/national-2020.xlsx"),
+        (3, "项目三", "已收到", "附件.zip/来自单位C/项目三.xlsx"),
+        (4, "没有交的项目", "未收到", None),
+    ]
+    # the summary inside the inbox is not read on the next run either
+    again = CliRunner().invoke(cli, ["--lang", "en", "collect", str(inbox), "-o", str(out), "-q"])
+    assert again.output.splitlines()[0].startswith("2 projects read, 2 files unreadable")
+
+
+def test_a_thousand_workbooks(tmp_path):
+    """1,000 distinct projects in one run (pre-filled templates: each has findings, none stops
+    the batch); every one is read and counted once."""
+    from perfeval_xl import build_template
+
+    spec = load_spec("national-2020")
+    box = tmp_path / "big"
+    box.mkdir()
+    for i in range(1000):
+        issued = {
+            "dept_code": f"1{i % 7:05d}",
+            "unit_name": "单位",
+            "project_name": f"项目{i:04d}",
+            "fund_fiscal_budget": 10.0,
+        }
+        (box / f"p{i:04d}.xlsx").write_bytes(build_template(spec, issued))
+    coll = collect(box, workers=2)
+    assert len(coll.submissions) == 1000 and len(coll.projects) == 1000
+    assert all(s.used for s in coll.submissions)
+    assert {s.key[1] for s in coll.projects} == {f"项目{i:04d}" for i in range(1000)}
+    from perfeval_xl.summary import department_rows
+
+    rows = department_rows(coll)
+    assert [r.code for r in rows] == [f"1{i:05d}" for i in range(7)]
+    assert sum(r.projects for r in rows) == 1000
+    assert sum(r.budget for r in rows) == pytest.approx(10_000)
