@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Text
-from .findings import ERROR, WARNING, Finding, finding
+from .findings import ERROR, WARNING, Finding
 from .read import ReadResult
 from .record import Field, Indicator, Record
 from .score import ProjectScore, score_findings, score_record
@@ -29,16 +29,6 @@ def check_record(record: Record) -> list[Finding]:
     for check in (_header, _lengths, _funds, _indicators, _coverage):
         out.extend(check(record))
     return out
-
-
-def _f(rec: Record, code: str, message: Text, where: Field | tuple | None, name: str) -> Finding:
-    if isinstance(where, Field):
-        sheet, cell = where.sheet, where.cell
-    elif isinstance(where, tuple):
-        sheet, cell = where
-    else:
-        sheet, cell = rec.spec.sheet, None
-    return finding(code, rec.path, message, sheet=sheet, cell=cell, field=name)
 
 
 def _short(text: str, limit: int = 30) -> str:
@@ -56,7 +46,9 @@ def _header(rec: Record) -> Iterator[Finding]:
         got = rec.fields.get(f.name)
         # A year that is there but unreadable is E102 (from the reader), not "empty".
         if f.required and got is not None and got.value is None and _blank(got.raw):
-            yield _f(rec, "E101", Text(f"「{f.label}」为空", f"{f.label} is empty"), got, f.name)
+            yield rec.finding(
+                "E101", Text(f"「{f.label}」为空", f"{f.label} is empty"), got, f.name
+            )
 
 
 def _blank(raw: object) -> bool:
@@ -84,8 +76,7 @@ def _lengths(rec: Record) -> Iterator[Finding]:
 
 def _too_long(rec: Record, f: Field | None, label: str, limit: int, name: str) -> Iterator[Finding]:
     if f is not None and isinstance(f.value, str) and len(f.value) > limit:
-        yield _f(
-            rec,
+        yield rec.finding(
             "E205",
             Text(
                 f"「{label}」{len(f.value)} 字，超过 {limit} 字",
@@ -104,8 +95,7 @@ def _funds(rec: Record) -> Iterator[Finding]:
     spent_col = next(c for c in spec.amount_columns if c.key == "spent")
     total_budget, total_spent = rec.fund("total", "budget"), rec.fund("total", "spent")
     if total_budget is None or total_budget <= 0:
-        yield _f(
-            rec,
+        yield rec.finding(
             "E303",
             Text(
                 f"「{budget_col.label}」合计为空或为 0", f"total {budget_col.label} is empty or 0"
@@ -114,8 +104,7 @@ def _funds(rec: Record) -> Iterator[Finding]:
             "fund_total_budget",
         )
     if total_spent is None:
-        yield _f(
-            rec,
+        yield rec.finding(
             "E304",
             Text(f"「{spent_col.label}」全部为空", f"{spent_col.label} is empty"),
             rec.where("fund_total_spent"),
@@ -126,8 +115,7 @@ def _funds(rec: Record) -> Iterator[Finding]:
         budget = rec.fund(row.key, "budget") or 0.0
         if spent is not None and spent - budget > tol:
             name = f"fund_{row.key}_spent"
-            yield _f(
-                rec,
+            yield rec.finding(
                 "E301",
                 Text(
                     f"{row.short}：{spent_col.label} {_fmt(spent)} 超过{budget_col.label} {_fmt(budget)}",
@@ -141,8 +129,7 @@ def _funds(rec: Record) -> Iterator[Finding]:
         stated = rec.stated.get(name)
         summed = rec.fund("total", col.key) or 0.0
         if stated is not None and stated.value is not None and abs(stated.value - summed) > tol:
-            yield _f(
-                rec,
+            yield rec.finding(
                 "E302",
                 Text(
                     f"合计「{col.label}」填为 {_fmt(stated.value)}，各来源之和为 {_fmt(summed)}",
@@ -156,8 +143,7 @@ def _funds(rec: Record) -> Iterator[Finding]:
     if reason is not None and rate is not None and rate < spec.exec_reason_below:
         got = rec.fields.get("exec_reason")
         if got is None or got.blank:
-            yield _f(
-                rec,
+            yield rec.finding(
                 "W305",
                 Text(
                     f"执行率 {rate:.2%} 低于 {spec.exec_reason_below:.0%}，「{reason.label}」未填写",
@@ -178,8 +164,7 @@ def _indicators(rec: Record) -> Iterator[Finding]:
         for key in REQUIRED_INDICATOR:
             f = ind.field(key)
             if f is not None and f.blank:
-                yield _f(
-                    rec,
+                yield rec.finding(
                     "E401",
                     Text(
                         f"指标{title.zh}缺少「{labels[key]}」",
@@ -196,8 +181,7 @@ def _indicators(rec: Record) -> Iterator[Finding]:
 def _categories(rec: Record, ind: Indicator, taxonomy: dict, title: Text) -> Iterator[Finding]:
     l1, l2 = ind.value("level1"), ind.value("level2")
     if l1 and l1 not in taxonomy:
-        yield _f(
-            rec,
+        yield rec.finding(
             "E402",
             Text(
                 f"指标{title.zh}的一级指标「{l1}」不在指标体系中",
@@ -209,8 +193,7 @@ def _categories(rec: Record, ind: Indicator, taxonomy: dict, title: Text) -> Ite
     if l2:
         known = [y for ys in taxonomy.values() for y in ys]
         if l2 not in known:
-            yield _f(
-                rec,
+            yield rec.finding(
                 "E403",
                 Text(
                     f"指标{title.zh}的二级指标「{l2}」不在指标体系中",
@@ -220,8 +203,7 @@ def _categories(rec: Record, ind: Indicator, taxonomy: dict, title: Text) -> Ite
                 "ind_level2",
             )
         elif l1 in taxonomy and l2 not in taxonomy[l1]:
-            yield _f(
-                rec,
+            yield rec.finding(
                 "E403",
                 Text(
                     f"指标{title.zh}的二级指标「{l2}」不属于「{l1}」",
@@ -232,8 +214,7 @@ def _categories(rec: Record, ind: Indicator, taxonomy: dict, title: Text) -> Ite
             )
     sign = ind.value("sign")
     if sign and sign not in rec.spec.signs:
-        yield _f(
-            rec,
+        yield rec.finding(
             "E413",
             Text(
                 f"指标{title.zh}的指标性质「{sign}」不在列表中",
@@ -250,8 +231,7 @@ def _status(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
     if not status:
         return
     if status not in spec.statuses:
-        yield _f(
-            rec,
+        yield rec.finding(
             "E404",
             Text(
                 f"指标{title.zh}的完成状态「{status}」不是 {'、'.join(spec.statuses)} 之一",
@@ -263,8 +243,7 @@ def _status(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
     elif status != spec.complete_status:
         reason = ind.field("reason")
         if reason is None or reason.blank:
-            yield _f(
-                rec,
+            yield rec.finding(
                 "E405",
                 Text(
                     f"指标{title.zh}状态为「{status}」，缺少偏差原因",
@@ -280,8 +259,7 @@ def _target(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
     target, actual = ind.target, ind.actual
     for key, parsed in (("target", target), ("actual", actual)):
         if parsed is not None and parsed.placeholder:
-            yield _f(
-                rec,
+            yield rec.finding(
                 "E407",
                 Text(
                     f"指标{title.zh}填的是占位符「{_short(parsed.text)}」",
@@ -296,8 +274,7 @@ def _target(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
             and parsed.number is not None
             and parsed.number > 100
         ):
-            yield _f(
-                rec,
+            yield rec.finding(
                 "W409",
                 Text(
                     f"指标{title.zh}的百分比 {parsed.number:g}% 超过 100%",
@@ -310,8 +287,7 @@ def _target(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
         return
     qualitative = target.qualitative or ind.value("sign") == "定性"
     if not qualitative and not target.quantitative:
-        yield _f(
-            rec,
+        yield rec.finding(
             "W408",
             Text(
                 f"指标{title.zh}的指标值「{_short(target.text)}」没有量化，也未注明定性",
@@ -324,16 +300,14 @@ def _target(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
         return
     sign = ind.sign
     if ind.is_cost and sign in ("≥", ">"):
-        yield _f(
-            rec,
+        yield rec.finding(
             "W410",
             Text(f"成本指标{title.zh}使用了「{sign}」", f"cost indicator {title.en} uses '{sign}'"),
             ind.field("sign") or ind.field("target"),
             "ind_target",
         )
     if actual is not None and not actual.placeholder and actual.number is None:
-        yield _f(
-            rec,
+        yield rec.finding(
             "W411",
             Text(
                 f"定量指标{title.zh}的完成值「{_short(actual.text)}」是文字，无法计分",
@@ -343,8 +317,7 @@ def _target(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
             "ind_actual",
         )
     if ind.is_satisfaction and target.percent and target.number < spec.satisfaction_min * 100:
-        yield _f(
-            rec,
+        yield rec.finding(
             "W412",
             Text(
                 f"满意度指标{title.zh}的指标值 {target.number:g}% 低于 {spec.satisfaction_min:.0%}",
@@ -361,15 +334,14 @@ def _coverage(rec: Record) -> Iterator[Finding]:
     if rec.cells == {} and not rec.indicators:
         return
     if not rec.indicators:
-        yield _f(
-            rec, "E414", Text("没有填写任何绩效指标", "no indicator filled in"), None, "indicators"
+        yield rec.finding(
+            "E414", Text("没有填写任何绩效指标", "no indicator filled in"), None, "indicators"
         )
         return
     present = {ind.value("level1") for ind in rec.indicators}
     for l1 in spec.level1:
         if l1.label not in present:
-            yield _f(
-                rec,
+            yield rec.finding(
                 "E406",
                 Text(f"没有「{l1.label}」类指标", f"no indicator under {l1.label}"),
                 None,

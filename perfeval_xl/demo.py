@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .collect import Collection, collect
-from .fileio import atomic_write_bytes
+from .fileio import write_output
 from .generate import DEFAULT_PASSWORD, write_roster_templates
 from .samples import sample_roster_path, seed_projects
 from .spec import load_spec
@@ -79,7 +79,7 @@ def run_demo(outdir: Path | str, *, password: str = DEFAULT_PASSWORD) -> DemoRes
         }
         data = fill_template(template.read_bytes(), values, project["indicators"])
         target = inbox / template.name
-        atomic_write_bytes(target, data)
+        write_output(target, data)
         filled.append(target)
     coll = collect(inbox, roster=roster, roster_spec=spec)
     summary = write_summary(coll, outdir / SUMMARY_NAME)

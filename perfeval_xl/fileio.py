@@ -12,6 +12,8 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
+from .errors import OutputError, Text
+
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
     f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)
 }
@@ -35,6 +37,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_output(path: Path | str, data: bytes) -> Path:
+    """`atomic_write_bytes`, with the failures a clerk can meet (a folder of that name, no
+    permission, the file open in Excel on Windows) turned into an OutputError naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(path, Text("这是一个文件夹，不能作为输出文件", "is a folder, not a file"))
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise OutputError(
+            path, Text(f"无法写入（{exc.strerror}）", f"cannot write ({exc.strerror})")
+        ) from None
+    return path
 
 
 def safe_file_stem(text: str) -> str:

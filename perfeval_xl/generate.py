@@ -23,7 +23,7 @@ from xlsxwriter.utility import xl_col_to_name
 
 from ._version import __version__
 from .errors import OutputError, Text
-from .fileio import atomic_write_bytes, safe_file_stem, unique_stem
+from .fileio import safe_file_stem, unique_stem, write_output
 from .layout import SECTION_COL_WIDTH, Area, Layout, contract_names, make_layout, span
 from .spec import Spec
 from .xlsxpost import protect_structure
@@ -41,6 +41,14 @@ PROP_FORM_ID = "perfeval_form_id"
 PROP_SPEC_VERSION = "perfeval_spec_version"
 PROP_WORKBOOK_ID = "perfeval_workbook_id"
 PROP_GENERATOR = "perfeval_generator"
+#: Every workbook we write: in memory, and text stays text (a unit's "=HYPERLINK(…)" or
+#: "http://…" must never become a formula or a link; xlsxwriter converts both by default).
+XLSXWRITER_OPTIONS = {
+    "in_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
 MAX_AMOUNT = 10_000_000_000  # 万元: a trillion yuan; stops 1e308 and typos
 YEAR_RANGE = (2000, 2100)
 _WORKBOOK_ID_NS = uuid.UUID("7d3f6b1e-2f1a-5c0e-9a47-5e1f0c2b8d31")
@@ -154,15 +162,7 @@ def build_template(
         raise ValueError(f"not issuable on {spec.id}: {sorted(unknown)}")
     lay = make_layout(spec, indicator_rows)
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(
-        buf,
-        {
-            "in_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
+    wb = xlsxwriter.Workbook(buf, XLSXWRITER_OPTIONS)
     _FormWriter(wb, spec, lay, issued, password).write()
     wb.close()
     return protect_structure(buf.getvalue(), password)
@@ -775,7 +775,7 @@ def write_template(
     """Write one blank template to `path` (atomically) and return the path."""
     path = Path(path)
     data = build_template(spec, password=password, indicator_rows=indicator_rows)
-    _write(path, data)
+    write_output(path, data)
     return path
 
 
@@ -813,7 +813,7 @@ def write_roster_templates(
         built.append((outdir / f"{stem}.xlsx", data))
     _make_dir(outdir)
     for path, data in built:
-        _write(path, data)
+        write_output(path, data)
     return [path for path, _ in built]
 
 
@@ -825,15 +825,4 @@ def _make_dir(outdir: Path) -> None:
     except OSError as exc:
         raise OutputError(
             outdir, Text(f"无法创建文件夹（{exc.strerror}）", f"cannot create ({exc.strerror})")
-        ) from None
-
-
-def _write(path: Path, data: bytes) -> None:
-    if path.is_dir():
-        raise OutputError(path, Text("这是一个文件夹，不能作为输出文件", "is a folder, not a file"))
-    try:
-        atomic_write_bytes(path, data)
-    except OSError as exc:
-        raise OutputError(
-            path, Text(f"无法写入（{exc.strerror}）", f"cannot write ({exc.strerror})")
         ) from None

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from .errors import Text
+from .findings import Finding, finding
 from .normalize import Target
 from .spec import Spec
 
@@ -122,6 +123,20 @@ class Record:
         if budget is None or spent is None or budget <= 0:
             return None
         return spent / budget
+
+    def finding(
+        self, code: str, message: Text, where: Field | tuple | None, field_name: str
+    ) -> Finding:
+        """A finding about this record at a field, a (sheet, cell) pair, or the form sheet."""
+        if isinstance(where, Field):
+            sheet, cell = where.sheet, where.cell
+        elif isinstance(where, tuple):
+            sheet, cell = where
+        else:
+            sheet, cell = None, None
+        return finding(
+            code, self.path, message, sheet=sheet or self.spec.sheet, cell=cell, field=field_name
+        )
 
     def where(self, name: str) -> tuple[str | None, str | None]:
         """(sheet, cell) of a single-cell contract name, or (None, None)."""

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import Text
-from .findings import Finding, finding
+from .findings import Finding
 from .normalize import Target
 from .record import Indicator, Record
 from .spec import Spec
@@ -278,14 +278,6 @@ def score_findings(record: Record, score: ProjectScore) -> list[Finding]:
     return out
 
 
-def _f(rec: Record, code: str, message: Text, field_: object | None, name: str) -> Finding:
-    sheet = getattr(field_, "sheet", None) if field_ is not None else None
-    cell = getattr(field_, "cell", None) if field_ is not None else None
-    if isinstance(field_, tuple):
-        sheet, cell = field_
-    return finding(code, rec.path, message, sheet=sheet or rec.spec.sheet, cell=cell, field=name)
-
-
 def _weights(rec: Record) -> Iterator[Finding]:
     spec = rec.spec
     given: list[float] = []
@@ -293,8 +285,7 @@ def _weights(rec: Record) -> Iterator[Finding]:
         w = ind.value("weight")
         if not isinstance(w, (int, float)) or w <= 0:
             t = ind.title
-            yield _f(
-                rec,
+            yield rec.finding(
                 "E502",
                 Text(
                     f"指标{t.zh}的分值为空或不大于 0",
@@ -309,8 +300,7 @@ def _weights(rec: Record) -> Iterator[Finding]:
         return
     expected = spec.score_total - spec.exec_weight
     if abs(sum(given) - expected) > spec.score_tolerance:
-        yield _f(
-            rec,
+        yield rec.finding(
             "E501",
             Text(
                 f"指标分值合计 {sum(given):g}，应为 {expected:g}",
@@ -328,8 +318,7 @@ def _weights(rec: Record) -> Iterator[Finding]:
             )
             present = any(ind.value("level1") == l1.label for ind in rec.indicators)
             if present and abs(total - l1.weight) > spec.score_tolerance:
-                yield _f(
-                    rec,
+                yield rec.finding(
                     "E503",
                     Text(
                         f"「{l1.label}」的分值合计 {total:g}，应为 {l1.weight:g}",
@@ -348,8 +337,7 @@ def _reported(rec: Record, score: ProjectScore) -> Iterator[Finding]:
         reported, weight = s.reported, ind.value("weight")
         if reported is None:
             if weight is not None:
-                yield _f(
-                    rec,
+                yield rec.finding(
                     "E510",
                     Text(f"指标{t.zh}没有填写得分", f"indicator {t.en} has no score"),
                     ind.field("score"),
@@ -357,8 +345,7 @@ def _reported(rec: Record, score: ProjectScore) -> Iterator[Finding]:
                 )
             continue
         if isinstance(weight, (int, float)) and reported > weight + 1e-9:
-            yield _f(
-                rec,
+            yield rec.finding(
                 "E504",
                 Text(
                     f"指标{t.zh}得分 {reported:g} 超过分值 {weight:g}",
@@ -370,8 +357,7 @@ def _reported(rec: Record, score: ProjectScore) -> Iterator[Finding]:
         elif s.rule.kind == QUALITATIVE and weight:
             lo, hi = spec.qualitative_bands[ind.value("status")]
             if not lo * weight - tol <= reported <= hi * weight + tol:
-                yield _f(
-                    rec,
+                yield rec.finding(
                     "E507",
                     Text(
                         f"定性指标{t.zh}为「{ind.value('status')}」，得分应在 {lo * weight:g}–{hi * weight:g} 之间，填为 {reported:g}",
@@ -385,8 +371,7 @@ def _reported(rec: Record, score: ProjectScore) -> Iterator[Finding]:
             and s.rule.kind != QUALITATIVE
             and abs(reported - s.computed) > tol
         ):
-            yield _f(
-                rec,
+            yield rec.finding(
                 "E505",
                 Text(
                     f"指标{t.zh}得分 {reported:g}，按规则应为 {s.computed:g}（{s.rule.how.zh}，分值 {weight:g}）",
@@ -401,8 +386,7 @@ def _reported(rec: Record, score: ProjectScore) -> Iterator[Finding]:
             and ind.value("status") == spec.complete_status
             and not ind.value("reason")
         ):
-            yield _f(
-                rec,
+            yield rec.finding(
                 "E508",
                 Text(
                     f"指标{t.zh}未得满分（{reported:g}/{weight:g}），缺少偏差原因",
@@ -426,8 +410,7 @@ def _stated_totals(rec: Record, score: ProjectScore) -> Iterator[Finding]:
         if stated is None or stated.value is None or computed is None:
             continue
         if abs(stated.value * scale - computed * scale) > tol:
-            yield _f(
-                rec,
+            yield rec.finding(
                 "E506",
                 Text(
                     f"{zh}填为 {stated.value:g}，按各项计算应为 {computed:g}",
@@ -450,8 +433,7 @@ def _over_achievement(rec: Record) -> Iterator[Finding]:
         if a.number >= spec.over_achievement * t_num and not ind.value("reason"):
             t = ind.title
             ratio = a.number / t_num
-            yield _f(
-                rec,
+            yield rec.finding(
                 "W509",
                 Text(
                     f"指标{t.zh}完成值为指标值的 {ratio:.0%}（≥ {spec.over_achievement:.0%}），超额完成须说明原因",

@@ -23,9 +23,9 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from ._version import __version__
 from .collect import Collection, RosterStatus, Submission
-from .errors import OutputError, Text
-from .fileio import atomic_write_bytes
+from .fileio import write_output
 from .findings import ERROR, Finding
+from .generate import XLSXWRITER_OPTIONS
 from .record import Record
 from .report import display_width
 from .spec import Spec
@@ -202,16 +202,7 @@ def build_summary(collection: Collection, *, generated: datetime | None = None) 
         generated = datetime.now().replace(microsecond=0)
     generated = generated.replace(tzinfo=None)
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(
-        buf,
-        {
-            "in_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-            "remove_timezone": True,
-        },
-    )
+    wb = xlsxwriter.Workbook(buf, {**XLSXWRITER_OPTIONS, "remove_timezone": True})
     _SummaryWriter(wb, collection, generated).write()
     wb.close()
     return buf.getvalue()
@@ -225,17 +216,7 @@ def write_summary(
     Raises:
         OutputError: `path` is a folder or cannot be written.
     """
-    path = Path(path)
-    data = build_summary(collection, generated=generated)
-    if path.is_dir():
-        raise OutputError(path, Text("这是一个文件夹，不能作为输出文件", "is a folder, not a file"))
-    try:
-        atomic_write_bytes(path, data)
-    except OSError as exc:
-        raise OutputError(
-            path, Text(f"无法写入（{exc.strerror}）", f"cannot write ({exc.strerror})")
-        ) from None
-    return path
+    return write_output(path, build_summary(collection, generated=generated))
 
 
 def _ok(rc: int | None, what: str) -> None:
