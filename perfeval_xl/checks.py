@@ -360,6 +360,10 @@ class CheckResult:
     record: Record | None
     findings: list[Finding]
     score: ProjectScore | None = None
+    #: the workbook carries a signature of its issued values (made with `template --key`)
+    signed: bool = False
+    #: the signature was verified (a key was given)
+    signature_checked: bool = False
 
     @property
     def errors(self) -> int:
@@ -385,6 +389,8 @@ class CheckResult:
         return {
             "path": self.path,
             "form": self.record.spec.id if self.record else None,
+            "signed": self.signed,
+            "signature_checked": self.signature_checked,
             "project": project,
             "findings": [f.to_dict(lang) for f in self.findings],
             "errors": self.errors,
@@ -392,30 +398,43 @@ class CheckResult:
         }
 
 
-def check_workbook(path: Path | str) -> CheckResult:
+def check_workbook(
+    path: Path | str, *, key: bytes | None = None, password: str | None = None
+) -> CheckResult:
     """Read a filled workbook and apply every check and the scoring.
 
     Args:
         path: the .xlsx file; it is only read, never modified or locked.
+        key: the office's signing key: verify the signature of the issued values (E701–E703).
+        password: open password of an encrypted workbook (decrypted in memory).
 
     Returns:
         A `CheckResult`. Bad files give findings (E001 …), never exceptions.
     """
     from .read import read_workbook
 
-    return check_read(read_workbook(path))
+    return check_read(read_workbook(path, password=password), key=key)
 
 
-def check_read(result: ReadResult) -> CheckResult:
-    """Apply the checks and the scoring to what the reader gave (from a file or from memory)."""
+def check_read(result: ReadResult, *, key: bytes | None = None) -> CheckResult:
+    """Apply the checks, the scoring and (with `key`) the signature check to what the reader
+    gave (from a file or from memory)."""
     findings = list(result.findings)
     score = None
-    if result.record is not None:
-        findings += check_record(result.record)
-        score = score_record(result.record)
-        findings += score_findings(result.record, score)
+    rec = result.record
+    if rec is not None:
+        findings += check_record(rec)
+        score = score_record(rec)
+        findings += score_findings(rec, score)
+        if key is not None:
+            from .sign import verify
+
+            findings += verify(rec, key)
     findings.sort(key=_order)
-    return CheckResult(result.path, result.record, findings, score)
+    checked = CheckResult(result.path, rec, findings, score)
+    checked.signed = bool(rec and rec.meta.get("signature"))
+    checked.signature_checked = key is not None and rec is not None
+    return checked
 
 
 def _order(f: Finding) -> tuple:

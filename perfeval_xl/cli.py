@@ -41,6 +41,36 @@ def _load(ctx: click.Context, form: str) -> spec.Spec:
         raise _Failure(exc, ctx.obj["lang"]) from None
 
 
+def _key(path: Path | None, create: bool = False) -> bytes | None:
+    if path is None:
+        return None
+    from .sign import load_key
+
+    return load_key(path, create=create)
+
+
+def _open_password(password: str | None, password_file: Path | None) -> str | None:
+    if password_file is not None:
+        return password_file.read_text(encoding="utf-8").strip("\r\n")
+    return password
+
+
+_KEY_OPTION = click.option(
+    "--key",
+    "key_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The office's key file: verify the signature of the issued values.",
+)
+_PASSWORD_OPTION = click.option(
+    "--password", help="Open password for encrypted workbooks (decrypted in memory)."
+)
+_PASSWORD_FILE_OPTION = click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the open password from this file (keeps it out of the shell history).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--lang",
@@ -87,6 +117,12 @@ def cli(ctx: click.Context, lang: str) -> None:
     type=click.IntRange(1, 500),
     help="Indicator rows in the table.  [default: the form's, 20]",
 )
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sign the issued values with this key file (created, owner-only, on first use).",
+)
 @click.pass_context
 def template(
     ctx: click.Context,
@@ -95,6 +131,7 @@ def template(
     roster: Path | None,
     password: str,
     rows: int | None,
+    key_path: Path | None,
 ) -> None:
     """Generate locked Excel templates for units to fill in.
 
@@ -107,6 +144,7 @@ def template(
     lang = ctx.obj["lang"]
     form_spec = _load(ctx, form)
     try:
+        key = _key(key_path, create=True)
         if roster is None:
             path = output or Path(f"{form_spec.id}.xlsx")
             if path.is_dir():
@@ -116,7 +154,9 @@ def template(
                     Text("输出文件名须以 .xlsx 结尾", "must end with .xlsx").render(lang),
                     param_hint="'-o'",
                 )
-            generate.write_template(path, form_spec, password=password, indicator_rows=rows)
+            generate.write_template(
+                path, form_spec, password=password, indicator_rows=rows, key=key
+            )
             _say(ctx, f"已生成 {path}（{form_spec.id}）", f"wrote {path} ({form_spec.id})")
             return
         outdir = output or Path("outbox")
@@ -128,7 +168,7 @@ def template(
                 param_hint="'-o'",
             )
         paths = generate.write_roster_templates(
-            roster, outdir, form_spec, password=password, indicator_rows=rows
+            roster, outdir, form_spec, password=password, indicator_rows=rows, key=key
         )
     except PerfevalError as exc:
         raise _Failure(exc, lang) from None
@@ -154,8 +194,19 @@ def template(
     help="Human text grouped by file, or JSON for machines.",
 )
 @click.option("--strict", is_flag=True, help="Warnings count as errors for the exit code.")
+@_KEY_OPTION
+@_PASSWORD_OPTION
+@_PASSWORD_FILE_OPTION
 @click.pass_context
-def check(ctx: click.Context, files: tuple[Path, ...], fmt: str, strict: bool) -> None:
+def check(
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    fmt: str,
+    strict: bool,
+    key_path: Path | None,
+    password: str | None,
+    password_file: Path | None,
+) -> None:
     """Check filled workbooks: read every value by name and apply the reviewer's rules.
 
     Exit code 0 when no file has errors (warnings allowed unless --strict), 1 when any has.
@@ -169,7 +220,12 @@ def check(ctx: click.Context, files: tuple[Path, ...], fmt: str, strict: bool) -
     from .report import format_text, to_json, totals
 
     lang = ctx.obj["lang"]
-    results = [check_workbook(path) for path in files]
+    try:
+        key = _key(key_path)
+    except PerfevalError as exc:
+        raise _Failure(exc, lang) from None
+    secret = _open_password(password, password_file)
+    results = [check_workbook(path, key=key, password=secret) for path in files]
     if fmt == "json":
         click.echo(to_json(results, lang))
     else:
@@ -257,6 +313,9 @@ def forms(ctx: click.Context, form: str | None) -> None:
 @click.option(
     "--workers", type=click.IntRange(1, 64), help="Processes to use.  [default: all cores]"
 )
+@_KEY_OPTION
+@_PASSWORD_OPTION
+@_PASSWORD_FILE_OPTION
 @click.pass_context
 def collect(
     ctx: click.Context,
@@ -268,6 +327,9 @@ def collect(
     quiet: bool,
     strict: bool,
     workers: int | None,
+    key_path: Path | None,
+    password: str | None,
+    password_file: Path | None,
 ) -> None:
     """Collect an inbox: check every workbook (also in .zip attachments) and write the
     department summary workbook.
@@ -288,6 +350,7 @@ def collect(
         )
     bar = _Progress(lang, enabled=not quiet and _is_terminal())
     try:
+        key = _key(key_path)
         coll = collect_mod.collect(
             inbox,
             roster=roster,
@@ -296,6 +359,8 @@ def collect(
             workers=workers,
             progress=bar.advance,
             on_total=bar.start,
+            key=key,
+            password=_open_password(password, password_file),
         )
         bar.finish()
         write_summary(coll, output)
@@ -315,6 +380,11 @@ def collect(
         zh += f"；{missing} 个项目未收到"
         en += f"; {missing} projects not received"
     _say(ctx, zh, en)
+    from .report import signature_note
+
+    note = signature_note([s.result for s in coll.submissions], lang)
+    if note:
+        click.echo(note)
     _say(ctx, f"已写入 {output}", f"wrote {output}")
     if json_path is not None:
         _say(ctx, f"已写入 {json_path}", f"wrote {json_path}")

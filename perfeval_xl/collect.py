@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from .checks import CheckResult, check_read, check_workbook
@@ -140,6 +141,8 @@ def collect(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    key: bytes | None = None,
+    password: str | None = None,
 ) -> Collection:
     """Collect every workbook under `inbox`.
 
@@ -152,6 +155,8 @@ def collect(
         workers: processes to use (default: every core).
         progress: called with the number of files just finished, for a progress bar.
         on_total: called once with the number of inputs found.
+        key: the office's signing key: verify each workbook's issued values (E701–E703).
+        password: open password for encrypted workbooks.
 
     Raises:
         OutputError: `inbox` is not a readable folder.
@@ -167,7 +172,7 @@ def collect(
     items, findings = find_items(root, skip)
     if on_total is not None:
         on_total(len(items))
-    results = check_items(items, workers=workers, progress=progress)
+    results = check_items(items, workers=workers, progress=progress, key=key, password=password)
     coll = Collection(
         str(root), [Submission(i, r) for i, r in zip(items, results, strict=True)], findings
     )
@@ -316,10 +321,10 @@ def _bad_archive(source: str, zh: str, en: str) -> Finding:
 
 
 # -- checking ----------------------------------------------------------------------------------
-def check_item(item: Item) -> CheckResult:
+def check_item(item: Item, key: bytes | None = None, password: str | None = None) -> CheckResult:
     """Check one input (in a worker process): a file by path, a .zip member in memory."""
     if item.member is None:
-        result = check_workbook(item.path)
+        result = check_workbook(item.path, key=key, password=password)
     else:
         try:
             with zipfile.ZipFile(item.path) as archive, archive.open(item.member) as fh:
@@ -332,7 +337,7 @@ def check_item(item: Item) -> CheckResult:
                 Text(f"无法从压缩包读取（{reason}）", f"cannot read from the archive ({reason})"),
             )
             return CheckResult(item.source, None, [f])
-        result = check_read(read_workbook_bytes(item.source, data))
+        result = check_read(read_workbook_bytes(item.source, data, password=password), key=key)
     return _renamed(result, item.source)
 
 
@@ -352,13 +357,16 @@ def check_items(
     *,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    key: bytes | None = None,
+    password: str | None = None,
 ) -> list[CheckResult]:
     """Check every item, in parallel on all cores for a real batch; results in input order."""
     workers = workers or os.cpu_count() or 1
+    check = partial(check_item, key=key, password=password)
     if workers == 1 or len(items) < POOL_MIN_FILES:
         out = []
         for item in items:
-            out.append(check_item(item))
+            out.append(check(item))
             if progress is not None:
                 progress(1)
         return out

@@ -582,6 +582,53 @@ _rule(
     ("如是自评表，请另存为 .xlsx", "if it is a form, save it as .xlsx"),
 )
 
+# -- signatures (check/collect --key) ----------------------------------------------------------
+_rule(
+    "E701",
+    ("工作簿没有签名，或签名信息损坏", "the workbook has no signature, or it is damaged"),
+    (
+        "财政部门用 --key 生成的模板都带签名；没有签名就无法证明预填内容未被改动",
+        "templates made with --key are signed; without it the issued values cannot be verified",
+    ),
+    ("用财政部门下发的模板重新填写", "fill the template the office issued"),
+)
+_rule(
+    "E702",
+    (
+        "签名无效（签名信息或表式标识被改动，或用另一把密钥签名）",
+        "invalid signature (signed data or identity altered, or another key)",
+    ),
+    (
+        "签名证明预填内容由持有密钥的财政部门下发",
+        "the signature proves the issued values came from the office holding the key",
+    ),
+    (
+        "用财政部门下发的模板重新填写；核对所用密钥",
+        "fill the issued template again; check the key used",
+    ),
+)
+_rule(
+    "E703",
+    ("财政部门预填并签名的内容被改动", "an issued and signed value was changed"),
+    (
+        "预算数、项目、单位等由财政部门下发，即使取消了工作表保护也不能改",
+        "budget, project and unit are issued by the office and must not change, even with protection removed",
+    ),
+    (
+        "恢复为下发时的内容，或请财政部门重新下发",
+        "restore the issued value, or ask the office to issue the template again",
+    ),
+)
+_rule(
+    "E704",
+    ("加密工作簿的打开密码不正确", "the open password of an encrypted workbook is wrong"),
+    (
+        "用 --password 给出的密码无法解密该文件",
+        "the password given with --password does not decrypt the file",
+    ),
+    ("向填报单位确认打开密码", "ask the unit for the right password"),
+)
+
 
 def rules_markdown() -> str:
     """The text of `docs/rules.md`: every rule, generated so the table can never go stale.
@@ -597,7 +644,7 @@ def rules_markdown() -> str:
         "`W…` warnings (worth a look; `check` exits 0 unless `--strict`). E0xx/W0xx are about the",
         "file and the template, 1xx the header, 2xx values as typed, 3xx the funds, 4xx the",
         "indicators, 5xx the scores (reported scores on forms with 分值/得分 columns), 6xx the inbox",
-        "and the roster (`collect`). Thresholds (tolerances, the 90 % execution and satisfaction floors, placeholder",
+        "and the roster (`collect`), 7xx the signature of issued values (`--key`). Thresholds (tolerances, the 90 % execution and satisfaction floors, placeholder",
         "texts, text lengths) come from the form's spec in `workbook_templates/`.",
         "",
         "| code | severity | what it checks | why | how to fix |",

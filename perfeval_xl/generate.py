@@ -41,6 +41,7 @@ PROP_FORM_ID = "perfeval_form_id"
 PROP_SPEC_VERSION = "perfeval_spec_version"
 PROP_WORKBOOK_ID = "perfeval_workbook_id"
 PROP_GENERATOR = "perfeval_generator"
+PROP_SIGNATURE = "perfeval_signature"
 #: Every workbook we write: in memory, and text stays text (a unit's "=HYPERLINK(…)" or
 #: "http://…" must never become a formula or a link; xlsxwriter converts both by default).
 XLSXWRITER_OPTIONS = {
@@ -143,6 +144,7 @@ def build_template(
     *,
     password: str = DEFAULT_PASSWORD,
     indicator_rows: int | None = None,
+    key: bytes | None = None,
 ) -> bytes:
     """Build one locked template.
 
@@ -152,6 +154,8 @@ def build_template(
             `issuable_fields`); they are written locked. Amounts are numbers, `year` an int.
         password: sheet and workbook protection password ("" for none).
         indicator_rows: rows in the indicator table (default: the spec's).
+        key: the office's signing key (`sign.load_key`): the issued values and their
+            HMAC-SHA256 signature go on the `_meta` sheet, so changes can be proven later.
 
     Returns:
         The .xlsx file's bytes.
@@ -163,7 +167,7 @@ def build_template(
     lay = make_layout(spec, indicator_rows)
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, XLSXWRITER_OPTIONS)
-    _FormWriter(wb, spec, lay, issued, password).write()
+    _FormWriter(wb, spec, lay, issued, password, key).write()
     wb.close()
     return protect_structure(buf.getvalue(), password)
 
@@ -172,7 +176,13 @@ class _FormWriter:
     """Writes one workbook; each method owns one block of the form or one sheet."""
 
     def __init__(
-        self, wb: Any, spec: Spec, lay: Layout, issued: dict[str, Any], password: str
+        self,
+        wb: Any,
+        spec: Spec,
+        lay: Layout,
+        issued: dict[str, Any],
+        password: str,
+        key: bytes | None = None,
     ) -> None:
         self.wb = wb
         self.spec = spec
@@ -187,6 +197,11 @@ class _FormWriter:
         self.sheet_ref = "'" + spec.sheet.replace("'", "''") + "'"
         self.names = contract_names(lay)
         self.wid = workbook_id(spec, issued, lay.indicator_rows)
+        self.signed: dict[str, str] = {}
+        if key is not None:
+            from .sign import sign
+
+            self.signed = sign(key, spec.id, spec.version, self.wid, issued)
 
     def write(self) -> None:
         self._properties()
@@ -278,6 +293,8 @@ class _FormWriter:
         self.wb.set_custom_property(PROP_SPEC_VERSION, str(self.spec.version))
         self.wb.set_custom_property(PROP_WORKBOOK_ID, self.wid)
         self.wb.set_custom_property(PROP_GENERATOR, f"perfeval-xl {__version__}")
+        if self.signed:
+            self.wb.set_custom_property(PROP_SIGNATURE, self.signed["signature"])
 
     def _columns(self) -> None:
         self.ws.set_column(0, 0, SECTION_COL_WIDTH)
@@ -680,6 +697,7 @@ class _FormWriter:
             ("workbook_id", self.wid, "pe_meta_workbook_id"),
             ("generator", f"perfeval-xl {__version__}", None),
             ("indicator_rows", self.lay.indicator_rows, None),
+            *((name, value, None) for name, value in self.signed.items()),
         ]
         ws.write_string(0, 0, "key")
         ws.write_string(0, 1, "value")
@@ -771,10 +789,11 @@ def write_template(
     *,
     password: str = DEFAULT_PASSWORD,
     indicator_rows: int | None = None,
+    key: bytes | None = None,
 ) -> Path:
     """Write one blank template to `path` (atomically) and return the path."""
     path = Path(path)
-    data = build_template(spec, password=password, indicator_rows=indicator_rows)
+    data = build_template(spec, password=password, indicator_rows=indicator_rows, key=key)
     write_output(path, data)
     return path
 
@@ -786,6 +805,7 @@ def write_roster_templates(
     *,
     password: str = DEFAULT_PASSWORD,
     indicator_rows: int | None = None,
+    key: bytes | None = None,
 ) -> list[Path]:
     """Write one pre-filled template per roster row into `outdir`, named
     `<dept_code>_<unit>_<project>.xlsx` (made safe for Windows and unique).
@@ -809,7 +829,7 @@ def write_roster_templates(
         stem = unique_stem(
             safe_file_stem(f"{v['dept_code']}_{v['unit_name']}_{v['project_name']}"), taken
         )
-        data = build_template(spec, v, password=password, indicator_rows=indicator_rows)
+        data = build_template(spec, v, password=password, indicator_rows=indicator_rows, key=key)
         built.append((outdir / f"{stem}.xlsx", data))
     _make_dir(outdir)
     for path, data in built:

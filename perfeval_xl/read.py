@@ -25,7 +25,7 @@ from .generate import META_SHEET, PROP_FORM_ID, PROP_SPEC_VERSION, PROP_WORKBOOK
 from .layout import contract_names, make_layout
 from .normalize import Parsed, clean_text, parse_amount, parse_number, parse_target, parse_year
 from .record import Field, Indicator, Record
-from .safety import inspect_bytes, inspect_file
+from .safety import MAX_FILE_BYTES, inspect_bytes, inspect_file
 from .spec import load_spec
 
 #: Indicator columns whose values come from a list, with the rule for values outside it.
@@ -46,30 +46,63 @@ class ReadResult:
     findings: list[Finding] = field(default_factory=list)
 
 
-def read_workbook(path: Path | str) -> ReadResult:
+def read_workbook(path: Path | str, *, password: str | None = None) -> ReadResult:
     """Read a filled template.
 
     Args:
         path: the .xlsx file. It is opened read-only and never modified.
+        password: the open password of an encrypted workbook; it is decrypted in memory.
 
     Returns:
         A `ReadResult`; its findings say why the record is None when it is.
     """
     path = Path(path)
     data, refused = inspect_file(path)
+    if refused is not None and refused.code == "E003" and password is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)
+        except OSError:
+            return ReadResult(str(path), None, [refused])
+        return read_workbook_bytes(str(path), data, password=password)
     if refused is not None:
         return ReadResult(str(path), None, [refused])
     assert data is not None
     return _read_inspected(str(path), data)
 
 
-def read_workbook_bytes(name: str, data: bytes) -> ReadResult:
+def read_workbook_bytes(name: str, data: bytes, *, password: str | None = None) -> ReadResult:
     """Read a workbook held in memory (a member of a .zip attachment); `name` names it in
-    findings. The same inspection as for a file comes first."""
+    findings. The same inspection as for a file comes first; an encrypted workbook is
+    decrypted in memory when `password` is given, and the result inspected again."""
     refused = inspect_bytes(name, data)
+    if refused is not None and refused.code == "E003" and password is not None:
+        data, problem = _decrypt(name, data, password)
+        if problem is not None:
+            return ReadResult(name, None, [problem])
+        refused = inspect_bytes(name, data)
     if refused is not None:
         return ReadResult(name, None, [refused])
     return _read_inspected(name, data)
+
+
+def _decrypt(name: str, data: bytes, password: str) -> tuple[bytes, Finding | None]:
+    import msoffcrypto
+    from msoffcrypto.exceptions import InvalidKeyError
+
+    out = io.BytesIO()
+    try:
+        office = msoffcrypto.OfficeFile(io.BytesIO(data))
+        office.load_key(password=password)
+        office.decrypt(out)
+    except InvalidKeyError:
+        return b"", finding("E704", name, Text("打开密码不正确", "the open password is wrong"))
+    except Exception as exc:  # noqa: BLE001 - a damaged encrypted file is a finding, never a crash
+        reason = _one_line(exc)
+        return b"", finding(
+            "E003", name, Text(f"无法解密（{reason}）", f"cannot be decrypted ({reason})")
+        )
+    return out.getvalue(), None
 
 
 def _read_inspected(name: str, data: bytes) -> ReadResult:
@@ -148,7 +181,7 @@ class _Reader:
                     f"template {form_id} v{version}, this tool has v{spec.version}; read by name",
                 ),
             )
-        record = Record(self.name, spec, version, wid, self._saved())
+        record = Record(self.name, spec, version, wid, self._saved(), self._meta())
         self.spec = spec
         self.record = record
         self._names()

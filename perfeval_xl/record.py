@@ -98,6 +98,8 @@ class Record:
     workbook_id: str | None
     #: when the workbook was last saved, by its own properties (for choosing among duplicates)
     saved: datetime | None = None
+    #: the key/value rows of the hidden _meta sheet (identity and, when signed, the signature)
+    meta: dict[str, Any] = field(default_factory=dict)
     fields: dict[str, Field] = field(default_factory=dict)
     stated: dict[str, Field] = field(default_factory=dict)
     indicators: list[Indicator] = field(default_factory=list)

@@ -37,8 +37,21 @@ def format_text(results: Sequence[CheckResult], lang: str = "zh") -> str:
             where = f.location or "-"
             sev = _pad(words[f.severity], 8)
             lines.append(f"  {sev} {f.code}  {_pad(where, 14)} {f.message.render(lang)}")
+    note = signature_note(results, lang)
+    if note:
+        lines.append(note)
     lines.append(summary_line(totals(results), lang))
     return "\n".join(lines) + "\n"
+
+
+def signature_note(results: Sequence[CheckResult], lang: str = "zh") -> str | None:
+    """Said once per run: signed workbooks were read without the key, so not verified."""
+    unchecked = sum(r.signed and not r.signature_checked for r in results)
+    if not unchecked:
+        return None
+    if lang == "en":
+        return f"note: {unchecked} signed workbook(s) not verified: no --key given"
+    return f"注意：{unchecked} 个工作簿带签名，未提供 --key，未核验签名"
 
 
 def display_width(text: str) -> int:

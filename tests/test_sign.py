@@ -1,0 +1,223 @@
+"""Tamper evidence (HMAC-SHA256 over the issued values) and encrypted workbooks."""
+
+from __future__ import annotations
+
+import io
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from helpers import INDICATORS, fill, named_cell, open_xlsx
+
+from perfeval_xl import OutputError, build_template, load_spec
+from perfeval_xl.checks import check_workbook
+from perfeval_xl.cli import cli
+from perfeval_xl.sign import KEY_BYTES, key_id, load_key
+
+ISSUED = {
+    "project_name": "2022年媒体合作项目",
+    "dept_code": "109101",
+    "dept_name": "中共攀枝花市仁和区委宣传部",
+    "unit_name": "攀枝花市区委宣传部",
+    "year": 2022,
+    "fund_fiscal_budget": 100.0,
+}
+
+
+@pytest.fixture
+def key(tmp_path) -> bytes:
+    return load_key(tmp_path / "office.key", create=True)
+
+
+def signed_filled(tmp_path: Path, key: bytes, change=None, name="filled.xlsx") -> Path:
+    spec = load_spec("national-2020")
+    wb = open_xlsx(build_template(spec, ISSUED, key=key))
+    fill(
+        wb,
+        {
+            "project_code": "P1",
+            "goal_expected": "目标",
+            "goal_actual": "完成",
+            "fund_fiscal_spent": 95,
+        },
+        INDICATORS,
+    )
+    if change is not None:
+        change(wb)
+    path = tmp_path / name
+    wb.save(path)
+    return path
+
+
+def codes(path: Path, **kw) -> list[tuple[str, str | None]]:
+    return sorted((f.code, f.cell) for f in check_workbook(path, **kw).findings)
+
+
+def test_key_file_is_created_owner_only_and_reused(tmp_path):
+    path = tmp_path / "office.key"
+    first = load_key(path, create=True)
+    assert len(first) == KEY_BYTES
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_key(path, create=True) == first  # never overwritten
+    assert load_key(path) == first
+
+
+@pytest.mark.parametrize("content", ["", "not hex", "abcd"])
+def test_bad_key_file(tmp_path, content):
+    path = tmp_path / "bad.key"
+    path.write_text(content)
+    with pytest.raises(OutputError):
+        load_key(path)
+
+
+def test_signature_is_in_the_workbook_and_the_key_is_not(key):
+    data = build_template(load_spec("national-2020"), ISSUED, key=key)
+    wb = open_xlsx(data)
+    meta = {r[0]: r[1] for r in wb["_meta"].iter_rows(values_only=True)}
+    assert meta["key_id"] == key_id(key) and len(meta["signature"]) == 64
+    assert '"fund_fiscal_budget": "100.000000"' in meta["signed_values"]
+    props = {p.name: p.value for p in wb.custom_doc_props.props}
+    assert props["perfeval_signature"] == meta["signature"]
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        everything = b"".join(z.read(n) for n in z.namelist())
+    assert key.hex().encode() not in everything and key not in everything
+
+
+def test_intact_signed_workbook_verifies(tmp_path, key):
+    assert codes(signed_filled(tmp_path, key), key=key) == []
+
+
+def test_changed_issued_value_is_named_even_without_protection(tmp_path, key):
+    def tamper(wb):
+        wb["自评表"].protection.sheet = False
+        named_cell(wb, "pe_fund_fiscal_budget").value = 150
+        named_cell(wb, "pe_unit_name").value = "别的单位"
+
+    path = signed_filled(tmp_path, key, tamper)
+    result = check_workbook(path, key=key)
+    e703 = [(f.field, f.cell) for f in result.findings if f.code == "E703"]
+    assert e703 == [("unit_name", "B6"), ("fund_fiscal_budget", "F9")]
+    budget = next(
+        f for f in result.findings if f.field == "fund_fiscal_budget" and f.code == "E703"
+    )
+    assert (
+        budget.message.render("zh")
+        == "财政部门下发的「当年财政拨款全年预算数」被改动：下发时为「100」，现为「150」"
+    )
+    assert "W012" in [f.code for f in result.findings]
+
+
+def test_missing_damaged_and_foreign_signatures(tmp_path, key):
+    from helpers import filled
+
+    unsigned = filled(tmp_path, "national-2020")
+    assert [f.code for f in check_workbook(unsigned, key=key).findings] == ["E701"]
+
+    def damage(wb):
+        for row in wb["_meta"].iter_rows():
+            if row[0].value == "signed_values":
+                row[1].value = "{not json"
+
+    assert codes(signed_filled(tmp_path, key, damage, "d.xlsx"), key=key) == [("E701", None)]
+
+    def forge(wb):  # edit the signed copy itself: the HMAC no longer matches
+        for row in wb["_meta"].iter_rows():
+            if row[0].value == "signed_values":
+                row[1].value = row[1].value.replace("100.000000", "150.000000")
+
+    assert codes(signed_filled(tmp_path, key, forge, "f.xlsx"), key=key) == [("E702", None)]
+    other = load_key(tmp_path / "other.key", create=True)
+    result = check_workbook(signed_filled(tmp_path, key, None, "o.xlsx"), key=other)
+    assert [f.code for f in result.findings] == ["E702"]
+    assert "another key" in result.findings[0].message.render("en")
+
+
+def test_without_key_the_output_says_so_once(tmp_path, key):
+    a = signed_filled(tmp_path, key, None, "a.xlsx")
+    b = signed_filled(tmp_path, key, None, "b.xlsx")
+    result = CliRunner().invoke(cli, ["--lang", "en", "check", str(a), str(b)])
+    assert result.exit_code == 0
+    assert result.output.count("not verified") == 1
+    assert "note: 2 signed workbook(s) not verified: no --key given" in result.output
+    result = CliRunner().invoke(
+        cli, ["--lang", "en", "check", "--key", str(tmp_path / "office.key"), str(a)]
+    )
+    assert result.exit_code == 0 and "not verified" not in result.output
+
+
+def test_template_and_collect_with_key(tmp_path):
+    keyfile = tmp_path / "k" / "office.key"
+    keyfile.parent.mkdir()
+    out = tmp_path / "blank.xlsx"
+    result = CliRunner().invoke(cli, ["template", "--key", str(keyfile), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(keyfile.stat().st_mode) == 0o600
+    box = tmp_path / "inbox"
+    box.mkdir()
+    key = load_key(keyfile)
+
+    def tamper(wb):
+        named_cell(wb, "pe_fund_fiscal_budget").value = 150
+
+    signed_filled(box, key, tamper)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--lang",
+            "en",
+            "collect",
+            str(box),
+            "-o",
+            str(tmp_path / "s.xlsx"),
+            "--key",
+            str(keyfile),
+        ],
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("1 projects read, 0 files unreadable; 1 errors")
+
+
+def test_signature_survives_libreoffice(tmp_path, key):
+    """LibreOffice re-saves the file (very hidden → hidden, styles renumbered): no false alarm."""
+    from soffice import convert
+
+    path = signed_filled(tmp_path, key)
+    (resaved,) = convert([path], "xlsx", tmp_path / "lo", tmp_path / "profile")
+    assert [f.code for f in check_workbook(resaved, key=key).findings] == []
+
+
+@pytest.fixture
+def encrypted(tmp_path) -> Path:
+    import msoffcrypto.format.ooxml
+    from helpers import filled
+
+    plain = filled(tmp_path, "national-2020")
+    out = io.BytesIO()
+    msoffcrypto.format.ooxml.OOXMLFile(io.BytesIO(plain.read_bytes())).encrypt("口令123", out)
+    path = tmp_path / "encrypted.xlsx"
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def test_encrypted_workbook_with_and_without_password(encrypted, tmp_path):
+    assert [f.code for f in check_workbook(encrypted).findings] == ["E003"]
+    assert [f.code for f in check_workbook(encrypted, password="wrong").findings] == ["E704"]
+    result = check_workbook(encrypted, password="口令123")
+    assert result.findings == [] and result.record.value("project_name") == "2022年媒体合作项目"
+    secret = tmp_path / "pw.txt"
+    secret.write_text("口令123\n", "utf-8")
+    cli_result = CliRunner().invoke(cli, ["check", "--password-file", str(secret), str(encrypted)])
+    assert cli_result.exit_code == 0, cli_result.output
+
+
+def test_encrypted_workbook_in_a_zip_attachment(encrypted, tmp_path):
+    from perfeval_xl.collect import collect
+
+    box = tmp_path / "box"
+    box.mkdir()
+    with zipfile.ZipFile(box / "a.zip", "w") as z:
+        z.write(encrypted, "inner.xlsx")
+    coll = collect(box, password="口令123", workers=1)
+    assert [s.item.source for s in coll.projects] == ["a.zip/inner.xlsx"]
