@@ -231,6 +231,21 @@ _rule(
         "fill the indicators in the original template without inserting or deleting cells",
     ),
 )
+_rule(
+    "W015",
+    (
+        "工作簿含外部链接或数据连接，已忽略",
+        "external links or data connections in the workbook: ignored",
+    ),
+    (
+        "本工具从不访问链接指向的文件或网址；汇总只用单元格中的值",
+        "the tool never opens what they point to; only cell values are used",
+    ),
+    (
+        "粘贴时使用“选择性粘贴—数值”，删除外部链接",
+        "paste values only, and remove the external links",
+    ),
+)
 # -- header ------------------------------------------------------------------------------------
 _rule(
     "E101",

@@ -122,7 +122,8 @@ def _load(name: str, data: bytes, data_only: bool) -> tuple[Any, Finding | None]
         with warnings.catch_warnings():
             # openpyxl warns about parts it drops (x14 extensions, …): not the unit's problem.
             warnings.simplefilter("ignore")
-            wb = openpyxl.load_workbook(io.BytesIO(data), data_only=data_only)
+            # keep_links=False: external workbook links are dropped, never followed
+            wb = openpyxl.load_workbook(io.BytesIO(data), data_only=data_only, keep_links=False)
     except Exception as exc:  # noqa: BLE001 - any parser failure of a foreign file is a finding
         unsafe = _defused(exc)
         if unsafe is not None:
@@ -182,6 +183,7 @@ class _Reader:
                 ),
             )
         record = Record(self.name, spec, version, wid, self._saved(), self._meta())
+        self._external_parts()
         self.spec = spec
         self.record = record
         self._names()
@@ -202,6 +204,27 @@ class _Reader:
         version = _as_int(props.get(PROP_SPEC_VERSION) or meta.get("spec_version"))
         wid = props.get(PROP_WORKBOOK_ID) or meta.get("workbook_id")
         return (str(form_id).strip() if form_id else None), version, (str(wid) if wid else None)
+
+    def _external_parts(self) -> None:
+        """External links, data connections and web queries are reported, never followed."""
+        try:
+            with zipfile.ZipFile(io.BytesIO(self.data)) as z:
+                names = z.namelist()
+        except zipfile.BadZipFile:
+            return
+        found = sorted(
+            n
+            for n in names
+            if n.startswith(("xl/externalLinks/", "xl/queryTables/")) or n == "xl/connections.xml"
+        )
+        if found:
+            self.add(
+                "W015",
+                Text(
+                    f"含外部链接或数据连接（{', '.join(found)}）：已忽略，不会访问",
+                    f"external links or data connections ({', '.join(found)}): ignored, never followed",
+                ),
+            )
 
     def _saved(self) -> datetime | None:
         try:

@@ -39,6 +39,9 @@ MAX_TOTAL_BYTES = 100 * 1024 * 1024
 #: Uncompressed ÷ compressed size, checked for entries declared over RATIO_MIN_BYTES. Real forms
 #: compress at most about 9:1; small XML parts may legitimately compress better, hence the floor.
 MAX_RATIO = 100
+#: Uncompressed size of one worksheet part. A form sheet is ~40 KB; openpyxl takes seconds and
+#: hundreds of MB per 10 MB of sheet XML, so a sheet bloated with 100,000 rows is refused.
+MAX_SHEET_BYTES = 4 * 1024 * 1024
 RATIO_MIN_BYTES = 1024 * 1024
 #: `[Content_Types].xml` and `mimetype` are read only when declared below this size.
 SMALL_PART_BYTES = 1024 * 1024
@@ -246,6 +249,14 @@ def _inspect_archive(name: str, data: bytes, archive: zipfile.ZipFile) -> Findin
                 f"({size:,} / {packed:,} bytes), over the limit of {MAX_RATIO}:1",
             )
             return _e005(name, what)
+        if info.filename.startswith("xl/worksheets/") and size > MAX_SHEET_BYTES:
+            what = (
+                f"工作表“{info.filename}”解压后 {_bytes_zh(size)}，超过上限 {_bytes_zh(MAX_SHEET_BYTES)}"
+                "（自评表只有几十 KB；可能粘贴了大量行）",
+                f"worksheet '{info.filename}' is {_bytes_en(size)} uncompressed, over the limit of "
+                f"{_bytes_en(MAX_SHEET_BYTES)} (a form is a few dozen KB; rows pasted in bulk?)",
+            )
+            return _e005(name, what, bomb=False)
         total += size
     if total > MAX_TOTAL_BYTES:
         what = (
