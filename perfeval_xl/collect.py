@@ -17,10 +17,10 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from .checks import CheckResult, check_read, check_workbook
+from .checks import CheckResult, check_read
 from .errors import OutputError, Text
 from .findings import Finding, finding
-from .read import read_workbook_bytes
+from .read import read_workbook, read_workbook_bytes
 from .roster import RosterRow, read_roster
 from .safety import MAX_FILE_BYTES, MAX_MEMBERS, MAX_TOTAL_BYTES
 from .spec import Spec
@@ -179,7 +179,7 @@ def collect(
     _supersede(coll)
     if rows is not None:
         coll.roster_path = str(roster)
-        _compare_roster(coll, rows)
+        _compare_roster(coll, rows, roster_spec or load_spec())
     return coll
 
 
@@ -324,7 +324,8 @@ def _bad_archive(source: str, zh: str, en: str) -> Finding:
 def check_item(item: Item, key: bytes | None = None, password: str | None = None) -> CheckResult:
     """Check one input (in a worker process): a file by path, a .zip member in memory."""
     if item.member is None:
-        result = check_workbook(item.path, key=key, password=password)
+        # the fast reader: the same record and findings as `check` (tests/test_fastread.py)
+        result = check_read(read_workbook(item.path, password=password, fast=True), key=key)
     else:
         try:
             with zipfile.ZipFile(item.path) as archive, archive.open(item.member) as fh:
@@ -337,7 +338,9 @@ def check_item(item: Item, key: bytes | None = None, password: str | None = None
                 Text(f"无法从压缩包读取（{reason}）", f"cannot read from the archive ({reason})"),
             )
             return CheckResult(item.source, None, [f])
-        result = check_read(read_workbook_bytes(item.source, data, password=password), key=key)
+        result = check_read(
+            read_workbook_bytes(item.source, data, password=password, fast=True), key=key
+        )
     return _renamed(result, item.source)
 
 
@@ -416,7 +419,7 @@ def _newness(s: Submission) -> tuple:
 
 
 # -- the roster --------------------------------------------------------------------------------
-def _compare_roster(coll: Collection, rows: list[RosterRow]) -> None:
+def _compare_roster(coll: Collection, rows: list[RosterRow], spec: Spec) -> None:
     by_code: dict[str, Submission] = {}
     by_key: dict[tuple[str, str], Submission] = {}
     for s in coll.projects:
@@ -447,6 +450,18 @@ def _compare_roster(coll: Collection, rows: list[RosterRow]) -> None:
             continue
         matched.add(id(sub))
         _compare_issued(sub, row)
+        form = sub.result.record.spec.id
+        if form != spec.id:
+            sub.result.findings.append(
+                finding(
+                    "W606",
+                    sub.item.source,
+                    Text(
+                        f"表式为 {form}，名册为 {spec.id}",
+                        f"form {form}, the roster's is {spec.id}",
+                    ),
+                )
+            )
     for s in coll.projects:
         if id(s) not in matched:
             key = s.key or ("?", "?")

@@ -246,6 +246,21 @@ _rule(
         "paste values only, and remove the external links",
     ),
 )
+_rule(
+    "W016",
+    (
+        "指标表的行数与下发的模板不同（插入或删除了行）",
+        "the indicator table has more or fewer rows than the issued template",
+    ),
+    (
+        "插入行须先取消工作表保护；命名区域会随之伸缩，值仍能读出，但表格已不是下发的样子",
+        "inserting rows needs protection removed; the names follow, so values are still read, but the form is no longer the issued one",
+    ),
+    (
+        "在原模板中填写；需要更多行时请财政部门用 --rows 重新下发",
+        "fill the original template; ask the office to issue one with more --rows",
+    ),
+)
 # -- header ------------------------------------------------------------------------------------
 _rule(
     "E101",
@@ -642,6 +657,16 @@ _rule(
         "the password given with --password does not decrypt the file",
     ),
     ("向填报单位确认打开密码", "ask the unit for the right password"),
+)
+
+_rule(
+    "W606",
+    ("工作簿的表式与名册所用的表式不同", "the workbook's form differs from the roster's form"),
+    (
+        "同一批项目应使用同一种表式，汇总才可比",
+        "one batch should use one form so that the summary compares like with like",
+    ),
+    ("确认该单位使用了正确的模板", "check the unit used the right template"),
 )
 
 

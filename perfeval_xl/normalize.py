@@ -207,6 +207,8 @@ def _parse(raw: object, kind: _Kind) -> Parsed:
             value = float(raw)
         except OverflowError:
             value = math.inf
+        except ValueError:  # Decimal("sNaN") refuses to become a float
+            value = math.nan
         if not math.isfinite(value):
             return _error(f"{_shown(raw)} 不是有限的数字", f"{_shown(raw)} is not a finite number")
         return Parsed(value)
@@ -347,6 +349,8 @@ def parse_target(
     if match is None:
         return empty
     number = float(match["num"].replace(",", ""))
+    if not math.isfinite(number):
+        return empty  # 400 digits are not a quantity anyone set as a target
     unit = match["unit"]
     if unit.startswith("年") and re.fullmatch(r"(19|20)\d\d|2100", match["num"]):
         return empty  # "2022年底前" is a date, not 2022 units of 年底前

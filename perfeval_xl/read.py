@@ -9,6 +9,7 @@ against XML entity tricks. Whatever happens, the answer is findings, never an ex
 from __future__ import annotations
 
 import io
+import math
 import re
 import warnings
 import zipfile
@@ -46,12 +47,15 @@ class ReadResult:
     findings: list[Finding] = field(default_factory=list)
 
 
-def read_workbook(path: Path | str, *, password: str | None = None) -> ReadResult:
+def read_workbook(
+    path: Path | str, *, password: str | None = None, fast: bool = False
+) -> ReadResult:
     """Read a filled template.
 
     Args:
         path: the .xlsx file. It is opened read-only and never modified.
         password: the open password of an encrypted workbook; it is decrypted in memory.
+        fast: read with `fastread` (same result, without openpyxl's full load).
 
     Returns:
         A `ReadResult`; its findings say why the record is None when it is.
@@ -64,14 +68,16 @@ def read_workbook(path: Path | str, *, password: str | None = None) -> ReadResul
                 data = fh.read(MAX_FILE_BYTES + 1)
         except OSError:
             return ReadResult(str(path), None, [refused])
-        return read_workbook_bytes(str(path), data, password=password)
+        return read_workbook_bytes(str(path), data, password=password, fast=fast)
     if refused is not None:
         return ReadResult(str(path), None, [refused])
     assert data is not None
-    return _read_inspected(str(path), data)
+    return _read_any(str(path), data, fast)
 
 
-def read_workbook_bytes(name: str, data: bytes, *, password: str | None = None) -> ReadResult:
+def read_workbook_bytes(
+    name: str, data: bytes, *, password: str | None = None, fast: bool = False
+) -> ReadResult:
     """Read a workbook held in memory (a member of a .zip attachment); `name` names it in
     findings. The same inspection as for a file comes first; an encrypted workbook is
     decrypted in memory when `password` is given, and the result inspected again."""
@@ -83,6 +89,14 @@ def read_workbook_bytes(name: str, data: bytes, *, password: str | None = None) 
         refused = inspect_bytes(name, data)
     if refused is not None:
         return ReadResult(name, None, [refused])
+    return _read_any(name, data, fast)
+
+
+def _read_any(name: str, data: bytes, fast: bool) -> ReadResult:
+    if fast:
+        from .fastread import read_inspected_fast
+
+        return read_inspected_fast(name, data)
     return _read_inspected(name, data)
 
 
@@ -109,10 +123,11 @@ def _read_inspected(name: str, data: bytes) -> ReadResult:
     wb, problem = _load(name, data, data_only=False)
     if problem is not None:
         return ReadResult(name, None, [problem])
+    book = _OpenpyxlBook(name, data, wb)
     try:
-        return _Reader(name, data, wb).read()
+        return _Reader(name, data, book).read()
     finally:
-        wb.close()
+        book.close()
 
 
 def _load(name: str, data: bytes, data_only: bool) -> tuple[Any, Finding | None]:
@@ -140,6 +155,61 @@ def _load(name: str, data: bytes, data_only: bool) -> tuple[Any, Finding | None]
             "E001", name, Text(f"无法解析（{reason}）", f"cannot be parsed ({reason})")
         )
     return wb, None
+
+
+class _OpenpyxlBook:
+    """The workbook as `_Reader` sees it, over openpyxl's full load. `fastread` implements the
+    same operations over the XML parts; anything a method raises is handled as here."""
+
+    def __init__(self, name: str, data: bytes, wb: Any) -> None:
+        self.name = name
+        self.data = data
+        self.wb = wb
+        self.sheetnames: list[str] = wb.sheetnames
+        self._cached_wb: Any = None
+        self._cached_problem: Finding | None = None
+
+    def custom_props(self) -> dict[str, Any]:
+        return {p.name: p.value for p in self.wb.custom_doc_props.props}
+
+    def modified(self) -> Any:
+        return self.wb.properties.modified
+
+    def destinations(self, name: str) -> list[tuple[str, str]] | None:
+        """Where a defined name points (workbook scope first, then a sheet's); None if absent."""
+        dn = self.wb.defined_names.get(name)
+        if dn is None:
+            for ws in self.wb.worksheets:
+                if name in ws.defined_names:
+                    dn = ws.defined_names[name]
+                    break
+        if dn is None:
+            return None
+        return list(dn.destinations)
+
+    def cell(self, sheet: str, row: int, col: int) -> tuple[Any, str]:
+        """(value, openpyxl data type) of a cell; a formula's value is its text."""
+        c = self.wb[sheet].cell(row=row, column=col)
+        return c.value, c.data_type
+
+    def protected(self, sheet: str) -> bool:
+        return bool(self.wb[sheet].protection.sheet)
+
+    def validated_ranges(self, sheet: str) -> list[tuple[int, int, int, int]]:
+        return _validated_ranges(self.wb[sheet], self.data)
+
+    def cached(self, sheet: str, cell: str) -> Any:
+        """A formula cell's saved result (None when there is none or it cannot be read)."""
+        if self._cached_wb is None and self._cached_problem is None:
+            self._cached_wb, self._cached_problem = _load(self.name, self.data, data_only=True)
+        if self._cached_problem is not None:
+            return None
+        return self._cached_wb[sheet][cell].value
+
+    def close(self) -> None:
+        self.wb.close()
+        if self._cached_wb is not None:
+            self._cached_wb.close()
 
 
 class _Reader:
@@ -196,7 +266,7 @@ class _Reader:
     def _identity(self) -> tuple[str | None, int | None, str | None]:
         props: dict[str, Any] = {}
         try:
-            props = {p.name: p.value for p in self.wb.custom_doc_props.props}
+            props = self.wb.custom_props()
         except Exception:  # noqa: BLE001 - damaged custom properties: fall back to _meta
             props = {}
         meta = self._meta()
@@ -228,7 +298,7 @@ class _Reader:
 
     def _saved(self) -> datetime | None:
         try:
-            value = self.wb.properties.modified
+            value = self.wb.modified()
         except Exception:  # noqa: BLE001 - damaged core properties are not worth a finding
             return None
         return value if isinstance(value, datetime) else None
@@ -236,17 +306,17 @@ class _Reader:
     def _meta(self) -> dict[str, Any]:
         if META_SHEET not in self.wb.sheetnames:
             return {}
-        ws = self.wb[META_SHEET]
         out = {}
-        for row in ws.iter_rows(min_row=1, max_row=50, max_col=2, values_only=True):
-            if row and isinstance(row[0], str):
-                out[row[0]] = row[1] if len(row) > 1 else None
+        for r in range(1, 51):
+            key = self.wb.cell(META_SHEET, r, 1)[0]
+            if isinstance(key, str):
+                out[key] = self.wb.cell(META_SHEET, r, 2)[0]
         return out
 
     # -- names -------------------------------------------------------------------------------
     def _names(self) -> None:
         """Resolve every contract name; report the missing ones in one finding."""
-        self.areas: dict[str, tuple[Any, int, int, int, int]] = {}
+        self.areas: dict[str, tuple[str, int, int, int, int]] = {}
         missing = []
         for name in contract_names(make_layout(self.spec)):
             area = self._resolve(name)
@@ -264,17 +334,11 @@ class _Reader:
                 sheet=self.spec.sheet,
             )
 
-    def _resolve(self, name: str) -> tuple[Any, int, int, int, int] | None:
-        dn = self.wb.defined_names.get(name)
-        if dn is None:
-            for ws in self.wb.worksheets:
-                if name in ws.defined_names:
-                    dn = ws.defined_names[name]
-                    break
-        if dn is None:
-            return None
+    def _resolve(self, name: str) -> tuple[str, int, int, int, int] | None:
         try:
-            dests = list(dn.destinations)
+            dests = self.wb.destinations(name)
+            if dests is None:
+                return None
             if len(dests) != 1:
                 return None
             sheet, ref = dests[0]
@@ -285,20 +349,20 @@ class _Reader:
             return None
         if None in (min_col, min_row, max_col, max_row):
             return None
-        return self.wb[sheet], min_row, min_col, max_row, max_col
+        return sheet, min_row, min_col, max_row, max_col
 
     def _cell(self, name: str, offset: int = 0) -> tuple[Any, str, str] | None:
         """(raw value, sheet, A1) of a named cell, `offset` rows down."""
         area = self.areas.get(name)
         if area is None:
             return None
-        ws, row, col, _, _ = area
-        c = ws.cell(row=row + offset, column=col)
+        sheet, row, col, _, _ = area
+        value, data_type = self.wb.cell(sheet, row + offset, col)
         coord = f"{get_column_letter(col)}{row + offset}"
-        if c.data_type == "f":
-            self.formula_cells.append((name, offset, ws.title, coord))
-            return _Formula(str(c.value)), ws.title, coord
-        return c.value, ws.title, coord
+        if data_type == "f":
+            self.formula_cells.append((name, offset, sheet, coord))
+            return _Formula(str(value)), sheet, coord
+        return value, sheet, coord
 
     # -- single cells ------------------------------------------------------------------------
     def _singles(self) -> None:
@@ -347,13 +411,24 @@ class _Reader:
         raw, sheet, cell = got
         self.record.cells[name] = (sheet, cell)
         parsed = Parsed(None, None, None) if _is_formula(raw) else parse(raw)
-        self._report(parsed, name, sheet, cell, year=year)
-        value = int(parsed.value) if year and parsed.value is not None else parsed.value
+        value = self._report(parsed, raw, name, sheet, cell, year=year)
+        value = int(value) if year and value is not None else value
         self.record.fields[name] = Field(name, value, raw, sheet, cell)
 
-    def _report(self, parsed: Parsed, name: str, sheet: str, cell: str, year: bool = False) -> None:
+    def _report(
+        self, parsed: Parsed, raw: Any, name: str, sheet: str, cell: str, year: bool = False
+    ) -> float | None:
+        """Report what reading a number took, and return the value fit to compute with: a
+        negative, huge or non-finite number is an error (E203) and is left out of every sum."""
         if parsed.error is not None:
-            self.add("E102" if year else "E202", parsed.error, sheet, cell, name)
+            not_finite = isinstance(raw, float) and not math.isfinite(raw)
+            self.add(
+                "E203" if not_finite else "E102" if year else "E202",
+                parsed.error,
+                sheet,
+                cell,
+                name,
+            )
         elif parsed.repair is not None:
             self.add("W201", parsed.repair, sheet, cell, name)
         if parsed.value is not None and not year and not 0 <= parsed.value <= _MAX_AMOUNT:
@@ -367,6 +442,8 @@ class _Reader:
                 cell,
                 name,
             )
+            return None
+        return parsed.value
 
     # -- indicators --------------------------------------------------------------------------
     def _indicators(self) -> None:
@@ -409,8 +486,7 @@ class _Reader:
         for k, f in raw.items():
             if k in ("weight", "score"):
                 parsed = Parsed(None, None, None) if _is_formula(f.raw) else parse_number(f.raw)
-                self._report(parsed, f"ind_{k}", f.sheet, f.cell)
-                value: Any = parsed.value
+                value: Any = self._report(parsed, f.raw, f"ind_{k}", f.sheet, f.cell)
             else:
                 value = None if _is_formula(f.raw) else clean_text(f.raw)
                 if k in ("level1", "level2") and value is not None:
@@ -451,25 +527,51 @@ class _Reader:
         return value
 
     # -- template integrity ------------------------------------------------------------------
+    def _table_size(self) -> None:
+        """Rows inserted or deleted in the indicator table (the names follow, so values are still
+        read right; but the office issued another form, and protection was off to do it)."""
+        issued = _as_int(self.record.meta.get("indicator_rows"))
+        area = self.areas.get("pe_ind_level1")
+        if issued is None or area is None:
+            return
+        rows = area[3] - area[1] + 1
+        if rows != issued:
+            self.add(
+                "W016",
+                Text(
+                    f"指标表有 {rows} 行，下发的模板为 {issued} 行（插入或删除了行）",
+                    f"the indicator table has {rows} rows, the issued template {issued} (rows inserted or deleted)",
+                ),
+                sheet=area[0],
+            )
+
     def _integrity(self) -> None:
         spec = self.spec
-        if spec.sheet not in self.wb.sheetnames:
+        # The form sheet is where the names point (a renamed sheet keeps its names in Excel).
+        anchor = self.areas.get("pe_project_name") or self.areas.get("pe_ind_level1")
+        sheet = anchor[0] if anchor else spec.sheet
+        if sheet not in self.wb.sheetnames:
             return
-        ws = self.wb[spec.sheet]
-        if not ws.protection.sheet:
+        if not self.wb.protected(sheet):
             self.add(
                 "W012",
-                Text("「自评表」的工作表保护已被取消", "sheet protection was removed"),
-                sheet=spec.sheet,
+                Text(
+                    f"「{sheet}」的工作表保护已被取消", f"sheet protection of {sheet} was removed"
+                ),
+                sheet=sheet,
             )
-        covered = _validated_ranges(ws, self.data)
+        self._table_size()
+        covered = self.wb.validated_ranges(sheet)
         missing = []
         for k in _LIST_COLUMNS:
             area = self.areas.get(f"pe_ind_{k}")
-            if area is None or area[0].title != spec.sheet:
+            if area is None or area[0] != sheet:
                 continue
             _, r1, c, r2, _ = area
-            if not (_covers(covered, r1, c) and _covers(covered, r2, c)):
+            # every row: pasting over one cell removes that cell's rule only
+            if not all(
+                _covers(covered, r, c) for r in range(r1, min(r2, r1 + MAX_INDICATOR_ROWS) + 1)
+            ):
                 missing.append(next(col.label for col in spec.indicator_columns if col.key == k))
         if missing:
             self.add(
@@ -492,9 +594,8 @@ class _Reader:
         ]
         if not inputs:
             return
-        cached_wb, problem = _load(self.name, self.data, data_only=True)
         for name, offset, sheet, cell in inputs:
-            cached = None if problem else cached_wb[sheet][cell].value
+            cached = self.wb.cached(sheet, cell)
             key = name.removeprefix("pe_")
             self.add(
                 "W201" if cached is not None else "E202",
@@ -513,8 +614,6 @@ class _Reader:
             if cached is None:
                 continue
             self._replace(key, offset, cached)
-        if cached_wb is not None:
-            cached_wb.close()
 
     def _replace(self, key: str, offset: int, cached: Any) -> None:
         rec = self.record
@@ -575,23 +674,31 @@ def _one_line(exc: BaseException, limit: int = 120) -> str:
 
 
 def _validated_ranges(ws: Any, data: bytes) -> list[tuple[int, int, int, int]]:
-    """Cell ranges covered by data validation, including Excel's x14 extension validations,
-    which openpyxl drops (Excel writes lists that point at other sheets that way)."""
+    """Cell ranges covered by a dropdown (list validation), including Excel's x14 extension
+    validations, which openpyxl drops (Excel writes lists pointing at other sheets that way).
+    Only lists count: a cell pasted over takes the pasted cell's rule, often a length limit."""
     ranges = []
     for dv in ws.data_validations.dataValidation:
+        if dv.type != "list":
+            continue
         for ref in str(dv.sqref).split():
             ranges.append(range_boundaries(ref))
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             for member in z.namelist():
                 if member.startswith("xl/worksheets/") and member.endswith(".xml"):
-                    xml = z.read(member).decode("utf-8", "replace")
-                    for block in re.findall(r"<xm:sqref>([^<]+)</xm:sqref>", xml):
-                        for ref in block.split():
-                            ranges.append(range_boundaries(ref))
+                    _x14_ranges(z.read(member), ranges)
     except (zipfile.BadZipFile, ValueError, KeyError):
         pass
     return ranges
+
+
+def _x14_ranges(xml: bytes, ranges: list[tuple[int, int, int, int]]) -> None:
+    """Append the ranges of a sheet's x14 validations (`<xm:sqref>`); may raise ValueError."""
+    text = xml.decode("utf-8", "replace")
+    for block in re.findall(r"<xm:sqref>([^<]+)</xm:sqref>", text):
+        for ref in block.split():
+            ranges.append(range_boundaries(ref))
 
 
 def _covers(ranges: list[tuple[int, int, int, int]], row: int, col: int) -> bool:

@@ -8,6 +8,7 @@ without score columns (the seed's) the scores are computed and labelled as such,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -240,16 +241,18 @@ def weights(record: Record) -> dict[int, float | None]:
 
 def grade(spec: Spec, total: float) -> str:
     """优 / 良 / 中 / 差 by the spec's lower bounds."""
-    return next(g.label for g in spec.grades if total >= g.min)
+    # The last grade's floor is 0 (the spec checks it); a total below it still gets that grade.
+    return next((g.label for g in spec.grades if total >= g.min), spec.grades[-1].label)
 
 
 def score_record(record: Record) -> ProjectScore:
     """Every score of a project: 执行率 score, indicator scores, sub-totals, 总分 and grade."""
     spec = record.spec
     rate = record.exec_rate
-    exec_score = (
-        round(min(rate, 1.0) * spec.exec_weight, spec.round_digits) if rate is not None else None
-    )
+    exec_score = None
+    if rate is not None and math.isfinite(rate):
+        # A negative amount spent is an error (E203) elsewhere; it never scores below 0.
+        exec_score = round(min(max(rate, 0.0), 1.0) * spec.exec_weight, spec.round_digits)
     result = ProjectScore(spec.scored, rate, exec_score)
     w = weights(record)
     for ind in record.indicators:

@@ -288,6 +288,8 @@ class _Table:
     def formula(self, row: int, col: int, formula: str, style: str, cached: Any) -> None:
         """A formula with its cached result (what shows until a program recalculates)."""
         value = "" if cached is None else cached
+        if isinstance(value, float) and not math.isfinite(value):
+            value = ""  # xlsxwriter would write <v>inf</v>, which no program can open
         _ok(self.ws.write_formula(row, col, formula, self.fmt[style], value), "write_formula")
         if isinstance(value, (int, float)):
             self.widths[col] = max(self.widths[col], display_width(_shown(value, self.kinds[col])))

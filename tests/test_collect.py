@@ -201,11 +201,11 @@ def test_mixed_inbox_summary_rows(inbox, tmp_path):
     assert result.exit_code == 1, result.output
     assert (
         result.output.splitlines()[0]
-        == "2 projects read, 2 files unreadable; 3 errors, 5 warnings; 1 projects not received"
+        == "2 projects read, 2 files unreadable; 3 errors, 6 warnings; 1 projects not received"
     )
     assert _sheet(out, "项目明细", ["项目名称", "状态", "来源文件", "错误", "警告"]) == [
         ("2022年媒体合作项目", "有错误", "单位B/national-2020.xlsx", 2, 0),
-        ("项目三", "通过", "附件.zip/来自单位C/项目三.xlsx", 0, 0),
+        ("项目三", "通过", "附件.zip/来自单位C/项目三.xlsx", 0, 1),  # W606
     ]
     assert _sheet(out, "问题清单", ["文件", "单元格", "代码"]) == [
         ("old.xls", None, "E002"),
@@ -215,6 +215,7 @@ def test_mixed_inbox_summary_rows(inbox, tmp_path):
         ("~$national-2020.xlsx", None, "W009"),
         ("单位A/national-2020.xlsx", None, "W601"),
         ("扫描件.pdf", None, "W605"),
+        ("附件.zip/来自单位C/项目三.xlsx", None, "W606"),  # a sichuan-2022 file, a national roster
         ("附件.zip/说明.txt", None, "W605"),
     ]
     assert _sheet(out, "报送情况", ["名册行号", "项目名称", "状态", "来源文件"]) == [

@@ -1,0 +1,303 @@
+"""Benchmark `perfeval-xl collect` (and `template --roster`) against a naive openpyxl loop.
+
+    python benchmarks/bench_collect.py [--n N] [--repeat R] [--what collect|template]
+
+Generates N filled workbooks once into a temporary folder (national-2020 mostly, 5–20
+indicators, some with errors, a few bad files), then times, each as its own process, `collect`
+end to end (summary written) and a naive baseline that opens every file with
+`openpyxl.load_workbook` and reads the contract names' cells. Prints the medians over R runs as a
+Markdown table: files/s, the ratio, and the peak resident set of the largest process of each run
+(collect's pool workers included, as `getrusage(RUSAGE_CHILDREN)` sees them).
+Standard library and the project only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+#: Runs a command, then prints its wall time and the peak RSS of its largest process (KiB).
+WRAPPER = r"""
+import resource, subprocess, sys, time, json
+t = time.perf_counter()
+rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL)
+wall = time.perf_counter() - t
+print(json.dumps({"rc": rc, "wall": wall,
+                  "rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+
+#: The naive baseline: openpyxl's normal load, then every contract name's cells.
+NAIVE = r"""
+import io, sys, warnings
+from pathlib import Path
+import openpyxl
+warnings.simplefilter("ignore")
+n = 0
+for path in sorted(Path(sys.argv[1]).iterdir()):
+    try:
+        wb = openpyxl.load_workbook(path)
+    except Exception:
+        continue
+    values = {}
+    for name, dn in wb.defined_names.items():
+        if not name.startswith("pe_"):
+            continue
+        for sheet, ref in dn.destinations:
+            cells = wb[sheet][ref.replace("$", "")]
+            values[name] = cells
+    wb.close()
+    n += 1
+print(n)
+"""
+
+LEVELS = [
+    ("产出指标", "数量指标", "≥{n}次", "{m}次"),
+    ("产出指标", "质量指标", "≥95%", "{p}%"),
+    ("产出指标", "时效指标", "≤{n}天", "{m}天"),
+    ("产出指标", "成本指标", "≤{n}万元", "{m}万元"),
+    ("效益指标", "社会效益指标", "定性：明显提升", "明显提升"),
+    ("满意度指标", "服务对象满意度指标", "≥90%", "{p}%"),
+]
+
+
+def _variant(rng: random.Random, index: int) -> tuple[str, dict, list[dict]]:
+    """One filled form's values: form, header and funds, indicators (some with errors)."""
+    form = "national-2020" if rng.random() < 0.8 else rng.choice(["sichuan-2022", "sichuan-2023"])
+    budget = rng.choice([20, 50, 100, 114.56, 300])
+    spent = round(budget * rng.uniform(0.6, 1.0), 2)
+    values = {
+        "project_name": f"基准项目{index:05d}",
+        "project_code": f"P-{index:05d}",
+        "year": 2022,
+        "dept_name": "中共攀枝花市仁和区委宣传部",
+        "dept_code": f"1091{index % 50:02d}",
+        "unit_name": "攀枝花市区委宣传部",
+        "goal_expected": "与主流媒体合作宣传",
+        "goal_actual": "各项任务均已完成",
+        "fund_fiscal_budget": budget,
+        "fund_fiscal_spent": spent,
+    }
+    count = rng.randint(5, 20)
+    rows = []
+    weight = 90 / count
+    for i in range(count):
+        l1, l2, target, actual = LEVELS[i % len(LEVELS)]
+        n = rng.randint(5, 50)
+        row = {
+            "level1": l1,
+            "level2": l2,
+            "name": f"指标{i + 1}",
+            "target": target.format(n=n),
+            "actual": actual.format(m=rng.randint(n // 2, n * 2), p=rng.randint(80, 100)),
+            "status": "已完成",
+            "weight": round(weight, 4),
+            "score": round(weight, 4),
+        }
+        if form == "sichuan-2023":
+            row["sign"] = "定性" if "定性" in row["target"] else row["target"][:1]
+        rows.append(row)
+    error = rng.random()
+    if error < 0.1:
+        values["fund_fiscal_spent"] = budget * 1.5  # spent over budget
+    elif error < 0.2:
+        rows[0]["score"] = 999  # score over weight
+    elif error < 0.25:
+        values["year"] = "二〇二二"  # a year in words
+    elif error < 0.3:
+        rows[-1]["status"] = None  # a missing status
+    return form, values, rows
+
+
+def _fill(template: bytes, form: str, values: dict, rows: list[dict]) -> bytes:
+    import openpyxl
+
+    from perfeval_xl import load_spec
+
+    wb = openpyxl.load_workbook(io.BytesIO(template))
+
+    def cell(name: str, offset: int = 0):
+        sheet, ref = next(wb.defined_names[name].destinations)
+        return wb[sheet][ref.replace("$", "").split(":")[0]].offset(row=offset)
+
+    spec = load_spec(form)
+    for name, value in values.items():
+        cell(f"pe_{name}").value = value
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            if not spec.scored and key in ("weight", "score"):
+                continue
+            if f"pe_ind_{key}" in wb.defined_names:
+                cell(f"pe_ind_{key}", i).value = value
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _renamed(data: bytes, old: str, new: str) -> bytes:
+    """The same workbook with the project name (an inline string of the form sheet) replaced."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                body = body.replace(f"<t>{old}</t>".encode(), f"<t>{new}</t>".encode(), 1)
+            dst.writestr(info, body, compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def make_inbox(folder: Path, n: int, seed: int = 7) -> None:
+    """N files: up to 200 distinct fills, then copies with their own project names; 1 % bad."""
+    from perfeval_xl import build_template, load_spec
+
+    rng = random.Random(seed)
+    templates = {
+        f: build_template(load_spec(f)) for f in ("national-2020", "sichuan-2022", "sichuan-2023")
+    }
+    distinct = min(n, 200)
+    variants = []
+    for i in range(distinct):
+        form, values, rows = _variant(rng, i)
+        variants.append((values["project_name"], _fill(templates[form], form, values, rows)))
+    good = variants[0][1]
+    bad = [
+        b"",
+        rng.randbytes(4096),
+        good[: len(good) // 2],
+        bytes.fromhex("d0cf11e0a1b11ae1") + bytes(2048),
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        if i % 100 == 99:
+            data = bad[(i // 100) % len(bad)]
+        elif i < distinct:
+            data = variants[i][1]
+        else:
+            old, base = variants[i % distinct]
+            data = _renamed(base, old, f"基准项目{i:05d}")
+        (folder / f"unit{i:05d}.xlsx").write_bytes(data)
+
+
+def make_roster(path: Path, n: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(
+            ["dept_code", "dept_name", "unit_name", "project_name", "year", "fund_fiscal_budget"]
+        )
+        for i in range(n):
+            w.writerow(["109101", "宣传部", "攀枝花市区委宣传部", f"基准项目{i:05d}", 2022, 100])
+
+
+def run(cmd: list[str]) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", WRAPPER, *cmd], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def median_runs(cmd: list[str], repeat: int, before=None) -> tuple[float, float, list[int]]:
+    walls, rss, rcs = [], [], []
+    for _ in range(repeat):
+        if before is not None:
+            before()
+        got = run(cmd)
+        walls.append(got["wall"])
+        rss.append(got["rss_kib"])
+        rcs.append(got["rc"])
+    return statistics.median(walls), statistics.median(rss) / 1024, rcs
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def bench_collect(n: int, repeat: int, tmp: Path) -> None:
+    inbox = tmp / "inbox"
+    t = time.perf_counter()
+    make_inbox(inbox, n)
+    print(f"generated {n} workbooks in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    summary = tmp / "summary.xlsx"
+    collect = [sys.executable, "-m", "perfeval_xl", "collect", str(inbox), "-o", str(summary), "-q"]
+    naive = [sys.executable, "-c", NAIVE, str(inbox)]
+
+    def clean() -> None:
+        summary.unlink(missing_ok=True)
+
+    c_wall, c_rss, c_rc = median_runs(collect, repeat, clean)
+    if not summary.exists():
+        sys.exit(f"collect wrote no summary (exit codes {c_rc})")
+    n_wall, n_rss, _ = median_runs(naive, repeat)
+    print(f"\nN = {n:,} workbooks, median of {repeat} runs, {machine()}\n")
+    print("| way | wall time | workbooks/s | peak RSS (largest process) |")
+    print("|---|---|---|---|")
+    print(
+        f"| `perfeval-xl collect` (end to end, summary written) | {c_wall:.2f} s "
+        f"| {n / c_wall:,.0f} | {c_rss:.0f} MB |"
+    )
+    print(
+        f"| naive openpyxl loop (`load_workbook` + contract names) | {n_wall:.2f} s "
+        f"| {n / n_wall:,.0f} | {n_rss:.0f} MB |"
+    )
+    print(f"| ratio | | **{n_wall / c_wall:.1f}×** | |")
+
+
+def bench_template(n: int, repeat: int, tmp: Path) -> None:
+    roster = tmp / "roster.csv"
+    make_roster(roster, n)
+    outbox = tmp / "outbox"
+    cmd = [
+        sys.executable,
+        "-m",
+        "perfeval_xl",
+        "template",
+        "--roster",
+        str(roster),
+        "-o",
+        str(outbox),
+    ]
+
+    def clean() -> None:
+        shutil.rmtree(outbox, ignore_errors=True)
+
+    wall, rss, rcs = median_runs(cmd, repeat, clean)
+    made = len(list(outbox.glob("**/*.xlsx")))
+    print(f"\nN = {n:,} roster rows, median of {repeat} runs, {machine()}\n")
+    print("| way | wall time | workbooks/s | peak RSS (largest process) |")
+    print("|---|---|---|---|")
+    print(
+        f"| `perfeval-xl template --roster` ({made:,} written, exit {rcs[-1]}) | {wall:.2f} s "
+        f"| {n / wall:,.0f} | {rss:.0f} MB |"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1000, help="workbooks (or roster rows)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
+    ap.add_argument("--what", choices=["collect", "template"], default="collect")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="perfeval-bench-") as tmp:
+        if args.what == "collect":
+            bench_collect(args.n, args.repeat, Path(tmp))
+        else:
+            bench_template(args.n, args.repeat, Path(tmp))
+    print(
+        f"\nReproduce: `python benchmarks/bench_collect.py --n {args.n} "
+        f"--repeat {args.repeat} --what {args.what}`"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,472 @@
+"""The fast reader: the same `ReadResult` as `read`, without openpyxl's full load.
+
+`read._Reader` does the reading; here only the workbook it looks at is different: instead of
+openpyxl building every sheet, style and cell object (35–70 ms a file), the few XML parts the
+reader needs are parsed directly (a few ms). Cell values go through openpyxl's own cell parser
+(`WorkSheetParser.parse_cell`: numbers, dates by number format, shared strings, booleans,
+formulas, shared formulas), so a value is exactly what the thorough path sees.
+
+The fast path only takes files whose structure it knows completely: the parts a generated,
+Excel- or LibreOffice-saved template has, no entity declarations, UTF-8 XML, consistent
+relationships. Anything else (and any surprise while reading) is handed to the thorough path, so
+the answer is the same for every file, bad ones included. XML is parsed with the standard
+library's expat only after the part was checked to hold no `<!DOCTYPE` (hence no entity can be
+declared or fetched); a part that has one goes to the thorough path, whose defusedxml parsing
+answers E006.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import posixpath
+import re
+import warnings
+import xml.etree.ElementTree as ET
+import zipfile
+from typing import Any
+
+from openpyxl.packaging.core import DocumentProperties
+from openpyxl.packaging.custom import CustomPropertyList
+from openpyxl.reader.strings import read_string_table
+from openpyxl.styles.numbers import (
+    BUILTIN_FORMATS,
+    is_date_format,
+    is_timedelta_format,
+)
+from openpyxl.utils import range_boundaries
+from openpyxl.utils.cell import coordinate_to_tuple
+from openpyxl.utils.datetime import (
+    CALENDAR_MAC_1904,
+    CALENDAR_WINDOWS_1900,
+    from_excel,
+    from_ISO8601,
+)
+from openpyxl.workbook.defined_name import RESERVED_REGEX, DefinedName
+from openpyxl.worksheet._reader import WorkSheetParser
+from openpyxl.worksheet.print_settings import PrintArea, PrintTitles
+from openpyxl.worksheet.protection import SheetProtection
+from openpyxl.xml.constants import SHARED_STRINGS, XLSM, XLSX, XLTM, XLTX
+
+from .read import ReadResult, _read_inspected, _Reader, _x14_ranges
+
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_CT = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+_WORKSHEET_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
+_PRINTER_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/printerSettings"
+#: The parts the fast path knows; a file with any other part is read by the thorough path.
+_KNOWN_PART = re.compile(
+    r"\[Content_Types\]\.xml|_rels/\.rels|docProps/(app|core|custom)\.xml"
+    r"|xl/workbook\.xml|xl/_rels/workbook\.xml\.rels|xl/styles\.xml|xl/theme/theme\d+\.xml"
+    r"|xl/sharedStrings\.xml|xl/calcChain\.xml|xl/worksheets/sheet\d+\.xml"
+    r"|xl/worksheets/_rels/sheet\d+\.xml\.rels|xl/printerSettings/printerSettings\d+\.bin"
+)
+_ROW, _C, _V, _F, _IS, _T, _R = (f"{_MAIN}{tag}" for tag in ("row", "c", "v", "f", "is", "t", "r"))
+_PHONETIC = (f"{_MAIN}rPh", f"{_MAIN}phoneticPr")
+#: A defined name that is one plain range on one sheet: read without openpyxl's tokenizer.
+_SIMPLE_DEST = re.compile(
+    r"(?:'([^'!]+)'|([^'^ !(),;&\"]+))!(\$?[A-Z]{1,3}\$?[0-9]+(?::\$?[A-Z]{1,3}\$?[0-9]+)?)"
+)
+_COORDS: dict[str, tuple[int, int]] = {}
+_INVALID_TITLE = re.compile(r"[\\*?:/\[\]]")
+_XML_DECL = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([^\"']+)[\"']")
+
+
+class Unsupported(Exception):
+    """The file is not one the fast path reads; the thorough path will."""
+
+
+def read_inspected_fast(name: str, data: bytes) -> ReadResult:
+    """`read._read_inspected`, fast when the file allows it; never raises more than it does."""
+    try:
+        book = FastBook(data)
+    except Exception:  # noqa: BLE001 - anything unexpected: the thorough path decides
+        return _read_inspected(name, data)
+    try:
+        return _Reader(name, data, book).read()
+    except Exception:  # noqa: BLE001 - a surprise while reading: the thorough path decides
+        return _read_inspected(name, data)
+
+
+class _Sheet:
+    """What the reader needs of one worksheet."""
+
+    def __init__(self) -> None:
+        self.cells: dict[tuple[int, int], tuple[Any, str]] = {}
+        self.merged: list[tuple[int, int, int, int]] = []
+        self.protected = False
+        self.validations: list[str] = []
+        self.root: ET.Element | None = None
+
+
+class FastBook:
+    """The operations of `read._OpenpyxlBook`, over the XML parts of the package.
+
+    Raises (from the constructor) whatever it cannot handle; `read_inspected_fast` then reads
+    the file the thorough way."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = z.namelist()
+            if len(set(names)) != len(names):
+                raise Unsupported("duplicate zip entries")
+            for n in names:
+                if not _KNOWN_PART.fullmatch(n):
+                    raise Unsupported(n)
+            self._names = set(names)
+            self._order = names
+            parts = {n: z.read(n) for n in names if not n.startswith(("xl/theme/", "xl/print"))}
+        self._parts = parts
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._open()
+
+    # -- loading ---------------------------------------------------------------------------
+    def _xml(self, part: str) -> ET.Element:
+        data = self._parts.get(part)
+        if data is None:
+            raise Unsupported(f"missing {part}")
+        return ET.fromstring(_plain_xml(data))
+
+    def _open(self) -> None:
+        types = self._xml("[Content_Types].xml")
+        overrides = [
+            (o.get("PartName"), o.get("ContentType")) for o in types.iter(f"{_CT}Override")
+        ]
+        wb_part = None
+        for ct in (XLTM, XLTX, XLSM, XLSX):
+            wb_part = next((p for p, t in overrides if t == ct), None)
+            if wb_part:
+                break
+        if wb_part != "/xl/workbook.xml":
+            raise Unsupported("workbook part")
+        strings_part = next((p for p, t in overrides if t == SHARED_STRINGS), None)
+        if strings_part is None:
+            self.shared_strings: list[str] = []
+        elif strings_part != "/xl/sharedStrings.xml":
+            raise Unsupported("shared strings part")
+        else:
+            raw = self._parts.get("xl/sharedStrings.xml")
+            if raw is None:
+                raise Unsupported("missing shared strings")
+            self.shared_strings = read_string_table(io.BytesIO(_plain_xml(raw)))
+
+        self._workbook()
+        self._styles()
+        self._properties()
+        self.sheets: dict[str, _Sheet] = {}
+        for title, part in self._sheet_parts:
+            self.sheets[title] = self._sheet(part)
+        self._names_by_sheet()
+
+    def _workbook(self) -> None:
+        root = self._xml("xl/workbook.xml")
+        rels: dict[str, str] = {}
+        for r in self._xml("xl/_rels/workbook.xml.rels").iter(f"{_PKG_REL}Relationship"):
+            if r.get("TargetMode") == "External":
+                raise Unsupported("external relationship")
+            target = r.get("Target") or ""
+            target = target[1:] if target.startswith("/") else posixpath.join("xl", target)
+            rels[r.get("Id") or ""] = (posixpath.normpath(target), r.get("Type"))
+        pr = root.find(f"{_MAIN}workbookPr")
+        self.epoch = (
+            CALENDAR_MAC_1904
+            if pr is not None and _bool(pr.get("date1904"))
+            else CALENDAR_WINDOWS_1900
+        )
+        self._sheet_parts: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for sheet in root.iter(f"{_MAIN}sheet"):
+            title, rid = sheet.get("name"), sheet.get(f"{_REL}id")
+            if not rid or rid not in rels or not title:
+                raise Unsupported("sheet relationship")
+            target, kind = rels[rid]
+            if target not in self._names:
+                continue  # openpyxl skips a sheet whose part is missing
+            if kind != _WORKSHEET_REL or _INVALID_TITLE.search(title) or title.lower() in seen:
+                raise Unsupported("sheet kind or title")
+            seen.add(title.lower())
+            self._sheet_parts.append((title, target))
+        self.sheetnames = [t for t, _ in self._sheet_parts]
+        self._defined = [
+            (d.get("name"), d.get("localSheetId"), d.text or "")
+            for d in root.iter(f"{_MAIN}definedName")
+        ]
+
+    def _names_by_sheet(self) -> None:
+        """As openpyxl's `assign_names`: global names, and names local to a sheet by index."""
+        self.global_names: dict[str, str] = {}
+        self.local_names: dict[str, dict[str, str]] = {t: {} for t in self.sheetnames}
+        reserved_global = ("_xlnm.Print_Titles", "_xlnm.Print_Area", "_xlnm._FilterDatabase")
+        for name, local, text in self._defined:
+            if not name:
+                raise Unsupported("nameless defined name")
+            if local is None:
+                if name not in reserved_global:
+                    self.global_names[name] = text
+                continue
+            idx = int(local)
+            if idx < 0:
+                raise Unsupported("negative localSheetId")
+            if idx >= len(self.sheetnames):
+                continue
+            m = RESERVED_REGEX.match(name)
+            reserved = m.group("name") if m else None
+            if reserved is None:
+                self.local_names[self.sheetnames[idx]][name] = text
+            elif reserved == "Print_Titles":
+                PrintTitles.from_string(text)
+            elif reserved == "Print_Area":
+                with contextlib.suppress(TypeError):
+                    PrintArea.from_string(text)
+
+    def _styles(self) -> None:
+        root = self._xml("xl/styles.xml")
+        custom = {}
+        for fmt in root.iter(f"{_MAIN}numFmt"):
+            custom[int(fmt.get("numFmtId"))] = fmt.get("formatCode")
+        xfs = root.find(f"{_MAIN}cellXfs")
+        if xfs is None:
+            raise Unsupported("no cellXfs")
+        self.date_formats: set[int] = set()
+        self.timedelta_formats: set[int] = set()
+        self.style_count = 0
+        for idx, xf in enumerate(xfs.findall(f"{_MAIN}xf")):
+            num = int(xf.get("numFmtId", 0))
+            fmt = custom[num] if num in custom else BUILTIN_FORMATS.get(num)
+            if is_date_format(fmt):
+                self.date_formats.add(idx)
+            if is_timedelta_format(fmt):
+                self.timedelta_formats.add(idx)
+            self.style_count = idx + 1
+
+    def _properties(self) -> None:
+        if "docProps/core.xml" not in self._parts:
+            raise Unsupported("no core properties")  # openpyxl would say "now"
+        self._modified = DocumentProperties.from_tree(self._xml("docProps/core.xml")).modified
+        self._custom: dict[str, Any] = {}
+        if "docProps/custom.xml" in self._parts:
+            props = CustomPropertyList.from_tree(self._xml("docProps/custom.xml"))
+            self._custom = {p.name: p.value for p in props.props}
+
+    def _cells(self, root: ET.Element, data_only: bool) -> dict[tuple[int, int], tuple[Any, str]]:
+        """openpyxl's `WorkSheetParser.parse_row`/`parse_cell`, for speed: the same values and
+        data types (formulas, shared ones included, go through openpyxl's own code)."""
+        formulas: WorkSheetParser | None = None
+        strings, dates, count = self.shared_strings, self.date_formats, self.style_count
+        out: dict[tuple[int, int], tuple[Any, str]] = {}
+        row_counter = 0
+        for row in root.iter(_ROW):
+            r = row.get("r")
+            if r is not None:
+                try:
+                    row_counter = int(r)
+                except ValueError:
+                    val = float(r)
+                    if not val.is_integer():
+                        raise
+                    row_counter = int(val)
+            else:
+                row_counter += 1
+            col_counter = 0
+            for el in row:
+                t = el.get("t", "n")
+                coordinate = el.get("r")
+                s_raw = el.get("s")
+                style = int(s_raw) if s_raw else 0
+                if s_raw == "" or not 0 <= style < count:
+                    raise Unsupported("style index")
+                if t == "inlineStr":
+                    value: Any = None
+                else:
+                    v = el.find(_V)
+                    value = (v.text if v is not None else None) or None
+                if coordinate:
+                    pos = _COORDS.get(coordinate)
+                    if pos is None:
+                        pos = coordinate_to_tuple(coordinate)
+                        if len(_COORDS) < 100_000:
+                            _COORDS[coordinate] = pos
+                    col_counter = pos[1]
+                else:
+                    col_counter += 1
+                    pos = (row_counter, col_counter)
+                if not data_only and el.find(_F) is not None:
+                    if formulas is None:
+                        formulas = WorkSheetParser(None, strings)
+                    t, value = "f", formulas.parse_formula(el)
+                elif value is not None:
+                    if t == "n":
+                        value = (
+                            float(value)
+                            if "." in value or "E" in value or "e" in value
+                            else int(value)
+                        )
+                        if style in dates:
+                            t = "d"
+                            try:
+                                value = from_excel(
+                                    value, self.epoch, timedelta=style in self.timedelta_formats
+                                )
+                            except (OverflowError, ValueError):
+                                t, value = "e", "#VALUE!"
+                    elif t == "s":
+                        value = strings[int(value)]
+                    elif t == "b":
+                        value = bool(int(value))
+                    elif t == "str":
+                        t = "s"
+                    elif t == "d":
+                        value = from_ISO8601(value)
+                elif t == "inlineStr":
+                    child = el.find(_IS)
+                    if child is not None:
+                        t, value = "s", _inline(child)
+                out[pos] = (value, t)
+        return out
+
+    def _sheet(self, part: str) -> _Sheet:
+        rels = posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
+        if rels in self._parts:
+            for r in self._xml(rels).iter(f"{_PKG_REL}Relationship"):
+                if r.get("Type") != _PRINTER_REL:
+                    raise Unsupported("sheet relationship")
+        root = self._xml(part)
+        sheet = _Sheet()
+        sheet.root = root
+        sheet.cells = self._cells(root, data_only=False)
+        last = _last(root, "sheetProtection")
+        sheet.protected = bool(last is not None and SheetProtection.from_tree(last).sheet)
+        last = _last(root, "dataValidations")
+        if last is not None:
+            for dv in last.findall(f"{_MAIN}dataValidation"):
+                if dv.get("type") == "list":  # as read._validated_ranges: dropdowns only
+                    sheet.validations += (dv.get("sqref") or "").split()
+        last = _last(root, "mergeCells")
+        if last is not None:
+            for m in last.findall(f"{_MAIN}mergeCell"):
+                c1, r1, c2, r2 = range_boundaries(m.get("ref") or "")
+                if None in (c1, r1, c2, r2):
+                    raise Unsupported("merge range")
+                sheet.merged.append((r1, c1, r2, c2))
+        return sheet
+
+    # -- what the reader asks ----------------------------------------------------------------
+    def custom_props(self) -> dict[str, Any]:
+        return self._custom
+
+    def modified(self) -> Any:
+        return self._modified
+
+    def destinations(self, name: str) -> list[tuple[str, str]] | None:
+        text = self.global_names.get(name)
+        if text is None:
+            for title in self.sheetnames:
+                if name in self.local_names[title]:
+                    text = self.local_names[title][name]
+                    break
+        if text is None:
+            return None
+        m = _SIMPLE_DEST.fullmatch(text)
+        if m:
+            return [(m.group(1) or m.group(2), m.group(3))]
+        return list(DefinedName(name=name, attr_text=text).destinations)
+
+    def cell(self, sheet: str, row: int, col: int) -> tuple[Any, str]:
+        if row < 1 or col < 1:
+            raise ValueError("Row or column values must be at least 1")
+        ws = self.sheets[sheet]
+        for r1, c1, r2, c2 in ws.merged:
+            if r1 <= row <= r2 and c1 <= col <= c2 and (row, col) != (r1, c1):
+                return None, "n"
+        return ws.cells.get((row, col), (None, "n"))
+
+    def protected(self, sheet: str) -> bool:
+        return self.sheets[sheet].protected
+
+    def validated_ranges(self, sheet: str) -> list[tuple[int, int, int, int]]:
+        ranges = [range_boundaries(ref) for ref in self.sheets[sheet].validations]
+        try:
+            for member in self._order:
+                if member.startswith("xl/worksheets/") and member.endswith(".xml"):
+                    _x14_ranges(self._parts[member], ranges)
+        except (ValueError, KeyError):
+            pass
+        return ranges
+
+    def cached(self, sheet: str, cell: str) -> Any:
+        """As a `data_only` load: every sheet parsed again for saved results; any failure
+        there means no saved result at all."""
+        if not hasattr(self, "_cached"):
+            self._cached: dict[str, dict[tuple[int, int], Any]] | None = {}
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    for title, ws in self.sheets.items():
+                        assert ws.root is not None
+                        cells = self._cells(ws.root, data_only=True)
+                        values = self._cached[title] = {k: v[0] for k, v in cells.items()}
+                        for r1, c1, r2, c2 in ws.merged:
+                            for r in range(r1, r2 + 1):
+                                for c in range(c1, c2 + 1):
+                                    if (r, c) != (r1, c1):
+                                        values.pop((r, c), None)
+            except Exception:  # noqa: BLE001 - as a failed data_only load: no saved results
+                self._cached = None
+        if self._cached is None:
+            return None
+        col, row, _, _ = range_boundaries(cell)
+        return self._cached[sheet].get((row, col))
+
+    def close(self) -> None:
+        pass
+
+
+def _plain_xml(data: bytes) -> bytes:
+    """The part, if it is UTF-8 XML without a document type declaration (so without entity
+    declarations); otherwise Unsupported, and the thorough path (defusedxml) reads it."""
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data or b"\x00" in data[:512]:
+        raise Unsupported("doctype or not UTF-8")
+    if data.startswith((b"\xfe\xff", b"\xff\xfe")):
+        raise Unsupported("UTF-16")
+    m = _XML_DECL.match(data)
+    if m and m.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+        raise Unsupported("encoding")
+    return data
+
+
+def _last(root: ET.Element, tag: str) -> ET.Element | None:
+    """The last element of that name (openpyxl keeps the last one it meets)."""
+    found = None
+    for found in root.iter(f"{_MAIN}{tag}"):  # noqa: B007 - the loop keeps the last one
+        pass
+    return found
+
+
+def _inline(node: ET.Element) -> str:
+    """openpyxl's `Text.from_tree(node).content`: the plain text, then each run's."""
+    plain = None
+    runs = []
+    for el in node:
+        if el.tag == _T:
+            plain = el.text
+        elif el.tag == _R:
+            text = None
+            for sub in el:
+                if sub.tag == _T:
+                    text = sub.text
+            if text is not None:
+                runs.append(text)
+        elif el.tag not in _PHONETIC:
+            raise Unsupported("inline string part")
+    return "".join(([plain] if plain is not None else []) + runs)
+
+
+def _bool(value: str | None) -> bool:
+    """openpyxl's reading of a boolean attribute."""
+    if value is None or value in ("false", "f", "0"):
+        return False
+    return bool(value)

@@ -1,0 +1,148 @@
+"""The fast reader gives the same record and findings as the thorough one, file for file:
+every rule case of test_check, every form clean and blank, the seed projects, every bad file
+of test_bad_files, and workbooks saved by LibreOffice (tests/data, when present)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import filled, open_xlsx
+from test_bad_files import CASES as BAD_CASES
+from test_bad_files import build
+from test_bad_files import sources as sources
+from test_check import CASES as RULE_CASES
+from test_seed import filled_seed
+
+from perfeval_xl import builtin_forms, seed_projects
+from perfeval_xl.fastread import FastBook
+from perfeval_xl.read import ReadResult, read_workbook
+
+DATA = Path(__file__).parent / "data"
+LO_FILES = sorted(DATA.glob("*.xlsx")) if DATA.is_dir() else []
+
+
+def outcome(result: ReadResult) -> tuple:
+    """Everything a reader answers, as comparable plain data."""
+    findings = [
+        (
+            f.code,
+            f.severity,
+            f.file,
+            f.sheet,
+            f.cell,
+            f.field,
+            f.message.render("zh"),
+            f.message.render("en"),
+        )
+        for f in result.findings
+    ]
+    rec = result.record
+    if rec is None:
+        return None, findings
+    fields = {k: (f.value, repr(f.raw), f.sheet, f.cell) for k, f in rec.fields.items()}
+    indicators = [
+        (
+            ind.index,
+            {k: (f.value, repr(f.raw), f.sheet, f.cell) for k, f in ind.fields.items()},
+            ind.target,
+            ind.actual,
+        )
+        for ind in rec.indicators
+    ]
+    stated = {k: (f.value, repr(f.raw), f.sheet, f.cell) for k, f in rec.stated.items()}
+    record = (
+        rec.project(),
+        rec.cells,
+        stated,
+        rec.meta,
+        rec.saved,
+        rec.spec.id,
+        rec.file_version,
+        rec.workbook_id,
+        fields,
+        indicators,
+    )
+    return record, findings
+
+
+def assert_same(path: Path) -> None:
+    thorough = read_workbook(path)
+    fast = read_workbook(path, fast=True)
+    assert outcome(fast) == outcome(thorough)
+
+
+def takes_fast_path(path: Path) -> bool:
+    try:
+        FastBook(path.read_bytes())
+    except Exception:  # noqa: BLE001 - any refusal means the thorough path reads it
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("rule", "form", "over", "change", "expected"), RULE_CASES, ids=[c[0] for c in RULE_CASES]
+)
+def test_rule_cases(tmp_path, rule, form, over, change, expected):
+    assert_same(filled(tmp_path, form, change, **dict(over)))
+
+
+@pytest.mark.parametrize("form", builtin_forms())
+def test_every_form_clean_and_blank_takes_the_fast_path(tmp_path, form, templates):
+    path = filled(tmp_path, form)
+    assert takes_fast_path(path)
+    assert_same(path)
+    blank = tmp_path / "blank.xlsx"
+    blank.write_bytes(templates[form])
+    assert takes_fast_path(blank)
+    assert_same(blank)
+
+
+@pytest.mark.parametrize("index", range(len(seed_projects())))
+def test_seed_projects(tmp_path, index):
+    path, _ = filled_seed(tmp_path, seed_projects()[index])
+    assert_same(path)
+
+
+@pytest.mark.parametrize("kind", list(BAD_CASES), ids=list(BAD_CASES))
+def test_bad_files(tmp_path, sources, kind):
+    path, _ = build(tmp_path, sources, kind)
+    assert_same(path)
+
+
+@pytest.mark.skipif(not LO_FILES, reason="no LibreOffice-saved workbooks in tests/data")
+@pytest.mark.parametrize("path", LO_FILES, ids=[p.name for p in LO_FILES])
+def test_libreoffice_files(path):
+    assert takes_fast_path(path)
+    assert_same(path)
+
+
+def test_names_read_like_openpyxl(templates):
+    """The shortcut for plain `'Sheet'!$A$1:$B$2` names gives openpyxl's destinations."""
+    for data in templates.values():
+        book = FastBook(data)
+        wb = open_xlsx(data)
+        for name, dn in wb.defined_names.items():
+            assert book.destinations(name) == list(dn.destinations)
+        wb.close()
+
+
+def test_moved_cells_merged_cells_and_dates(tmp_path):
+    """A unit's program may merge cells over an input, store a date in a text cell, type a
+    formula into an input and write a shared formula: both paths must agree."""
+
+    def change(wb):
+        from datetime import datetime
+
+        ws = wb[wb.sheetnames[0]]
+        wb.defined_names["pe_project_code"].attr_text = "'自评表'!$L$4"
+        ws["L4"].value = datetime(2022, 3, 1)
+        ws["L4"].number_format = "yyyy-mm-dd"
+        wb.defined_names["pe_unit_name"].attr_text = "'自评表'!$M$7"
+        ws["M7"].value = "单位"
+        ws.merge_cells("L7:M7")  # the named cell is now hidden under a merge
+        ws["L9"].value = "=1+1"
+
+    path = filled(tmp_path, "national-2020", change, fund_fiscal_spent="=50+45")
+    assert takes_fast_path(path)
+    assert_same(path)
