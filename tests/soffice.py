@@ -27,6 +27,16 @@ def soffice_or_skip() -> str:
     pytest.skip("LibreOffice (soffice) is not installed; apt-get install libreoffice-calc")
 
 
+def tool_or_skip(name: str, package: str = "poppler-utils") -> str:
+    """Path of a helper program (pdfinfo, pdftoppm …): skipped locally, a failure in CI."""
+    exe = shutil.which(name)
+    if exe:
+        return exe
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} not found, but CI installs {package}")
+    pytest.skip(f"{name} ({package}) is not installed")
+
+
 def convert(files: list[Path], to: str, outdir: Path, profile: Path) -> list[Path]:
     """Convert `files` with `soffice --convert-to to`; return the outputs, in order.
 

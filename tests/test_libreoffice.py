@@ -5,7 +5,6 @@ Skipped where `soffice` is missing; in CI (CI=true) a missing LibreOffice fails 
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from helpers import fill, named_cell, open_xlsx
-from soffice import convert
+from soffice import convert, tool_or_skip
 
 from perfeval_xl import build_template, contract_names, load_spec, make_layout
 from perfeval_xl.generate import issuable_fields
@@ -44,17 +43,6 @@ def pdfs(workdir, blank_files) -> list[Path]:
 @pytest.fixture(scope="module")
 def resaved(workdir, blank_files) -> list[Path]:
     return convert(blank_files, "xlsx", workdir / "resaved", workdir / "profile")
-
-
-def tool_or_skip(name: str) -> str:
-    exe = shutil.which(name)
-    if exe:
-        return exe
-    import os
-
-    if os.environ.get("CI"):
-        pytest.fail(f"{name} not found, but CI installs poppler-utils")
-    pytest.skip(f"{name} (poppler-utils) is not installed")
 
 
 def png_size(path: Path) -> tuple[int, int]:

@@ -39,7 +39,7 @@ from lo_cases import (
     write_roster,
 )
 from lo_uno import Office, group_alive
-from soffice import soffice_or_skip
+from soffice import soffice_or_skip, tool_or_skip
 
 from perfeval_xl import (
     DEFAULT_PASSWORD,
@@ -157,15 +157,6 @@ def application(path: Path) -> str:
     with zipfile.ZipFile(path) as z:
         xml = z.read("docProps/app.xml").decode()
     return xml.split("<Application>")[1].split("</Application>")[0]
-
-
-def tool_or_skip(name: str) -> str:
-    exe = shutil.which(name)
-    if exe:
-        return exe
-    if os.environ.get("CI"):
-        pytest.fail(f"{name} not found, but CI installs poppler-utils")
-    pytest.skip(f"{name} (poppler-utils) is not installed")
 
 
 def pdf_pages_and_size(pdf: Path) -> tuple[int, tuple[int, int]]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
-import shutil
 import subprocess
 import zipfile
 from datetime import datetime
@@ -17,7 +15,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from helpers import INDICATORS, filled, named_cell
-from soffice import convert
+from soffice import convert, tool_or_skip
 
 from perfeval_xl.checks import check_workbook
 from perfeval_xl.collect import Collection, Item, RosterStatus, Submission
@@ -597,20 +595,13 @@ def test_write_errors_are_output_errors(small, tmp_path):
 
 
 # -- LibreOffice -------------------------------------------------------------------------------
-def _tool(name: str) -> str:
-    exe = shutil.which(name)
-    if exe:
-        return exe
-    if os.environ.get("CI"):
-        pytest.fail(f"{name} not found, but CI installs poppler-utils")
-    pytest.skip(f"{name} (poppler-utils) is not installed")
 
 
 def test_libreoffice_prints_the_summary_on_a4_landscape(two, tmp_path):
     _, path = two
     (pdf,) = convert([path], "pdf", tmp_path / "pdf", tmp_path / "profile")
     info = subprocess.run(
-        [_tool("pdfinfo"), str(pdf)], capture_output=True, text=True, check=True
+        [tool_or_skip("pdfinfo"), str(pdf)], capture_output=True, text=True, check=True
     ).stdout
     fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
     assert int(fields["Pages"]) >= 1
