@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import Text
 from .findings import ERROR, WARNING, Finding
+from .normalize import is_blank
 from .read import ReadResult
 from .record import Field, Indicator, Record
 from .score import ProjectScore, score_findings, score_record
@@ -45,14 +46,10 @@ def _header(rec: Record) -> Iterator[Finding]:
     for f in rec.spec.header:
         got = rec.fields.get(f.name)
         # A year that is there but unreadable is E102 (from the reader), not "empty".
-        if f.required and got is not None and got.value is None and _blank(got.raw):
+        if f.required and got is not None and got.value is None and is_blank(got.raw):
             yield rec.finding(
                 "E101", Text(f"「{f.label}」为空", f"{f.label} is empty"), got, f.name
             )
-
-
-def _blank(raw: object) -> bool:
-    return raw is None or (isinstance(raw, str) and not raw.strip())
 
 
 def _lengths(rec: Record) -> Iterator[Finding]:

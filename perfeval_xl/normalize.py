@@ -29,6 +29,7 @@ __all__ = [
     "Parsed",
     "Target",
     "clean_text",
+    "is_blank",
     "parse_amount",
     "parse_number",
     "parse_target",
@@ -55,6 +56,11 @@ _NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 # The same characters with commas anywhere: a misplaced separator or a decimal comma.
 _LOOSE_NUM = re.compile(r"[+-]?(?:¥|RMB)?[+-]?[\d,]*\d[\d,]*(?:\.\d*)?(?:万元|万|元|分)?", re.I)
 _PLAIN = re.compile(r"\s*[+-]?\d+(?:\.\d+)?\s*", re.ASCII)  # "100", " 12.5 ": only stored as text
+
+
+def is_blank(value: object) -> bool:
+    """An empty cell: nothing, or only whitespace (what a unit sees as empty is empty)."""
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 @dataclass(frozen=True)

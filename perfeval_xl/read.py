@@ -24,7 +24,15 @@ from .errors import SpecError, Text
 from .findings import Finding, finding
 from .generate import META_SHEET, PROP_FORM_ID, PROP_SPEC_VERSION, PROP_WORKBOOK_ID
 from .layout import contract_names, make_layout
-from .normalize import Parsed, clean_text, parse_amount, parse_number, parse_target, parse_year
+from .normalize import (
+    Parsed,
+    clean_text,
+    is_blank,
+    parse_amount,
+    parse_number,
+    parse_target,
+    parse_year,
+)
 from .record import Field, Indicator, Record
 from .safety import MAX_FILE_BYTES, inspect_bytes, inspect_file
 from .spec import load_spec
@@ -477,7 +485,7 @@ class _Reader:
             for k in keys:
                 raw, sheet, cell = self._cell(f"pe_ind_{k}", i)
                 fields[k] = Field(k, raw, raw, sheet, cell)
-            if all(_blank(f.raw) for f in fields.values()):
+            if all(is_blank(f.raw) for f in fields.values()):
                 continue
             self.record.indicators.append(self._indicator(i, fields))
 
@@ -711,10 +719,6 @@ class _Formula(str):
 
 def _is_formula(value: Any) -> bool:
     return isinstance(value, _Formula)
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _as_int(value: Any) -> int | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import Text
 from .findings import Finding, finding
-from .normalize import Target
+from .normalize import Target, is_blank
 from .spec import Spec
 
 
@@ -30,7 +30,7 @@ class Field:
 
     @property
     def blank(self) -> bool:
-        return self.value is None or (isinstance(self.value, str) and not self.value.strip())
+        return is_blank(self.value)
 
 
 @dataclass

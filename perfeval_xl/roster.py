@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import RosterError, RosterErrors, Text
 from .generate import YEAR_RANGE, issuable_fields
+from .normalize import is_blank
 from .spec import Spec
 
 #: Columns every roster row needs: they make the file name and identify the project.
@@ -57,12 +58,12 @@ def read_roster(path: Path | str, spec: Spec) -> list[RosterRow]:
     errors: list[RosterError] = []
     rows: list[RosterRow] = []
     for line, cells in table[1:]:
-        if all(_blank(c) for c in cells):
+        if all(is_blank(c) for c in cells):
             continue
         values: dict[str, Any] = {}
         for index, name in columns.items():
             raw = cells[index] if index < len(cells) else None
-            if _blank(raw):
+            if is_blank(raw):
                 if name in REQUIRED_COLUMNS:
                     empty = Text("不能为空", "must not be empty")
                     errors.append(RosterError(path, empty, line, str(header[index])))
@@ -129,13 +130,9 @@ def _read_xlsx(path: Path) -> list[tuple[int, list[Any]]]:
 
 
 def _drop_leading_blank(rows: list[tuple[int, list[Any]]]) -> list[tuple[int, list[Any]]]:
-    while rows and all(_blank(c) for c in rows[0][1]):
+    while rows and all(is_blank(c) for c in rows[0][1]):
         rows.pop(0)
     return rows
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _norm_header(text: str) -> str:
@@ -155,7 +152,7 @@ def _map_header(
     errors: list[RosterError] = []
     columns: dict[int, str] = {}
     for index, cell in enumerate(header):
-        if _blank(cell):
+        if is_blank(cell):
             continue
         name = lookup.get(_norm_header(cell))
         if name is None:

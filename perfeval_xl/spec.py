@@ -405,6 +405,19 @@ def _unique(table: _Table, key: str, values: list[str]) -> None:
         seen.add(value)
 
 
+def _statuses_only(t: _Table, table: dict, statuses: tuple[str, ...], key: str) -> None:
+    """A per-status table may name only the spec's statuses (a typo would be silently unused)."""
+    extra = set(table) - set(statuses)
+    if extra:
+        t.fail(
+            Text(
+                f"未定义的完成状态：{', '.join(sorted(extra))}",
+                f"unknown status: {', '.join(sorted(extra))}",
+            ),
+            key,
+        )
+
+
 class _Builder:
     """Validates raw TOML into a `Spec`, failing on the first wrong key with its path."""
 
@@ -681,15 +694,7 @@ class _Builder:
                     "qualitative_bands",
                 )
             bands[status] = (float(band[0]), float(band[1]))
-        extra = set(raw_bands) - set(fields["statuses"])
-        if extra:
-            t.fail(
-                Text(
-                    f"未定义的完成状态：{', '.join(sorted(extra))}",
-                    f"unknown status: {', '.join(sorted(extra))}",
-                ),
-                "qualitative_bands",
-            )
+        _statuses_only(t, raw_bands, fields["statuses"], "qualitative_bands")
         raw_points = t.get("qualitative_points", dict, {})
         points: dict[str, float] = {}
         for status, (lo, hi) in bands.items():
@@ -709,15 +714,7 @@ class _Builder:
                     "qualitative_points",
                 )
             points[status] = float(point)
-        extra = set(raw_points) - set(fields["statuses"])
-        if extra:
-            t.fail(
-                Text(
-                    f"未定义的完成状态：{', '.join(sorted(extra))}",
-                    f"unknown status: {', '.join(sorted(extra))}",
-                ),
-                "qualitative_points",
-            )
+        _statuses_only(t, raw_points, fields["statuses"], "qualitative_points")
         grades = []
         for g in t.tables("grades"):
             grades.append(Grade(g.text("label"), g.number("min", lo=0)))
