@@ -20,6 +20,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from badfiles import MIB, OLE_MAGIC, encrypted, ods, ole, plain_zip, with_zeros_entry
 from click.testing import CliRunner
 from helpers import HEADER, filled
 from openpyxl.cell.cell import Cell
@@ -30,8 +31,6 @@ from perfeval_xl.cli import cli
 from perfeval_xl.findings import RULES
 from perfeval_xl.report import format_text
 
-MIB = 1024 * 1024
-OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 #: An mtime far in the past, set on every input so that any write would show.
 OLD_MTIME_NS = 1_600_000_000 * 10**9
 
@@ -75,50 +74,6 @@ def add_entries(data: bytes, entries: dict[str, bytes]) -> bytes:
     with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as dst:
         for name, raw in entries.items():
             dst.writestr(name, raw)
-    return out.getvalue()
-
-
-def plain_zip(entries: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", method) as dst:
-        for name, raw in entries.items():
-            dst.writestr(name, raw)
-    return out.getvalue()
-
-
-def with_zeros_entry(data: bytes, name: str, size: int) -> bytes:
-    """`data` plus a real deflated entry of `size` zero bytes (about 60 KB for 60 MiB)."""
-    out = io.BytesIO(data)
-    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as dst, dst.open(name, "w") as entry:
-        chunk = bytes(MIB)
-        for _ in range(size // MIB):
-            entry.write(chunk)
-    return out.getvalue()
-
-
-def ole(*streams: str) -> bytes:
-    """An OLE compound-file header with the given directory names, as .xls and .et start."""
-    data = bytearray(OLE_MAGIC + bytes(504))
-    for stream in streams:
-        data += stream.encode("utf-16-le").ljust(128, b"\0")
-    return bytes(data + bytes(1024))
-
-
-def ods() -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        dst.writestr(
-            "mimetype", b"application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED
-        )
-        dst.writestr("content.xml", b"<office:document-content/>")
-        dst.writestr("META-INF/manifest.xml", b"<manifest:manifest/>")
-    return out.getvalue()
-
-
-def encrypted(data: bytes) -> bytes:
-    ooxml = pytest.importorskip("msoffcrypto.format.ooxml")
-    out = io.BytesIO()
-    ooxml.OOXMLFile(io.BytesIO(data)).encrypt("pw", out)
     return out.getvalue()
 
 

@@ -8,13 +8,12 @@ import random
 import zipfile
 
 import pytest
+from badfiles import MIB, OLE_MAGIC, ods, ole, plain_zip, with_zeros_entry
+from badfiles import encrypted as encrypt
 
 from perfeval_xl import build_template, load_spec, safety
 from perfeval_xl.findings import RULES
 from perfeval_xl.safety import inspect_bytes, inspect_file
-
-MIB = 1024 * 1024
-OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 
 
 @pytest.fixture(scope="module")
@@ -40,49 +39,8 @@ def rebuild(
 
 
 def zeros_entry(base: bytes, name: str, size: int) -> bytes:
-    """`base` plus a real deflated entry of `size` zero bytes, written in 1 MiB chunks."""
-    out = io.BytesIO(rebuild(base))
-    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as dst, dst.open(name, "w") as entry:
-        chunk = bytes(MIB)
-        for _ in range(size // MIB):
-            entry.write(chunk)
-    return out.getvalue()
-
-
-def plain_zip(entries: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", method) as dst:
-        for name, data in entries.items():
-            dst.writestr(name, data)
-    return out.getvalue()
-
-
-def ods_bytes() -> bytes:
-    """An ODS as LibreOffice writes it: `mimetype` first and stored, then the content."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        dst.writestr(
-            "mimetype", b"application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED
-        )
-        dst.writestr("content.xml", b"<office:document-content/>")
-        dst.writestr("META-INF/manifest.xml", b"<manifest:manifest/>")
-    return out.getvalue()
-
-
-def ole_bytes(*streams: str) -> bytes:
-    """An OLE compound-file header and padding, with directory names (UTF-16-LE) as given."""
-    data = bytearray(OLE_MAGIC + bytes(504))
-    for stream in streams:
-        data += stream.encode("utf-16-le").ljust(128, b"\0")
-    return bytes(data + bytes(1024))
-
-
-def encrypt(data: bytes) -> bytes:
-    """Encrypt a workbook with a password for real, as Excel does (an OLE file)."""
-    ooxml = pytest.importorskip("msoffcrypto.format.ooxml")
-    out = io.BytesIO()
-    ooxml.OOXMLFile(io.BytesIO(data)).encrypt("secret", out)
-    return out.getvalue()
+    """`base`, rewritten, plus a real deflated entry of `size` zero bytes."""
+    return with_zeros_entry(rebuild(base), name, size)
 
 
 def check(name: str, data: bytes, code: str, *words: str):
@@ -159,12 +117,12 @@ def test_entry_data_missing_but_directory_intact(template):
 @pytest.mark.parametrize(
     ("name", "data", "word"),
     [
-        ("unit.xls", ole_bytes("Root Entry", "Workbook"), "Excel 97-2003"),
-        ("unit.XLS", ole_bytes("Root Entry", "Workbook"), "Excel 97-2003"),
-        ("unit.et", ole_bytes("Root Entry", "Workbook"), "WPS 表格 .et 格式"),
-        ("unit.ett", ole_bytes("Root Entry"), "WPS"),
-        ("unit.xlt", ole_bytes("Root Entry"), "Excel 97-2003"),
-        ("unit.ods", ods_bytes(), "OpenDocument"),
+        ("unit.xls", ole("Root Entry", "Workbook"), "Excel 97-2003"),
+        ("unit.XLS", ole("Root Entry", "Workbook"), "Excel 97-2003"),
+        ("unit.et", ole("Root Entry", "Workbook"), "WPS 表格 .et 格式"),
+        ("unit.ett", ole("Root Entry"), "WPS"),
+        ("unit.xlt", ole("Root Entry"), "Excel 97-2003"),
+        ("unit.ods", ods(), "OpenDocument"),
         (
             "unit.xlsb",
             plain_zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.bin": b"\0"}),
@@ -172,7 +130,7 @@ def test_entry_data_missing_but_directory_intact(template):
         ),
         ("unit.csv", b"a,b\n1,2\n", "CSV"),
         ("unit.txt", b"a\tb\n", "text file"),
-        ("unit.wps", ole_bytes("Root Entry", "WordDocument"), "WPS"),
+        ("unit.wps", ole("Root Entry", "WordDocument"), "WPS"),
     ],
 )
 def test_unsupported_format_by_extension(name, data, word):
@@ -180,9 +138,9 @@ def test_unsupported_format_by_extension(name, data, word):
 
 
 def test_unsupported_format_by_content():
-    check("unit.xlsx", ole_bytes("Root Entry", "Workbook"), "E002", "Excel 97-2003 .xls", "WPS .et")
-    check("unit.xlsx", ole_bytes("Root Entry", "WordDocument"), "E002", "Word")
-    check("unit.xlsx", ods_bytes(), "E002", "OpenDocument")
+    check("unit.xlsx", ole("Root Entry", "Workbook"), "E002", "Excel 97-2003 .xls", "WPS .et")
+    check("unit.xlsx", ole("Root Entry", "WordDocument"), "E002", "Word")
+    check("unit.xlsx", ods(), "E002", "OpenDocument")
 
 
 def test_macro_extension(template):
@@ -215,7 +173,7 @@ def test_encrypted_workbook_for_real(template):
 
 def test_encrypted_workbook_fabricated():
     """Runs without msoffcrypto-tool: the stream name is what the gate looks for."""
-    data = ole_bytes("Root Entry", "EncryptionInfo", "EncryptedPackage")
+    data = ole("Root Entry", "EncryptionInfo", "EncryptedPackage")
     check("unit.xlsx", data, "E003", "打开密码", "open password")
     check("unit.xls", data, "E003")
 
@@ -298,7 +256,7 @@ def test_inspect_file_valid(tmp_path, template):
 
 def test_inspect_file_bad_file_returns_no_data(tmp_path):
     path = tmp_path / "unit.xls"
-    path.write_bytes(ole_bytes("Root Entry", "Workbook"))
+    path.write_bytes(ole("Root Entry", "Workbook"))
     data, found = inspect_file(path)
     assert data is None
     assert found is not None and found.code == "E002" and found.file == str(path)
@@ -382,7 +340,7 @@ def test_nothing_is_inflated(template, monkeypatch):
     bomb = zeros_entry(template, "xl/worksheets/sheet9.xml", 60 * MIB)
     ratio = zeros_entry(template, "xl/worksheets/sheet9.xml", 5 * MIB)
     many = plain_zip({f"{i}": b"" for i in range(safety.MAX_MEMBERS + 1)}, zipfile.ZIP_STORED)
-    ods = ods_bytes()
+    spreadsheet = ods()
     opened: list[str] = []
     real_open = zipfile.ZipFile.open
 
@@ -397,7 +355,7 @@ def test_nothing_is_inflated(template, monkeypatch):
     assert inspect_bytes("unit.xlsx", template) is None
     assert opened == ["[Content_Types].xml"]
     opened.clear()
-    assert inspect_bytes("unit.xlsx", ods).code == "E002"
+    assert inspect_bytes("unit.xlsx", spreadsheet).code == "E002"
     assert opened == ["mimetype"]
 
 
@@ -423,7 +381,7 @@ def test_every_message_is_bilingual(template):
         "a.xlsx": b"",
         "b.xls": b"x",
         "c.xlsm": template,
-        "d.xlsx": ole_bytes("EncryptedPackage"),
+        "d.xlsx": ole("EncryptedPackage"),
         "e.xlsx": plain_zip({"a": b""}),
     }
     for name, data in samples.items():
