@@ -112,20 +112,24 @@ class Collection:
     def unreadable(self) -> list[Submission]:
         return [s for s in self.submissions if s.result.record is None]
 
+    def _findings(self) -> list[Finding]:
+        return [f for s in self.submissions for f in s.result.findings] + self.findings
+
     def all_findings(self) -> list[Finding]:
         """Every finding: each file's, then the inbox's; errors first, then by file."""
-        out = [f for s in self.submissions for f in s.result.findings] + self.findings
         return sorted(
-            out, key=lambda f: (f.severity != "error", f.file, f.sheet or "", f.cell or "", f.code)
+            self._findings(),
+            key=lambda f: (f.severity != "error", f.file, f.sheet or "", f.cell or "", f.code),
         )
 
     @property
     def errors(self) -> int:
-        return sum(f.severity == "error" for f in self.all_findings())
+        # counting needs no order: the sort is for the 问题清单 only
+        return sum(f.severity == "error" for f in self._findings())
 
     @property
     def warnings(self) -> int:
-        return sum(f.severity == "warning" for f in self.all_findings())
+        return sum(f.severity == "warning" for f in self._findings())
 
     @property
     def missing(self) -> list[RosterStatus]:
