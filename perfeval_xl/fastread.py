@@ -24,6 +24,8 @@ import re
 import warnings
 import xml.etree.ElementTree as ET
 import zipfile
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from openpyxl.packaging.core import DocumentProperties
@@ -63,6 +65,8 @@ _KNOWN_PART = re.compile(
     r"|xl/sharedStrings\.xml|xl/calcChain\.xml|xl/worksheets/sheet\d+\.xml"
     r"|xl/worksheets/_rels/sheet\d+\.xml\.rels|xl/printerSettings/printerSettings\d+\.bin"
 )
+#: Parts openpyxl's load does not parse (or that the reader never needs).
+_UNREAD_PARTS = ("xl/theme/", "xl/print", "xl/calcChain.xml", "docProps/app.xml")
 _ROW, _C, _V, _F, _IS, _T, _R = (f"{_MAIN}{tag}" for tag in ("row", "c", "v", "f", "is", "t", "r"))
 _PHONETIC = (f"{_MAIN}rPh", f"{_MAIN}phoneticPr")
 #: A defined name that is one plain range on one sheet: read without openpyxl's tokenizer.
@@ -71,6 +75,8 @@ _SIMPLE_DEST = re.compile(
 )
 _COORDS: dict[str, tuple[int, int]] = {}
 _INVALID_TITLE = re.compile(r"[\\*?:/\[\]]")
+#: Merged areas up to this many cells are listed cell by cell, for a lookup per read cell.
+_MAX_COVERED = 20_000
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([^\"']+)[\"']")
 
 
@@ -91,14 +97,57 @@ def read_inspected_fast(name: str, data: bytes) -> ReadResult:
 
 
 class _Sheet:
-    """What the reader needs of one worksheet."""
+    """What the reader needs of one worksheet, as parsed from the part's bytes alone.
+
+    A cell is kept as (value, type, style) before the two steps that depend on other parts:
+    a shared string is its index ("s#"), and a number is not yet turned into a date. `FastBook`
+    checks the indexes against its own string table and style count, and converts on reading,
+    so one parsed sheet serves every file whose part has the same bytes (`_Memo`)."""
 
     def __init__(self) -> None:
-        self.cells: dict[tuple[int, int], tuple[Any, str]] = {}
+        self.cells: dict[tuple[int, int], tuple[Any, str, int]] = {}
         self.merged: list[tuple[int, int, int, int]] = []
+        #: the cells merged into another (read as empty), when few enough to list
+        self.covered: set[tuple[int, int]] | None = None
         self.protected = False
         self.validations: list[str] = []
-        self.root: ET.Element | None = None
+        #: the highest style index and the lowest and highest shared-string index used
+        self.style_max = -1
+        self.string_min = 0
+        self.string_max = -1
+
+
+class _Memo:
+    """Parts already parsed in this process, by their bytes (least recently used dropped).
+
+    Files of one batch share most parts byte for byte (styles, the workbook part, the
+    instructions and list sheets of one template), so each is parsed once per worker. Only
+    what a parse gives from the bytes alone is kept; a parse that raises is not kept, so it
+    raises again for the next file with those bytes."""
+
+    def __init__(self, entries: int, part_bytes: int) -> None:
+        self.entries = entries
+        self.part_bytes = part_bytes
+        self._items: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
+
+    def get(self, kind: str, data: bytes, parse: Callable[[bytes], Any]) -> Any:
+        if len(data) > self.part_bytes:
+            return parse(data)
+        key = (kind, data)
+        try:
+            self._items.move_to_end(key)
+            return self._items[key]
+        except KeyError:
+            pass
+        value = parse(data)
+        self._items[key] = value
+        if len(self._items) > self.entries:
+            self._items.popitem(last=False)
+        return value
+
+
+#: Enough for the shared parts of a few forms; parts over 256 KiB are parsed every time.
+_MEMO = _Memo(entries=64, part_bytes=256 * 1024)
 
 
 class FastBook:
@@ -118,24 +167,24 @@ class FastBook:
                     raise Unsupported(n)
             self._names = set(names)
             self._order = names
-            parts = {n: z.read(n) for n in names if not n.startswith(("xl/theme/", "xl/print"))}
+            parts = {n: z.read(n) for n in names if not n.startswith(_UNREAD_PARTS)}
         self._parts = parts
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self._open()
 
     # -- loading ---------------------------------------------------------------------------
-    def _xml(self, part: str) -> ET.Element:
+    def _part(self, part: str) -> bytes:
         data = self._parts.get(part)
         if data is None:
             raise Unsupported(f"missing {part}")
-        return ET.fromstring(_plain_xml(data))
+        return data
+
+    def _xml(self, part: str) -> ET.Element:
+        return _parse_xml(self._part(part))
 
     def _open(self) -> None:
-        types = self._xml("[Content_Types].xml")
-        overrides = [
-            (o.get("PartName"), o.get("ContentType")) for o in types.iter(f"{_CT}Override")
-        ]
+        overrides = _MEMO.get("types", self._part("[Content_Types].xml"), _content_types)
         wb_part = None
         for ct in (XLTM, XLTX, XLSM, XLSX):
             wb_part = next((p for p, t in overrides if t == ct), None)
@@ -152,10 +201,12 @@ class FastBook:
             raw = self._parts.get("xl/sharedStrings.xml")
             if raw is None:
                 raise Unsupported("missing shared strings")
-            self.shared_strings = read_string_table(io.BytesIO(_plain_xml(raw)))
+            self.shared_strings = _MEMO.get("strings", raw, _string_table)
 
         self._workbook()
-        self._styles()
+        self.date_formats, self.timedelta_formats, self.style_count = _MEMO.get(
+            "styles", self._part("xl/styles.xml"), _styles
+        )
         self._properties()
         self.sheets: dict[str, _Sheet] = {}
         for title, part in self._sheet_parts:
@@ -163,24 +214,14 @@ class FastBook:
         self._names_by_sheet()
 
     def _workbook(self) -> None:
-        root = self._xml("xl/workbook.xml")
-        rels: dict[str, str] = {}
-        for r in self._xml("xl/_rels/workbook.xml.rels").iter(f"{_PKG_REL}Relationship"):
-            if r.get("TargetMode") == "External":
-                raise Unsupported("external relationship")
-            target = r.get("Target") or ""
-            target = target[1:] if target.startswith("/") else posixpath.join("xl", target)
-            rels[r.get("Id") or ""] = (posixpath.normpath(target), r.get("Type"))
-        pr = root.find(f"{_MAIN}workbookPr")
-        self.epoch = (
-            CALENDAR_MAC_1904
-            if pr is not None and _bool(pr.get("date1904"))
-            else CALENDAR_WINDOWS_1900
+        date1904, sheets, self._defined = _MEMO.get(
+            "workbook", self._part("xl/workbook.xml"), _workbook_part
         )
+        rels = _MEMO.get("rels", self._part("xl/_rels/workbook.xml.rels"), _workbook_rels)
+        self.epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
         self._sheet_parts: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for sheet in root.iter(f"{_MAIN}sheet"):
-            title, rid = sheet.get("name"), sheet.get(f"{_REL}id")
+        for title, rid in sheets:
             if not rid or rid not in rels or not title:
                 raise Unsupported("sheet relationship")
             target, kind = rels[rid]
@@ -191,10 +232,6 @@ class FastBook:
             seen.add(title.lower())
             self._sheet_parts.append((title, target))
         self.sheetnames = [t for t, _ in self._sheet_parts]
-        self._defined = [
-            (d.get("name"), d.get("localSheetId"), d.text or "")
-            for d in root.iter(f"{_MAIN}definedName")
-        ]
 
     def _names_by_sheet(self) -> None:
         """As openpyxl's `assign_names`: global names, and names local to a sheet by index."""
@@ -223,143 +260,37 @@ class FastBook:
                 with contextlib.suppress(TypeError):
                     PrintArea.from_string(text)
 
-    def _styles(self) -> None:
-        root = self._xml("xl/styles.xml")
-        custom = {}
-        for fmt in root.iter(f"{_MAIN}numFmt"):
-            custom[int(fmt.get("numFmtId"))] = fmt.get("formatCode")
-        xfs = root.find(f"{_MAIN}cellXfs")
-        if xfs is None:
-            raise Unsupported("no cellXfs")
-        self.date_formats: set[int] = set()
-        self.timedelta_formats: set[int] = set()
-        self.style_count = 0
-        for idx, xf in enumerate(xfs.findall(f"{_MAIN}xf")):
-            num = int(xf.get("numFmtId", 0))
-            fmt = custom[num] if num in custom else BUILTIN_FORMATS.get(num)
-            if is_date_format(fmt):
-                self.date_formats.add(idx)
-            if is_timedelta_format(fmt):
-                self.timedelta_formats.add(idx)
-            self.style_count = idx + 1
-
     def _properties(self) -> None:
         if "docProps/core.xml" not in self._parts:
             raise Unsupported("no core properties")  # openpyxl would say "now"
         self._modified = DocumentProperties.from_tree(self._xml("docProps/core.xml")).modified
         self._custom: dict[str, Any] = {}
         if "docProps/custom.xml" in self._parts:
-            props = CustomPropertyList.from_tree(self._xml("docProps/custom.xml"))
-            self._custom = {p.name: p.value for p in props.props}
-
-    def _cells(self, root: ET.Element, data_only: bool) -> dict[tuple[int, int], tuple[Any, str]]:
-        """openpyxl's `WorkSheetParser.parse_row`/`parse_cell`, for speed: the same values and
-        data types (formulas, shared ones included, go through openpyxl's own code)."""
-        formulas: WorkSheetParser | None = None
-        strings, dates, count = self.shared_strings, self.date_formats, self.style_count
-        out: dict[tuple[int, int], tuple[Any, str]] = {}
-        row_counter = 0
-        for row in root.iter(_ROW):
-            r = row.get("r")
-            if r is not None:
-                try:
-                    row_counter = int(r)
-                except ValueError:
-                    val = float(r)
-                    if not val.is_integer():
-                        raise
-                    row_counter = int(val)
-            else:
-                row_counter += 1
-            col_counter = 0
-            for el in row:
-                t = el.get("t", "n")
-                coordinate = el.get("r")
-                s_raw = el.get("s")
-                style = int(s_raw) if s_raw else 0
-                if s_raw == "" or not 0 <= style < count:
-                    raise Unsupported("style index")
-                if t == "inlineStr":
-                    value: Any = None
-                else:
-                    v = el.find(_V)
-                    value = (v.text if v is not None else None) or None
-                if coordinate:
-                    pos = _COORDS.get(coordinate)
-                    if pos is None:
-                        pos = coordinate_to_tuple(coordinate)
-                        if len(_COORDS) < 100_000:
-                            _COORDS[coordinate] = pos
-                    col_counter = pos[1]
-                else:
-                    col_counter += 1
-                    pos = (row_counter, col_counter)
-                if not data_only and el.find(_F) is not None:
-                    if formulas is None:
-                        formulas = WorkSheetParser(None, strings)
-                    t, value = "f", formulas.parse_formula(el)
-                elif value is not None:
-                    if t == "n":
-                        value = (
-                            float(value)
-                            if "." in value or "E" in value or "e" in value
-                            else int(value)
-                        )
-                        if style in dates:
-                            t = "d"
-                            try:
-                                value = from_excel(
-                                    value, self.epoch, timedelta=style in self.timedelta_formats
-                                )
-                            except (OverflowError, ValueError):
-                                t, value = "e", "#VALUE!"
-                    elif t == "s":
-                        value = strings[int(value)]
-                    elif t == "b":
-                        value = bool(int(value))
-                    elif t == "str":
-                        t = "s"
-                    elif t == "d":
-                        value = from_ISO8601(value)
-                elif t == "inlineStr":
-                    child = el.find(_IS)
-                    if child is not None:
-                        t, value = "s", _inline(child)
-                out[pos] = (value, t)
-        return out
+            self._custom = _MEMO.get("custom", self._parts["docProps/custom.xml"], _custom)
 
     def _sheet(self, part: str) -> _Sheet:
         rels = posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
         if rels in self._parts:
-            for r in self._xml(rels).iter(f"{_PKG_REL}Relationship"):
-                if r.get("Type") != _PRINTER_REL:
-                    raise Unsupported("sheet relationship")
-        root = self._xml(part)
-        sheet = _Sheet()
-        sheet.root = root
-        sheet.cells = self._cells(root, data_only=False)
-        last = _last(root, "sheetProtection")
-        sheet.protected = bool(last is not None and SheetProtection.from_tree(last).sheet)
-        last = _last(root, "dataValidations")
-        if last is not None:
-            for dv in last.findall(f"{_MAIN}dataValidation"):
-                if dv.get("type") == "list":  # as read._validated_ranges: dropdowns only
-                    sheet.validations += (dv.get("sqref") or "").split()
-        last = _last(root, "mergeCells")
-        if last is not None:
-            for m in last.findall(f"{_MAIN}mergeCell"):
-                c1, r1, c2, r2 = range_boundaries(m.get("ref") or "")
-                if None in (c1, r1, c2, r2):
-                    raise Unsupported("merge range")
-                sheet.merged.append((r1, c1, r2, c2))
+            _MEMO.get("sheet-rels", self._parts[rels], _sheet_rels)
+        sheet: _Sheet = _MEMO.get("sheet", self._part(part), _parse_sheet)
+        # what openpyxl's load checks against the other parts: style and string indexes
+        if sheet.style_max >= self.style_count:
+            raise Unsupported("style index")
+        if sheet.string_max >= len(self.shared_strings) or -sheet.string_min > len(
+            self.shared_strings
+        ):
+            raise Unsupported("shared string index")
         return sheet
 
     # -- what the reader asks ----------------------------------------------------------------
     def custom_props(self) -> dict[str, Any]:
-        return self._custom
+        return dict(self._custom)  # the memoised dict is shared by every file with these bytes
 
     def modified(self) -> Any:
         return self._modified
+
+    def part_names(self) -> list[str]:
+        return self._order
 
     def destinations(self, name: str) -> list[tuple[str, str]] | None:
         text = self.global_names.get(name)
@@ -379,10 +310,28 @@ class FastBook:
         if row < 1 or col < 1:
             raise ValueError("Row or column values must be at least 1")
         ws = self.sheets[sheet]
-        for r1, c1, r2, c2 in ws.merged:
-            if r1 <= row <= r2 and c1 <= col <= c2 and (row, col) != (r1, c1):
+        if ws.covered is not None:
+            if (row, col) in ws.covered:
                 return None, "n"
-        return ws.cells.get((row, col), (None, "n"))
+        else:
+            for r1, c1, r2, c2 in ws.merged:
+                if r1 <= row <= r2 and c1 <= col <= c2 and (row, col) != (r1, c1):
+                    return None, "n"
+        got = ws.cells.get((row, col))
+        if got is None:
+            return None, "n"
+        return self._value(*got)
+
+    def _value(self, value: Any, t: str, style: int) -> tuple[Any, str]:
+        """A parsed cell as openpyxl gives it: the shared string looked up, a date converted."""
+        if t == "s#":
+            return self.shared_strings[value], "s"
+        if t == "n" and value is not None and style in self.date_formats:
+            try:
+                return from_excel(value, self.epoch, timedelta=style in self.timedelta_formats), "d"
+            except (OverflowError, ValueError):
+                return "#VALUE!", "e"
+        return value, t
 
     def protected(self, sheet: str) -> bool:
         return self.sheets[sheet].protected
@@ -405,10 +354,13 @@ class FastBook:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    for title, ws in self.sheets.items():
-                        assert ws.root is not None
-                        cells = self._cells(ws.root, data_only=True)
-                        values = self._cached[title] = {k: v[0] for k, v in cells.items()}
+                    for (title, part), ws in zip(
+                        self._sheet_parts, self.sheets.values(), strict=True
+                    ):
+                        cells = _cells(self._xml(part), data_only=True)
+                        values = self._cached[title] = {
+                            k: self._value(*v)[0] for k, v in cells.items()
+                        }
                         for r1, c1, r2, c2 in ws.merged:
                             for r in range(r1, r2 + 1):
                                 for c in range(c1, c2 + 1):
@@ -423,6 +375,183 @@ class FastBook:
 
     def close(self) -> None:
         pass
+
+
+# -- parses of one part's bytes (memoised by `_MEMO`) -----------------------------------------
+def _parse_xml(data: bytes) -> ET.Element:
+    return ET.fromstring(_plain_xml(data))
+
+
+def _content_types(data: bytes) -> list[tuple[str | None, str | None]]:
+    types = _parse_xml(data)
+    return [(o.get("PartName"), o.get("ContentType")) for o in types.iter(f"{_CT}Override")]
+
+
+def _string_table(data: bytes) -> list[str]:
+    return read_string_table(io.BytesIO(_plain_xml(data)))
+
+
+def _workbook_part(
+    data: bytes,
+) -> tuple[bool, list[tuple[str | None, str | None]], list[tuple[str | None, str | None, str]]]:
+    """(date1904, the sheets as (name, relationship id), the defined names)."""
+    root = _parse_xml(data)
+    pr = root.find(f"{_MAIN}workbookPr")
+    date1904 = pr is not None and _bool(pr.get("date1904"))
+    sheets = [(sheet.get("name"), sheet.get(f"{_REL}id")) for sheet in root.iter(f"{_MAIN}sheet")]
+    defined = [
+        (d.get("name"), d.get("localSheetId"), d.text or "")
+        for d in root.iter(f"{_MAIN}definedName")
+    ]
+    return date1904, sheets, defined
+
+
+def _workbook_rels(data: bytes) -> dict[str, tuple[str, str | None]]:
+    rels: dict[str, tuple[str, str | None]] = {}
+    for r in _parse_xml(data).iter(f"{_PKG_REL}Relationship"):
+        if r.get("TargetMode") == "External":
+            raise Unsupported("external relationship")
+        target = r.get("Target") or ""
+        target = target[1:] if target.startswith("/") else posixpath.join("xl", target)
+        rels[r.get("Id") or ""] = (posixpath.normpath(target), r.get("Type"))
+    return rels
+
+
+def _styles(data: bytes) -> tuple[frozenset[int], frozenset[int], int]:
+    """(styles whose number format is a date, … a time span, how many cell styles there are)."""
+    root = _parse_xml(data)
+    custom = {}
+    for fmt in root.iter(f"{_MAIN}numFmt"):
+        custom[int(fmt.get("numFmtId"))] = fmt.get("formatCode")
+    xfs = root.find(f"{_MAIN}cellXfs")
+    if xfs is None:
+        raise Unsupported("no cellXfs")
+    dates: set[int] = set()
+    spans: set[int] = set()
+    count = 0
+    for idx, xf in enumerate(xfs.findall(f"{_MAIN}xf")):
+        num = int(xf.get("numFmtId", 0))
+        fmt = custom[num] if num in custom else BUILTIN_FORMATS.get(num)
+        if is_date_format(fmt):
+            dates.add(idx)
+        if is_timedelta_format(fmt):
+            spans.add(idx)
+        count = idx + 1
+    return frozenset(dates), frozenset(spans), count
+
+
+def _custom(data: bytes) -> dict[str, Any]:
+    props = CustomPropertyList.from_tree(_parse_xml(data))
+    return {p.name: p.value for p in props.props}
+
+
+def _sheet_rels(data: bytes) -> None:
+    for r in _parse_xml(data).iter(f"{_PKG_REL}Relationship"):
+        if r.get("Type") != _PRINTER_REL:
+            raise Unsupported("sheet relationship")
+
+
+def _parse_sheet(data: bytes) -> _Sheet:
+    root = _parse_xml(data)
+    sheet = _Sheet()
+    sheet.cells = cells = _cells(root, data_only=False)
+    styles = [style for _, _, style in cells.values()]
+    sheet.style_max = max(styles, default=-1)
+    strings = [value for value, t, _ in cells.values() if t == "s#"]
+    sheet.string_min = min(strings, default=0)
+    sheet.string_max = max(strings, default=-1)
+    last = _last(root, "sheetProtection")
+    sheet.protected = bool(last is not None and SheetProtection.from_tree(last).sheet)
+    last = _last(root, "dataValidations")
+    if last is not None:
+        for dv in last.findall(f"{_MAIN}dataValidation"):
+            if dv.get("type") == "list":  # as read._validated_ranges: dropdowns only
+                sheet.validations += (dv.get("sqref") or "").split()
+    last = _last(root, "mergeCells")
+    if last is not None:
+        for m in last.findall(f"{_MAIN}mergeCell"):
+            c1, r1, c2, r2 = range_boundaries(m.get("ref") or "")
+            if None in (c1, r1, c2, r2):
+                raise Unsupported("merge range")
+            sheet.merged.append((r1, c1, r2, c2))
+    area = sum((r2 - r1 + 1) * (c2 - c1 + 1) for r1, c1, r2, c2 in sheet.merged)
+    if area <= _MAX_COVERED:
+        sheet.covered = {
+            (r, c)
+            for r1, c1, r2, c2 in sheet.merged
+            for r in range(r1, r2 + 1)
+            for c in range(c1, c2 + 1)
+            if (r, c) != (r1, c1)
+        }
+    return sheet
+
+
+def _cells(root: ET.Element, data_only: bool) -> dict[tuple[int, int], tuple[Any, str, int]]:
+    """openpyxl's `WorkSheetParser.parse_row`/`parse_cell`, for speed, up to what depends on
+    other parts: a shared string stays its index (type "s#"), a number is not made a date yet
+    (`FastBook._value` does both). Formulas, shared ones included, go through openpyxl's own
+    code, so values and data types are the same."""
+    formulas: WorkSheetParser | None = None
+    out: dict[tuple[int, int], tuple[Any, str, int]] = {}
+    row_counter = 0
+    for row in root.iter(_ROW):
+        r = row.get("r")
+        if r is not None:
+            try:
+                row_counter = int(r)
+            except ValueError:
+                val = float(r)
+                if not val.is_integer():
+                    raise
+                row_counter = int(val)
+        else:
+            row_counter += 1
+        col_counter = 0
+        for el in row:
+            t = el.get("t", "n")
+            coordinate = el.get("r")
+            s_raw = el.get("s")
+            style = int(s_raw) if s_raw else 0
+            if s_raw == "" or style < 0:
+                raise Unsupported("style index")
+            if t == "inlineStr":
+                value: Any = None
+            else:
+                v = el.find(_V)
+                value = (v.text if v is not None else None) or None
+            if coordinate:
+                pos = _COORDS.get(coordinate)
+                if pos is None:
+                    pos = coordinate_to_tuple(coordinate)
+                    if len(_COORDS) < 100_000:
+                        _COORDS[coordinate] = pos
+                col_counter = pos[1]
+            else:
+                col_counter += 1
+                pos = (row_counter, col_counter)
+            if not data_only and el.find(_F) is not None:
+                if formulas is None:
+                    formulas = WorkSheetParser(None, [])
+                t, value = "f", formulas.parse_formula(el)
+            elif value is not None:
+                if t == "n":
+                    value = (
+                        float(value) if "." in value or "E" in value or "e" in value else int(value)
+                    )
+                elif t == "s":
+                    t, value = "s#", int(value)
+                elif t == "b":
+                    value = bool(int(value))
+                elif t == "str":
+                    t = "s"
+                elif t == "d":
+                    value = from_ISO8601(value)
+            elif t == "inlineStr":
+                child = el.find(_IS)
+                if child is not None:
+                    t, value = "s", _inline(child)
+            out[pos] = (value, t, style)
+    return out
 
 
 def _plain_xml(data: bytes) -> bytes:

@@ -146,3 +146,53 @@ def test_moved_cells_merged_cells_and_dates(tmp_path):
     path = filled(tmp_path, "national-2020", change, fund_fiscal_spent="=50+45")
     assert takes_fast_path(path)
     assert_same(path)
+
+
+def _with_part(data: bytes, part: str, change) -> bytes:
+    """The same package with one part's bytes changed."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            dst.writestr(info, change(body) if info.filename == part else body)
+    return out.getvalue()
+
+
+@pytest.mark.skipif(not LO_FILES, reason="no LibreOffice-saved workbooks in tests/data")
+def test_a_parsed_sheet_is_reused_only_with_its_own_file_checks(tmp_path):
+    """Sheets are parsed once per process by their bytes; what depends on the other parts (the
+    shared strings they index) is still checked for every file. A copy whose string table is
+    one string short, with byte-identical sheets, must read as the thorough path reads it."""
+    import re
+
+    source = DATA / "national-2020.xlsx"
+    assert takes_fast_path(source)
+    assert_same(source)  # the sheets are now parsed and kept
+
+    def drop_last_string(body: bytes) -> bytes:
+        return re.sub(rb"<si>(?:(?!<si>).)*</si></sst>", b"</sst>", body, flags=re.S)
+
+    short = tmp_path / "short.xlsx"
+    short.write_bytes(_with_part(source.read_bytes(), "xl/sharedStrings.xml", drop_last_string))
+    assert not takes_fast_path(short)
+    assert_same(short)
+    thorough = read_workbook(short)
+    assert thorough.record is None and thorough.findings[0].code == "E001"
+
+
+def test_a_part_that_fails_fails_every_time(tmp_path, templates):
+    """A parse that raises is not kept: the second file with the same broken part is not
+    taken for a good one."""
+    data = _with_part(
+        templates["national-2020"],
+        "xl/worksheets/sheet2.xml",
+        lambda body: body.replace(b"<sheetData>", b"<sheetData><row r='x'/>", 1),
+    )
+    for name in ("one.xlsx", "two.xlsx"):
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert_same(path)
+        assert read_workbook(path, fast=True).findings[0].code == "E001"
