@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from numbers import Real
 
 from .errors import Text
@@ -82,7 +83,7 @@ class Parsed:
         return self.value is None and self.error is None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """A 年度指标值 (indicator target) split into what the scoring needs.
 
@@ -345,6 +346,12 @@ def parse_target(
     cleaned = clean_text(raw)
     if cleaned is None:
         return None
+    return _parse_target_text(cleaned, tuple(placeholders))
+
+
+@lru_cache(maxsize=4096)
+def _parse_target_text(cleaned: str, placeholders: tuple[str, ...]) -> Target:
+    # Targets repeat across a batch ("≥95%", "≥90%"); a Target is frozen, so one can be shared.
     text = _SPACES.sub(" ", unicodedata.normalize("NFKC", cleaned)).strip()
     empty = Target(text, None, None, "", False, False, False)
     if _is_placeholder(text, placeholders):
@@ -372,5 +379,9 @@ def parse_target(
 def _is_placeholder(text: str, placeholders: tuple[str, ...]) -> bool:
     """The whole text stands for "not filled in yet" (compared without spaces, after NFKC)."""
     bare = text.replace(" ", "")
-    known = {unicodedata.normalize("NFKC", p).replace(" ", "") for p in placeholders}
-    return bare in known or _PLACEHOLDER_CHARS.fullmatch(bare) is not None
+    return bare in _placeholder_set(placeholders) or _PLACEHOLDER_CHARS.fullmatch(bare) is not None
+
+
+@lru_cache(maxsize=16)
+def _placeholder_set(placeholders: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(unicodedata.normalize("NFKC", p).replace(" ", "") for p in placeholders)

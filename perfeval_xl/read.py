@@ -183,6 +183,14 @@ class _OpenpyxlBook:
     def modified(self) -> Any:
         return self.wb.properties.modified
 
+    def part_names(self) -> list[str]:
+        """The names of the package's parts (zip members)."""
+        try:
+            with zipfile.ZipFile(io.BytesIO(self.data)) as z:
+                return z.namelist()
+        except zipfile.BadZipFile:
+            return []
+
     def destinations(self, name: str) -> list[tuple[str, str]] | None:
         """Where a defined name points (workbook scope first, then a sheet's); None if absent."""
         dn = self.wb.defined_names.get(name)
@@ -229,6 +237,7 @@ class _Reader:
         self.wb = wb
         self.findings: list[Finding] = []
         self.formula_cells: list[tuple[str, Any]] = []
+        self._meta_rows: dict[str, Any] | None = None
 
     def add(self, code: str, message: Text, sheet=None, cell=None, field=None) -> None:
         self.findings.append(finding(code, self.name, message, sheet=sheet, cell=cell, field=field))
@@ -285,14 +294,9 @@ class _Reader:
 
     def _external_parts(self) -> None:
         """External links, data connections and web queries are reported, never followed."""
-        try:
-            with zipfile.ZipFile(io.BytesIO(self.data)) as z:
-                names = z.namelist()
-        except zipfile.BadZipFile:
-            return
         found = sorted(
             n
-            for n in names
+            for n in self.wb.part_names()
             if n.startswith(("xl/externalLinks/", "xl/queryTables/")) or n == "xl/connections.xml"
         )
         if found:
@@ -312,14 +316,15 @@ class _Reader:
         return value if isinstance(value, datetime) else None
 
     def _meta(self) -> dict[str, Any]:
-        if META_SHEET not in self.wb.sheetnames:
-            return {}
-        out = {}
-        for r in range(1, 51):
-            key = self.wb.cell(META_SHEET, r, 1)[0]
-            if isinstance(key, str):
-                out[key] = self.wb.cell(META_SHEET, r, 2)[0]
-        return out
+        """The key/value rows of _meta (read once: identity and the record both need them)."""
+        if self._meta_rows is None:
+            self._meta_rows = {}
+            if META_SHEET in self.wb.sheetnames:
+                for r in range(1, 51):
+                    key = self.wb.cell(META_SHEET, r, 1)[0]
+                    if isinstance(key, str):
+                        self._meta_rows[key] = self.wb.cell(META_SHEET, r, 2)[0]
+        return dict(self._meta_rows)
 
     # -- names -------------------------------------------------------------------------------
     def _names(self) -> None:

@@ -173,6 +173,13 @@ class Spec:
     satisfaction_min: float
     placeholders: tuple[str, ...]
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # A built-in form travels between processes by its id: every record a `collect` worker
+        # sends back holds its spec, and the whole spec would be a third of each message.
+        if self.id in _builtin_ids() and _load_builtin(self.id) is self:
+            return (_load_builtin, (self.id,))
+        return super().__reduce_ex__(protocol)
+
     @property
     def source_rows(self) -> tuple[FundRow, ...]:
         """Fund rows other than the total (其中 …)."""
@@ -207,7 +214,15 @@ class Spec:
 
 def builtin_forms() -> list[str]:
     """Ids of the forms shipped with the package, sorted."""
-    return sorted(p.name[: -len(".toml")] for p in _builtin_dir().iterdir() if _is_spec(p.name))
+    return list(_builtin_ids())
+
+
+@cache
+def _builtin_ids() -> tuple[str, ...]:
+    # The package's files do not change while it runs; every workbook read asks for its form.
+    return tuple(
+        sorted(p.name[: -len(".toml")] for p in _builtin_dir().iterdir() if _is_spec(p.name))
+    )
 
 
 def load_spec(form: str | Path = DEFAULT_FORM) -> Spec:
@@ -225,7 +240,7 @@ def load_spec(form: str | Path = DEFAULT_FORM) -> Spec:
     text = str(form)
     if text.endswith(".toml") or "/" in text or "\\" in text:
         return _load_file(Path(text))
-    if text not in builtin_forms():
+    if text not in _builtin_ids():
         raise SpecError(
             text,
             "",
