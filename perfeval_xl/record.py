@@ -18,7 +18,7 @@ from .normalize import Target, is_blank
 from .spec import Spec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Field:
     """One value read from a named cell: the normalised value, what was stored, and where."""
 
@@ -33,7 +33,7 @@ class Field:
         return is_blank(self.value)
 
 
-@dataclass
+@dataclass(slots=True)
 class Indicator:
     """One non-blank row of the indicator table (`index` counts from 0 within the table)."""
 

@@ -35,7 +35,7 @@ class Rule:
     how: Text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IndicatorScore:
     """One indicator's score: `computed` is None when it cannot be scored (a finding says why)."""
 

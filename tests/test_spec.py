@@ -237,3 +237,26 @@ def test_too_many_fund_columns_for_the_grid():
         parse_spec(text.encode(), "narrow.toml")
     assert err.value.key == "funds.columns"
     assert "fewer fund columns than indicator columns" in err.value.render("en")
+
+
+def test_a_builtin_spec_travels_by_its_id_and_a_spec_file_whole(tmp_path):
+    """collect's workers send records back with their spec: a built-in one as its id (the
+    receiving process has the same one), a spec read from a file in full."""
+    import pickle
+
+    builtin = load_spec("sichuan-2023")
+    assert pickle.loads(pickle.dumps(builtin)) is builtin
+    assert len(pickle.dumps(builtin)) < 200
+
+    copy = tmp_path / "sichuan-2023.toml"
+    copy.write_bytes(builtin_spec_bytes("sichuan-2023"))
+    own = load_spec(copy)
+    assert own.id == builtin.id and own.path != builtin.path  # same id, not the built-in
+    back = pickle.loads(pickle.dumps(own))
+    assert back == own and back is not builtin
+
+
+def builtin_spec_bytes(form: str) -> bytes:
+    from importlib import resources
+
+    return resources.files("perfeval_xl.workbook_templates").joinpath(f"{form}.toml").read_bytes()
