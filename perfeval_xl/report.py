@@ -56,6 +56,8 @@ def signature_note(results: Sequence[CheckResult], lang: str = "zh") -> str | No
 
 def display_width(text: str) -> int:
     """Columns `text` takes in a terminal or a spreadsheet column: a CJK (wide) character 2."""
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 

@@ -283,7 +283,10 @@ class _Table:
                 _ok(rc, "write_string")
             shown = text
             self.texts.setdefault(row, []).append((col, text))
-        self.widths[col] = max(self.widths[col], *(display_width(x) for x in shown.split("\n")))
+        # Only a width up to MAX_WIDTH matters, and no text is wider than twice its length:
+        # most cells are settled without measuring (it was half the time of a big summary).
+        if self.widths[col] < MAX_WIDTH and 2 * len(shown) > self.widths[col]:
+            self.widths[col] = max(self.widths[col], *(display_width(x) for x in shown.split("\n")))
 
     def formula(self, row: int, col: int, formula: str, style: str, cached: Any) -> None:
         """A formula with its cached result (what shows until a program recalculates)."""
@@ -340,7 +343,10 @@ def _header_width(header: str) -> int:
 
 def _lines(text: str, width: float) -> int:
     room = max(width - 1, 1)
-    return sum(max(1, math.ceil(display_width(part) / room)) for part in text.split("\n"))
+    return sum(
+        1 if 2 * len(part) <= room else max(1, math.ceil(display_width(part) / room))
+        for part in text.split("\n")
+    )
 
 
 def _shown(value: float, kind: str) -> str:
