@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -63,21 +64,60 @@ for path in sorted(Path(sys.argv[1]).iterdir()):
 print(n)
 """
 
-LEVELS = [
-    ("产出指标", "数量指标", "≥{n}次", "{m}次"),
-    ("产出指标", "质量指标", "≥95%", "{p}%"),
-    ("产出指标", "时效指标", "≤{n}天", "{m}天"),
-    ("产出指标", "成本指标", "≤{n}万元", "{m}万元"),
-    ("效益指标", "社会效益指标", "定性：明显提升", "明显提升"),
-    ("满意度指标", "服务对象满意度指标", "≥90%", "{p}%"),
+#: (一级, 二级, target, actual) patterns; an actual meets its target without exceeding 130 %.
+OUTPUTS = [
+    ("数量指标", "≥{n}次", lambda rng, n: f"{rng.randint(n, n + n // 5)}次"),
+    ("质量指标", "≥95%", lambda rng, n: f"{rng.randint(95, 100)}%"),
+    ("时效指标", "≤{n}天", lambda rng, n: f"{rng.randint(max(1, n // 2), n)}天"),
+    ("成本指标", "≤{n}万元", lambda rng, n: f"{rng.randint(max(1, n * 4 // 5), n)}万元"),
 ]
+EFFECTS = [
+    ("社会效益指标", "定性：明显提升", lambda rng, n: "明显提升"),
+    ("经济效益指标", "≥{n}万元", lambda rng, n: f"{rng.randint(n, n + n // 5)}万元"),
+]
+SATISFACTION = ("服务对象满意度指标", "≥90%", lambda rng, n: f"{rng.randint(90, 100)}%")
+#: The national weights of each 一级 (the indicators under it share it).
+WEIGHTS = {"产出指标": 50, "效益指标": 30, "满意度指标": 10}
+
+
+def _indicator_rows(rng: random.Random, count: int) -> list[dict]:
+    """`count` indicators, every 一级 present, weights adding up per 一级, each scored in full
+    (its actual meets its target), as a unit that filled the form correctly would write."""
+    picks = [("产出指标", OUTPUTS[0]), ("效益指标", EFFECTS[0]), ("满意度指标", SATISFACTION)]
+    for _ in range(count - len(picks)):
+        level1 = rng.choice(["产出指标", "产出指标", "效益指标"])
+        picks.append((level1, rng.choice(OUTPUTS if level1 == "产出指标" else EFFECTS)))
+    picks.sort(key=lambda p: list(WEIGHTS).index(p[0]))
+    rows = []
+    for level1, (level2, target, actual) in picks:
+        n = rng.randint(5, 50)
+        rows.append(
+            {
+                "level1": level1,
+                "level2": level2,
+                "name": f"指标{len(rows) + 1}",
+                "target": target.format(n=n),
+                "actual": actual(rng, n),
+                "status": "已完成",
+            }
+        )
+    for level1, total in WEIGHTS.items():
+        mine = [r for r in rows if r["level1"] == level1]
+        share = round(total / len(mine), 2)
+        for r in mine:
+            r["weight"] = share
+        mine[-1]["weight"] = round(total - share * (len(mine) - 1), 2)
+    for r in rows:
+        r["score"] = r["weight"]
+    return rows
 
 
 def _variant(rng: random.Random, index: int) -> tuple[str, dict, list[dict]]:
-    """One filled form's values: form, header and funds, indicators (some with errors)."""
+    """One filled form's values: form, header and funds, indicators; about 30 % with one
+    error of the kinds units make, the rest clean."""
     form = "national-2020" if rng.random() < 0.8 else rng.choice(["sichuan-2022", "sichuan-2023"])
     budget = rng.choice([20, 50, 100, 114.56, 300])
-    spent = round(budget * rng.uniform(0.6, 1.0), 2)
+    spent = round(budget * rng.uniform(0.9, 1.0), 2)
     values = {
         "project_name": f"基准项目{index:05d}",
         "project_code": f"P-{index:05d}",
@@ -90,25 +130,10 @@ def _variant(rng: random.Random, index: int) -> tuple[str, dict, list[dict]]:
         "fund_fiscal_budget": budget,
         "fund_fiscal_spent": spent,
     }
-    count = rng.randint(5, 20)
-    rows = []
-    weight = 90 / count
-    for i in range(count):
-        l1, l2, target, actual = LEVELS[i % len(LEVELS)]
-        n = rng.randint(5, 50)
-        row = {
-            "level1": l1,
-            "level2": l2,
-            "name": f"指标{i + 1}",
-            "target": target.format(n=n),
-            "actual": actual.format(m=rng.randint(n // 2, n * 2), p=rng.randint(80, 100)),
-            "status": "已完成",
-            "weight": round(weight, 4),
-            "score": round(weight, 4),
-        }
-        if form == "sichuan-2023":
+    rows = _indicator_rows(rng, rng.randint(5, 20))
+    if form == "sichuan-2023":
+        for row in rows:
             row["sign"] = "定性" if "定性" in row["target"] else row["target"][:1]
-        rows.append(row)
     error = rng.random()
     if error < 0.1:
         values["fund_fiscal_spent"] = budget * 1.5  # spent over budget
@@ -158,8 +183,48 @@ def _renamed(data: bytes, old: str, new: str) -> bytes:
     return out.getvalue()
 
 
+#: Workbooks filled and saved by LibreOffice (see tests/data/README.md), with a piece of each
+#: one's project name: another cell layout of the same contract (shared strings, LibreOffice's
+#: styles), as units' files come back from WPS, Excel or LibreOffice.
+LIBREOFFICE_SAVED = {
+    "national-2020.xlsx": "年媒体合作项目",
+    "sichuan-2022.xlsx": "重要外宣产品专项",
+    "sichuan-2023.xlsx": "创建全国文明城市",
+}
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+
+
+def _libreoffice_copy(data: bytes, fragment: str, index: int, rng: random.Random) -> bytes:
+    """A LibreOffice-saved workbook as another unit's: its own project name (in the shared
+    strings) and its own 全年执行数 (in the sheet), so that no two files share the form sheet."""
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        book = src.read("xl/workbook.xml").decode()
+        ref = re.search(r'name="pe_fund_fiscal_spent"[^>]*>[^<]*!\$([A-Z]+)\$(\d+)<', book)
+        assert ref is not None, "no pe_fund_fiscal_spent in a LibreOffice-saved workbook"
+        cell = f"{ref.group(1)}{ref.group(2)}"
+        spent = f"{rng.uniform(90, 114.56):.2f}"
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as dst:
+            for info in src.infolist():
+                body = src.read(info)
+                if info.filename == "xl/sharedStrings.xml":
+                    body = body.replace(
+                        f"{fragment}</t>".encode(), f"{fragment}{index:05d}</t>".encode(), 1
+                    )
+                elif info.filename == "xl/worksheets/sheet1.xml":
+                    body = re.sub(
+                        rf'(<c r="{cell}"[^>]*><v>)[^<]*(</v>)'.encode(),
+                        rb"\g<1>" + spent.encode() + rb"\g<2>",
+                        body,
+                        count=1,
+                    )
+                dst.writestr(info, body, compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
 def make_inbox(folder: Path, n: int, seed: int = 7) -> None:
-    """N files: up to 200 distinct fills, then copies with their own project names; 1 % bad."""
+    """N files: up to 200 distinct fills, then copies with their own project names (one in ten
+    a LibreOffice-saved workbook, when tests/data has them); 1 % bad."""
     from perfeval_xl import build_template, load_spec
 
     rng = random.Random(seed)
@@ -178,10 +243,15 @@ def make_inbox(folder: Path, n: int, seed: int = 7) -> None:
         good[: len(good) // 2],
         bytes.fromhex("d0cf11e0a1b11ae1") + bytes(2048),
     ]
+    saved = [(DATA / name, piece) for name, piece in LIBREOFFICE_SAVED.items()]
+    saved = [(path.read_bytes(), piece) for path, piece in saved if path.is_file()]
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         if i % 100 == 99:
             data = bad[(i // 100) % len(bad)]
+        elif i % 10 == 5 and saved:
+            base, piece = saved[(i // 10) % len(saved)]
+            data = _libreoffice_copy(base, piece, i, rng)
         elif i < distinct:
             data = variants[i][1]
         else:
