@@ -12,11 +12,15 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import re
+import shutil
+import tempfile
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
@@ -203,9 +207,10 @@ def build_summary(collection: Collection, *, generated: datetime | None = None) 
     generated = generated.replace(tzinfo=None)
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {**XLSXWRITER_OPTIONS, "remove_timezone": True})
-    _SummaryWriter(wb, collection, generated).write()
+    writer = _SummaryWriter(wb, collection, generated)
+    writer.write()
     wb.close()
-    return buf.getvalue()
+    return _with_rows(buf.getvalue(), writer.bulk)
 
 
 def write_summary(
@@ -300,13 +305,10 @@ class _Table:
     def finish(self, *, print_title_rows: tuple[int, int] | None = None) -> None:
         """Column widths, wrapped-row heights, frozen header, filter and print setup."""
         ws = self.ws
-        widths = [min(w, MAX_WIDTH) + 2 for w in self.widths]
+        widths = [min(w, MAX_WIDTH) + 2 for w in self._fitted_widths()]
         for col, width in enumerate(widths):
             ws.set_column(col, col, width)
-        for row, cells in self.texts.items():
-            lines = max(_lines(text, widths[col]) for col, text in cells)
-            if lines > 1:
-                ws.set_row(row, lines * LINE_HEIGHT + 3)
+        self._rows_fitted(widths)
         ws.set_row(self.header_row, 2 * LINE_HEIGHT + 4)
         last_col = len(self.kinds) - 1
         ws.freeze_panes(self.header_row + 1, 0)
@@ -317,6 +319,158 @@ class _Table:
         first, last = print_title_rows or (self.header_row, self.header_row)
         _ok(ws.repeat_rows(first, last), "repeat_rows")
         _print_setup(ws)
+
+    def _fitted_widths(self) -> list[int]:
+        return self.widths
+
+    def _rows_fitted(self, widths: list[float]) -> None:
+        """Give rows whose text wraps the height of their lines."""
+        for row, cells in self.texts.items():
+            lines = max(_lines(text, widths[col]) for col, text in cells)
+            if lines > 1:
+                self.ws.set_row(row, lines * LINE_HEIGHT + 3)
+
+
+class _BulkTable(_Table):
+    """A table of many rows (项目明细, 绩效指标, 问题清单, 报送情况) whose data rows are written
+    here as sheet XML, and put into the package once xlsxwriter has closed it (`_with_rows`).
+
+    xlsxwriter takes about 5 µs a cell and keeps every cell until it closes; a province's
+    10,000 projects make two million cells. Here rows wait as the values they are made of,
+    and are written out once, straight to a temporary file, when the column widths are known.
+    The cells are those xlsxwriter would write: the table's styles and texts in its shared
+    string table (asked for with its own `_get_xf_index` and `_get_shared_string_index`, so
+    both are written with the workbook), text never a formula, numbers, dates as serial
+    numbers, empty cells with their borders."""
+
+    def __init__(
+        self, ws: Any, fmt: dict[str, Any], header_row: int, columns: Sequence[tuple[str, str]]
+    ) -> None:
+        super().__init__(ws, fmt, header_row, columns)
+        self.rows: list[tuple[Sequence[Any], dict[int, str] | None]] = []
+        #: the <row> elements of the data rows, once `finish` has written them
+        self.xml: IO[bytes] | None = None
+
+    def add(self, values: Sequence[Any], styles: dict[int, str] | None = None) -> int:
+        self.rows.append((values, styles))
+        self.next_row += 1
+        return self.next_row - 1
+
+    def _fitted_widths(self) -> list[int]:
+        widths, kinds = self.widths, self.kinds
+        for values, _ in self.rows:
+            for col, value in enumerate(values):
+                shown = _cell_text(value, kinds[col])
+                if shown is not None and widths[col] < MAX_WIDTH and 2 * len(shown) > widths[col]:
+                    widths[col] = max(widths[col], *(display_width(x) for x in shown.split("\n")))
+        return widths
+
+    def _rows_fitted(self, widths: list[float]) -> None:
+        refs = [xl_col_to_name(col) for col in range(len(self.kinds))]
+        # The style index xlsxwriter gives a format when a cell uses it (and then writes it).
+        styles = _XfIndexes(self.fmt)
+        # Texts go in xlsxwriter's shared-string table, escaped there as every other string.
+        strings = self.ws.str_table
+        kinds = self.kinds
+        out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - _with_rows closes it
+        chunk: list[str] = []
+        for n, (values, own) in enumerate(self.rows, start=self.header_row + 2):
+            cells = []
+            lines = 1
+            for col, value in enumerate(values):
+                xf = styles[own.get(col, kinds[col]) if own else kinds[col]]
+                ref = f"{refs[col]}{n}"
+                if isinstance(value, float) and not math.isfinite(value):
+                    value = None
+                if value is None:
+                    cells.append(f'<c r="{ref}" s="{xf}"/>')
+                elif isinstance(value, datetime):
+                    serial = _excel_serial(value)
+                    cells.append(f'<c r="{ref}" s="{xf}"><v>{serial:.16G}</v></c>')
+                elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                    cells.append(f'<c r="{ref}" s="{xf}"><v>{value:.16G}</v></c>')
+                else:
+                    text = str(value)[:MAX_CELL_TEXT]
+                    if 2 * len(text) > widths[col] - 1 or "\n" in text:
+                        lines = max(lines, _lines(text, widths[col]))
+                    index = strings._get_shared_string_index(text)
+                    cells.append(f'<c r="{ref}" s="{xf}" t="s"><v>{index}</v></c>')
+            height = f' ht="{lines * LINE_HEIGHT + 3:g}" customHeight="1"' if lines > 1 else ""
+            chunk.append(f'<row r="{n}"{height}>{"".join(cells)}</row>')
+            if len(chunk) >= 1000:
+                out.write("".join(chunk).encode())
+                chunk.clear()
+        out.write("".join(chunk).encode())
+        out.seek(0)
+        self.xml = out
+        self.rows = []  # written: the values are not needed any more
+
+
+class _XfIndexes(dict):
+    """Format name -> xlsxwriter's style index, asked for the first time a cell uses it."""
+
+    def __init__(self, fmt: dict[str, Any]) -> None:
+        super().__init__()
+        self.fmt = fmt
+
+    def __missing__(self, name: str) -> int:
+        index = self[name] = self.fmt[name]._get_xf_index()
+        return index
+
+
+def _cell_text(value: Any, kind: str) -> str | None:
+    """What a cell shows, for fitting its column (None for an empty cell); as `_Table.put`."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _shown(value, kind)
+    return str(value)[:MAX_CELL_TEXT]
+
+
+#: Excel's day 0 (serial numbers after February 1900, which are all that occur here).
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+
+
+def _excel_serial(value: datetime) -> float:
+    delta = value.replace(tzinfo=None) - _EXCEL_EPOCH
+    return delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400
+
+
+def _with_rows(package: bytes, tables: dict[int, _BulkTable]) -> bytes:
+    """The package with each bulk table's data rows in its sheet (`tables` by sheet position:
+    xlsxwriter writes the n-th sheet added as xl/worksheets/sheet<n>.xml)."""
+    parts = {f"xl/worksheets/sheet{i + 1}.xml": t for i, t in tables.items()}
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(package)) as src,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as dst,
+    ):
+        for info in src.infolist():
+            body = src.read(info)
+            table = parts.get(info.filename)
+            if table is None or table.xml is None:
+                dst.writestr(info, body)
+                continue
+            head, sep, tail = body.partition(b"</sheetData>")
+            if not sep:
+                raise RuntimeError(f"no <sheetData> in {info.filename}")
+            last = xl_rowcol_to_cell(
+                max(table.header_row, table.last_data_row), len(table.kinds) - 1
+            )
+            head = re.sub(
+                rb'<dimension ref="[^"]*"/>',
+                f'<dimension ref="A1:{last}"/>'.encode(),
+                head,
+                count=1,
+            )
+            with dst.open(info, "w", force_zip64=True) as fh:
+                fh.write(head)
+                shutil.copyfileobj(table.xml, fh, 1024 * 1024)
+                fh.write(sep + tail)
+            table.xml.close()
+    return out.getvalue()
 
 
 def _print_setup(ws: Any) -> None:
@@ -424,6 +578,13 @@ class _SummaryWriter:
         if collection.roster is not None:
             names.append(SHEET_ROSTER)
         self.sheets = {n: wb.add_worksheet(n) for n in names}
+        #: the tables whose rows are written by `_BulkTable`, by sheet position
+        self.bulk: dict[int, _BulkTable] = {}
+
+    def _bulk(self, sheet: str, columns: Sequence[tuple[str, str]]) -> _BulkTable:
+        table = _BulkTable(self.sheets[sheet], self.fmt, 0, columns)
+        self.bulk[list(self.sheets).index(sheet)] = table
+        return table
 
     def write(self) -> None:
         self.wb.set_properties(
@@ -604,7 +765,7 @@ class _SummaryWriter:
     # -- 项目明细 --------------------------------------------------------------------------
     def _project_rows(self) -> None:
         lay = self.layout
-        table = _Table(self.sheets[SHEET_PROJECTS], self.fmt, 0, lay.columns)
+        table = self._bulk(SHEET_PROJECTS, lay.columns)
         status_col = next(i for i, (h, _) in enumerate(lay.columns) if h == "状态")
         for s in self.projects:
             rec, score, result = _rec(s), s.result.score, s.result
@@ -664,7 +825,7 @@ class _SummaryWriter:
             ("自评得分", "score"),
             ("偏差原因", "text"),
         ]
-        table = _Table(self.sheets[SHEET_INDICATORS], self.fmt, 0, columns)
+        table = self._bulk(SHEET_INDICATORS, columns)
         for s in self.projects:
             rec, score = _rec(s), s.result.score
             scores = {x.index: x for x in score.indicators} if score else {}
@@ -703,7 +864,7 @@ class _SummaryWriter:
             ("栏目", "center"),
             ("说明", "text"),
         ]
-        table = _Table(self.sheets[SHEET_FINDINGS], self.fmt, 0, columns)
+        table = self._bulk(SHEET_FINDINGS, columns)
         sources: dict[str, Submission] = {}
         for s in self.coll.submissions:
             sources.setdefault(s.result.path, s)
@@ -738,7 +899,7 @@ class _SummaryWriter:
             ("来源文件", "text"),
             ("收到时间", "datetime"),
         ]
-        table = _Table(self.sheets[SHEET_ROSTER], self.fmt, 0, columns)
+        table = self._bulk(SHEET_ROSTER, columns)
         for r in roster:
             v, sub = r.row.values, r.submission
             table.add(

@@ -23,6 +23,7 @@ from perfeval_xl.errors import OutputError, Text
 from perfeval_xl.findings import Finding
 from perfeval_xl.roster import RosterRow
 from perfeval_xl.summary import (
+    LINE_HEIGHT,
     build_summary,
     department_rows,
     departments_json,
@@ -607,3 +608,59 @@ def test_libreoffice_prints_the_summary_on_a4_landscape(two, tmp_path):
     assert int(fields["Pages"]) >= 1
     width, height = (float(x) for x in fields["Page size"].split("pts")[0].split(" x "))
     assert (round(width), round(height)) == (842, 595)
+
+
+# -- the big sheets' rows, written without xlsxwriter's cells ---------------------------------
+AWKWARD = [
+    "铃声\x07在此",  # a control character XML cannot hold: written _x0007_, read back as typed
+    "_x0041_ 字面",  # text that looks like that escape: kept literally
+    "  前后有空格  ",
+    "a&b<c>d\"e'",
+    "第一行\n第二行\n第三行",
+    "很长的项目名称" * 20,  # wraps: its row is taller
+]
+
+
+def test_big_sheets_hold_every_text_exactly_for_openpyxl_and_libreoffice(tmp_path):
+    """项目明细/绩效指标/问题清单/报送情况 rows are written as XML by the summary itself: texts
+    with control characters, escape-like runs, edge spaces, XML specials and line breaks must
+    come back as they were, in openpyxl and in LibreOffice; the received time is a date; a
+    wrapped text gets a taller row."""
+    subs = []
+    for i, text in enumerate(AWKWARD):
+        sub = submit(tmp_path, f"a{i}", dept_code=f"1092{i:02}", project_name=f"项目{i}")
+        rec = sub.result.record
+        rec.fields["project_name"] = dataclasses.replace(rec.fields["project_name"], value=text)
+        subs.append(sub)
+    path = write(tmp_path, Collection(inbox=str(tmp_path), submissions=subs, roster=[]))
+
+    def names(p: Path) -> tuple[list, list]:
+        wb = openpyxl.load_workbook(p)
+        ws = wb["项目明细"]
+        header = [c.value for c in ws[1]]
+        col = header.index("项目名称") + 1
+        got = [ws.cell(row=r, column=col).value for r in range(2, ws.max_row + 1)]
+        when = [
+            ws.cell(row=r, column=header.index("收到时间") + 1).value
+            for r in range(2, ws.max_row + 1)
+        ]
+        return got, when, ws
+
+    got, when, ws = names(path)
+    # openpyxl leaves Excel's _xHHHH_ escape of a control character as it is (Excel and
+    # LibreOffice decode it): the same as for a string xlsxwriter writes itself.
+    as_openpyxl = sorted(t.replace("\x07", "_x0007_") for t in AWKWARD)
+    assert sorted(got) == as_openpyxl
+    assert set(when) == {RECEIVED}
+    height = {text: ws.row_dimensions[row].height for row, text in enumerate(got, start=2)}
+    assert height["  前后有空格  "] is None  # one line: the default height
+    assert height["第一行\n第二行\n第三行"] == 3 * LINE_HEIGHT + 3
+    assert height["很长的项目名称" * 20] >= 2 * LINE_HEIGHT + 3  # wrapped at the column's width
+    assert ws.max_row == len(AWKWARD) + 1  # the sheet's dimension covers the rows
+    indicators = openpyxl.load_workbook(path)["绩效指标"]
+    assert {c.value for c in indicators["B"][1:]} == set(as_openpyxl)
+
+    (out,) = convert([path], "xlsx", tmp_path / "lo", tmp_path / "profile")
+    got_lo, when_lo, _ = names(out)
+    assert sorted(got_lo) == as_openpyxl  # LibreOffice saved it again, escaped the same way
+    assert set(when_lo) == {RECEIVED}
