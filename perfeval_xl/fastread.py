@@ -28,9 +28,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from openpyxl.cell.text import InlineFont, PhoneticProperties, PhoneticText
 from openpyxl.packaging.core import DocumentProperties
 from openpyxl.packaging.custom import CustomPropertyList
-from openpyxl.reader.strings import read_string_table
 from openpyxl.styles.numbers import (
     BUILTIN_FORMATS,
     is_date_format,
@@ -68,7 +68,7 @@ _KNOWN_PART = re.compile(
 #: Parts openpyxl's load does not parse (or that the reader never needs).
 _UNREAD_PARTS = ("xl/theme/", "xl/print", "xl/calcChain.xml", "docProps/app.xml")
 _ROW, _C, _V, _F, _IS, _T, _R = (f"{_MAIN}{tag}" for tag in ("row", "c", "v", "f", "is", "t", "r"))
-_PHONETIC = (f"{_MAIN}rPh", f"{_MAIN}phoneticPr")
+_RPR, _RPH, _PHONETIC_PR, _SI = (f"{_MAIN}{tag}" for tag in ("rPr", "rPh", "phoneticPr", "si"))
 #: A defined name that is one plain range on one sheet: read without openpyxl's tokenizer.
 _SIMPLE_DEST = re.compile(
     r"(?:'([^'!]+)'|([^'^ !(),;&\"]+))!(\$?[A-Z]{1,3}\$?[0-9]+(?::\$?[A-Z]{1,3}\$?[0-9]+)?)"
@@ -387,10 +387,6 @@ def _content_types(data: bytes) -> list[tuple[str | None, str | None]]:
     return [(o.get("PartName"), o.get("ContentType")) for o in types.iter(f"{_CT}Override")]
 
 
-def _string_table(data: bytes) -> list[str]:
-    return read_string_table(io.BytesIO(_plain_xml(data)))
-
-
 def _workbook_part(
     data: bytes,
 ) -> tuple[bool, list[tuple[str | None, str | None]], list[tuple[str | None, str | None, str]]]:
@@ -576,22 +572,54 @@ def _last(root: ET.Element, tag: str) -> ET.Element | None:
 
 
 def _inline(node: ET.Element) -> str:
-    """openpyxl's `Text.from_tree(node).content`: the plain text, then each run's."""
+    """openpyxl's `Text.from_tree(node).content`: the plain text, then each run's. The parts
+    openpyxl builds objects from (a run's font, phonetic runs and properties) are checked by
+    those same classes, so a value they refuse sends the file to the thorough path too."""
     plain = None
     runs = []
     for el in node:
-        if el.tag == _T:
+        tag = el.tag
+        if tag == _T:
             plain = el.text
-        elif el.tag == _R:
+        elif tag == _R:
             text = None
             for sub in el:
                 if sub.tag == _T:
                     text = sub.text
+                elif sub.tag == _RPR:
+                    _valid(sub, InlineFont)
             if text is not None:
                 runs.append(text)
-        elif el.tag not in _PHONETIC:
+        elif tag == _RPH:
+            _valid(el, PhoneticText)
+        elif tag == _PHONETIC_PR:
+            _valid(el, PhoneticProperties)
+        else:
             raise Unsupported("inline string part")
     return "".join(([plain] if plain is not None else []) + runs)
+
+
+#: Elements openpyxl has already accepted, by content (a workbook repeats its few run fonts).
+_ACCEPTED: set[tuple] = set()
+
+
+def _valid(el: ET.Element, cls: Any) -> None:
+    """Raise as openpyxl's `cls.from_tree(el)` raises for this element (memoised)."""
+    key = (cls.__name__, _content(el))
+    if key in _ACCEPTED:
+        return
+    cls.from_tree(el)
+    if len(_ACCEPTED) < 10_000:
+        _ACCEPTED.add(key)
+
+
+def _content(el: ET.Element) -> tuple:
+    return (el.tag, tuple(el.attrib.items()), el.text, tuple(_content(c) for c in el))
+
+
+def _string_table(data: bytes) -> list[str]:
+    """openpyxl's `read_string_table`: each <si>'s text, `_x005F_` escapes undone as it does."""
+    return [_inline(si).replace("x005F_", "") for si in _parse_xml(data).iter(_SI)]
 
 
 def _bool(value: str | None) -> bool:

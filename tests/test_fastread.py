@@ -196,3 +196,36 @@ def test_a_part_that_fails_fails_every_time(tmp_path, templates):
         path.write_bytes(data)
         assert_same(path)
         assert read_workbook(path, fast=True).findings[0].code == "E001"
+
+
+@pytest.mark.skipif(not LO_FILES, reason="no LibreOffice-saved workbooks in tests/data")
+@pytest.mark.parametrize("path", LO_FILES, ids=[p.name for p in LO_FILES])
+def test_shared_strings_read_like_openpyxl(path):
+    """LibreOffice writes rich-text runs (a font per run) into the string table."""
+    import io
+    import zipfile
+
+    from openpyxl.reader.strings import read_string_table
+
+    from perfeval_xl.fastread import _string_table
+
+    with zipfile.ZipFile(path) as z:
+        data = z.read("xl/sharedStrings.xml")
+    assert b"<rPr>" in data or path.name != "national-2020.xlsx"
+    assert _string_table(data) == read_string_table(io.BytesIO(data))
+
+
+@pytest.mark.skipif(not LO_FILES, reason="no LibreOffice-saved workbooks in tests/data")
+def test_a_run_font_openpyxl_refuses_is_read_the_thorough_way(tmp_path):
+    source = DATA / "national-2020.xlsx"
+    bad = tmp_path / "bad-font.xlsx"
+    bad.write_bytes(
+        _with_part(
+            source.read_bytes(),
+            "xl/sharedStrings.xml",
+            lambda body: body.replace(b'<sz val="10"/>', b'<sz val="ten"/>', 1),
+        )
+    )
+    assert not takes_fast_path(bad)
+    assert_same(bad)
+    assert read_workbook(bad).findings[0].code == "E001"  # openpyxl refuses the whole file
