@@ -123,12 +123,17 @@ class _Memo:
     Files of one batch share most parts byte for byte (styles, the workbook part, the
     instructions and list sheets of one template), so each is parsed once per worker. Only
     what a parse gives from the bytes alone is kept; a parse that raises is not kept, so it
-    raises again for the next file with those bytes."""
+    raises again for the next file with those bytes.
 
-    def __init__(self, entries: int, part_bytes: int) -> None:
+    A part is kept the second time its bytes are seen: every file's own form sheet is seen
+    once, and keeping those pushed out the shared parts of the rarer forms of a batch."""
+
+    def __init__(self, entries: int, part_bytes: int, seen: int) -> None:
         self.entries = entries
         self.part_bytes = part_bytes
+        self.seen = seen
         self._items: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
+        self._seen: dict[int, None] = {}  # hashes of parts seen once, oldest first
 
     def get(self, kind: str, data: bytes, parse: Callable[[bytes], Any]) -> Any:
         if len(data) > self.part_bytes:
@@ -140,14 +145,20 @@ class _Memo:
         except KeyError:
             pass
         value = parse(data)
+        h = hash(key)
+        if h not in self._seen:
+            self._seen[h] = None
+            if len(self._seen) > self.seen:
+                del self._seen[next(iter(self._seen))]
+            return value
         self._items[key] = value
         if len(self._items) > self.entries:
             self._items.popitem(last=False)
         return value
 
 
-#: Enough for the shared parts of a few forms; parts over 256 KiB are parsed every time.
-_MEMO = _Memo(entries=64, part_bytes=256 * 1024)
+#: Enough for the shared parts of many forms; parts over 256 KiB are parsed every time.
+_MEMO = _Memo(entries=128, part_bytes=256 * 1024, seen=4096)
 
 
 class FastBook:
