@@ -18,6 +18,10 @@ class Text:
     zh: str
     en: str
 
+    def __reduce__(self) -> tuple:
+        # constructor arguments: see record.Field.__reduce__
+        return (Text, (self.zh, self.en))
+
     def render(self, lang: str = "zh") -> str:
         """Return the message in `lang` ("zh" or "en"; anything else falls back to Chinese)."""
         return self.en if lang == "en" else self.zh

@@ -47,6 +47,13 @@ class Finding:
     field: str | None
     message: Text
 
+    def __reduce__(self) -> tuple:
+        # constructor arguments: see record.Field.__reduce__
+        return (
+            Finding,
+            (self.code, self.severity, self.file, self.sheet, self.cell, self.field, self.message),
+        )
+
     @property
     def location(self) -> str:
         """`自评表!C7`, `自评表`, or "" when the problem is the file itself."""

@@ -99,6 +99,21 @@ class Target:
     qualitative: bool
     placeholder: bool
 
+    def __reduce__(self) -> tuple:
+        # constructor arguments: see record.Field.__reduce__
+        return (
+            Target,
+            (
+                self.text,
+                self.sign,
+                self.number,
+                self.unit,
+                self.percent,
+                self.qualitative,
+                self.placeholder,
+            ),
+        )
+
     @property
     def quantitative(self) -> bool:
         """True when the target gives one quantity to score against."""

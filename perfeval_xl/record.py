@@ -28,6 +28,11 @@ class Field:
     sheet: str | None
     cell: str | None
 
+    def __reduce__(self) -> tuple:
+        # Pickled as its constructor's arguments: the default for a slotted dataclass is
+        # four times slower, and collect's parent unpickles every record's fields.
+        return (Field, (self.name, self.value, self.raw, self.sheet, self.cell))
+
     @property
     def blank(self) -> bool:
         return is_blank(self.value)
@@ -41,6 +46,10 @@ class Indicator:
     fields: dict[str, Field]
     target: Target | None = None
     actual: Target | None = None
+
+    def __reduce__(self) -> tuple:
+        # constructor arguments: see record.Field.__reduce__
+        return (Indicator, (self.index, self.fields, self.target, self.actual))
 
     def value(self, key: str) -> Any:
         f = self.fields.get(key)

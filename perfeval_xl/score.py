@@ -46,6 +46,13 @@ class IndicatorScore:
     reported: float | None
     rule: Rule
 
+    def __reduce__(self) -> tuple:
+        # constructor arguments: see record.Field.__reduce__
+        return (
+            IndicatorScore,
+            (self.index, self.level1, self.weight, self.computed, self.reported, self.rule),
+        )
+
 
 @dataclass
 class ProjectScore:

@@ -254,3 +254,22 @@ def test_a_thousand_workbooks(tmp_path):
     assert [r.code for r in rows] == [f"1{i:05d}" for i in range(7)]
     assert sum(r.projects for r in rows) == 1000
     assert sum(r.budget for r in rows) == pytest.approx(10_000)
+
+
+def test_a_result_crosses_processes_whole(tmp_path):
+    """Workers send results back pickled (records' parts pickle as constructor arguments, a
+    built-in spec as its id): what arrives is what was checked, findings and scores included."""
+    import pickle
+
+    from perfeval_xl.checks import check_workbook
+
+    path = filled(tmp_path, "sichuan-2023", fund_fiscal_spent=999)  # spent over budget: E301
+    sent = check_workbook(path)
+    assert sent.findings and sent.score is not None
+    got = pickle.loads(pickle.dumps(sent))
+    assert got.record.spec is sent.record.spec
+    assert got.findings == sent.findings
+    assert got.record.fields == sent.record.fields and got.record.cells == sent.record.cells
+    assert got.record.indicators == sent.record.indicators
+    assert got.score == sent.score
+    assert got.to_dict("en") == sent.to_dict("en")
