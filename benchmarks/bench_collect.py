@@ -1,13 +1,16 @@
 """Benchmark `perfeval-xl collect` (and `template --roster`) against a naive openpyxl loop.
 
-    python benchmarks/bench_collect.py [--n N] [--repeat R] [--what collect|template]
+    python benchmarks/bench_collect.py [--n N[,N…]] [--repeat R] [--naive-repeat R]
+                                       [--what collect|template]
 
-Generates N filled workbooks once into a temporary folder (national-2020 mostly, 5–20
-indicators, some with errors, a few bad files), then times, each as its own process, `collect`
-end to end (summary written) and a naive baseline that opens every file with
-`openpyxl.load_workbook` and reads the contract names' cells. Prints the medians over R runs as a
-Markdown table: files/s, the ratio, and the peak resident set of the largest process of each run
-(collect's pool workers included, as `getrusage(RUSAGE_CHILDREN)` sees them).
+For each N, generates N filled workbooks once into a temporary folder (national-2020 mostly,
+5–20 indicators, about 30 % with one typical error, one in ten saved by LibreOffice, 1 % bad
+files), then times, each as its own process, `collect` end to end (summary written) and a naive
+baseline that opens every file with `openpyxl.load_workbook` and reads the contract names'
+cells. Prints the medians as a Markdown table: files/s, the ratio, and the peak resident set of
+the largest process of each run (collect's pool workers included, as
+`getrusage(RUSAGE_CHILDREN)` sees them). With several N, also how much collect's peak grew per
+workbook, beside what one record takes in memory as collect keeps it.
 Standard library and the project only.
 """
 
@@ -293,34 +296,75 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
-def bench_collect(n: int, repeat: int, tmp: Path) -> None:
-    inbox = tmp / "inbox"
-    t = time.perf_counter()
-    make_inbox(inbox, n)
-    print(f"generated {n} workbooks in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    summary = tmp / "summary.xlsx"
-    collect = [sys.executable, "-m", "perfeval_xl", "collect", str(inbox), "-o", str(summary), "-q"]
-    naive = [sys.executable, "-c", NAIVE, str(inbox)]
+#: Measures, in its own process, what the records of `collect` take in memory: a sample of
+#: the inbox is checked, pickled as workers send them, and unpickled under tracemalloc.
+RECORD_SIZE = r"""
+import pickle, sys, tracemalloc
+from pathlib import Path
+from perfeval_xl.collect import check_item, find_items
+items, _ = find_items(Path(sys.argv[1]), set())
+sent = [pickle.dumps(check_item(i)) for i in items[: int(sys.argv[2])]]
+tracemalloc.start()
+got = [pickle.loads(b) for b in sent]
+print(tracemalloc.get_traced_memory()[0] / len(got) / 1024)
+"""
 
-    def clean() -> None:
-        summary.unlink(missing_ok=True)
 
-    c_wall, c_rss, c_rc = median_runs(collect, repeat, clean)
-    if not summary.exists():
-        sys.exit(f"collect wrote no summary (exit codes {c_rc})")
-    n_wall, n_rss, _ = median_runs(naive, repeat)
-    print(f"\nN = {n:,} workbooks, median of {repeat} runs, {machine()}\n")
-    print("| way | wall time | workbooks/s | peak RSS (largest process) |")
-    print("|---|---|---|---|")
+def record_kib(inbox: Path, sample: int = 300) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", RECORD_SIZE, str(inbox), str(sample)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def bench_collect(sizes: list[int], repeat: int, naive_repeat: int, tmp: Path) -> None:
+    rows = []
+    for n in sizes:
+        inbox = tmp / f"inbox-{n}"
+        t = time.perf_counter()
+        make_inbox(inbox, n)
+        print(f"generated {n} workbooks in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        summary = tmp / f"summary-{n}.xlsx"
+        collect = [
+            sys.executable, "-m", "perfeval_xl", "collect", str(inbox), "-o", str(summary), "-q"
+        ]  # fmt: skip
+        naive = [sys.executable, "-c", NAIVE, str(inbox)]
+
+        def clean(summary: Path = summary) -> None:
+            summary.unlink(missing_ok=True)
+
+        c_wall, c_rss, c_rc = median_runs(collect, repeat, clean)
+        if not summary.exists():
+            sys.exit(f"collect wrote no summary (exit codes {c_rc})")
+        n_wall, n_rss, _ = median_runs(naive, naive_repeat)
+        rows.append((n, c_wall, c_rss, n_wall, n_rss, record_kib(inbox)))
+        shutil.rmtree(inbox)
+
     print(
-        f"| `perfeval-xl collect` (end to end, summary written) | {c_wall:.2f} s "
-        f"| {n / c_wall:,.0f} | {c_rss:.0f} MB |"
+        f"\nMedians of {repeat} runs of collect and {naive_repeat} of the baseline, {machine()}\n"
     )
-    print(
-        f"| naive openpyxl loop (`load_workbook` + contract names) | {n_wall:.2f} s "
-        f"| {n / n_wall:,.0f} | {n_rss:.0f} MB |"
-    )
-    print(f"| ratio | | **{n_wall / c_wall:.1f}×** | |")
+    print("| N | way | wall time | workbooks/s | peak RSS (largest process) |")
+    print("|---|---|---|---|---|")
+    for n, c_wall, c_rss, n_wall, n_rss, _ in rows:
+        print(
+            f"| {n:,} | `perfeval-xl collect` (end to end, summary written) | {c_wall:.2f} s "
+            f"| {n / c_wall:,.0f} | {c_rss:.0f} MB |"
+        )
+        print(
+            f"| {n:,} | naive openpyxl loop (`load_workbook` + contract names) | {n_wall:.2f} s "
+            f"| {n / n_wall:,.0f} | {n_rss:.0f} MB |"
+        )
+        print(f"| {n:,} | ratio | | **{n_wall / c_wall:.1f}×** | |")
+    if len(rows) > 1:
+        (n1, _, rss1, *_), (n2, _, rss2, _, _, kib) = rows[0], rows[-1]
+        growth = (rss2 - rss1) * 1024 / (n2 - n1)
+        print(
+            f"\nPeak RSS of collect grew {rss2 - rss1:.0f} MB from N = {n1:,} to N = {n2:,}: "
+            f"{growth:.1f} KB a workbook; one record as collect keeps it takes {kib:.1f} KB."
+        )
 
 
 def bench_template(n: int, repeat: int, tmp: Path) -> None:
@@ -354,18 +398,31 @@ def bench_template(n: int, repeat: int, tmp: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=1000, help="workbooks (or roster rows)")
+    ap.add_argument(
+        "--n",
+        default="1000",
+        help="workbooks (or roster rows); several, comma-separated, to see how memory grows",
+    )
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
+    ap.add_argument(
+        "--naive-repeat",
+        type=int,
+        help="runs of the naive baseline (default: --repeat; it takes 6 min at N = 10,000)",
+    )
     ap.add_argument("--what", choices=["collect", "template"], default="collect")
     args = ap.parse_args()
+    sizes = [int(x) for x in args.n.split(",")]
+    naive_repeat = args.naive_repeat or args.repeat
     with tempfile.TemporaryDirectory(prefix="perfeval-bench-") as tmp:
         if args.what == "collect":
-            bench_collect(args.n, args.repeat, Path(tmp))
+            bench_collect(sizes, args.repeat, naive_repeat, Path(tmp))
         else:
-            bench_template(args.n, args.repeat, Path(tmp))
+            for n in sizes:
+                bench_template(n, args.repeat, Path(tmp))
+    again = f" --naive-repeat {naive_repeat}" if naive_repeat != args.repeat else ""
     print(
         f"\nReproduce: `python benchmarks/bench_collect.py --n {args.n} "
-        f"--repeat {args.repeat} --what {args.what}`"
+        f"--repeat {args.repeat}{again} --what {args.what}`"
     )
 
 
