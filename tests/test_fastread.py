@@ -229,3 +229,43 @@ def test_a_run_font_openpyxl_refuses_is_read_the_thorough_way(tmp_path):
     assert not takes_fast_path(bad)
     assert_same(bad)
     assert read_workbook(bad).findings[0].code == "E001"  # openpyxl refuses the whole file
+
+
+def _rezip(data: bytes, *, compression: int, comment: bytes = b"") -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", compression) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+        dst.comment = comment
+    return out.getvalue()
+
+
+def test_the_zip_is_read_as_zipfile_reads_it(tmp_path):
+    """fastread reads the archive itself: stored members are read fast, an archive comment is
+    left to the thorough path, and a damaged member (bad CRC) is E001 on both paths."""
+    import zipfile
+
+    good = filled(tmp_path, "national-2020")
+    stored = tmp_path / "stored.xlsx"
+    stored.write_bytes(_rezip(good.read_bytes(), compression=zipfile.ZIP_STORED))
+    assert takes_fast_path(stored)
+    assert_same(stored)
+
+    commented = tmp_path / "commented.xlsx"
+    commented.write_bytes(
+        _rezip(good.read_bytes(), compression=zipfile.ZIP_DEFLATED, comment=b"WPS")
+    )
+    assert not takes_fast_path(commented)
+    assert_same(commented)
+
+    data = bytearray(stored.read_bytes())
+    at = data.index(b"<sheetData>") + len(b"<sheetData>") + 20  # inside the form sheet
+    data[at] ^= 0x01
+    damaged = tmp_path / "damaged.xlsx"
+    damaged.write_bytes(bytes(data))
+    assert not takes_fast_path(damaged)
+    assert_same(damaged)
+    assert read_workbook(damaged, fast=True).findings[0].code == "E001"
