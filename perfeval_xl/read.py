@@ -485,13 +485,12 @@ class _Reader:
                 sheet=spec.sheet,
             )
             height = MAX_INDICATOR_ROWS
+        names = [(k, f"pe_ind_{k}") for k in keys]
         for i in range(height):
-            fields: dict[str, Field] = {}
-            for k in keys:
-                raw, sheet, cell = self._cell(f"pe_ind_{k}", i)
-                fields[k] = Field(k, raw, raw, sheet, cell)
-            if all(is_blank(f.raw) for f in fields.values()):
-                continue
+            got = [(k, *self._cell(name, i)) for k, name in names]
+            if all(is_blank(raw) for _, raw, _, _ in got):
+                continue  # most of a template's rows are left empty
+            fields = {k: Field(k, raw, raw, sheet, cell) for k, raw, sheet, cell in got}
             self.record.indicators.append(self._indicator(i, fields))
 
     def _indicator(self, index: int, raw: dict[str, Field]) -> Indicator:
