@@ -2,9 +2,12 @@
 
 `read._Reader` does the reading; here only the workbook it looks at is different: instead of
 openpyxl building every sheet, style and cell object (35–70 ms a file), the few XML parts the
-reader needs are parsed directly (a few ms). Cell values go through openpyxl's own cell parser
-(`WorkSheetParser.parse_cell`: numbers, dates by number format, shared strings, booleans,
-formulas, shared formulas), so a value is exactly what the thorough path sees.
+reader needs are parsed directly (a few ms). Cell values are read as openpyxl's cell parser
+reads them (`WorkSheetParser.parse_cell`: numbers, dates by number format, shared strings,
+booleans; formulas and shared formulas through its own code), so a value is exactly what the
+thorough path sees. The zip members are read with `struct` and zlib (`_zip_members`), and a
+part whose bytes were already parsed in this process is not parsed again (`_Memo`): the files
+of a batch share most parts.
 
 The fast path only takes files whose structure it knows completely: the parts a generated,
 Excel- or LibreOffice-saved template has, no entity declarations, UTF-8 XML, consistent
