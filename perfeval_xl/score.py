@@ -9,6 +9,7 @@ without score columns (the seed's) the scores are computed and labelled as such,
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -47,11 +48,23 @@ class IndicatorScore:
     rule: Rule
 
     def __reduce__(self) -> tuple:
-        # constructor arguments: see record.Field.__reduce__
+        # constructor arguments, the 一级 label shared: see record.Field.__reduce__
         return (
-            IndicatorScore,
+            _indicator_score,
             (self.index, self.level1, self.weight, self.computed, self.reported, self.rule),
         )
+
+
+def _indicator_score(
+    index: int,
+    level1: str | None,
+    weight: float | None,
+    computed: float | None,
+    reported: float | None,
+    rule: Rule,
+) -> IndicatorScore:
+    level1 = sys.intern(level1) if level1 else level1
+    return IndicatorScore(index, level1, weight, computed, reported, rule)
 
 
 @dataclass
