@@ -1,0 +1,40 @@
+"""The benchmark script keeps working (it is how the README's figures are made): a small run
+prints the tables, the ratio and the memory growth line. No timing is asserted."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_collect.py"
+
+
+def run(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_collect_benchmark_prints_both_sizes_the_ratio_and_the_growth():
+    out = run("--n", "30,60", "--repeat", "1")
+    for n in ("30", "60"):
+        assert re.search(
+            rf"\| {n} \| `perfeval-xl collect` .*\| [\d.]+ s \| [\d,]+ \| \d+ MB \|", out
+        )
+        assert re.search(
+            rf"\| {n} \| naive openpyxl loop .*\| [\d.]+ s \| [\d,]+ \| \d+ MB \|", out
+        )
+        assert re.search(rf"\| {n} \| ratio \| \| \*\*[\d.]+×\*\* \| \|", out)
+    assert re.search(
+        r"grew -?\d+ MB from N = 30 to N = 60: -?[\d.]+ KB a workbook; one record", out
+    )
+    assert "--n 30,60 --repeat 1 --what collect" in out
+
+
+def test_template_benchmark_writes_every_workbook():
+    out = run("--n", "20", "--repeat", "1", "--what", "template")
+    assert "`perfeval-xl template --roster` (20 written, exit 0)" in out
