@@ -352,12 +352,15 @@ class FastBook:
 
     def validated_ranges(self, sheet: str) -> list[tuple[int, int, int, int]]:
         ranges = [range_boundaries(ref) for ref in self.sheets[sheet].validations]
-        try:
-            for member in self._order:
-                if member.startswith("xl/worksheets/") and member.endswith(".xml"):
-                    _x14_ranges(self._parts[member], ranges)
-        except (ValueError, KeyError):
-            pass
+        for member in self._order:
+            if member.startswith("xl/worksheets/") and member.endswith(".xml"):
+                part = self._parts.get(member)
+                if part is None:
+                    break
+                found, failed = _MEMO.get("x14", part, _x14_of)
+                ranges += found
+                if failed:  # as read._validated_ranges: the ranges before the failure count
+                    break
         return ranges
 
     def cached(self, sheet: str, cell: str) -> Any:
@@ -517,6 +520,16 @@ def _styles(data: bytes) -> tuple[frozenset[int], frozenset[int], int]:
 def _custom(data: bytes) -> dict[str, Any]:
     props = CustomPropertyList.from_tree(_parse_xml(data))
     return {p.name: p.value for p in props.props}
+
+
+def _x14_of(data: bytes) -> tuple[list[tuple[int, int, int, int]], bool]:
+    """A sheet's x14 validation ranges, and whether reading them failed part way."""
+    found: list[tuple[int, int, int, int]] = []
+    try:
+        _x14_ranges(data, found)
+    except ValueError:
+        return found, True
+    return found, False
 
 
 def _sheet_rels(data: bytes) -> None:
