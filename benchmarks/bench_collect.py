@@ -273,19 +273,24 @@ def make_roster(path: Path, n: int) -> None:
             w.writerow(["109101", "宣传部", "攀枝花市区委宣传部", f"基准项目{i:05d}", 2022, 100])
 
 
-def run(cmd: list[str]) -> dict:
+def run(cmd: list[str], cwd: Path) -> dict:
+    """Run `cmd` under WRAPPER in `cwd`: a folder of the benchmark's own, because `python -m`
+    and `-c` put the current folder first on the import path, and a source checkout there
+    (without its package data) would be imported instead of the installed package."""
     out = subprocess.run(
-        [sys.executable, "-c", WRAPPER, *cmd], check=True, capture_output=True, text=True
+        [sys.executable, "-c", WRAPPER, *cmd], check=True, capture_output=True, text=True, cwd=cwd
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def median_runs(cmd: list[str], repeat: int, before=None) -> tuple[float, float, list[int]]:
+def median_runs(
+    cmd: list[str], repeat: int, cwd: Path, before=None
+) -> tuple[float, float, list[int]]:
     walls, rss, rcs = [], [], []
     for _ in range(repeat):
         if before is not None:
             before()
-        got = run(cmd)
+        got = run(cmd, cwd)
         walls.append(got["wall"])
         rss.append(got["rss_kib"])
         rcs.append(got["rc"])
@@ -316,6 +321,7 @@ def record_kib(inbox: Path, sample: int = 300) -> float:
         check=True,
         capture_output=True,
         text=True,
+        cwd=inbox.parent,  # as in `run`
     ).stdout
     return float(out.strip().splitlines()[-1])
 
@@ -336,10 +342,10 @@ def bench_collect(sizes: list[int], repeat: int, naive_repeat: int, tmp: Path) -
         def clean(summary: Path = summary) -> None:
             summary.unlink(missing_ok=True)
 
-        c_wall, c_rss, c_rc = median_runs(collect, repeat, clean)
+        c_wall, c_rss, c_rc = median_runs(collect, repeat, tmp, clean)
         if not summary.exists():
             sys.exit(f"collect wrote no summary (exit codes {c_rc})")
-        n_wall, n_rss, _ = median_runs(naive, naive_repeat)
+        n_wall, n_rss, _ = median_runs(naive, naive_repeat, tmp)
         rows.append((n, c_wall, c_rss, n_wall, n_rss, record_kib(inbox)))
         shutil.rmtree(inbox)
 
@@ -385,7 +391,7 @@ def bench_template(n: int, repeat: int, tmp: Path) -> None:
     def clean() -> None:
         shutil.rmtree(outbox, ignore_errors=True)
 
-    wall, rss, rcs = median_runs(cmd, repeat, clean)
+    wall, rss, rcs = median_runs(cmd, repeat, tmp, clean)
     made = len(list(outbox.glob("**/*.xlsx")))
     print(f"\nN = {n:,} roster rows, median of {repeat} runs, {machine()}\n")
     print("| way | wall time | workbooks/s | peak RSS (largest process) |")
