@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from numbers import Real
+from typing import Any
 
 from .errors import Text
 
@@ -413,8 +414,22 @@ def _target(
     placeholder: bool,
 ) -> Target:
     # A target's text and unit repeat across the records collect receives (≥95%, 次).
-    return Target(_shared(text), sign, number, _shared(unit), percent, qualitative, placeholder)
+    return Target(
+        shared_text(text), sign, number, shared_text(unit), percent, qualitative, placeholder
+    )
 
 
-def _shared(value: str) -> str:
-    return sys.intern(value) if len(value) <= 24 else value
+#: Texts up to this long are shared between records when they arrive (`shared_text`).
+SHARED_TEXT_MAX = 24
+
+
+def shared_text(value: Any) -> Any:
+    """The one copy of a short text in this process (anything else as it is).
+
+    `collect`'s parent receives every record from its workers; each arrives with its own copy
+    of the field names, sheet names, cell references and labels (已完成, 产出指标, ≥95% …),
+    which were a third of a record's memory. Records, their fields, targets and scores are
+    rebuilt through this when unpickled, so 10,000 records share one copy of each."""
+    if type(value) is str and len(value) <= SHARED_TEXT_MAX:
+        return sys.intern(value)
+    return value

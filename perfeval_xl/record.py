@@ -8,14 +8,13 @@ file are not to be trusted (some programs write none, or stale ones).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from .errors import Text
 from .findings import Finding, finding
-from .normalize import Target, is_blank
+from .normalize import Target, is_blank, shared_text
 from .spec import Spec
 
 
@@ -31,7 +30,7 @@ class Field:
 
     def __reduce__(self) -> tuple:
         # Pickled as its constructor's arguments (the default for a slotted dataclass is four
-        # times slower), rebuilt with the short texts shared (`_shared`).
+        # times slower), rebuilt with the short texts shared (`normalize.shared_text`).
         return (_field, (self.name, self.value, self.raw, self.sheet, self.cell))
 
     @property
@@ -117,11 +116,11 @@ class Record:
     cells: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        # Arriving from a worker: the names and cell references shared as in `_shared`.
+        # Arriving from a worker: the names and cell references shared (`normalize.shared_text`).
         for name in ("fields", "stated"):
-            state[name] = {_shared(k): v for k, v in state[name].items()}
+            state[name] = {shared_text(k): v for k, v in state[name].items()}
         state["cells"] = {
-            _shared(k): (_shared(sheet), _shared(cell))
+            shared_text(k): (shared_text(sheet), shared_text(cell))
             for k, (sheet, cell) in state["cells"].items()
         }
         self.__dict__.update(state)
@@ -179,27 +178,18 @@ class Record:
         return out
 
 
-# -- receiving records from other processes -----------------------------------------------------
-#: Texts up to this long are shared between records when they arrive (`_shared`).
-_SHARED_MAX = 24
-
-
-def _shared(value: Any) -> Any:
-    """The one copy of a short text in this process.
-
-    `collect`'s parent receives every record from its workers; each arrives with its own copy
-    of the field names, sheet names, cell references and labels (已完成, 产出指标 …), which were
-    a third of a record's memory. Interned, 10,000 records share one copy of each."""
-    if type(value) is str and len(value) <= _SHARED_MAX:
-        return sys.intern(value)
-    return value
-
-
+# -- receiving records from other processes (short texts shared: `normalize.shared_text`) --
 def _field(name: str, value: Any, raw: Any, sheet: str | None, cell: str | None) -> Field:
-    return Field(_shared(name), _shared(value), _shared(raw), _shared(sheet), _shared(cell))
+    return Field(
+        shared_text(name),
+        shared_text(value),
+        shared_text(raw),
+        shared_text(sheet),
+        shared_text(cell),
+    )
 
 
 def _indicator(
     index: int, fields: dict[str, Field], target: Target | None, actual: Target | None
 ) -> Indicator:
-    return Indicator(index, {_shared(k): f for k, f in fields.items()}, target, actual)
+    return Indicator(index, {shared_text(k): f for k, f in fields.items()}, target, actual)

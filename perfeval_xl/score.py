@@ -9,13 +9,12 @@ without score columns (the seed's) the scores are computed and labelled as such,
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import Text
 from .findings import Finding
-from .normalize import Target
+from .normalize import Target, shared_text
 from .record import Indicator, Record
 from .spec import Spec
 
@@ -63,8 +62,7 @@ def _indicator_score(
     reported: float | None,
     rule: Rule,
 ) -> IndicatorScore:
-    level1 = sys.intern(level1) if level1 else level1
-    return IndicatorScore(index, level1, weight, computed, reported, rule)
+    return IndicatorScore(index, shared_text(level1), weight, computed, reported, rule)
 
 
 @dataclass
