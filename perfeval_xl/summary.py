@@ -276,22 +276,16 @@ class _Table:
             return
         if isinstance(value, datetime):
             _ok(ws.write_datetime(row, col, value.replace(tzinfo=None), f), "write_datetime")
-            shown = value.strftime("%Y-%m-%d %H:%M")
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             _ok(ws.write_number(row, col, value, f), "write_number")
-            shown = _shown(value, kind)
         else:
             text = str(value)[:MAX_CELL_TEXT]
             # Never write(): a unit's "=HYPERLINK(…)" must stay the text it typed.
             rc = ws.write_string(row, col, text, f)
             if rc != -2:  # -2: cut at Excel's cell limit, which is all a cell can hold
                 _ok(rc, "write_string")
-            shown = text
             self.texts.setdefault(row, []).append((col, text))
-        # Only a width up to MAX_WIDTH matters, and no text is wider than twice its length:
-        # most cells are settled without measuring (it was half the time of a big summary).
-        if self.widths[col] < MAX_WIDTH and 2 * len(shown) > self.widths[col]:
-            self.widths[col] = max(self.widths[col], *(display_width(x) for x in shown.split("\n")))
+        _widen(self.widths, col, _cell_text(value, kind))
 
     def formula(self, row: int, col: int, formula: str, style: str, cached: Any) -> None:
         """A formula with its cached result (what shows until a program recalculates)."""
@@ -360,9 +354,7 @@ class _BulkTable(_Table):
         widths, kinds = self.widths, self.kinds
         for values, _ in self.rows:
             for col, value in enumerate(values):
-                shown = _cell_text(value, kinds[col])
-                if shown is not None and widths[col] < MAX_WIDTH and 2 * len(shown) > widths[col]:
-                    widths[col] = max(widths[col], *(display_width(x) for x in shown.split("\n")))
+                _widen(widths, col, _cell_text(value, kinds[col]))
         return widths
 
     def _rows_fitted(self, widths: list[float]) -> None:
@@ -418,8 +410,17 @@ class _XfIndexes(dict):
         return index
 
 
+def _widen(widths: list[int], col: int, shown: str | None) -> None:
+    """Widen column `col` to fit a cell showing `shown` (None: an empty cell).
+
+    Only a width up to MAX_WIDTH matters, and no text is wider than twice its length, so most
+    cells are settled without measuring (measuring each was half the time of a big summary)."""
+    if shown is not None and widths[col] < MAX_WIDTH and 2 * len(shown) > widths[col]:
+        widths[col] = max(widths[col], *(display_width(x) for x in shown.split("\n")))
+
+
 def _cell_text(value: Any, kind: str) -> str | None:
-    """What a cell shows, for fitting its column (None for an empty cell); as `_Table.put`."""
+    """What a cell shows, for fitting its column (None for an empty cell)."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
     if isinstance(value, datetime):
