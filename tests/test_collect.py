@@ -273,3 +273,29 @@ def test_a_result_crosses_processes_whole(tmp_path):
     assert got.record.indicators == sent.record.indicators
     assert got.score == sent.score
     assert got.to_dict("en") == sent.to_dict("en")
+
+
+def test_alike_fields_arrive_as_one_object_and_unlike_ones_stay_apart():
+    """Fields alike in every part (name, value and its type, what was stored, where) are one
+    object in the parent; a value equal but of another type (1, True, 1.0) or a float (0.0 and
+    -0.0 are equal) is never merged with another."""
+    import math
+    import pickle
+
+    from perfeval_xl.record import Field
+
+    def arrive(f: Field) -> Field:
+        return pickle.loads(pickle.dumps(f))
+
+    a = arrive(Field("status", "已完成", "已完成", "自评表", "G15"))
+    b = arrive(Field("status", "已完成", "已完成", "自评表", "G15"))
+    assert a is b
+    assert arrive(Field("status", "已完成", "已完成", "自评表", "G16")) is not a
+    kinds = [arrive(Field("w", v, v, "s", "A1")) for v in (1, True, 1.0)]
+    assert [type(k.value) for k in kinds] == [int, bool, float]
+    zero, minus = arrive(Field("x", 0.0, 0.0, "s", "A1")), arrive(Field("x", -0.0, -0.0, "s", "A1"))
+    assert math.copysign(1, zero.value) == 1 and math.copysign(1, minus.value) == -1
+    long_text = "很长的偏差原因说明" * 5
+    assert arrive(Field("r", long_text, long_text, "s", "A1")) == Field(
+        "r", long_text, long_text, "s", "A1"
+    )
