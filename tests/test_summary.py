@@ -664,3 +664,47 @@ def test_big_sheets_hold_every_text_exactly_for_openpyxl_and_libreoffice(tmp_pat
     got_lo, when_lo, _ = names(out)
     assert sorted(got_lo) == as_openpyxl  # LibreOffice saved it again, escaped the same way
     assert set(when_lo) == {RECEIVED}
+
+
+@pytest.mark.parametrize("kind", ["text", "center", "int", "amount", "rate", "score", "datetime"])
+def test_a_column_is_as_wide_as_cell_by_cell(kind):
+    """`_widest` settles a column from its longest texts and its largest and smallest numbers;
+    it must give what widening for each cell in turn gives, for every kind of value."""
+    import random
+    from datetime import datetime
+
+    from perfeval_xl.summary import MAX_WIDTH, _cell_text, _widen, _widest
+
+    rng = random.Random(kind)
+    pool = [
+        None,
+        True,
+        0,
+        -0.0,
+        float("nan"),
+        float("inf"),
+        -float("inf"),
+        datetime(2023, 5, 6, 7, 8),
+        "已完成",
+        "项目\n第二行很长很长很长很长很长很长很长很长",
+        "x" * 40000,
+        "宽" * 30,
+    ]
+    for _ in range(200):
+        column = []
+        for _ in range(rng.randint(0, 40)):
+            roll = rng.random()
+            if roll < 0.3:
+                column.append(rng.choice(pool))
+            elif roll < 0.6:
+                column.append(rng.uniform(-1, 1) * 10 ** rng.randint(-6, 12))
+            elif roll < 0.7:
+                column.append(rng.randint(-(10**9), 10**9))
+            else:
+                column.append("".join(rng.choice("测a 1\n宽") for _ in range(rng.randint(0, 60))))
+        start = rng.randint(4, 60)
+        one_by_one = [start]
+        for value in column:
+            _widen(one_by_one, 0, _cell_text(value, kind))
+        got = _widest(tuple(column), kind, start)
+        assert min(got, MAX_WIDTH) == min(one_by_one[0], MAX_WIDTH), column
