@@ -349,47 +349,49 @@ def collect(
             Text("输出文件名须以 .xlsx 结尾", "must end with .xlsx").render(lang), param_hint="'-o'"
         )
     bar = _Progress(lang, enabled=not quiet and _is_terminal())
-    try:
-        key = _key(key_path)
-        coll = collect_mod.collect(
-            inbox,
-            roster=roster,
-            roster_spec=_load(ctx, form) if roster else None,
-            exclude=(output, *((json_path,) if json_path else ())),
-            workers=workers,
-            progress=bar.advance,
-            on_total=bar.start,
-            key=key,
-            password=_open_password(password, password_file),
-        )
-        bar.finish()
-        write_summary(coll, output)
+    # The cycle collector stays off to the end: see collect.no_gc_pauses.
+    with collect_mod.no_gc_pauses():
+        try:
+            key = _key(key_path)
+            coll = collect_mod.collect(
+                inbox,
+                roster=roster,
+                roster_spec=_load(ctx, form) if roster else None,
+                exclude=(output, *((json_path,) if json_path else ())),
+                workers=workers,
+                progress=bar.advance,
+                on_total=bar.start,
+                key=key,
+                password=_open_password(password, password_file),
+            )
+            bar.finish()
+            write_summary(coll, output)
+            if json_path is not None:
+                from .fileio import atomic_write_bytes
+                from .report import collection_json
+
+                atomic_write_bytes(json_path, collection_json(coll, lang).encode("utf-8"))
+        except PerfevalError as exc:
+            bar.finish()
+            raise _Failure(exc, lang) from None
+        projects, unreadable = len(coll.projects), len(coll.unreadable)
+        missing = len(coll.missing)
+        zh = f"已读取 {projects} 个项目，{unreadable} 个文件无法读取；{coll.errors} 个错误，{coll.warnings} 个警告"
+        en = f"{projects} projects read, {unreadable} files unreadable; {coll.errors} errors, {coll.warnings} warnings"
+        if coll.roster is not None:
+            zh += f"；{missing} 个项目未收到"
+            en += f"; {missing} projects not received"
+        _say(ctx, zh, en)
+        from .report import signature_note
+
+        note = signature_note([s.result for s in coll.submissions], lang)
+        if note:
+            click.echo(note)
+        _say(ctx, f"已写入 {output}", f"wrote {output}")
         if json_path is not None:
-            from .fileio import atomic_write_bytes
-            from .report import collection_json
-
-            atomic_write_bytes(json_path, collection_json(coll, lang).encode("utf-8"))
-    except PerfevalError as exc:
-        bar.finish()
-        raise _Failure(exc, lang) from None
-    projects, unreadable = len(coll.projects), len(coll.unreadable)
-    missing = len(coll.missing)
-    zh = f"已读取 {projects} 个项目，{unreadable} 个文件无法读取；{coll.errors} 个错误，{coll.warnings} 个警告"
-    en = f"{projects} projects read, {unreadable} files unreadable; {coll.errors} errors, {coll.warnings} warnings"
-    if coll.roster is not None:
-        zh += f"；{missing} 个项目未收到"
-        en += f"; {missing} projects not received"
-    _say(ctx, zh, en)
-    from .report import signature_note
-
-    note = signature_note([s.result for s in coll.submissions], lang)
-    if note:
-        click.echo(note)
-    _say(ctx, f"已写入 {output}", f"wrote {output}")
-    if json_path is not None:
-        _say(ctx, f"已写入 {json_path}", f"wrote {json_path}")
-    if coll.errors or (strict and coll.warnings):
-        ctx.exit(1)
+            _say(ctx, f"已写入 {json_path}", f"wrote {json_path}")
+        if coll.errors or (strict and coll.warnings):
+            ctx.exit(1)
 
 
 def _is_terminal() -> bool:

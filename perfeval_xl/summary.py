@@ -26,7 +26,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from ._version import __version__
-from .collect import Collection, RosterStatus, Submission
+from .collect import Collection, RosterStatus, Submission, no_gc_pauses
 from .fileio import write_output
 from .findings import ERROR, Finding
 from .generate import XLSXWRITER_OPTIONS
@@ -208,8 +208,9 @@ def build_summary(collection: Collection, *, generated: datetime | None = None) 
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {**XLSXWRITER_OPTIONS, "remove_timezone": True})
     writer = _SummaryWriter(wb, collection, generated)
-    writer.write()
-    wb.close()
+    with no_gc_pauses():  # millions of cells' short-lived parts: see there
+        writer.write()
+        wb.close()
     return _with_rows(buf.getvalue(), writer.bulk)
 
 
