@@ -163,6 +163,8 @@ class _Memo:
 
 #: Enough for the shared parts of many forms; parts over 256 KiB are parsed every time.
 _MEMO = _Memo(entries=128, part_bytes=256 * 1024, seen=4096)
+#: Zip members inflated, by their compressed bytes (`_member`).
+_INFLATED = _Memo(entries=128, part_bytes=256 * 1024, seen=4096)
 
 
 class FastBook:
@@ -452,6 +454,13 @@ def _member(
     body = data[start : start + packed]
     if len(body) != packed:
         raise Unsupported("member cut off")
+    # The same compressed bytes (with the same method, CRC and size) inflate to the same
+    # bytes, already checked: the shared parts of a batch are inflated once, and come back as
+    # the one bytes object `_MEMO` holds, whose hash is known.
+    return _INFLATED.get(f"{method}:{crc}:{size}", body, partial(_inflate, method, crc, size))
+
+
+def _inflate(method: int, crc: int, size: int, body: bytes) -> bytes:
     out = body if method == 0 else zlib.decompress(body, -15, max(size, 1))
     if len(out) != size or zlib.crc32(out) != crc:
         raise Unsupported("member size or CRC")
@@ -640,7 +649,12 @@ def _cells(root: ET.Element, data_only: bool) -> dict[tuple[int, int], tuple[Any
             elif t == "inlineStr":
                 child = el.find(_IS)
                 if child is not None:
-                    t, value = "s", _inline(child)
+                    # as `_inline` reads the usual one <t> alone (its attributes unread)
+                    only = child[0] if len(child) == 1 else None
+                    if only is not None and only.tag == _T and not len(only):
+                        t, value = "s", only.text or ""
+                    else:
+                        t, value = "s", _inline(child)
             out[pos] = (value, t, style)
     return out
 

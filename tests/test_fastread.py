@@ -269,3 +269,70 @@ def test_the_zip_is_read_as_zipfile_reads_it(tmp_path):
     assert not takes_fast_path(damaged)
     assert_same(damaged)
     assert read_workbook(damaged, fast=True).findings[0].code == "E001"
+
+
+def _crc_changed(data: bytes, member: str) -> bytes:
+    """The archive with `member`'s CRC changed in its local header and in the directory, and
+    its compressed bytes left as they were."""
+    import struct
+
+    out = bytearray(data)
+    name = member.encode()
+    for magic, crc_at in ((b"PK\x03\x04", 14), (b"PK\x01\x02", 16)):
+        at = 0
+        while (at := out.find(magic, at)) >= 0:
+            name_at = at + (30 if magic == b"PK\x03\x04" else 46)
+            if out[name_at : name_at + len(name)] == name:
+                (crc,) = struct.unpack_from("<L", out, at + crc_at)
+                struct.pack_into("<L", out, at + crc_at, crc ^ 1)
+            at += 4
+    return bytes(out)
+
+
+def test_a_member_inflated_before_is_not_trusted_under_another_crc(tmp_path):
+    """Members are inflated once per process by their compressed bytes, method, CRC and size:
+    a copy whose styles part has the same compressed bytes under another CRC is damaged, and
+    must read as zipfile reads it (E001), after good copies were read and kept."""
+    good = filled(tmp_path, "national-2020")
+    for _ in range(3):
+        assert takes_fast_path(good)
+        assert_same(good)
+    damaged = tmp_path / "crc.xlsx"
+    damaged.write_bytes(_crc_changed(good.read_bytes(), "xl/styles.xml"))
+    assert not takes_fast_path(damaged)
+    assert_same(damaged)
+    assert read_workbook(damaged, fast=True).findings[0].code == "E001"
+
+
+@pytest.mark.parametrize(
+    "inline",
+    [
+        b"<is><t/></is>",
+        '<is><t xml:space="preserve">  两端有空格  </t></is>'.encode(),
+        "<is><r><t>富</t></r><r><rPr><b/></rPr><t>文本</t></r></is>".encode(),
+        "<is><t>前</t><r><t>后</t></r></is>".encode(),
+        b"<is><t>A&amp;B &lt;C&gt;</t><rPh sb='0' eb='1'><t>x</t></rPh></is>",
+    ],
+)
+def test_inline_strings_read_like_openpyxl(tmp_path, inline):
+    """Files saved by openpyxl (and some other writers) keep texts inline: the usual lone
+    <t> is read directly, anything else as openpyxl reads it."""
+    path = filled(tmp_path, "national-2020", project_name="内联项目")
+    data = _with_part(
+        path.read_bytes(),
+        "xl/worksheets/sheet1.xml",
+        lambda body: body.replace("<is><t>内联项目</t></is>".encode(), inline),
+    )
+    assert inline in _member_text(data, "xl/worksheets/sheet1.xml")
+    changed = tmp_path / "inline.xlsx"
+    changed.write_bytes(data)
+    assert takes_fast_path(changed)
+    assert_same(changed)
+
+
+def _member_text(data: bytes, member: str) -> bytes:
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return z.read(member)
