@@ -336,3 +336,41 @@ def _member_text(data: bytes, member: str) -> bytes:
 
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         return z.read(member)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # a later empty cell of the same reference blanks the project name
+        (b"</sheetData>", b'<row r="999"><c r="B3" s="0"/></row></sheetData>'),
+        # the same cell, its reference written another way
+        (b"</sheetData>", b'<row r="999"><c r="b3" s="0"/></row></sheetData>'),
+        (b"</sheetData>", b'<row r="999"><c r="B03" s="0"/></row></sheetData>'),
+        # the project name's own cell written B03, and an empty B3 after it
+        (b'<c r="B3" ', b'<c r="B03" '),
+        # a cell without a reference after an empty one takes the next column
+        (
+            b'<c r="C3" s="21" t="n" />',
+            b'<c r="C3" s="21" t="n" /><c s="20" t="inlineStr"><is><t>x</t></is></c>',
+        ),
+        # an empty cell's style index past the styles
+        (b'<c r="C3" s="21" t="n" />', b'<c r="C3" s="9999" t="n" />'),
+    ],
+)
+def test_empty_cells_dropped_before_the_parse_change_nothing(tmp_path, old, new):
+    """The form sheet's styled blanks are dropped before it is parsed, only where that cannot
+    change what a cell reads or what openpyxl refuses."""
+    path = filled(tmp_path, "national-2020", project_name="名称")
+
+    def change(body: bytes) -> bytes:
+        body = body.replace(old, new, 1)
+        if new == b'<c r="B03" ':
+            row = b'<row r="999"><c r="B3" s="0"/></row></sheetData>'
+            body = body.replace(b"</sheetData>", row)
+        return body
+
+    data = _with_part(path.read_bytes(), "xl/worksheets/sheet1.xml", change)
+    assert new in _member_text(data, "xl/worksheets/sheet1.xml")
+    changed = tmp_path / "changed.xlsx"
+    changed.write_bytes(data)
+    assert_same(changed)
