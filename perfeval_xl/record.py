@@ -130,8 +130,15 @@ class Record:
         """An amount; for row `total`, the sum of the sources (None when all are blank)."""
         if row != "total":
             return self.value(f"fund_{row}_{col}")
-        values = [self.value(f"fund_{r.key}_{col}") for r in self.spec.source_rows]
-        numbers = [v for v in values if isinstance(v, (int, float))]
+        names = self.spec.source_fund_names.get(col)
+        if names is None:
+            names = tuple(f"fund_{r.key}_{col}" for r in self.spec.source_rows)
+        fields = self.fields
+        numbers = [
+            f.value
+            for name in names
+            if (f := fields.get(name)) is not None and isinstance(f.value, (int, float))
+        ]
         return round(sum(numbers), 6) if numbers else None
 
     @property
