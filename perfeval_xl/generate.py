@@ -53,6 +53,27 @@ XLSXWRITER_OPTIONS = {
     "strings_to_urls": False,
     "strings_to_numbers": False,
 }
+
+
+def looks_rich(text: str) -> bool:
+    """Whether xlsxwriter would take `text` for rich-text XML of its own (see `write_text`)."""
+    return text.startswith("<r>") and text.endswith("</r>")
+
+
+def write_text(ws: Any, row: int, col: int, text: str, fmt: Any = None) -> int:
+    """Write `text` as the text it is, and return xlsxwriter's code.
+
+    xlsxwriter copies a shared string that starts with "<r>" and ends with "</r>" into the
+    file unescaped, as rich text it built itself: such a text from a unit or a roster became
+    markup, or XML that no program opens. It is written here as a rich string of two plain
+    runs (the cell's own font), each escaped like any other text."""
+    if looks_rich(text) and fmt is None:
+        return ws.write_rich_string(row, col, text[:1], text[1:2], text[2:])
+    if looks_rich(text):
+        return ws.write_rich_string(row, col, fmt, text[:1], fmt, text[1:], fmt)
+    return ws.write_string(row, col, text, fmt)
+
+
 MAX_AMOUNT = 10_000_000_000  # 万元: a trillion yuan; stops 1e308 and typos
 YEAR_RANGE = (2000, 2100)
 _WORKBOOK_ID_NS = uuid.UUID("7d3f6b1e-2f1a-5c0e-9a47-5e1f0c2b8d31")
@@ -235,7 +256,7 @@ class _FormWriter:
         if value is None:
             self.ws.write_blank(r, c, None, f)
         elif isinstance(value, str):
-            self.ws.write_string(r, c, value, f)
+            write_text(self.ws, r, c, value, f)
         else:
             self.ws.write_number(r, c, value, f)
 
@@ -662,17 +683,17 @@ class _FormWriter:
         """Dropdown sources on a very hidden sheet: Excel drops inline lists over 255 chars."""
         ws, spec, bold = self.lists, self.spec, self.fmt["plain"]
         taken: set[str] = set()
-        ws.write_string(0, 0, "一级指标", bold)
-        ws.write_string(0, 1, "二级列表名", bold)
+        write_text(ws, 0, 0, "一级指标", bold)
+        write_text(ws, 0, 1, "二级列表名", bold)
         n1 = len(spec.level1)
         col = 2
         for i, l1 in enumerate(spec.level1):
             name = excel_safe_name("pe_l2_", l1.label, taken)
-            ws.write_string(1 + i, 0, l1.label)
-            ws.write_string(1 + i, 1, name)
-            ws.write_string(0, col, l1.label)
+            write_text(ws, 1 + i, 0, l1.label)
+            write_text(ws, 1 + i, 1, name)
+            write_text(ws, 0, col, l1.label)
             for j, l2 in enumerate(l1.level2):
-                ws.write_string(1 + j, col, l2)
+                write_text(ws, 1 + j, col, l2)
             self._name(name, LISTS_SHEET, Area(1, col, len(l1.level2), col))
             col += 1
         self._name("pe_list_level1", LISTS_SHEET, Area(1, 0, n1, 0))
@@ -684,9 +705,9 @@ class _FormWriter:
         ):
             if not items:
                 continue
-            ws.write_string(0, col, title)
+            write_text(ws, 0, col, title)
             for j, item in enumerate(items):
-                ws.write_string(1 + j, col, item)
+                write_text(ws, 1 + j, col, item)
             self._name(name, LISTS_SHEET, Area(1, col, len(items), col))
             col += 1
         ws.very_hidden()
@@ -702,12 +723,12 @@ class _FormWriter:
             ("indicator_rows", self.lay.indicator_rows, None),
             *((name, value, None) for name, value in self.signed.items()),
         ]
-        ws.write_string(0, 0, "key")
-        ws.write_string(0, 1, "value")
+        write_text(ws, 0, 0, "key")
+        write_text(ws, 0, 1, "value")
         for i, (key, value, name) in enumerate(rows, start=1):
-            ws.write_string(i, 0, key)
+            write_text(ws, i, 0, key)
             if isinstance(value, str):
-                ws.write_string(i, 1, value)
+                write_text(ws, i, 1, value)
             else:
                 ws.write_number(i, 1, value)
             if name:
@@ -730,7 +751,7 @@ class _FormWriter:
                 row += 1 if row else 0
                 ws.set_row(row, 24)
             for col, text in enumerate(cells):
-                ws.write_string(row, col, text, f[style])
+                write_text(ws, row, col, text, f[style])
             row += 1
         ws.set_landscape()
         ws.set_paper(9)

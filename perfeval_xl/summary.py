@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import xlsxwriter
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name, xl_rowcol_to_cell
+from xlsxwriter.xmlwriter import XMLwriter
 
 from ._version import __version__
 from .collect import Collection, RosterStatus, Submission, no_gc_pauses
 from .fileio import write_output
 from .findings import ERROR, Finding
-from .generate import XLSXWRITER_OPTIONS
+from .generate import XLSXWRITER_OPTIONS, looks_rich, write_text
 from .record import Record
 from .report import display_width
 from .spec import Spec
@@ -252,7 +253,7 @@ class _Table:
         self.texts: dict[int, list[tuple[int, str]]] = {}
         self.next_row = header_row + 1
         for col, (header, _) in enumerate(columns):
-            _ok(ws.write_string(header_row, col, header, fmt["head"]), "write_string")
+            _ok(write_text(ws, header_row, col, header, fmt["head"]), "write_string")
 
     @property
     def last_data_row(self) -> int:
@@ -282,7 +283,7 @@ class _Table:
         else:
             text = str(value)[:MAX_CELL_TEXT]
             # Never write(): a unit's "=HYPERLINK(…)" must stay the text it typed.
-            rc = ws.write_string(row, col, text, f)
+            rc = write_text(ws, row, col, text, f)
             if rc != -2:  # -2: cut at Excel's cell limit, which is all a cell can hold
                 _ok(rc, "write_string")
             self.texts.setdefault(row, []).append((col, text))
@@ -336,7 +337,8 @@ class _BulkTable(_Table):
     The cells are those xlsxwriter would write: the table's styles and texts in its shared
     string table (asked for with its own `_get_xf_index` and `_get_shared_string_index`, so
     both are written with the workbook), text never a formula, numbers, dates as serial
-    numbers, empty cells with their borders."""
+    numbers, empty cells with their borders. A text of the form "<r>…</r>", which that table
+    would copy as rich-text XML, stays in its cell as an inline string (`_inline_text`)."""
 
     def __init__(
         self, ws: Any, fmt: dict[str, Any], header_row: int, columns: Sequence[tuple[str, str]]
@@ -384,7 +386,10 @@ class _BulkTable(_Table):
                     text = value if len(value) <= MAX_CELL_TEXT else value[:MAX_CELL_TEXT]
                     if 2 * len(text) > widths[col] - 1 or "\n" in text:
                         lines = max(lines, _lines(text, widths[col]))
-                    cells.append(f'{starts[col]}{n}{ends[col]} t="s"><v>{shared(text)}</v></c>')
+                    if text[:3] != "<r>" or not looks_rich(text):
+                        cells.append(f'{starts[col]}{n}{ends[col]} t="s"><v>{shared(text)}</v></c>')
+                    else:
+                        cells.append(_inline_text(f"{starts[col]}{n}{ends[col]}", text))
                 elif value is None:
                     cells.append(f"{starts[col]}{n}{ends[col]}/>")
                 elif (kind is float or kind is int) and math.isfinite(value):
@@ -413,11 +418,23 @@ class _BulkTable(_Table):
             cells.append(f"{at}><v>{value:.16G}</v></c>")
         else:
             text = str(value)[:MAX_CELL_TEXT]
-            index = self.ws.str_table._get_shared_string_index(text)
-            cells.append(f'{at} t="s"><v>{index}</v></c>')
+            if looks_rich(text):
+                cells.append(_inline_text(at, text))
+            else:
+                index = self.ws.str_table._get_shared_string_index(text)
+                cells.append(f'{at} t="s"><v>{index}</v></c>')
             if 2 * len(text) > width - 1 or "\n" in text:
                 return _lines(text, width)
         return 1
+
+
+def _inline_text(at: str, text: str) -> str:
+    """A text cell whose text stays in the cell: for a text xlsxwriter's shared strings would
+    copy as rich-text XML (`generate.write_text`), escaped as it escapes every other string."""
+    text = XMLwriter._escape_control_characters(text)
+    space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f'{at} t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
 class _XfIndexes(dict):
@@ -778,12 +795,12 @@ class _SummaryWriter:
         last_col = len(table.kinds) - 1
         ws.set_row(0, 30)
         ws.merge_range(0, 0, 0, last_col, "", self.fmt["title"])
-        _ok(ws.write_string(0, 0, self._title(), self.fmt["title"]), "write_string")
+        _ok(write_text(ws, 0, 0, self._title(), self.fmt["title"]), "write_string")
         text = self._subtitle()
         room = sum(min(w, MAX_WIDTH) + 2 for w in table.widths)
         ws.set_row(1, _lines(text, room) * LINE_HEIGHT + 4)
         ws.merge_range(1, 0, 1, last_col, "", self.fmt["subtitle"])
-        _ok(ws.write_string(1, 0, text, self.fmt["subtitle"]), "write_string")
+        _ok(write_text(ws, 1, 0, text, self.fmt["subtitle"]), "write_string")
 
     def _charts(self, ws: Any, table: _Table, total_row: int, grades: list[str]) -> None:
         """执行率 by department and projects per grade, side by side under the table."""

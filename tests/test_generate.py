@@ -284,6 +284,8 @@ def test_issued_values_are_written_locked_and_as_text():
         **SEED_ISSUED,
         "project_name": '=HYPERLINK("http://x","点我")',
         "unit_name": "+cmd|' /C calc'!A0",
+        # xlsxwriter copies a shared string "<r>…</r>" as rich-text XML: it must stay text
+        "dept_name": "<r><t>x</t></r></si><si><t>y</t></r>",
     }
     data = build_template(spec, issued)
     wb = open_xlsx(data)

@@ -618,6 +618,8 @@ AWKWARD = [
     "a&b<c>d\"e'",
     "第一行\n第二行\n第三行",
     "很长的项目名称" * 20,  # wraps: its row is taller
+    "<r>看似富文本</r>",  # xlsxwriter writes such a shared string as raw rich-text XML
+    "<r><t>x</t></r></si><si><t>y</t></r>",
 ]
 
 
@@ -708,3 +710,14 @@ def test_a_column_is_as_wide_as_cell_by_cell(kind):
             _widen(one_by_one, 0, _cell_text(value, kind))
         got = _widest(tuple(column), kind, start)
         assert min(got, MAX_WIDTH) == min(one_by_one[0], MAX_WIDTH), column
+
+
+def test_a_department_name_that_looks_like_rich_text_stays_text(tmp_path):
+    """xlsxwriter passes a string "<r>…</r>" into the shared strings as rich-text XML, so a
+    unit's text of that shape became markup (or a file Excel repairs); 部门汇总 writes it as
+    the text it is."""
+    name = "<r>宣传部</r>"
+    sub = submit(tmp_path, "a", dept_code="109101", dept_name=name, project_name="项目")
+    path = write(tmp_path, Collection(inbox=str(tmp_path), submissions=[sub], roster=[]))
+    ws = openpyxl.load_workbook(path)["部门汇总"]
+    assert [c.value for c in ws["B"] if c.value == name] == [name]
