@@ -485,25 +485,33 @@ class _Reader:
                 sheet=spec.sheet,
             )
             height = MAX_INDICATOR_ROWS
-        names = [(k, f"pe_ind_{k}") for k in keys]
+        names = [(k, f"pe_ind_{k}", *self.areas[f"pe_ind_{k}"][:3]) for k in keys]
+        cell = self.wb.cell
         for i in range(height):
-            got = [(k, *self._cell(name, i)) for k, name in names]
-            if all(is_blank(raw) for _, raw, _, _ in got):
-                continue  # most of a template's rows are left empty
-            fields = {k: Field(k, raw, raw, sheet, cell) for k, raw, sheet, cell in got}
-            self.record.indicators.append(self._indicator(i, fields))
+            # Most of a template's rows are left empty: a row of blank values and no formula
+            # (which `_cell` notes) is passed over before its cells' references are made.
+            if all(
+                (got := cell(sheet, row + i, col))[1] != "f" and is_blank(got[0])
+                for _, _, sheet, row, col in names
+            ):
+                continue
+            raws = {k: self._cell(name, i) for k, name, *_ in names}
+            if all(is_blank(raw) for raw, _, _ in raws.values()):
+                continue
+            self.record.indicators.append(self._indicator(i, raws))
 
-    def _indicator(self, index: int, raw: dict[str, Field]) -> Indicator:
+    def _indicator(self, index: int, raws: dict[str, tuple[Any, str, str]]) -> Indicator:
+        """One row of the indicator table from its cells' (raw value, sheet, A1)."""
         fields: dict[str, Field] = {}
-        for k, f in raw.items():
+        for k, (raw, sheet, cell) in raws.items():
             if k in ("weight", "score"):
-                parsed = Parsed(None, None, None) if _is_formula(f.raw) else parse_number(f.raw)
-                value: Any = self._report(parsed, f.raw, f"ind_{k}", f.sheet, f.cell)
+                parsed = Parsed(None, None, None) if _is_formula(raw) else parse_number(raw)
+                value: Any = self._report(parsed, raw, f"ind_{k}", sheet, cell)
             else:
-                value = None if _is_formula(f.raw) else clean_text(f.raw)
+                value = None if _is_formula(raw) else clean_text(raw)
                 if k in ("level1", "level2") and value is not None:
-                    value = self._canonical(k, value, f)
-            fields[k] = Field(k, value, f.raw, f.sheet, f.cell)
+                    value = self._canonical(k, value, sheet, cell)
+            fields[k] = Field(k, value, raw, sheet, cell)
         ind = Indicator(index, fields)
         placeholders = self.spec.placeholders
         ind.target = (
@@ -514,7 +522,7 @@ class _Reader:
         )
         return ind
 
-    def _canonical(self, key: str, value: str, f: Field) -> str:
+    def _canonical(self, key: str, value: str, sheet: str, cell: str) -> str:
         """The standard label for an alias (完成指标 → 产出指标), with a warning."""
         aliases = self.spec.level1_aliases if key == "level1" else self.spec.level2_aliases
         stripped = re.sub(r"[（(]\s*\d+(\.\d+)?\s*分\s*[）)]$", "", value).replace(" ", "").strip()
@@ -531,8 +539,8 @@ class _Reader:
                     self.add(
                         "W204",
                         Text(f"「{value}」按「{target}」读取", f'"{value}" read as "{target}"'),
-                        f.sheet,
-                        f.cell,
+                        sheet,
+                        cell,
                         f"ind_{key}",
                     )
                 return target
@@ -633,10 +641,10 @@ class _Reader:
             col = key.removeprefix("ind_")
             for i, ind in enumerate(rec.indicators):
                 if ind.index == offset:
-                    raw = dict(ind.fields)
-                    old = raw[col]
-                    raw[col] = Field(col, cached, cached, old.sheet, old.cell)
-                    rec.indicators[i] = self._indicator(offset, raw)
+                    raws = {k: (f.raw, f.sheet, f.cell) for k, f in ind.fields.items()}
+                    old = raws[col]
+                    raws[col] = (cached, old[1], old[2])
+                    rec.indicators[i] = self._indicator(offset, raws)
             return
         old = rec.fields.get(key)
         if old is None:

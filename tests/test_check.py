@@ -67,6 +67,10 @@ def _formula_input(wb):
     named_cell(wb, "pe_fund_fiscal_spent").value = "=50+45"
 
 
+def _formula_in_empty_row(wb):
+    named_cell(wb, "pe_ind_name").offset(row=15).value = '=""'
+
+
 def _old_version(wb):
     for p in wb.custom_doc_props.props:
         if p.name == "perfeval_spec_version":
@@ -197,6 +201,18 @@ CASES = [
         {},
         _formula_input,
         [("E202", "pe_fund_fiscal_spent", 0), ("E304", "pe_fund_total_spent", 0)],
+    ),
+    (
+        # a formula is never an empty cell: its row is read, and its other cells are missing
+        "E202 formula in an empty indicator row",
+        N,
+        {},
+        _formula_in_empty_row,
+        [("E202", "pe_ind_name", 15), ("E502", "pe_ind_weight", 15)]
+        + [
+            ("E401", f"pe_ind_{k}", 15)
+            for k in ("level1", "level2", "name", "target", "actual", "status")
+        ],
     ),
 ]
 
