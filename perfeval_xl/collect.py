@@ -381,8 +381,9 @@ def check_items(
         return out
     out = []
     with no_gc_pauses(), ProcessPoolExecutor(max_workers=workers) as pool:
+        # `check`, not `check_item`: the office's key and the open password go to the workers
         for result in pool.map(
-            check_item, items, chunksize=max(1, min(32, len(items) // (workers * 4)))
+            check, items, chunksize=max(1, min(32, len(items) // (workers * 4)))
         ):
             out.append(result)
             if progress is not None:

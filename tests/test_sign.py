@@ -221,3 +221,36 @@ def test_encrypted_workbook_in_a_zip_attachment(encrypted, tmp_path):
         z.write(encrypted, "inner.xlsx")
     coll = collect(box, password="口令123", workers=1)
     assert [s.item.source for s in coll.projects] == ["a.zip/inner.xlsx"]
+
+
+def test_a_batch_verifies_signatures_and_opens_encrypted_files_on_every_core(
+    tmp_path, key, encrypted
+):
+    """The office's key and the open password reach every process that checks files: a batch
+    big enough for the pool verifies each signature (here one file tampered with) and opens
+    each encrypted workbook, as one file alone does."""
+    import shutil
+
+    from perfeval_xl.collect import POOL_MIN_FILES, collect
+
+    def tamper(wb):
+        named_cell(wb, "pe_fund_fiscal_budget").value = 150
+
+    box = tmp_path / "box"
+    box.mkdir()
+    for i in range(POOL_MIN_FILES * 2):
+        folder = tmp_path / f"f{i}"
+        folder.mkdir()
+        path = signed_filled(folder, key, tamper if i == 5 else None, f"{i:02}.xlsx")
+        shutil.copy(path, box / path.name)
+    shutil.copy(encrypted, box / "加密.xlsx")
+    coll = collect(box, key=key, password="口令123", workers=2)
+    # (the copies are one project, so all but the newest are also W601: not looked at here)
+    by_file = {
+        s.item.source: [f.code for f in s.result.findings if f.code[:2] in ("E0", "E7")]
+        for s in coll.submissions
+    }
+    assert by_file.pop("05.xlsx") == ["E703"]
+    assert by_file.pop("加密.xlsx") == ["E701"]  # opened (no E003), and found unsigned
+    assert len(by_file) == POOL_MIN_FILES * 2 - 1
+    assert all(codes == [] for codes in by_file.values())
