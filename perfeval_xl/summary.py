@@ -338,7 +338,10 @@ class _BulkTable(_Table):
     string table (asked for with its own `_get_xf_index` and `_get_shared_string_index`, so
     both are written with the workbook), text never a formula, numbers, dates as serial
     numbers, empty cells with their borders. A text of the form "<r>…</r>", which that table
-    would copy as rich-text XML, stays in its cell as an inline string (`_inline_text`)."""
+    would copy as rich-text XML, stays in its cell as an inline string (`_inline_text`,
+    escaped with xlsxwriter's own `XMLwriter._escape_control_characters` and
+    `utility._preserve_whitespace`). These four private names are why xlsxwriter is pinned
+    below 4 (pyproject.toml); tests/test_summary.py reads every kind of text back."""
 
     def __init__(
         self, ws: Any, fmt: dict[str, Any], header_row: int, columns: Sequence[tuple[str, str]]
