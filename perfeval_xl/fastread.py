@@ -456,7 +456,10 @@ def _member(
         raise Unsupported("member cut off")
     # The same compressed bytes (with the same method, CRC and size) inflate to the same
     # bytes, already checked: the shared parts of a batch are inflated once, and come back as
-    # the one bytes object `_MEMO` holds, whose hash is known.
+    # the one bytes object `_MEMO` holds, whose hash is known. Only parts small once inflated
+    # are kept (a 256 KiB member may inflate a hundredfold).
+    if size > _INFLATED.part_bytes:
+        return _inflate(method, crc, size, body)
     return _INFLATED.get(f"{method}:{crc}:{size}", body, partial(_inflate, method, crc, size))
 
 

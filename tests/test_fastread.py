@@ -374,3 +374,30 @@ def test_empty_cells_dropped_before_the_parse_change_nothing(tmp_path, old, new)
     changed = tmp_path / "changed.xlsx"
     changed.write_bytes(data)
     assert_same(changed)
+
+
+def test_only_members_small_once_inflated_are_kept():
+    """The inflated-member memo keeps parts of at most 256 KiB once inflated: a member that
+    compresses a hundredfold is inflated every time, so a batch of such files cannot fill a
+    worker's memory through it."""
+    import io
+    import zipfile
+
+    from perfeval_xl import fastread
+
+    def archive(size: int) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("xl/styles.xml", b"<a/>" + b" " * size)
+        return out.getvalue()
+
+    def kept() -> int:
+        return sum(len(v) for v in fastread._INFLATED._items.values())
+
+    for size, keeps in ((300 * 1024, False), (100 * 1024, True)):
+        data = archive(size)
+        before = kept()
+        for _ in range(3):
+            ((_, read),) = fastread._zip_members(data)
+            assert len(read()) == size + 4
+        assert (kept() > before) is keeps
