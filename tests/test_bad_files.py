@@ -22,7 +22,7 @@ import openpyxl
 import pytest
 from badfiles import MIB, OLE_MAGIC, encrypted, ods, ole, plain_zip, with_zeros_entry
 from click.testing import CliRunner
-from helpers import HEADER, filled
+from helpers import HEADER, filled, with_parts
 from openpyxl.cell.cell import Cell
 
 from perfeval_xl import build_template, load_spec, safety
@@ -52,21 +52,12 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Sources:
 # -- building bad files ------------------------------------------------------------------------
 def rewrite(data: bytes, edits: dict[str, Callable[[str | None], str]]) -> bytes:
     """`data` with each part in `edits` replaced by `edit(old text)`; a missing part is added
-    as `edit(None)`. Everything else is copied as it is."""
-    todo = dict(edits)
-    out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(data)) as src,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
-    ):
-        for info in src.infolist():
-            raw = src.read(info)
-            if info.filename in todo:
-                raw = todo.pop(info.filename)(raw.decode("utf-8")).encode("utf-8")
-            dst.writestr(info, raw)
-        for name, edit in todo.items():
-            dst.writestr(name, edit(None).encode("utf-8"))
-    return out.getvalue()
+    as `edit(None)`. Everything else is copied as it is (`helpers.with_parts`, as text)."""
+
+    def as_text(edit: Callable[[str | None], str]) -> Callable[[bytes | None], bytes]:
+        return lambda raw: edit(None if raw is None else raw.decode("utf-8")).encode("utf-8")
+
+    return with_parts(data, {part: as_text(edit) for part, edit in edits.items()})
 
 
 def add_entries(data: bytes, entries: dict[str, bytes]) -> bytes:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import filled, open_xlsx
+from helpers import filled, open_xlsx, with_parts
 from test_bad_files import CASES as BAD_CASES
 from test_bad_files import build
 from test_bad_files import sources as sources
@@ -150,15 +150,7 @@ def test_moved_cells_merged_cells_and_dates(tmp_path):
 
 def _with_part(data: bytes, part: str, change) -> bytes:
     """The same package with one part's bytes changed."""
-    import io
-    import zipfile
-
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            body = src.read(info)
-            dst.writestr(info, change(body) if info.filename == part else body)
-    return out.getvalue()
+    return with_parts(data, {part: change})
 
 
 @pytest.mark.skipif(not LO_FILES, reason="no LibreOffice-saved workbooks in tests/data")

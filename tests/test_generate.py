@@ -8,7 +8,7 @@ import re
 import zipfile
 
 import pytest
-from helpers import named_cell, open_xlsx
+from helpers import ISSUED, named_cell, open_xlsx
 from openpyxl.utils import range_boundaries
 
 from perfeval_xl import build_template, contract_names, load_spec, make_layout
@@ -32,15 +32,7 @@ ALWAYS = [
     *(f"pe_ind_{k}" for k in ("level1", "level2", "name", "target", "actual", "status", "reason")),
 ]
 SCORED = ["pe_exec_score", "pe_total_score", "pe_ind_weight", "pe_ind_score"]
-SEED_ISSUED = {
-    "project_name": "2022年媒体合作项目",
-    "dept_code": "109101",
-    "dept_name": "中共攀枝花市仁和区委宣传部",
-    "unit_name": "攀枝花市区委宣传部",
-    "year": 2022,
-    "fund_fiscal_budget": 100.0,
-    "fund_other_budget": 14.56,
-}
+SEED_ISSUED = {**ISSUED, "fund_other_budget": 14.56}
 
 
 def input_areas(form_id: str, issued: dict) -> list[Area]:

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
-
-from helpers import filled
+from helpers import filled, with_parts
 
 from perfeval_xl import safety
 from perfeval_xl.checks import check_workbook
 
 
 def _with_part(path, name: str, content: bytes):
-    out = io.BytesIO()
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            dst.writestr(info, src.read(info))
-        dst.writestr(name, content)
-    path.write_bytes(out.getvalue())
+    path.write_bytes(with_parts(path.read_bytes(), {name: lambda _: content}))
     return path
 
 

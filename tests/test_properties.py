@@ -31,7 +31,7 @@ from functools import cache
 from pathlib import Path
 
 import openpyxl
-from helpers import filled, named_cell
+from helpers import filled, named_cell, with_parts
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -277,15 +277,7 @@ def _mutate(data: bytes, ops) -> bytes:
 def _mutate_part(data: bytes, part: str, ops) -> bytes:
     """`data` with one part's (inflated) bytes mutated, zipped again: gets past the zip's CRCs
     to the XML parsers and the reader."""
-    buf = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(data)) as src,
-        zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst,
-    ):
-        for info in src.infolist():
-            raw = src.read(info)
-            dst.writestr(info, _mutate(raw, ops) if info.filename == part else raw)
-    return buf.getvalue()
+    return with_parts(data, {part: lambda raw: _mutate(raw, ops)})
 
 
 @settings(max_examples=60, suppress_health_check=TOO_SLOW, **SETTINGS)

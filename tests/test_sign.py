@@ -9,21 +9,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import INDICATORS, fill, named_cell, open_xlsx
+from helpers import INDICATORS, ISSUED, fill, named_cell, open_xlsx
 
 from perfeval_xl import OutputError, build_template, load_spec
 from perfeval_xl.checks import check_workbook
 from perfeval_xl.cli import cli
 from perfeval_xl.sign import KEY_BYTES, key_id, load_key
-
-ISSUED = {
-    "project_name": "2022年媒体合作项目",
-    "dept_code": "109101",
-    "dept_name": "中共攀枝花市仁和区委宣传部",
-    "unit_name": "攀枝花市区委宣传部",
-    "year": 2022,
-    "fund_fiscal_budget": 100.0,
-}
 
 
 @pytest.fixture
