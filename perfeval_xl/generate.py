@@ -67,11 +67,11 @@ def write_text(ws: Any, row: int, col: int, text: str, fmt: Any = None) -> int:
     file unescaped, as rich text it built itself: such a text from a unit or a roster became
     markup, or XML that no program opens. It is written here as a rich string of two plain
     runs (the cell's own font), each escaped like any other text."""
-    if looks_rich(text) and fmt is None:
+    if not looks_rich(text):
+        return ws.write_string(row, col, text, fmt)
+    if fmt is None:  # xlsxwriter wants three fragments, or formats between them
         return ws.write_rich_string(row, col, text[:1], text[1:2], text[2:])
-    if looks_rich(text):
-        return ws.write_rich_string(row, col, fmt, text[:1], fmt, text[1:], fmt)
-    return ws.write_string(row, col, text, fmt)
+    return ws.write_rich_string(row, col, fmt, text[:1], fmt, text[1:], fmt)
 
 
 MAX_AMOUNT = 10_000_000_000  # 万元: a trillion yuan; stops 1e308 and typos

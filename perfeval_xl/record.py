@@ -195,33 +195,23 @@ def _field(name: str, value: Any, raw: Any, sheet: str | None, cell: str | None)
     """A field as it arrives: the same field (name, value, cell) in many records is one object.
 
     A department's files repeat most fields exactly: the blank cells, 一级/二级 labels, statuses,
-    the department's own name and code. Sharing them (and the (sheet, cell)
-    pairs, `_place`), not only their texts, took a record in the parent from 28.4 to 21.8 KB
-    (benchmark inbox). Long texts are a unit's own words and are not looked up."""
+    the department's own name and code. Sharing them (and the (sheet, cell) pairs, `_place`),
+    not only their texts, took a record in the parent from 28.4 to 21.8 KB (benchmark inbox).
+    Long texts are a unit's own words and are not looked up."""
     kv, kr = type(value), type(raw)
-    if (
+    shareable = (
         kv in _SHAREABLE
         and kr in _SHAREABLE
         and (kv is not str or len(value) <= SHARED_TEXT_MAX)
         and (kr is not str or len(raw) <= SHARED_TEXT_MAX)
-    ):
-        key = (name, kv, value, kr, raw, sheet, cell)
-        got = _SHARED_FIELDS.get(key)
-        if got is None:
-            got = Field(
-                shared_text(name), shared_text(value), shared_text(raw), shared_text(sheet),
-                shared_text(cell),
-            )  # fmt: skip
-            if len(_SHARED_FIELDS) < _SHARED_FIELDS_MAX:
-                _SHARED_FIELDS[key] = got
-        return got
-    return Field(
-        shared_text(name),
-        shared_text(value),
-        shared_text(raw),
-        shared_text(sheet),
-        shared_text(cell),
     )
+    key = (name, kv, value, kr, raw, sheet, cell) if shareable else None
+    got = _SHARED_FIELDS.get(key) if key is not None else None
+    if got is None:
+        got = Field(*map(shared_text, (name, value, raw, sheet, cell)))
+        if key is not None and len(_SHARED_FIELDS) < _SHARED_FIELDS_MAX:
+            _SHARED_FIELDS[key] = got
+    return got
 
 
 #: (sheet, cell) pairs, one copy each: every record of a layout has the same ones.
