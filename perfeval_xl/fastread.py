@@ -551,7 +551,19 @@ def _sheet_rels(data: bytes) -> None:
 
 
 def _parse_sheet(data: bytes) -> _Sheet:
-    data, empty_styles = _without_empty_cells(_plain_xml(data))
+    data = _plain_xml(data)
+    split = _split_sheet(data)
+    if split is not None:
+        frame, body = split
+        around = _MEMO.get("sheet-frame", frame, _parse_frame)
+        if around is not None:
+            return _sheet(body, around)
+    return _sheet(data, None)
+
+
+def _sheet(data: bytes, around: _Sheet | None) -> _Sheet:
+    """The sheet's cells from `data`; what lies around them from `around`, or from `data`."""
+    data, empty_styles = _without_empty_cells(data)
     root = ET.fromstring(data)  # checked by _plain_xml above; dropping cells changes no more
     sheet = _Sheet()
     sheet.cells = cells = _cells(root, data_only=False)
@@ -562,6 +574,16 @@ def _parse_sheet(data: bytes) -> _Sheet:
     strings = [value for value, t, _ in cells.values() if t == "s#"]
     sheet.string_min = min(strings, default=0)
     sheet.string_max = max(strings, default=-1)
+    if around is None:
+        around = _around(root)
+    sheet.protected, sheet.validations = around.protected, around.validations
+    sheet.merged, sheet.covered = around.merged, around.covered
+    return sheet
+
+
+def _around(root: ET.Element) -> _Sheet:
+    """What a sheet holds besides its cells: protection, dropdown ranges, merged areas."""
+    sheet = _Sheet()
     last = _last(root, "sheetProtection")
     sheet.protected = bool(last is not None and SheetProtection.from_tree(last).sheet)
     last = _last(root, "dataValidations")
@@ -586,6 +608,57 @@ def _parse_sheet(data: bytes) -> _Sheet:
             if (r, c) != (r1, c1)
         }
     return sheet
+
+
+#: The root element's start tag, after the XML declaration if there is one.
+_ROOT_START = re.compile(
+    rb"(?:\xef\xbb\xbf)?(?:<\?xml[^<>]*\?>)?\s*"
+    rb"(<([A-Za-z_][\w.:-]*)(?:\s+[\w.:-]+\s*=\s*(?:\"[^\"<]*\"|'[^'<]*'))*\s*>)"
+)
+#: Elements `_around` reads; a sheetData holding one of them is not split off.
+_AROUND_TAGS = (b"sheetProtection", b"dataValidation", b"mergeCell")
+
+
+def _split_sheet(data: bytes) -> tuple[bytes, bytes] | None:
+    """The sheet as (frame, body): the frame is the part with `<sheetData/>` in place of its
+    cells, the body is the root's start tag, the cells, and the root's end tag.
+
+    Every file of a template has the same frame (columns, dropdowns, conditional formats,
+    merged areas, protection: about 40 % of a form sheet's XML), so `_MEMO` parses it once;
+    only the body is parsed for each file. The two parse exactly when the whole does, and
+    give the same elements, provided the frame's `<sheetData/>` is a child of the root
+    (checked by `_parse_frame`) and every `<` is markup: None (parse the whole) when there is a
+    comment, CDATA section, processing instruction or a second `<sheetData`."""
+    start = _ROOT_START.match(data)
+    if start is None or b"<!" in data or data.find(b"<?", start.end()) >= 0:
+        return None
+    i = data.find(b"<sheetData>")
+    j = data.find(b"</sheetData>")
+    if (
+        i < start.end()
+        or j < i
+        or data.count(b"<sheetData") != 1
+        or data.count(b"</sheetData") != 1
+    ):
+        return None
+    j += len(b"</sheetData>")
+    body = data[i:j]
+    if any(tag in body for tag in _AROUND_TAGS):
+        return None
+    frame = data[:i] + b"<sheetData/>" + data[j:]
+    return frame, b"".join((start.group(1), body, b"</", start.group(2), b">"))
+
+
+def _parse_frame(frame: bytes) -> _Sheet | None:
+    """`_around` of a sheet's frame; None if its `<sheetData/>` is not a child of the root, or
+    it holds rows (read only from the body)."""
+    root = ET.fromstring(frame)
+    found = root.findall(f"{_MAIN}sheetData")
+    if len(found) != 1 or len(found[0]) or found[0].attrib or found[0].text:
+        return None
+    if next(root.iter(_ROW), None) is not None:
+        return None
+    return _around(root)
 
 
 #: An empty cell of the default type, as Excel, WPS, LibreOffice and openpyxl write the

@@ -393,3 +393,66 @@ def test_only_members_small_once_inflated_are_kept():
             ((_, read),) = fastread._zip_members(data)
             assert len(read()) == size + 4
         assert (kept() > before) is keeps
+
+
+_MAIN_NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_ROW_Z = b'<row r="40"><c r="B40" t="inlineStr"><is><t>z</t></is></c></row>'
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "splits"),
+    [
+        (b"", b"", True),
+        # the root's namespace in single quotes
+        (_MAIN_NS, _MAIN_NS.replace(b'"', b"'"), True),
+        # a comment could hide a <sheetData>: parsed whole
+        (b"<sheetData>", b"<!-- <sheetData></sheetData> --><sheetData>", False),
+        (b"<sheetData>", b"<sheetData><!-- x -->", False),
+        # a processing instruction, a start tag with a space
+        (b"<sheetData>", b"<?pi x?><sheetData>", False),
+        (b"<sheetData>", b"<sheetData >", False),
+        # merged areas inside the cells: read from the whole
+        (b"</sheetData>", b'<mergeCells><mergeCell ref="B4:C4"/></mergeCells></sheetData>', False),
+        # a row outside sheetData is read (as openpyxl reads it): the frame is not used
+        (b"</worksheet>", b"<foo>" + _ROW_Z + b"</foo></worksheet>", False),
+        # sheetData not a child of the root
+        (b"<sheetData>", b"<sheetPr><sheetData>", False),
+        # broken in the frame, broken in the body: refused alike
+        (b"</mergeCells>", b"", None),
+        (b"</row>", b"", None),
+    ],
+)
+def test_a_sheet_parsed_in_frame_and_body_reads_as_the_whole(tmp_path, old, new, splits):
+    """The form sheet's frame (all but its cells) is parsed once per template, its cells once
+    per file (`fastread._split_sheet`). Every way the two parts could read otherwise than the
+    whole part is parsed whole instead, and reads as the thorough path reads it."""
+    from xml.etree.ElementTree import ParseError
+
+    from perfeval_xl import fastread
+
+    path = filled(tmp_path, "national-2020", project_name="名称")
+    part = "xl/worksheets/sheet1.xml"
+
+    def change(body: bytes) -> bytes:
+        if old == b"<sheetData>" and new.startswith(b"<sheetPr>"):
+            body = body.replace(b"</sheetData>", b"</sheetData></sheetPr>", 1)
+        return body.replace(old, new, 1)
+
+    data = _with_part(path.read_bytes(), part, change)
+    sheet = _member_text(data, part)
+    assert new in sheet
+    split = fastread._split_sheet(sheet)
+    if splits is None:
+        with pytest.raises(ParseError):
+            fastread._parse_sheet(sheet)
+        with pytest.raises(ParseError):
+            fastread._sheet(sheet, None)
+    else:
+        used = split is not None and fastread._parse_frame(split[0]) is not None
+        assert used is splits
+        got, whole = fastread._parse_sheet(sheet), fastread._sheet(sheet, None)
+        assert vars(got) == vars(whole)
+        assert whole.cells and whole.merged and whole.validations and whole.protected
+    changed = tmp_path / "changed.xlsx"
+    changed.write_bytes(data)
+    assert_same(changed)
