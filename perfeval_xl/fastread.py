@@ -113,6 +113,8 @@ class _Sheet:
         self.merged: list[tuple[int, int, int, int]] = []
         #: the cells merged into another (read as empty), when few enough to list
         self.covered: set[tuple[int, int]] | None = None
+        #: the rows where a cell holds a value or formula (whether merged over or not)
+        self.value_rows: set[int] = set()
         self.protected = False
         self.validations: list[str] = []
         #: the highest style index and the lowest and highest shared-string index used
@@ -349,6 +351,9 @@ class FastBook:
                 return "#VALUE!", "e"
         return value, t
 
+    def rows_with_values(self, sheet: str) -> set[int] | None:
+        return self.sheets[sheet].value_rows
+
     def protected(self, sheet: str) -> bool:
         return self.sheets[sheet].protected
 
@@ -571,6 +576,7 @@ def _sheet(data: bytes, around: _Sheet | None) -> _Sheet:
     sheet.style_max = max(styles, default=-1)
     if empty_styles:
         sheet.style_max = max(sheet.style_max, *map(int, empty_styles))
+    sheet.value_rows = {row for (row, _), (value, _, _) in cells.items() if value is not None}
     strings = [value for value, t, _ in cells.values() if t == "s#"]
     sheet.string_min = min(strings, default=0)
     sheet.string_max = max(strings, default=-1)

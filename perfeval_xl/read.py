@@ -13,6 +13,7 @@ import math
 import re
 import warnings
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -207,6 +208,10 @@ class _OpenpyxlBook:
         """(value, openpyxl data type) of a cell; a formula's value is its text."""
         c = self.wb[sheet].cell(row=row, column=col)
         return c.value, c.data_type
+
+    def rows_with_values(self, sheet: str) -> set[int] | None:
+        """The rows where some cell holds a value or formula, or None: not known (ask `cell`)."""
+        return None
 
     def protected(self, sheet: str) -> bool:
         return bool(self.wb[sheet].protection.sheet)
@@ -487,7 +492,7 @@ class _Reader:
             height = MAX_INDICATOR_ROWS
         names = [(k, f"pe_ind_{k}", *self.areas[f"pe_ind_{k}"][:3]) for k in keys]
         cell = self.wb.cell
-        for i in range(height):
+        for i in self._rows_to_read(names, height):
             # Most of a template's rows are left empty: a row of blank values and no formula
             # (which `_cell` notes) is passed over before its cells' references are made.
             if all(
@@ -499,6 +504,18 @@ class _Reader:
             if all(is_blank(raw) for raw, _, _ in raws.values()):
                 continue
             self.record.indicators.append(self._indicator(i, raws))
+
+    def _rows_to_read(self, names: list[tuple[Any, ...]], height: int) -> Iterable[int]:
+        """The rows of the indicator table that may hold something, in order: all of them,
+        unless the book knows which rows of a sheet hold values (then a template's many empty
+        rows are not looked at cell by cell)."""
+        found: set[int] = set()
+        for sheet, row in {(sheet, row) for *_, sheet, row, _ in names}:
+            rows = self.wb.rows_with_values(sheet)
+            if rows is None:
+                return range(height)
+            found.update(r - row for r in rows if row <= r < row + height)
+        return sorted(found)
 
     def _indicator(self, index: int, raws: dict[str, tuple[Any, str, str]]) -> Indicator:
         """One row of the indicator table from its cells' (raw value, sheet, A1)."""
