@@ -349,8 +349,9 @@ def collect(
             Text("输出文件名须以 .xlsx 结尾", "must end with .xlsx").render(lang), param_hint="'-o'"
         )
     bar = _Progress(lang, enabled=not quiet and _is_terminal())
-    # The cycle collector stays off to the end: see collect.no_gc_pauses.
-    with collect_mod.no_gc_pauses():
+    # The cycle collector stays off to the end; when the process ends with this command, it
+    # never walks the results again (see collect.no_gc_pauses).
+    with collect_mod.no_gc_pauses(freeze=_process_ends_after_command):
         try:
             key = _key(key_path)
             coll = collect_mod.collect(
@@ -470,6 +471,13 @@ def demo(ctx: click.Context, directory: Path) -> None:
     )
 
 
+#: True when this process runs one command and ends (`main`), not when a caller invokes the
+#: commands (tests, scripts): only then may a command leave objects to the process's end.
+_process_ends_after_command = False
+
+
 def main() -> None:
     """Console-script entry point."""
+    global _process_ends_after_command
+    _process_ends_after_command = True
     cli()

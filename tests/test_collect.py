@@ -299,3 +299,30 @@ def test_alike_fields_arrive_as_one_object_and_unlike_ones_stay_apart():
     assert arrive(Field("r", long_text, long_text, "s", "A1")) == Field(
         "r", long_text, long_text, "s", "A1"
     )
+
+
+def test_the_collector_is_off_inside_and_back_on_after(tmp_path):
+    """`no_gc_pauses` switches the cycle collector off and back on, nested or not; with
+    `freeze` (the command line, whose process ends with the command) what was made inside is
+    out of every later collection's reach, so switching it back on costs nothing."""
+    import gc
+
+    from perfeval_xl.collect import no_gc_pauses
+
+    assert gc.isenabled()
+    with no_gc_pauses():
+        with no_gc_pauses():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+        made = [[] for _ in range(1000)]
+    assert gc.isenabled()
+    assert any(x is made[0] for x in gc.get_objects())
+    before = gc.get_freeze_count()
+    try:
+        with no_gc_pauses(freeze=True):
+            kept = [[] for _ in range(1000)]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= before + len(kept)
+        assert not any(x is kept[0] for x in gc.get_objects())
+    finally:
+        gc.unfreeze()
