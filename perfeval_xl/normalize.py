@@ -174,7 +174,12 @@ def clean_text(raw: object) -> str | None:
     """
     if raw is None:
         return None
-    if isinstance(raw, bool):
+    if type(raw) is str:
+        got = _CLEANED.get(raw, raw)
+        if got is not raw:
+            return got
+        text = raw
+    elif isinstance(raw, bool):
         text = "TRUE" if raw else "FALSE"
     elif isinstance(raw, float) and raw.is_integer():
         text = str(int(raw))
@@ -186,8 +191,17 @@ def clean_text(raw: object) -> str | None:
         text = raw.isoformat()
     else:
         text = str(raw)
-    text = _SPACES.sub(" ", _INVISIBLE.sub("", text)).strip()
-    return text or None
+    cleaned = _SPACES.sub(" ", _INVISIBLE.sub("", text)).strip() or None
+    if type(raw) is str and len(raw) <= _CLEANED_TEXT_MAX and len(_CLEANED) < _CLEANED_MAX:
+        _CLEANED[raw] = cleaned
+    return cleaned
+
+
+#: Short texts already cleaned (`clean_text`), to their cleaned form: a batch of files repeats
+#: its labels, statuses and units in every file. Bounded in count and length.
+_CLEANED: dict[str, str | None] = {}
+_CLEANED_MAX = 20_000
+_CLEANED_TEXT_MAX = 64
 
 
 # --- numbers -----------------------------------------------------------------------------------
