@@ -50,6 +50,7 @@ from openpyxl.utils.datetime import (
 )
 from openpyxl.workbook.defined_name import RESERVED_REGEX, DefinedName
 from openpyxl.worksheet._reader import WorkSheetParser
+from openpyxl.worksheet.datavalidation import DataValidationList
 from openpyxl.worksheet.print_settings import PrintArea, PrintTitles
 from openpyxl.worksheet.protection import SheetProtection
 from openpyxl.xml.constants import SHARED_STRINGS, XLSM, XLSX, XLTM, XLTX
@@ -594,6 +595,7 @@ def _around(root: ET.Element) -> _Sheet:
     sheet.protected = bool(last is not None and SheetProtection.from_tree(last).sheet)
     last = _last(root, "dataValidations")
     if last is not None:
+        DataValidationList.from_tree(last)  # raises where openpyxl's load does (sqref="H:H")
         for dv in last.findall(f"{_MAIN}dataValidation"):
             if dv.get("type") == "list":  # as read._validated_ranges: dropdowns only
                 sheet.validations += (dv.get("sqref") or "").split()

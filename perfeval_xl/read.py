@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -362,7 +363,7 @@ class _Reader:
             sheet, ref = dests[0]
             if sheet not in self.wb.sheetnames:
                 return None
-            min_col, min_row, max_col, max_row = range_boundaries(ref.replace("$", ""))
+            min_col, min_row, max_col, max_row = _bounds(ref.replace("$", ""))
         except Exception:  # noqa: BLE001 - #REF! and other broken references
             return None
         if None in (min_col, min_row, max_col, max_row):
@@ -541,27 +542,21 @@ class _Reader:
 
     def _canonical(self, key: str, value: str, sheet: str, cell: str) -> str:
         """The standard label for an alias (完成指标 → 产出指标), with a warning."""
-        aliases = self.spec.level1_aliases if key == "level1" else self.spec.level2_aliases
-        stripped = re.sub(r"[（(]\s*\d+(\.\d+)?\s*分\s*[）)]$", "", value).replace(" ", "").strip()
-        labels = (
-            [x.label for x in self.spec.level1]
-            if key == "level1"
-            else [y for x in self.spec.level1 for y in x.level2]
-        )
-        candidates = [stripped, stripped + "指标"] if not stripped.endswith("指标") else [stripped]
-        for cand in candidates:
-            target = cand if cand in labels else aliases.get(cand)
-            if target is not None:
-                if target != value:
-                    self.add(
-                        "W204",
-                        Text(f"「{value}」按「{target}」读取", f'"{value}" read as "{target}"'),
-                        sheet,
-                        cell,
-                        f"ind_{key}",
-                    )
-                return target
-        return value
+        labels = _labels(self.spec)
+        target = labels.get((key, value))
+        if target is None:
+            target = _canonical_label(self.spec, key, value)
+            if len(labels) < 10_000:
+                labels[(key, value)] = target
+        if target != value:
+            self.add(
+                "W204",
+                Text(f"「{value}」按「{target}」读取", f'"{value}" read as "{target}"'),
+                sheet,
+                cell,
+                f"ind_{key}",
+            )
+        return target
 
     # -- template integrity ------------------------------------------------------------------
     def _table_size(self) -> None:
@@ -606,9 +601,7 @@ class _Reader:
                 continue
             _, r1, c, r2, _ = area
             # every row: pasting over one cell removes that cell's rule only
-            if not all(
-                _covers(covered, r, c) for r in range(r1, min(r2, r1 + MAX_INDICATOR_ROWS) + 1)
-            ):
+            if not _covers_rows(covered, c, r1, min(r2, r1 + MAX_INDICATOR_ROWS)):
                 missing.append(next(col.label for col in spec.indicator_columns if col.key == k))
         if missing:
             self.add(
@@ -722,6 +715,38 @@ def _one_line(exc: BaseException, limit: int = 120) -> str:
     return text[:limit].rsplit(" ", 1)[0] + " …"
 
 
+def _canonical_label(spec: Spec, key: str, value: str) -> str:
+    """The standard label a 一级/二级 value stands for (产出指标 for 完成指标 or 产出（30分）),
+    or the value itself when it stands for none."""
+    aliases = spec.level1_aliases if key == "level1" else spec.level2_aliases
+    stripped = re.sub(r"[（(]\s*\d+(\.\d+)?\s*分\s*[）)]$", "", value).replace(" ", "").strip()
+    labels = (
+        [x.label for x in spec.level1]
+        if key == "level1"
+        else [y for x in spec.level1 for y in x.level2]
+    )
+    candidates = [stripped, stripped + "指标"] if not stripped.endswith("指标") else [stripped]
+    for cand in candidates:
+        target = cand if cand in labels else aliases.get(cand)
+        if target is not None:
+            return target
+    return value
+
+
+#: Labels already looked up, per form (`_Reader._canonical`): a batch repeats its few labels.
+#: Keyed by the spec object's id, which the entry keeps alive (so the id is not reused).
+_LABELS: dict[int, tuple[Spec, dict[tuple[str, str], str]]] = {}
+
+
+def _labels(spec: Spec) -> dict[tuple[str, str], str]:
+    got = _LABELS.get(id(spec))
+    if got is None or got[0] is not spec:
+        if len(_LABELS) >= 16:
+            _LABELS.clear()
+        got = _LABELS[id(spec)] = (spec, {})
+    return got[1]
+
+
 def _validated_ranges(ws: Any, data: bytes) -> list[tuple[int, int, int, int]]:
     """Cell ranges covered by a dropdown (list validation), including Excel's x14 extension
     validations, which openpyxl drops (Excel writes lists pointing at other sheets that way).
@@ -743,15 +768,35 @@ def _validated_ranges(ws: Any, data: bytes) -> list[tuple[int, int, int, int]]:
 
 
 def _x14_ranges(xml: bytes, ranges: list[tuple[int, int, int, int]]) -> None:
-    """Append the ranges of a sheet's x14 validations (`<xm:sqref>`); may raise ValueError."""
+    """Append the ranges of a sheet's x14 validations (`<xm:sqref>`); may raise ValueError.
+    Whole columns (H:H) and whole rows (15:16), which Excel writes for a dropdown given to a
+    whole column or row, reach to the sheet's edges."""
+    if b"<xm:sqref>" not in xml:
+        return
     text = xml.decode("utf-8", "replace")
     for block in re.findall(r"<xm:sqref>([^<]+)</xm:sqref>", text):
         for ref in block.split():
-            ranges.append(range_boundaries(ref))
+            c1, r1, c2, r2 = range_boundaries(ref)
+            ranges.append((c1 or 1, r1 or 1, c2 or _MAX_COL, r2 or _MAX_ROW))
 
 
-def _covers(ranges: list[tuple[int, int, int, int]], row: int, col: int) -> bool:
-    return any(c1 <= col <= c2 and r1 <= row <= r2 for c1, r1, c2, r2 in ranges)
+def _covers_rows(ranges: list[tuple[int, int, int, int]], col: int, first: int, last: int) -> bool:
+    """Whether every row from `first` to `last` of column `col` lies in one of the (min col,
+    min row, max col, max row) `ranges`: their row spans in that column, joined in order."""
+    row = first
+    for r1, r2 in sorted((r1, r2) for c1, r1, c2, r2 in ranges if c1 <= col <= c2):
+        if r1 > row:
+            break
+        row = max(row, r2 + 1)
+        if row > last:
+            break
+    return row > last
+
+
+#: A sheet's last column and row (XFD1048576).
+_MAX_COL, _MAX_ROW = 16_384, 1_048_576
+#: openpyxl's `range_boundaries`, remembered: every file of a batch names the same cells.
+_bounds = lru_cache(maxsize=4096)(range_boundaries)
 
 
 class _Formula(str):

@@ -4,6 +4,7 @@ of test_bad_files, and workbooks saved by LibreOffice (tests/data, when present)
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -455,4 +456,52 @@ def test_a_sheet_parsed_in_frame_and_body_reads_as_the_whole(tmp_path, old, new,
         assert whole.cells and whole.merged and whole.validations and whole.protected
     changed = tmp_path / "changed.xlsx"
     changed.write_bytes(data)
+    assert_same(changed)
+
+
+_X14_DROPDOWN = (
+    b'<extLst><ext uri="{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}" '
+    b'xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
+    b'<x14:dataValidations count="1" xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main">'
+    b'<x14:dataValidation type="list"><x14:formula1><xm:f>Lists!$A$1:$A$3</xm:f></x14:formula1>'
+    b"<xm:sqref>%s</xm:sqref></x14:dataValidation></x14:dataValidations></ext></extLst>"
+)
+
+
+@pytest.mark.parametrize(
+    ("sqref", "dropped"),
+    [(b"15:16", True), (b"H:H", True), (b"1:40", False), (b"A:J", False), (b"A1:J40", False)],
+)
+def test_dropdowns_on_whole_rows_or_columns(tmp_path, sqref, dropped):
+    """Excel writes a dropdown given to whole rows or columns as an x14 validation on "15:16"
+    or "H:H"; such a range reaches to the sheet's edges. (It made the reader fail with a
+    TypeError.) Here the form's own dropdowns are gone and only that one is left."""
+    from perfeval_xl.read import read_workbook
+
+    path = filled(tmp_path, "national-2020")
+
+    def change(body: bytes) -> bytes:
+        body = re.sub(rb"<dataValidations.*</dataValidations>", b"", body, flags=re.S)
+        return body.replace(b"</worksheet>", _X14_DROPDOWN % sqref + b"</worksheet>", 1)
+
+    changed = tmp_path / "changed.xlsx"
+    changed.write_bytes(_with_part(path.read_bytes(), "xl/worksheets/sheet1.xml", change))
+    codes = [f.code for f in read_workbook(changed).findings]
+    assert ("W013" in codes) is dropped
+    assert_same(changed)
+
+
+def test_a_dropdown_openpyxl_refuses_is_refused_alike(tmp_path):
+    """openpyxl's load fails on a (non-x14) validation over a whole column; the fast path
+    parses the sheet's validations with openpyxl's own class, so the file is E001 either way."""
+    from perfeval_xl.read import read_workbook
+
+    path = filled(tmp_path, "national-2020")
+
+    def change(body: bytes) -> bytes:
+        return re.sub(rb'(<dataValidation [^>]*sqref=")[^"]*"', rb'\1H:H"', body, count=1)
+
+    changed = tmp_path / "changed.xlsx"
+    changed.write_bytes(_with_part(path.read_bytes(), "xl/worksheets/sheet1.xml", change))
+    assert [f.code for f in read_workbook(changed).findings] == ["E001"]
     assert_same(changed)
