@@ -282,7 +282,7 @@ class FastBook:
     def _properties(self) -> None:
         if "docProps/core.xml" not in self._parts:
             raise Unsupported("no core properties")  # openpyxl would say "now"
-        self._modified = DocumentProperties.from_tree(self._xml("docProps/core.xml")).modified
+        self._modified = _modified(self._parts["docProps/core.xml"])
         self._custom: dict[str, Any] = {}
         if "docProps/custom.xml" in self._parts:
             self._custom = _MEMO.get("custom", self._parts["docProps/custom.xml"], _custom)
@@ -533,6 +533,38 @@ def _styles(data: bytes) -> tuple[frozenset[int], frozenset[int], int]:
             spans.add(idx)
         count = idx + 1
     return frozenset(dates), frozenset(spans), count
+
+
+#: The last-saved time as Excel, WPS, LibreOffice and openpyxl write it.
+_MODIFIED = re.compile(
+    rb'<dcterms:modified xsi:type="dcterms:W3CDTF">'
+    rb"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)</dcterms:modified>"
+)
+_STAND_IN = "2000-01-01T00:00:00Z"
+
+
+def _modified(data: bytes) -> Any:
+    """`DocumentProperties.from_tree(core).modified`, as openpyxl's load reads it (and raises).
+
+    Only the saved time differs among the files of a batch: the rest of the part is checked
+    by openpyxl's class once (memoised with a stand-in time), and the time is read with
+    openpyxl's own parser. The stand-in must come back as the time read, so the element
+    replaced is the one openpyxl reads; anything unusual is read whole."""
+    found = _MODIFIED.findall(data) if b"<!" not in data else []
+    if len(found) == 1:
+        shape = _MODIFIED.sub(
+            b'<dcterms:modified xsi:type="dcterms:W3CDTF">'
+            + _STAND_IN.encode()
+            + b"</dcterms:modified>",
+            data,
+        )
+        if _MEMO.get("core", shape, _core_modified) == from_ISO8601(_STAND_IN):
+            return from_ISO8601(found[0].decode())
+    return _core_modified(data)
+
+
+def _core_modified(data: bytes) -> Any:
+    return DocumentProperties.from_tree(_parse_xml(data)).modified
 
 
 def _custom(data: bytes) -> dict[str, Any]:
