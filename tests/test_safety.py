@@ -348,7 +348,14 @@ def test_nothing_is_inflated(template, monkeypatch):
         opened.append(name.filename if isinstance(name, zipfile.ZipInfo) else name)
         return real_open(self, name, *args, **kwargs)
 
+    real_read_plain = safety._read_plain
+
+    def spy_plain(data, entry):
+        opened.append(entry.filename)
+        return real_read_plain(data, entry)
+
     monkeypatch.setattr(zipfile.ZipFile, "open", spy)
+    monkeypatch.setattr(safety, "_read_plain", spy_plain)
     for data in (bomb, ratio, many):
         assert inspect_bytes("unit.xlsx", data).code == "E005"
     assert opened == []
@@ -388,3 +395,64 @@ def test_every_message_is_bilingual(template):
         found = inspect_bytes(name, data)
         assert any("\u4e00" <= ch <= "\u9fff" for ch in found.message.zh)
         assert found.message.en.isascii() or "…" in found.message.en
+
+
+def _structured_variants(template: bytes) -> list[bytes]:
+    """Archives that zipfile reads in its own way: what the plain reading must hand to it."""
+    import struct
+
+    eocd = len(template) - 22
+    cd_offset = struct.unpack_from("<L", template, eocd + 16)[0]
+    types = template.index(b"[Content_Types].xml")  # its local header's name
+    out = [
+        template,
+        template + b"\x00",  # something after the end record
+        template[:-2] + b"\x03\x00abc",  # an archive comment
+        b"PREFIX" + template,  # something before the archive
+        template.replace(b"[Content_Types].xml", b"[Content_Types].xm\x00", 1),  # local name
+        template.replace(b"[Content_Types].xml", b"[Content_Types].xm\\", 1),
+        template.replace(b"[Content_Types].xml", b"[Content_Types].xml", 1),
+    ]
+    for offset, value in (
+        (6, b"\x40\x00"),  # extract version 6.4: zipfile refuses it
+        (8, b"\x00\x08"),  # the UTF-8 name flag
+        (8, b"\x01\x00"),  # encrypted
+        (8, b"\x20\x00"),  # compressed patched data
+        (10, b"\x05\x00"),  # an unknown method
+        (16, b"\x00\x00\x00\x00"),  # a wrong CRC
+        (30, b"\x04\x00"),  # an extra field over the next record's bytes
+    ):
+        data = bytearray(template)
+        data[cd_offset + offset : cd_offset + offset + len(value)] = value
+        out.append(bytes(data))
+    data = bytearray(template)
+    data[types + 40 : types + 44] = b"\xff\xff\xff\xff"  # [Content_Types].xml's data damaged
+    out.append(bytes(data))
+    return out
+
+
+def test_the_plain_directory_reading_answers_as_zipfile(template, monkeypatch):
+    """Most files' zip directory is read without zipfile (`safety._plain_entries`); every
+    answer must be the one zipfile's reading gives, for sound, damaged and odd archives."""
+    rng = random.Random(20261127)
+    corpus = _structured_variants(template)
+    corpus += [zeros_entry(template, "xl/worksheets/sheet9.xml", 5 * MIB), ods(), rebuild(template)]
+    for _ in range(400):
+        data = bytearray(template)
+        if rng.random() < 0.2:
+            data = data[: rng.randrange(len(data))]
+        else:
+            for _ in range(rng.randrange(1, 6)):
+                low = len(data) - 1500 if rng.random() < 0.7 else 0
+                data[rng.randrange(low, len(data))] = rng.randrange(256)
+        corpus.append(bytes(data))
+
+    def answer(data: bytes) -> tuple | None:
+        found = inspect_bytes("unit.xlsx", data)
+        return None if found is None else (found.code, found.message.zh, found.message.en)
+
+    plain = [answer(data) for data in corpus]
+    used = sum(safety._plain_entries(d, len(d) - 22) is not None for d in corpus)
+    monkeypatch.setattr(safety, "_plain_entries", lambda data, eocd: None)
+    assert plain == [answer(data) for data in corpus]
+    assert used > len(corpus) // 2  # the plain reading was taken for most of them
