@@ -592,11 +592,21 @@ def _parse_sheet(data: bytes) -> _Sheet:
     data = _plain_xml(data)
     split = _split_sheet(data)
     if split is not None:
-        frame, body = split
+        frame, body, views = split
         around = _MEMO.get("sheet-frame", frame, _parse_frame)
-        if around is not None:
+        if around is not None and _parses(views):
             return _sheet(body, around)
     return _sheet(data, None)
+
+
+def _parses(doc: bytes | None) -> bool:
+    if doc is None:
+        return True
+    try:
+        ET.fromstring(doc)
+    except ET.ParseError:
+        return False  # perhaps only out of its place: the whole part is parsed, and decides
+    return True
 
 
 def _sheet(data: bytes, around: _Sheet | None) -> _Sheet:
@@ -659,16 +669,20 @@ _ROOT_START = re.compile(
 _AROUND_TAGS = (b"sheetProtection", b"dataValidation", b"mergeCell")
 
 
-def _split_sheet(data: bytes) -> tuple[bytes, bytes] | None:
-    """The sheet as (frame, body): the frame is the part with `<sheetData/>` in place of its
-    cells, the body is the root's start tag, the cells, and the root's end tag.
+def _split_sheet(data: bytes) -> tuple[bytes, bytes, bytes | None] | None:
+    """The sheet as (frame, body, views): the frame is the part with `<sheetData/>` in place of
+    its cells, the body is the root's start tag, the cells, and the root's end tag.
 
     Every file of a template has the same frame (columns, dropdowns, conditional formats,
     merged areas, protection: about 40 % of a form sheet's XML), so `_MEMO` parses it once;
     only the body is parsed for each file. The two parse exactly when the whole does, and
     give the same elements, provided the frame's `<sheetData/>` is a child of the root
     (checked by `_parse_frame`) and every `<` is markup: None (parse the whole) when there is a
-    comment, CDATA section, processing instruction or a second `<sheetData`."""
+    comment, CDATA section, processing instruction or a second `<sheetData`.
+
+    What a program saves differently in each file, the selected cell (`<sheetViews>`) and the
+    used range (`<dimension>`), stands in the frame as a fixed element; `views` (None if
+    nothing was replaced) is those elements under the root's tags, which must parse too."""
     start = _ROOT_START.match(data)
     if start is None or b"<!" in data or data.find(b"<?", start.end()) >= 0:
         return None
@@ -685,8 +699,34 @@ def _split_sheet(data: bytes) -> tuple[bytes, bytes] | None:
     body = data[i:j]
     if any(tag in body for tag in _AROUND_TAGS):
         return None
-    frame = data[:i] + b"<sheetData/>" + data[j:]
-    return frame, b"".join((start.group(1), body, b"</", start.group(2), b">"))
+    head, cut = _steady_head(data[:i])
+    frame = head + b"<sheetData/>" + data[j:]
+    end = b"</" + start.group(2) + b">"
+    return frame, start.group(1) + body + end, start.group(1) + cut + end if cut else None
+
+
+#: (element, its start, a stand-in): what `_steady_head` takes out of a frame.
+_VOLATILE = (
+    (re.compile(rb"<dimension\b[^<>]*/>"), b"<dimension", b'<dimension ref="A1"/>'),
+    (re.compile(rb"<sheetViews>.*?</sheetViews>", re.S), b"<sheetViews", b"<sheetViews/>"),
+)
+
+
+def _steady_head(head: bytes) -> tuple[bytes, bytes]:
+    """The part before the cells with its used range and selection in stand-ins' place, and
+    the elements taken out. Each is taken only when it is the one element of that name and
+    holds nothing `_around` or `_cells` reads."""
+    cut = []
+    for pattern, tag, stand_in in _VOLATILE:
+        found = pattern.search(head)
+        if found is None or head.count(tag) != 1 or head.count(b"</" + tag[1:]) > 1:
+            continue
+        element = found.group(0)
+        if b"<row" in element or any(t in element for t in _AROUND_TAGS):
+            continue
+        cut.append(element)
+        head = head[: found.start()] + stand_in + head[found.end() :]
+    return head, b"".join(cut)
 
 
 def _parse_frame(frame: bytes) -> _Sheet | None:

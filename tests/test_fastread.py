@@ -549,3 +549,41 @@ def test_the_saved_time_is_read_as_openpyxl_reads_it(inner):
 
     for _ in range(3):  # the shape is memoised from its second sighting
         assert read(fastread._modified) == read(fastread._core_modified)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "parses"),
+    [
+        (b'activeCell="A1" sqref="A1"', b'activeCell="D15" sqref="D15"', True),
+        (b'<dimension ref="A1:J35" />', b'<dimension ref="A1:K40" />', True),
+        (b'<dimension ref="A1:J35" />', b'<dimension  ref="A1"/>', True),
+        # a duplicate attribute: not well-formed, refused as openpyxl refuses it
+        (b'activeCell="A1" sqref="A1"', b'activeCell="A1" activeCell="B2"', False),
+        # an undeclared prefix: not well-formed either
+        (b"<selection ", b"<x:selection ", False),
+    ],
+)
+def test_the_selection_and_used_range_do_not_change_the_frame(tmp_path, old, new, parses):
+    """Each saved file has its own selected cell and used range: they stand in the frame as
+    fixed elements, so files that differ only there share one parsed frame, and are parsed
+    alone (and must be well-formed)."""
+    from xml.etree.ElementTree import ParseError
+
+    from perfeval_xl import fastread
+
+    path = filled(tmp_path, "national-2020", project_name="名称")
+    part = "xl/worksheets/sheet1.xml"
+    sheet = _member_text(path.read_bytes(), part)
+    assert old in sheet
+    changed = sheet.replace(old, new, 1)
+    if new.startswith(b"<x:"):
+        changed = changed.replace(b"</selection>", b"</x:selection>")
+    assert fastread._split_sheet(changed)[0] == fastread._split_sheet(sheet)[0]
+    if parses:
+        assert vars(fastread._parse_sheet(changed)) == vars(fastread._sheet(changed, None))
+    else:
+        with pytest.raises(ParseError):
+            fastread._parse_sheet(changed)
+    copy = tmp_path / "changed.xlsx"
+    copy.write_bytes(_with_part(path.read_bytes(), part, lambda body: changed))
+    assert_same(copy)
