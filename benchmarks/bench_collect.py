@@ -174,16 +174,30 @@ def _fill(template: bytes, form: str, values: dict, rows: list[dict]) -> bytes:
     return out.getvalue()
 
 
-def _renamed(data: bytes, old: str, new: str) -> bytes:
-    """The same workbook with the project name (an inline string of the form sheet) replaced."""
+def _renamed(data: bytes, old: str, new: str, index: int) -> bytes:
+    """The same workbook with the project name (an inline string of the form sheet) replaced,
+    and its own selected cell (`_selected`)."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
             body = src.read(info)
             if info.filename == "xl/worksheets/sheet1.xml":
                 body = body.replace(f"<t>{old}</t>".encode(), f"<t>{new}</t>".encode(), 1)
+                body = _selected(body, index)
             dst.writestr(info, body, compress_type=zipfile.ZIP_DEFLATED)
     return out.getvalue()
+
+
+def _selected(sheet: bytes, index: int) -> bytes:
+    """The sheet with the cell selected when it was saved moved: every program saves the
+    selection, so a unit's file differs from the template there too."""
+    cell = f"{'BCDEFGHIJ'[index % 9]}{index * 7 % 35 + 1}".encode()
+    return re.sub(
+        rb'activeCell="[A-Z]+[0-9]+"( activeCellId="0")? sqref="[A-Z]+[0-9]+"',
+        b'activeCell="%s"\\1 sqref="%s"' % (cell, cell),
+        sheet,
+        count=1,
+    )
 
 
 #: Workbooks filled and saved by LibreOffice (see tests/data/README.md), with a piece of each
@@ -221,6 +235,7 @@ def _libreoffice_copy(data: bytes, fragment: str, index: int, rng: random.Random
                         body,
                         count=1,
                     )
+                    body = _selected(body, index)
                 dst.writestr(info, body, compress_type=zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
@@ -259,7 +274,7 @@ def make_inbox(folder: Path, n: int, seed: int = 7) -> None:
             data = variants[i][1]
         else:
             old, base = variants[i % distinct]
-            data = _renamed(base, old, f"基准项目{i:05d}")
+            data = _renamed(base, old, f"基准项目{i:05d}", i)
         (folder / f"unit{i:05d}.xlsx").write_bytes(data)
 
 
