@@ -418,6 +418,10 @@ _ROW_Z = b'<row r="40"><c r="B40" t="inlineStr"><is><t>z</t></is></c></row>'
         (b"</worksheet>", b"<foo>" + _ROW_Z + b"</foo></worksheet>", False),
         # sheetData not a child of the root
         (b"<sheetData>", b"<sheetPr><sheetData>", False),
+        # a second sheetData after the first, or inside it
+        (b"</sheetData>", b"</sheetData><sheetData/>", False),
+        (b"</sheetData>", b"<sheetData></sheetData></sheetData>", False),
+        (b"<sheetData>", b'<sheetData x="1"/><sheetData>', False),
         # broken in the frame, broken in the body: refused alike
         (b"</mergeCells>", b"", None),
         (b"</row>", b"", None),
@@ -449,7 +453,10 @@ def test_a_sheet_parsed_in_frame_and_body_reads_as_the_whole(tmp_path, old, new,
         with pytest.raises(ParseError):
             fastread._sheet(sheet, None)
     else:
-        used = split is not None and fastread._parse_frame(split[0]) is not None
+        try:
+            used = split is not None and fastread._parse_frame(split[0]) is not None
+        except ParseError:
+            used = False
         assert used is splits
         got, whole = fastread._parse_sheet(sheet), fastread._sheet(sheet, None)
         assert vars(got) == vars(whole)
