@@ -606,10 +606,9 @@ def _parse_sheet(data: bytes) -> _Sheet:
 
 def _sheet(data: bytes, around: _Sheet | None) -> _Sheet:
     """The sheet's cells from `data`; what lies around them from `around`, or from `data`."""
-    data, empty_styles = _without_empty_cells(data)
-    root = ET.fromstring(data)  # checked by _plain_xml above; dropping cells changes no more
+    root, cells, empty_styles = _parse_cells(data)
     sheet = _Sheet()
-    sheet.cells = cells = _cells(root, data_only=False)
+    sheet.cells = cells
     styles = [style for _, _, style in cells.values()]
     sheet.style_max = max(styles, default=-1)
     if empty_styles:
@@ -742,40 +741,50 @@ def _parse_frame(frame: bytes) -> _Sheet | None:
 
 #: An empty cell of the default type, as Excel, WPS, LibreOffice and openpyxl write the
 #: styled blanks of a form: `<c r="C3" s="21"/>`, `<c r="C3" s="21" t="n" />`.
-_EMPTY_CELL = re.compile(rb'<c r="[A-Z]{1,3}[1-9][0-9]{0,6}" s="([0-9]{1,9})"(?: t="n")? ?/>')
-_ANY_CELL = re.compile(rb"<c[\s/>]")
-_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"')
+_EMPTY_CELL = re.compile(rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})" s="([0-9]{1,9})"(?: t="n")? ?/>')
+#: Cell references written the one way (A1, not a1 or A01), separated by spaces.
+_REFS = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}(?: [A-Z]{1,3}[1-9][0-9]{0,6})*")
 
 
-def _without_empty_cells(data: bytes) -> tuple[bytes, list[bytes]]:
-    """The sheet without its empty cells of the default type, and their style indexes.
+def _parse_cells(
+    data: bytes,
+) -> tuple[ET.Element, dict[tuple[int, int], tuple[Any, str, int]], list[bytes]]:
+    """The sheet's tree and cells, parsed without its empty cells of the default type, and
+    those cells' style indexes.
 
     Two thirds of a form's cells are styled blanks; dropping them before the parse took a
     third off the sheet's parse. A blank read is None of type "n" whether its cell is there or
     not (`FastBook.cell`), and its style index is still checked (`_Sheet.style_max`).
 
-    Done only when every cell starts with its reference, written the one way (A1, not a1 or
-    A01), each reference once: a cell without one takes its column from the cell before, and
-    a later cell of the same reference replaces an earlier one. Not done either when a CDATA
-    section could hold the same characters as text."""
-    if b"<![CDATA[" in data:
-        return data, []
-    refs = _CELL_REF.findall(data)
-    if (
-        len(refs) != data.count(b'<c r="')
-        or len(refs) != len(_ANY_CELL.findall(data))
-        or len(set(refs)) != len(refs)
-    ):
-        return data, []
-    found = _EMPTY_CELL.findall(data)
-    return (_EMPTY_CELL.sub(b"", data), found) if found else (data, [])
+    Kept only when dropping them cannot change what is read: every cell left has its
+    reference, written the one way, and no two cells, left or dropped, have the same one (a
+    cell without one takes its column from the cell before, and a later cell of the same
+    reference replaces an earlier one); else the sheet is parsed again as it is. Not done when
+    a CDATA section could hold the same characters as text. The checks ride on the one regex
+    pass that drops the cells and on the parse (`_cells`): scanning the sheet for them first
+    cost as much as the parse saved."""
+    parts = [data] if _holds(data, b"<![CDATA[") else _EMPTY_CELL.split(data)
+    if len(parts) > 1:
+        root = ET.fromstring(b"".join(parts[::3]))  # dropping whole elements keeps it well-formed
+        refs: list[str | None] = []
+        cells = _cells(root, data_only=False, refs=refs)
+        dropped = b" ".join(parts[1::3]).decode().split()
+        if (not refs or _REFS.fullmatch(" ".join(r or "?" for r in refs))) and len(
+            set(refs).union(dropped)
+        ) == len(refs) + len(dropped):
+            return root, cells, parts[2::3]
+    root = ET.fromstring(data)
+    return root, _cells(root, data_only=False), []
 
 
-def _cells(root: ET.Element, data_only: bool) -> dict[tuple[int, int], tuple[Any, str, int]]:
+def _cells(
+    root: ET.Element, data_only: bool, refs: list[str | None] | None = None
+) -> dict[tuple[int, int], tuple[Any, str, int]]:
     """openpyxl's `WorkSheetParser.parse_row`/`parse_cell`, for speed, up to what depends on
     other parts: a shared string stays its index (type "s#"), a number is not made a date yet
     (`FastBook._value` does both). Formulas, shared ones included, go through openpyxl's own
-    code, so values and data types are the same."""
+    code, so values and data types are the same. Each cell's reference as written (None when
+    it has none) is appended to `refs`, if given."""
     formulas: WorkSheetParser | None = None
     out: dict[tuple[int, int], tuple[Any, str, int]] = {}
     row_counter = 0
@@ -795,6 +804,8 @@ def _cells(root: ET.Element, data_only: bool) -> dict[tuple[int, int], tuple[Any
         for el in row:
             t = el.get("t", "n")
             coordinate = el.get("r")
+            if refs is not None:
+                refs.append(coordinate)
             s_raw = el.get("s")
             style = int(s_raw) if s_raw else 0
             if s_raw == "" or style < 0:
