@@ -195,14 +195,20 @@ def find_items(root: Path, skip: set[Path]) -> tuple[list[Item], list[Finding]]:
     items: list[Item] = []
     findings: list[Finding] = []
     real_root = root.resolve()
+    # Only a file of a skipped name, or a link, can be a skipped file: resolving every path
+    # took a third of a second for 10,000 files, before any checking could start.
+    skip_names = {p.name for p in skip}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
         for name in sorted(filenames):
             path = Path(dirpath) / name
             source = path.relative_to(root).as_posix()
-            if name in IGNORED_NAMES or _our_temp_file(name) or path.resolve() in skip:
+            if name in IGNORED_NAMES or _our_temp_file(name):
                 continue
-            if path.is_symlink() and not _inside(path.resolve(), real_root):
+            link = path.is_symlink()
+            if (link or name in skip_names) and path.resolve() in skip:
+                continue
+            if link and not _inside(path.resolve(), real_root):
                 findings.append(
                     finding(
                         "W605",

@@ -146,6 +146,19 @@ def test_links_outside_the_inbox_are_not_followed(tmp_path):
     assert [(f.code, f.file) for f in coll.findings] == [("W605", "link.xlsx")]
 
 
+def test_the_summary_is_not_read_under_any_name(tmp_path):
+    """The summary being written is never an input: neither as itself, nor through a link to
+    it under another name (only those two can be it, so other paths are not resolved)."""
+    box = tmp_path / "box"
+    (box / "sub").mkdir(parents=True)
+    summary = box / "汇总.xlsx"
+    summary.write_bytes(filled(tmp_path, "national-2020").read_bytes())
+    (box / "sub" / "link.xlsx").symlink_to(summary)
+    (box / "sub" / "汇总.xlsx").write_bytes(summary.read_bytes())  # same name, another file
+    coll = collect(box, exclude=(summary,), workers=1)
+    assert [s.item.source for s in coll.submissions] == ["sub/汇总.xlsx"]
+
+
 @pytest.mark.parametrize(
     ("entries", "code"),
     [
