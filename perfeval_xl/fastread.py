@@ -605,8 +605,9 @@ def _parse_sheet(data: bytes) -> _Sheet:
 
 
 def _sheet(data: bytes, around: _Sheet | None) -> _Sheet:
-    """The sheet's cells from `data`; what lies around them from `around`, or from `data`."""
-    root, cells, empty_styles = _parse_cells(data)
+    """The sheet's cells from `data`; what lies around them from `around`, or from `data`
+    (the whole part, parsed as it is)."""
+    root, cells, empty_styles = _parse_cells(data, drop=around is not None)
     sheet = _Sheet()
     sheet.cells = cells
     styles = [style for _, _, style in cells.values()]
@@ -741,16 +742,21 @@ def _parse_frame(frame: bytes) -> _Sheet | None:
 
 #: An empty cell of the default type, as Excel, WPS, LibreOffice and openpyxl write the
 #: styled blanks of a form: `<c r="C3" s="21"/>`, `<c r="C3" s="21" t="n" />`.
-_EMPTY_CELL = re.compile(rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})" s="([0-9]{1,9})"(?: t="n")? ?/>')
+#: Only where a tag follows: taking the cell out then leaves every other node's text as it
+#: was, and cannot mend what was not well-formed (a "<" in an attribute value stays: the next).
+_EMPTY_CELL = re.compile(
+    rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})" s="([0-9]{1,9})"(?: t="n")? ?/>(?=<)'
+)
 #: Cell references written the one way (A1, not a1 or A01), separated by spaces.
 _REFS = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}(?: [A-Z]{1,3}[1-9][0-9]{0,6})*")
 
 
 def _parse_cells(
-    data: bytes,
+    data: bytes, drop: bool
 ) -> tuple[ET.Element, dict[tuple[int, int], tuple[Any, str, int]], list[bytes]]:
-    """The sheet's tree and cells, parsed without its empty cells of the default type, and
-    those cells' style indexes.
+    """The sheet's tree and cells, parsed without its empty cells of the default type (with
+    `drop`: for the body of `_split_sheet`, all of it inside the root element, without
+    comments, CDATA or processing instructions), and those cells' style indexes.
 
     Two thirds of a form's cells are styled blanks; dropping them before the parse took a
     third off the sheet's parse. A blank read is None of type "n" whether its cell is there or
@@ -759,11 +765,10 @@ def _parse_cells(
     Kept only when dropping them cannot change what is read: every cell left has its
     reference, written the one way, and no two cells, left or dropped, have the same one (a
     cell without one takes its column from the cell before, and a later cell of the same
-    reference replaces an earlier one); else the sheet is parsed again as it is. Not done when
-    a CDATA section could hold the same characters as text. The checks ride on the one regex
-    pass that drops the cells and on the parse (`_cells`): scanning the sheet for them first
-    cost as much as the parse saved."""
-    parts = [data] if _holds(data, b"<![CDATA[") else _EMPTY_CELL.split(data)
+    reference replaces an earlier one); else the sheet is parsed again as it is. The checks
+    ride on the one regex pass that drops the cells and on the parse (`_cells`): scanning the
+    sheet for them first cost as much as the parse saved."""
+    parts = _EMPTY_CELL.split(data) if drop else [data]
     if len(parts) > 1:
         root = ET.fromstring(b"".join(parts[::3]))  # dropping whole elements keeps it well-formed
         refs: list[str | None] = []

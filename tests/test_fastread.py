@@ -368,15 +368,40 @@ def test_empty_cells_dropped_before_the_parse_change_nothing(tmp_path, old, new)
     # cell for cell what the sheet parsed as it is reads (an absent cell reads as a blank)
     from xml.etree.ElementTree import fromstring
 
-    from perfeval_xl.fastread import _cells, _parse_cells
+    from perfeval_xl.fastread import _cells, _parse_cells, _split_sheet
 
-    dropped, whole = _parse_cells(sheet)[1], _cells(fromstring(sheet), data_only=False)
-    blank = (None, "n", 0)
-    for pos in dropped.keys() | whole.keys():
-        assert dropped.get(pos, blank)[:2] == whole.get(pos, blank)[:2], pos
+    body = _split_sheet(sheet)[1]
+    _same_cells(_parse_cells(body, drop=True)[1], _cells(fromstring(sheet), data_only=False))
     changed = tmp_path / "changed.xlsx"
     changed.write_bytes(data)
     assert_same(changed)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a "<" in an attribute value: the next one is still there once the cell is dropped
+        b'<row r="40" x="><c r="B40" s="1"/><"/>',
+        b'<row r="40"><c r="A40" s="1" x="<c r="B40" s="1"/>"/></row>',
+        b'<row r="40"><c r="A40" s="1" x="<c r="B40" s="1"/><c r="C40" s="1"/>"/></row>',
+    ],
+)
+def test_dropping_empty_cells_never_mends_a_broken_sheet(body):
+    """The empty cells are dropped before the parse only between two tags, and only from the
+    cells' part of a sheet: what was not well-formed stays so."""
+    from xml.etree.ElementTree import ParseError, fromstring
+
+    from perfeval_xl.fastread import _parse_cells
+
+    sheet = b'<worksheet xmlns="http://x"><sheetData>' + body + b"</sheetData></worksheet>"
+    with pytest.raises(ParseError):
+        fromstring(sheet)
+    with pytest.raises(ParseError):
+        _parse_cells(sheet, drop=True)
+    # before the root, after the XML declaration: the whole part is never cut
+    prolog = b'<?xml version="1.0"?><c r="A1" s="1"/><worksheet/>'
+    with pytest.raises(ParseError):
+        _parse_cells(prolog, drop=False)
 
 
 def test_only_members_small_once_inflated_are_kept():
@@ -466,6 +491,20 @@ def test_a_sheet_parsed_in_frame_and_body_reads_as_the_whole(tmp_path, old, new,
     _reads_as_whole(tmp_path, data, part, parses=splits is not None)
 
 
+def _same_cells(got: dict, whole: dict) -> None:
+    """Cell for cell, what two parses of a sheet read (an absent cell reads as a blank)."""
+    blank = (None, "n", 0)
+    for pos in got.keys() | whole.keys():
+        assert got.get(pos, blank)[:2] == whole.get(pos, blank)[:2], pos
+
+
+def _same_sheet(got, whole) -> None:
+    """Two parsed sheets (`fastread._Sheet`) read alike: the same cells, and all else equal."""
+    got, whole = dict(vars(got)), dict(vars(whole))
+    _same_cells(got.pop("cells"), whole.pop("cells"))
+    assert got == whole
+
+
 def _reads_as_whole(tmp_path: Path, data: bytes, part: str, *, parses: bool) -> None:
     """The sheet `part` of the package `data` reads as when parsed whole, or fails as that
     does; and the file reads as the thorough path reads it."""
@@ -476,7 +515,7 @@ def _reads_as_whole(tmp_path: Path, data: bytes, part: str, *, parses: bool) -> 
     sheet = _member_text(data, part)
     if parses:
         whole = fastread._sheet(sheet, None)
-        assert vars(fastread._parse_sheet(sheet)) == vars(whole)
+        _same_sheet(fastread._parse_sheet(sheet), whole)
         assert whole.cells and whole.merged and whole.validations and whole.protected
     else:
         with pytest.raises(ParseError):
