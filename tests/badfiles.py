@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 
 import pytest
@@ -28,6 +29,21 @@ def with_zeros_entry(data: bytes, name: str, size: int) -> bytes:
         for _ in range(size // MIB):
             entry.write(chunk)
     return out.getvalue()
+
+
+def with_forged_size(base: bytes, member: str, declared: int) -> bytes:
+    """`base` with `member`'s declared uncompressed size (directory and local header) forged."""
+    data = bytearray(base)
+    with zipfile.ZipFile(io.BytesIO(base)) as z:
+        info = z.getinfo(member)
+    struct.pack_into("<L", data, info.header_offset + 22, declared)
+    pos = data.find(b"PK\x01\x02")
+    while pos >= 0:
+        length = struct.unpack_from("<H", data, pos + 28)[0]
+        if bytes(data[pos + 46 : pos + 46 + length]) == member.encode():
+            struct.pack_into("<L", data, pos + 24, declared)
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    return bytes(data)
 
 
 def ole(*streams: str) -> bytes:

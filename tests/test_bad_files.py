@@ -20,7 +20,16 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from badfiles import MIB, OLE_MAGIC, encrypted, ods, ole, plain_zip, with_zeros_entry
+from badfiles import (
+    MIB,
+    OLE_MAGIC,
+    encrypted,
+    ods,
+    ole,
+    plain_zip,
+    with_forged_size,
+    with_zeros_entry,
+)
 from click.testing import CliRunner
 from helpers import HEADER, filled, with_parts
 from openpyxl.cell.cell import Cell
@@ -205,6 +214,16 @@ CASES: dict[str, tuple[str, Callable[[Sources], bytes], tuple[str, ...]]] = {
     "zip-bomb-60mib-entry": (
         "unit.xlsx",
         lambda s: with_zeros_entry(s.good, "xl/worksheets/sheet9.xml", 60 * MIB),
+        ("E005",),
+    ),
+    # a part that declares 5,000 bytes and inflates to 20 MiB: the limits above see 5,000
+    "zip-bomb-forged-size": (
+        "unit.xlsx",
+        lambda s: with_forged_size(
+            with_zeros_entry(s.good, "xl/worksheets/sheet9.xml", 20 * MIB),
+            "xl/worksheets/sheet9.xml",
+            5000,
+        ),
         ("E005",),
     ),
     "zip-too-many-entries": (

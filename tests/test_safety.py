@@ -8,7 +8,7 @@ import random
 import zipfile
 
 import pytest
-from badfiles import MIB, OLE_MAGIC, ods, ole, plain_zip, with_zeros_entry
+from badfiles import MIB, OLE_MAGIC, ods, ole, plain_zip, with_forged_size, with_zeros_entry
 from badfiles import encrypted as encrypt
 
 from perfeval_xl import build_template, load_spec, safety
@@ -456,3 +456,21 @@ def test_the_plain_directory_reading_answers_as_zipfile(template, monkeypatch):
     monkeypatch.setattr(safety, "_plain_entries", lambda data, eocd: None)
     assert plain == [answer(data) for data in corpus]
     assert used > len(corpus) // 2  # the plain reading was taken for most of them
+
+
+def test_an_entry_that_inflates_past_its_declared_size_is_refused(template):
+    """The size limits are on declared sizes; a forged header declaring 5,000 bytes for a part
+    that inflates to 20 MB is found by inflating it here, a megabyte at a time, which stops
+    one byte past the declared size (zipfile, and openpyxl, inflate all of it first)."""
+    big = rebuild(template, {"xl/styles.xml": b"<a/>" + b" " * (20 * MIB)}, drop=("xl/styles.xml",))
+    forged = with_forged_size(big, "xl/styles.xml", 5000)
+    found = check("unit.xlsx", forged, "E005", "xl/styles.xml", "5,000")
+    assert "zip bomb" in found.message.en
+    # declared as it is, the ratio limit refuses it; true parts pass, the second time too
+    check("unit.xlsx", big, "E005", "100:1")
+    for _ in range(2):
+        assert inspect_bytes("unit.xlsx", template) is None
+    # read through zipfile too (an archive comment keeps it off the plain reading)
+    commented = forged[:-2] + b"\x01\x00x"
+    assert safety._plain_entries(commented, len(commented) - 22) is None
+    assert inspect_bytes("unit.xlsx", commented).code == "E005"
