@@ -211,6 +211,7 @@ def _inspect_zip(name: str, data: bytes) -> Finding | None:
     count = data.count(_CENTRAL_MAGIC, start, eocd)
     if count > MAX_MEMBERS:
         return _too_many(name, count)
+    _LAST.clear()
     entries = _plain_entries(data, eocd)
     if entries is not None:
         try:
@@ -318,6 +319,17 @@ def _inspect_archive(
 _TRUE_SIZES: dict[tuple[int, int, bytes], None] = {}
 _TRUE_SIZES_MAX = 512
 _TRUE_SIZES_PART = 16 * 1024
+#: What `_inflates_beyond` inflated of the file inspected last, parts up to `_KEEP_PART` once
+#: inflated, by (CRC, size, compressed bytes): the fast reader takes them (`inflated`) instead
+#: of inflating a file's own parts a second time.
+_LAST: dict[tuple[int, int, bytes], bytes] = {}
+_KEEP_PART = 256 * 1024
+
+
+def inflated(crc: int, size: int, body: bytes) -> bytes | None:
+    """A deflated part of the file inspected last, as the gate inflated it, if it kept it (the
+    CRC is not checked here)."""
+    return _LAST.get((crc, size, body))
 
 
 def _inflates_beyond(data: bytes, info: Any) -> bool:
@@ -340,17 +352,23 @@ def _inflates_beyond(data: bytes, info: Any) -> bool:
         return False
     inflater = zlib.decompressobj(-15)
     left = info.file_size + 1
+    keep: list[bytes] | None = [] if info.file_size <= _KEEP_PART else None
+    rest = body
     try:
         while left > 0:
-            chunk = inflater.decompress(body, min(left, _MIB))
+            chunk = inflater.decompress(rest, min(left, _MIB))
             if not chunk:
                 break
             left -= len(chunk)
-            body = inflater.unconsumed_tail
+            rest = inflater.unconsumed_tail
+            if keep is not None:
+                keep.append(chunk)
     except zlib.error:
         return False
     if left <= 0:
         return True
+    if keep is not None:
+        _LAST[(info.CRC, info.file_size, body)] = b"".join(keep)
     if key is not None:
         if len(_TRUE_SIZES) >= _TRUE_SIZES_MAX:
             _TRUE_SIZES.clear()

@@ -647,3 +647,35 @@ def test_the_selection_and_used_range_do_not_change_the_frame(tmp_path, old, new
     assert fastread._split_sheet(changed)[0] == fastread._split_sheet(sheet)[0]
     data = _with_part(path.read_bytes(), part, lambda body: changed)
     _reads_as_whole(tmp_path, data, part, parses=parses)
+
+
+def test_parts_the_gate_inflated_are_checked_again(tmp_path, monkeypatch):
+    """The fast reader takes the parts the safety gate has just inflated instead of inflating
+    them again, and checks their size and CRC as its own: wrong bytes there send the file to
+    the thorough path, which reads it as usual."""
+    from perfeval_xl import fastread, safety
+    from perfeval_xl.read import _read_inspected
+
+    path = filled(tmp_path, "national-2020")
+    data = path.read_bytes()
+    assert safety.inspect_bytes("unit.xlsx", data) is None
+    kept = dict(safety._LAST)
+    assert kept  # the form sheet at least: no other file has its bytes
+    taken = []
+    monkeypatch.setattr(
+        fastread, "inflated", lambda *key: taken.append(key) or safety.inflated(*key)
+    )
+    assert outcome(fastread.read_inspected_fast("unit.xlsx", data)) == outcome(
+        _read_inspected("unit.xlsx", data)
+    )
+    assert any(key in kept for key in taken)
+    for key, value in kept.items():
+        safety._LAST[key] = value[::-1]  # the same length, another CRC
+    calls = []
+    monkeypatch.setattr(
+        fastread, "_read_inspected", lambda *a: calls.append(a) or _read_inspected(*a)
+    )
+    assert outcome(fastread.read_inspected_fast("unit.xlsx", data)) == outcome(
+        _read_inspected("unit.xlsx", data)
+    )
+    assert calls  # refused by the fast path, read by the thorough one
