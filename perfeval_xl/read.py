@@ -501,9 +501,8 @@ class _Reader:
                 for _, _, sheet, row, col in names
             ):
                 continue
+            # The same cells again, with their references (and a formula noted): not all blank.
             raws = {k: self._cell(name, i) for k, name, *_ in names}
-            if all(is_blank(raw) for raw, _, _ in raws.values()):
-                continue
             self.record.indicators.append(self._indicator(i, raws))
 
     def _rows_to_read(self, names: list[tuple[Any, ...]], height: int) -> Iterable[int]:
