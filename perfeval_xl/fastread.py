@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import re
-import struct
 import warnings
 import xml.etree.ElementTree as ET
 import zlib
@@ -56,7 +55,7 @@ from openpyxl.worksheet.protection import SheetProtection
 from openpyxl.xml.constants import SHARED_STRINGS, XLSM, XLSX, XLTM, XLTX
 
 from .read import ReadResult, _read_inspected, _Reader, _x14_ranges
-from .safety import inflated
+from .safety import _CENTRAL, _EOCD, inflated, local_body
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -404,9 +403,6 @@ class FastBook:
 
 
 # -- the zip archive ---------------------------------------------------------------------------
-_EOCD = struct.Struct("<4s4H2LH")  # zipfile.structEndArchive
-_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # zipfile.structCentralDir
-_LOCAL = struct.Struct("<4s2B4HL2L2H")  # zipfile.structFileHeader
 
 
 def _zip_members(data: bytes) -> list[tuple[str, Callable[[], bytes]]]:
@@ -450,15 +446,9 @@ def _zip_members(data: bytes) -> list[tuple[str, Callable[[], bytes]]]:
 def _member(
     data: bytes, raw_name: bytes, offset: int, method: int, crc: int, packed: int, size: int
 ) -> bytes:
-    if data[offset : offset + 4] != b"PK\x03\x04":
-        raise Unsupported("local header")
-    fields = _LOCAL.unpack_from(data, offset)
-    name_len, extra_len = fields[10], fields[11]
-    start = offset + _LOCAL.size
-    if data[start : start + name_len] != raw_name:
-        raise Unsupported("names differ in directory and header")
-    start += name_len + extra_len
-    body = data[start : start + packed]
+    body = local_body(data, offset, packed, raw_name)
+    if body is None:
+        raise Unsupported("no local header, or another name in it")
     if len(body) != packed:
         raise Unsupported("member cut off")
     # The same compressed bytes (with the same method, CRC and size) inflate to the same

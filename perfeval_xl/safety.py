@@ -56,7 +56,9 @@ _OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 _ZIP_MAGIC = b"PK\x03\x04"
 _EOCD_MAGIC = b"PK\x05\x06"
 _CENTRAL_MAGIC = b"PK\x01\x02"
-_EOCD = struct.Struct("<4s4H2LH")
+_EOCD = struct.Struct("<4s4H2LH")  # zipfile.structEndArchive
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # zipfile.structCentralDir
+_LOCAL = struct.Struct("<4s2B4HL2L2H")  # zipfile.structFileHeader
 #: OLE stream names are UTF-16-LE in the directory; Excel's agile/standard encryption stores the
 #: real .xlsx as the stream "EncryptedPackage".
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
@@ -343,10 +345,9 @@ def _inflates_beyond(data: bytes, info: Any) -> bool:
     is left to the parse (E001)."""
     if info.compress_type != zipfile.ZIP_DEFLATED:
         return False  # a stored entry is as long as it is
-    offset = info.header_offset
-    fields = _LOCAL.unpack_from(data, offset)  # its 30 bytes are there (checked above)
-    start = offset + _LOCAL.size + fields[10] + fields[11]
-    body = data[start : start + info.compress_size]
+    body = local_body(data, info.header_offset, info.compress_size)
+    if body is None:  # not there after all: the parse says so
+        return False
     key = (info.CRC, info.file_size, body) if len(body) <= _TRUE_SIZES_PART else None
     if key is not None and key in _TRUE_SIZES:
         return False
@@ -455,10 +456,6 @@ class _Unsure(Exception):
     """The plain reading cannot tell what zipfile would: zipfile is asked."""
 
 
-_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # zipfile.structCentralDir
-_LOCAL = struct.Struct("<4s2B4HL2L2H")  # zipfile.structFileHeader
-
-
 def _plain_entries(data: bytes, eocd: int) -> list[_Entry] | None:
     """The directory as `zipfile.ZipFile(…).infolist()` gives it, for the archives Excel, WPS,
     LibreOffice and Python's writers make (one disk, no zip64, no archive comment, nothing
@@ -498,19 +495,31 @@ def _plain_entries(data: bytes, eocd: int) -> list[_Entry] | None:
     return entries if pos == eocd else None
 
 
+def local_body(
+    data: bytes, offset: int, packed: int, raw_name: bytes | None = None
+) -> bytes | None:
+    """The compressed bytes (at most `packed` of them) of the zip member whose local header is
+    at `offset`; None when no local header is there, or it names another member than
+    `raw_name` (when given). The fast reader reads its members with it too."""
+    if data[offset : offset + 4] != _ZIP_MAGIC or offset + _LOCAL.size > len(data):
+        return None
+    fields = _LOCAL.unpack_from(data, offset)
+    start = offset + _LOCAL.size
+    if raw_name is not None and data[start : start + fields[10]] != raw_name:
+        return None
+    start += fields[10] + fields[11]
+    return data[start : start + packed]
+
+
 def _read_plain(data: bytes, entry: _Entry) -> bytes | None:
     """A small entry's bytes, as `_read_small` gives them; `_Unsure` if zipfile might differ."""
     if entry.file_size >= SMALL_PART_BYTES or entry.compress_size >= SMALL_PART_BYTES:
         return None
-    offset = entry.header_offset
-    if data[offset : offset + 4] != _ZIP_MAGIC or entry.flag_bits & 0x61:
+    if entry.flag_bits & 0x61:
         raise _Unsure
-    fields = _LOCAL.unpack_from(data, offset)
-    start = offset + _LOCAL.size
-    if data[start : start + fields[10]] != entry.raw_name:
+    body = local_body(data, entry.header_offset, entry.compress_size, entry.raw_name)
+    if body is None:
         raise _Unsure
-    start += fields[10] + fields[11]
-    body = data[start : start + entry.compress_size]
     try:
         out = body if entry.compress_type == 0 else zlib.decompress(body, -15)
     except zlib.error:
