@@ -54,6 +54,7 @@ from openpyxl.worksheet.print_settings import PrintArea, PrintTitles
 from openpyxl.worksheet.protection import SheetProtection
 from openpyxl.xml.constants import SHARED_STRINGS, XLSM, XLSX, XLTM, XLTX
 
+from .normalize import is_percent_format
 from .read import ReadResult, _read_inspected, _Reader, _x14_ranges
 from .safety import _CENTRAL, _EOCD, inflated, local_body
 
@@ -223,8 +224,8 @@ class FastBook:
             self.shared_strings = _MEMO.get("strings", raw, _string_table)
 
         self._workbook()
-        self.date_formats, self.timedelta_formats, self.style_count = _MEMO.get(
-            "styles", self._part("xl/styles.xml"), _styles
+        self.date_formats, self.timedelta_formats, self.style_count, self.percent_formats = (
+            _MEMO.get("styles", self._part("xl/styles.xml"), _styles)
         )
         self._properties()
         self.sheets: dict[str, _Sheet] = {}
@@ -351,6 +352,11 @@ class FastBook:
             except (OverflowError, ValueError):
                 return "#VALUE!", "e"
         return value, t
+
+    def percent(self, sheet: str, row: int, col: int) -> bool:
+        """True when the cell shows its number as a percentage (0.96 as 96%)."""
+        got = self.sheets[sheet].cells.get((row, col))
+        return got is not None and got[2] in self.percent_formats
 
     def rows_with_values(self, sheet: str) -> set[int] | None:
         return self.sheets[sheet].value_rows
@@ -509,8 +515,9 @@ def _workbook_rels(data: bytes) -> dict[str, tuple[str, str | None]]:
     return rels
 
 
-def _styles(data: bytes) -> tuple[frozenset[int], frozenset[int], int]:
-    """(styles whose number format is a date, … a time span, how many cell styles there are)."""
+def _styles(data: bytes) -> tuple[frozenset[int], frozenset[int], int, frozenset[int]]:
+    """(styles whose number format is a date, … a time span, how many cell styles there are,
+    styles whose number format is a percentage)."""
     root = _parse_xml(data)
     custom = {}
     for fmt in root.iter(f"{_MAIN}numFmt"):
@@ -520,6 +527,7 @@ def _styles(data: bytes) -> tuple[frozenset[int], frozenset[int], int]:
         raise Unsupported("no cellXfs")
     dates: set[int] = set()
     spans: set[int] = set()
+    percents: set[int] = set()
     count = 0
     for idx, xf in enumerate(xfs.findall(f"{_MAIN}xf")):
         num = int(xf.get("numFmtId", 0))
@@ -528,8 +536,10 @@ def _styles(data: bytes) -> tuple[frozenset[int], frozenset[int], int]:
             dates.add(idx)
         if is_timedelta_format(fmt):
             spans.add(idx)
+        if is_percent_format(fmt):
+            percents.add(idx)
         count = idx + 1
-    return frozenset(dates), frozenset(spans), count
+    return frozenset(dates), frozenset(spans), count, frozenset(percents)
 
 
 #: The last-saved time as Excel, WPS, LibreOffice and openpyxl write it.

@@ -33,6 +33,8 @@ __all__ = [
     "Target",
     "clean_text",
     "is_blank",
+    "is_no_reason",
+    "is_percent_format",
     "parse_amount",
     "parse_number",
     "parse_target",
@@ -64,6 +66,36 @@ _PLAIN = re.compile(r"\s*[+-]?\d+(?:\.\d+)?\s*", re.ASCII)  # "100", " 12.5 ": o
 def is_blank(value: object) -> bool:
     """An empty cell: nothing, or only whitespace (what a unit sees as empty is empty)."""
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def is_no_reason(value: object, empty_reasons: tuple[str, ...]) -> bool:
+    """A 偏差原因 that gives no reason: blank, or one of the spec's `empty_reasons` (无, 0, 同上 …)
+    compared after NFKC, without spaces and trailing stops ("无。" is 无)."""
+    text = clean_text(value)
+    if text is None:
+        return True
+    return _bare(text) in _empty_reason_set(tuple(empty_reasons))
+
+
+def _bare(text: str) -> str:
+    return _TRAILING_STOP.sub("", unicodedata.normalize("NFKC", text).replace(" ", ""))
+
+
+@lru_cache(maxsize=16)
+def _empty_reason_set(empty_reasons: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_bare(r) for r in empty_reasons)
+
+
+#: Parts of a number format that do not show: quoted text, escaped characters, [colour] tags.
+_FORMAT_LITERALS = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
+
+
+def is_percent_format(fmt: str | None) -> bool:
+    """True for an Excel number format that shows a number as a percentage (`0%`, `0.00%`).
+
+    Excel and WPS store `96%` typed into a cell as 0.96 with such a format: the number alone
+    would be read as 0.96 of whatever the target counts."""
+    return bool(fmt) and "%" in _FORMAT_LITERALS.sub("", fmt)
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,10 @@ from .generate import META_SHEET, PROP_FORM_ID, PROP_SPEC_VERSION, PROP_WORKBOOK
 from .layout import contract_names, make_layout
 from .normalize import (
     Parsed,
+    Target,
     clean_text,
     is_blank,
+    is_percent_format,
     parse_amount,
     parse_number,
     parse_target,
@@ -213,6 +215,10 @@ class _OpenpyxlBook:
     def rows_with_values(self, sheet: str) -> set[int] | None:
         """The rows where some cell holds a value or formula, or None: not known (ask `cell`)."""
         return None
+
+    def percent(self, sheet: str, row: int, col: int) -> bool:
+        """True when the cell shows its number as a percentage (0.96 as 96%)."""
+        return is_percent_format(self.wb[sheet].cell(row=row, column=col).number_format)
 
     def protected(self, sheet: str) -> bool:
         return bool(self.wb[sheet].protection.sheet)
@@ -492,13 +498,16 @@ class _Reader:
             )
             height = MAX_INDICATOR_ROWS
         names = [(k, f"pe_ind_{k}", *self.areas[f"pe_ind_{k}"][:3]) for k in keys]
+        content = [n for n in names if n[0] not in _PRINTED_COLUMNS]
         cell = self.wb.cell
         for i in self._rows_to_read(names, height):
             # Most of a template's rows are left empty: a row of blank values and no formula
-            # (which `_cell` notes) is passed over before its cells' references are made.
+            # (which `_cell` notes) is passed over before its cells' references are made. So is
+            # a row where only 一级 / 二级 are filled: real forms come with such pre-printed
+            # rows (an empty 经济效益指标 under 效益指标), and they are no indicator.
             if all(
                 (got := cell(sheet, row + i, col))[1] != "f" and is_blank(got[0])
-                for _, _, sheet, row, col in names
+                for _, _, sheet, row, col in content
             ):
                 continue
             # The same cells again, with their references (and a formula noted): not all blank.
@@ -528,6 +537,11 @@ class _Reader:
                 value = None if _is_formula(raw) else clean_text(raw)
                 if k in ("level1", "level2") and value is not None:
                     value = self._canonical(k, value, sheet, cell)
+                elif k == "status" and value is not None:
+                    value = self._status(value, sheet, cell)
+                elif k in ("target", "actual") and self._shown_as_percent(k, index, raw):
+                    # What the unit sees: Excel shows 0.96 in a percent cell as 96%.
+                    value = _percent_text(float(raw))
             fields[k] = Field(k, value, raw, sheet, cell)
         ind = Indicator(index, fields)
         placeholders = self.spec.placeholders
@@ -537,7 +551,64 @@ class _Reader:
         ind.actual = (
             parse_target(fields["actual"].value, placeholders) if "actual" in fields else None
         )
+        if ind.target is not None and ind.target.percent and ind.actual is not None:
+            ind.actual = self._share(ind.actual, fields["actual"])
         return ind
+
+    def _shown_as_percent(self, key: str, index: int, raw: Any) -> bool:
+        """A number (not a text) in a cell whose number format is a percentage."""
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+            return False
+        sheet, row, col, _, _ = self.areas[f"pe_ind_{key}"]
+        return self.wb.percent(sheet, row + index, col)
+
+    def _share(self, actual: Target, f: Field) -> Target:
+        """An actual value written as a share against a percentage target (0.96 for ≥95%).
+
+        Units paste 0.96 from another workbook, or type it where a percent format was lost; read
+        as 0.96 % it would score 1 % of the weight. A bare number up to `share_max` (1.5, so
+        that over-achievement up to 150 % is still read) is taken as a share, with a note; 96
+        stays 96 %."""
+        number = actual.number
+        if (
+            number is None
+            or actual.unit
+            or actual.sign
+            or not 0 <= number <= self.spec.share_max
+            or not (isinstance(f.raw, (int, float)) or _PLAIN_NUMBER.fullmatch(str(f.raw)))
+        ):
+            return actual
+        shown = _percent_text(number)
+        self.add(
+            "W201",
+            Text(
+                f"完成值 {actual.text} 按 {shown} 读取（指标值是百分比，{actual.text} 视为比例）",
+                f"actual {actual.text} read as {shown} (the target is a percentage, so it is a share)",
+            ),
+            f.sheet,
+            f.cell,
+            "ind_actual",
+        )
+        return Target(shown, None, round(number * 100, 10), "%", True, False, False)
+
+    def _status(self, value: str, sheet: str, cell: str) -> str:
+        """The standard status for what a unit typed (完成 → 已完成, 未完成。 → 未完成), with a
+        warning; a text that stands for no status is kept as typed (E404 follows)."""
+        spec = self.spec
+        if value in spec.statuses:
+            return value
+        bare = _TRAILING_STOPS.sub("", value.replace(" ", ""))
+        target = bare if bare in spec.statuses else spec.status_aliases.get(bare)
+        if target is None:
+            return value
+        self.add(
+            "W204",
+            Text(f"「{value}」按「{target}」读取", f'"{value}" read as "{target}"'),
+            sheet,
+            cell,
+            "ind_status",
+        )
+        return target
 
     def _canonical(self, key: str, value: str, sheet: str, cell: str) -> str:
         """The standard label for an alias (完成指标 → 产出指标), with a warning."""
@@ -672,6 +743,17 @@ class _Reader:
 #: Contract names by spec (kept with the spec, whose id is the key): the layout is the same for
 #: every workbook of a form, and making it took 60 µs a file.
 _CONTRACT_ORDER: dict[int, tuple[Spec, list[str]]] = {}
+
+
+#: Indicator columns a form may come with pre-printed: a row holding only these is no indicator.
+_PRINTED_COLUMNS = ("level1", "level2")
+_TRAILING_STOPS = re.compile(r"[。.;；,，!！]+$")
+_PLAIN_NUMBER = re.compile(r"\s*\d+(?:\.\d+)?\s*")
+
+
+def _percent_text(share: float) -> str:
+    """0.96 as "96%", 0.955 as "95.5%" (no float noise: 0.07 × 100 is 7.000000000000001)."""
+    return f"{round(share * 100, 10):.15g}%"
 
 
 def _contract_order(spec: Spec) -> list[str]:

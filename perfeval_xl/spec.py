@@ -47,6 +47,10 @@ REQUIRED_INDICATOR_KEYS = ("level1", "level2", "name", "target", "actual", "stat
 SCORED_INDICATOR_KEYS = ("weight", "score")
 REVERSE_RULES = ("linear", "ratio")
 
+#: 偏差原因 texts that give no reason (compared without spaces and trailing stops, after NFKC):
+#: units write them to fill the cell, and a reviewer reads them as no reason at all.
+DEFAULT_EMPTY_REASONS: tuple[str, ...] = ("无", "0", "/", "—", "——", "-", "见上", "同上", "略")
+
 _IDENT = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 _FORM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _BAD_SHEET_CHARS = set("[]:*?/\\")
@@ -158,6 +162,8 @@ class Spec:
     statuses: tuple[str, ...]
     level1_aliases: dict[str, str]
     level2_aliases: dict[str, str]
+    #: what units type for a status (完成, 基本完成 …) -> the status it means (read with W204)
+    status_aliases: dict[str, str]
     score_total: float
     exec_weight: float
     qualitative_bands: dict[str, tuple[float, float]]
@@ -172,6 +178,15 @@ class Spec:
     exec_reason_below: float
     satisfaction_min: float
     placeholders: tuple[str, ...]
+    #: reasons that say nothing (无, 同上 …): an unmet indicator with one has no reason
+    empty_reasons: tuple[str, ...]
+    #: plausibility warnings (W306, W307, W511, W415), see `_checks`
+    budget_cut_min: float
+    amount_max: float
+    amount_ratio_max: float
+    full_marks_exec_below: float
+    #: a bare number up to this against a percentage target is read as a share (0.96 → 96 %)
+    share_max: float
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         # A built-in form travels between processes by its id: every record a `collect` worker
@@ -208,6 +223,11 @@ class Spec:
     def complete_status(self) -> str:
         """The status that means 'target met' (the first of the list, 已完成)."""
         return self.statuses[0]
+
+    @cached_property
+    def level1_of(self) -> dict[str, str]:
+        """The 一级 each 二级 belongs to (二级 labels are unique across the taxonomy)."""
+        return {l2: x.label for x in self.level1 for l2 in x.level2}
 
     def fund_column(self, kind: str) -> FundColumn | None:
         """The first fund column of `kind`, or None where the form has none."""
@@ -684,6 +704,22 @@ class _Builder:
                         Text(f"别名不能与标签相同：{alias}", f"alias equals a label: {alias}"), name
                     )
             aliases[name] = dict(table)
+        status_aliases = t.get("status_aliases", dict, {})
+        for alias, target in status_aliases.items():
+            if not isinstance(target, str) or target not in statuses:
+                t.fail(
+                    Text(
+                        f"别名须指向已定义的完成状态：{alias}",
+                        f"alias must map to a status: {alias}",
+                    ),
+                    "status_aliases",
+                )
+            if alias in statuses:
+                t.fail(
+                    Text(f"别名不能与完成状态相同：{alias}", f"alias equals a status: {alias}"),
+                    "status_aliases",
+                )
+        aliases["status_aliases"] = dict(status_aliases)
         t.done()
         return {"level1": tuple(level1), "statuses": statuses, **aliases}
 
@@ -772,6 +808,15 @@ class _Builder:
             "exec_reason_below": t.number("exec_reason_below", 0.9, lo=0),
             "satisfaction_min": t.number("satisfaction_min", 0.9, lo=0),
             "placeholders": t.strings("placeholders", ()),
+            "empty_reasons": t.strings("empty_reasons", DEFAULT_EMPTY_REASONS),
+            # 全年预算数 cut by at least this share of 年初 to equal 全年执行数 (W306)
+            "budget_cut_min": t.number("budget_cut_min", 0.2, lo=0),
+            # 万元 amounts at or above this, or this many times another amount, look like 元 (W307)
+            "amount_max": t.number("amount_max", 100_000, lo=0),
+            "amount_ratio_max": t.number("amount_ratio_max", 10_000, lo=1),
+            # every indicator at full marks while 执行率 is below this (W511)
+            "full_marks_exec_below": t.number("full_marks_exec_below", 0.6, lo=0),
+            "share_max": t.number("share_max", 1.5, lo=0),
         }
         t.done()
         return result

@@ -14,13 +14,15 @@ Reads one JSON request on stdin and writes one JSON answer on stdout:
               {"op": "insert_rows", "name": contract name, "before": k, "count": n}
               {"op": "insert_cells", "name": contract name, "before": k}
               {"op": "copy", "source": [name, k], "target": [name, k]}
+              {"op": "percent", "name": contract name, "row": k}
     answer  = {"results": [{"ok": true, "info": {…}} | {"ok": false, "error": text}, …]}
 
 `type` finds each cell by its defined name (`doc.NamedRanges`), a list filling the rows of a
 column name from the top (None skips a cell); text goes in with `setString` (a dropdown value is
 typed as the list's text), numbers with `setValue`. Typing into a locked cell of a protected
 sheet is refused (a person could not) unless `force` is set: the API itself does not care.
-`insert_rows` inserts whole sheet rows before row k of a named column; `insert_cells` inserts
+`percent` gives row k of a named column Excel's percent format (0.96 shows as 96%), as typing
+"96%" into it or pasting from another workbook does. `insert_rows` inserts whole sheet rows before row k of a named column; `insert_cells` inserts
 one cell there, shifting only that column down; `copy` copies one cell over another with its
 attributes, as a paste does. `save` stores the
 workbook as .xlsx with the filter "Calc MS Excel 2007 XML", `pdf` prints it with
@@ -120,6 +122,14 @@ def copy_cell(doc, source, target):
     dst.getSpreadsheet().copyRange(dst.getCellAddress(), src.getRangeAddress())
 
 
+def percent_format(doc, name, row):
+    from com.sun.star.lang import Locale
+
+    percent = uno.getConstantByName("com.sun.star.util.NumberFormat.PERCENT")
+    cell = named(doc, name).getCellByPosition(0, row)
+    cell.NumberFormat = doc.getNumberFormats().getStandardFormat(percent, Locale())
+
+
 def info(doc):
     sheets = doc.Sheets
     out = {"sheets": [], "structure_protected": bool(doc.isProtected()), "names": {}}
@@ -164,6 +174,8 @@ def run_job(ctx, desktop, job):
                 insert_cell(doc, step["name"], step["before"])
             elif op == "copy":
                 copy_cell(doc, step["source"], step["target"])
+            elif op == "percent":
+                percent_format(doc, step["name"], step["row"])
             else:
                 raise ValueError(f"unknown step {op!r}")
         result = info(doc)
