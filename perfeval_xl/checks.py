@@ -15,9 +15,9 @@ from typing import Any
 
 from .errors import Text
 from .findings import ERROR, WARNING, Finding
-from .normalize import is_blank
+from .normalize import is_blank, is_no_reason
 from .read import ReadResult
-from .record import Field, Indicator, Record
+from .record import Field, Indicator, Record, scored_level1
 from .score import ProjectScore, score_findings, score_record
 
 #: Indicator columns every non-blank row must fill (the 偏差原因 depends on the status).
@@ -27,7 +27,7 @@ REQUIRED_INDICATOR = ("level1", "level2", "name", "target", "actual", "status")
 def check_record(record: Record) -> list[Finding]:
     """All rule findings for a record (reading findings come from the reader)."""
     out: list[Finding] = []
-    for check in (_header, _lengths, _funds, _indicators, _coverage):
+    for check in (_header, _lengths, _funds, _plausible_funds, _indicators, _coverage):
         out.extend(check(record))
     return out
 
@@ -139,7 +139,7 @@ def _funds(rec: Record) -> Iterator[Finding]:
     rate = rec.exec_rate
     if reason is not None and rate is not None and rate < spec.exec_reason_below:
         got = rec.fields.get("exec_reason")
-        if got is None or got.blank:
+        if got is None or is_no_reason(got.value, spec.empty_reasons):
             yield rec.finding(
                 "W305",
                 Text(
@@ -148,6 +148,80 @@ def _funds(rec: Record) -> Iterator[Finding]:
                 ),
                 got or rec.where("exec_reason"),
                 "exec_reason",
+            )
+
+
+def _plausible_funds(rec: Record) -> Iterator[Finding]:
+    """Amounts a reviewer would query (warnings): a budget adjusted down to the spending, and
+    amounts that look like 元 typed into a 万元 column or a zero too many or too few."""
+    spec = rec.spec
+    tol = spec.amount_tolerance
+    labels = {c.key: c.label for c in spec.amount_columns}
+    initial, budget = rec.fund("total", "initial"), rec.fund("total", "budget")
+    spent = rec.fund("total", "spent")
+    if (
+        "initial" in labels
+        and initial
+        and initial > 0
+        and budget is not None
+        and spent is not None
+        and budget <= initial * (1 - spec.budget_cut_min) + tol
+        and abs(budget - spent) <= tol
+    ):
+        cut = 1 - budget / initial
+        yield rec.finding(
+            "W306",
+            Text(
+                f"{labels['budget']} {_fmt(budget)} 比{labels['initial']} {_fmt(initial)} 调减 {cut:.1%}，"
+                f"且恰好等于{labels['spent']} {_fmt(spent)}：预算按支出调整后执行率为 100%，请核实调整依据",
+                f"{labels['budget']} {_fmt(budget)} is {cut:.1%} below {labels['initial']} {_fmt(initial)} "
+                f"and equals {labels['spent']} {_fmt(spent)}: a budget cut to the spending makes the rate 100 %",
+            ),
+            rec.where("fund_total_budget"),
+            "fund_total_budget",
+        )
+    amounts = [
+        (f, labels[col], row.short)
+        for row in spec.source_rows
+        for col in labels
+        if (f := rec.fields.get(f"fund_{row.key}_{col}")) is not None
+        and isinstance(f.value, (int, float))
+        and f.value > 0
+    ]
+    smallest = min(amounts, key=lambda a: a[0].value, default=None)
+    for f, col, row in amounts:
+        where = f"{row}「{col}」{_fmt(f.value)}"
+        where_en = f"{row} {col} {_fmt(f.value)}"
+        if f.value >= spec.amount_max:
+            why = Text(
+                f"{where} 万元，不低于 {_fmt(spec.amount_max)} 万元：是否把元填进了万元栏？",
+                f"{where_en} 万元 is at least {_fmt(spec.amount_max)} 万元: 元 typed in a 万元 column?",
+            )
+        elif smallest is not None and f.value >= spec.amount_ratio_max * smallest[0].value:
+            other, ocol, orow = smallest
+            why = Text(
+                f"{where} 是{orow}「{ocol}」{_fmt(other.value)}（{other.cell}）的 {f.value / other.value:,.0f} 倍：是否把元填进了万元栏？",
+                f"{where_en} is {f.value / other.value:,.0f} × {orow} {ocol} {_fmt(other.value)} ({other.cell}): 元 typed in a 万元 column?",
+            )
+        else:
+            continue
+        yield rec.finding("W307", why, f, f.name)
+    if "initial" not in labels:
+        return
+    for row in spec.source_rows:
+        first, full = rec.fund(row.key, "initial"), rec.fund(row.key, "budget")
+        if not first or not full or first <= 0 or full <= 0:
+            continue
+        if abs(full - 10 * first) <= tol or abs(first - 10 * full) <= tol:
+            name = f"fund_{row.key}_budget"
+            yield rec.finding(
+                "W307",
+                Text(
+                    f"{row.short}：{labels['budget']} {_fmt(full)} 恰为{labels['initial']} {_fmt(first)} 的 {full / first:g} 倍：是否多打或少打了一个 0？",
+                    f"{row.short}: {labels['budget']} {_fmt(full)} is exactly {full / first:g} × {labels['initial']} {_fmt(first)}: a zero too many or too few?",
+                ),
+                rec.fields.get(name) or rec.where(name),
+                name,
             )
 
 
@@ -200,11 +274,12 @@ def _categories(rec: Record, ind: Indicator, taxonomy: dict, title: Text) -> Ite
                 "ind_level2",
             )
         elif l1 in taxonomy and l2 not in taxonomy[l1]:
+            owner = rec.spec.level1_of[l2]
             yield rec.finding(
                 "E403",
                 Text(
-                    f"指标{title.zh}的二级指标「{l2}」不属于「{l1}」",
-                    f"indicator {title.en}: '{l2}' is not under '{l1}'",
+                    f"指标{title.zh}的二级指标「{l2}」不属于「{l1}」（应在「{owner}」下；按「{owner}」计分）",
+                    f"indicator {title.en}: '{l2}' is not under '{l1}' (it belongs to '{owner}', and is scored there)",
                 ),
                 ind.field("level2"),
                 "ind_level2",
@@ -239,12 +314,14 @@ def _status(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
         )
     elif status != spec.complete_status:
         reason = ind.field("reason")
-        if reason is None or reason.blank:
+        if reason is None or is_no_reason(reason.value, spec.empty_reasons):
+            said = "" if reason is None or reason.blank else f"（「{reason.value}」不是原因）"
+            said_en = "" if not said else f" ('{reason.value}' is no reason)"
             yield rec.finding(
                 "E405",
                 Text(
-                    f"指标{title.zh}状态为「{status}」，缺少偏差原因",
-                    f"indicator {title.en} is '{status}' without a reason",
+                    f"指标{title.zh}状态为「{status}」，缺少偏差原因{said}",
+                    f"indicator {title.en} is '{status}' without a reason{said_en}",
                 ),
                 reason or ind.field("status"),
                 "ind_reason",
@@ -313,6 +390,7 @@ def _target(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
             ind.field("actual"),
             "ind_actual",
         )
+    yield from _repeats_exec_rate(rec, ind, title)
     if ind.is_satisfaction and target.percent and target.number < spec.satisfaction_min * 100:
         yield rec.finding(
             "W412",
@@ -325,6 +403,42 @@ def _target(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
         )
 
 
+_EXEC_RATE_NAME = re.compile(r"(预算|资金|经费|支出).{0,4}(执行率|支付率|支出率)")
+_MONEY_UNITS = {"万元": 1.0, "万": 1.0, "元": 10_000.0}
+
+
+def _repeats_exec_rate(rec: Record, ind: Indicator, title: Text) -> Iterator[Finding]:
+    """An indicator that counts the budget's execution again (廊坊 2019: a 数量 indicator whose
+    target is the budget amount): 执行率 already carries its own weight."""
+    target = ind.target
+    name = ind.value("name") or ""
+    budgets = [
+        (label, amount)
+        for label, amount in (
+            ("全年预算数", rec.fund("total", "budget")),
+            ("年初预算数", rec.fund("total", "initial")),
+        )
+        if amount
+    ]
+    why = None
+    if _EXEC_RATE_NAME.search(name):
+        why = Text(
+            f"指标{title.zh}考核的是预算执行，与执行率（已单独计分）重复",
+            f"indicator {title.en} measures budget execution, which 执行率 already scores",
+        )
+    elif "数量" in (ind.value("level2") or "") and target.unit in _MONEY_UNITS:
+        amount = target.number / _MONEY_UNITS[target.unit]
+        tol = rec.spec.amount_tolerance
+        hit = next((b for b in budgets if abs(b[1] - amount) <= tol), None)
+        if hit is not None:
+            why = Text(
+                f"数量指标{title.zh}的指标值 {target.text} 等于{hit[0]} {_fmt(hit[1])} 万元：资金执行已由执行率计分，重复计算",
+                f"quantity indicator {title.en}: target {target.text} equals the budget {_fmt(hit[1])} 万元, already scored by 执行率",
+            )
+    if why is not None:
+        yield rec.finding("W415", why, ind.field("target") or ind.field("name"), "ind_target")
+
+
 def _coverage(rec: Record) -> Iterator[Finding]:
     """Every 一级 present; at least one indicator at all."""
     spec = rec.spec
@@ -335,7 +449,8 @@ def _coverage(rec: Record) -> Iterator[Finding]:
             "E414", Text("没有填写任何绩效指标", "no indicator filled in"), None, "indicators"
         )
         return
-    present = {ind.value("level1") for ind in rec.indicators}
+    # A misfiled 二级 (E403) counts for the 一级 it belongs to, as it is scored there.
+    present = {scored_level1(spec, ind) for ind in rec.indicators}
     for l1 in spec.level1:
         if l1.label not in present:
             yield rec.finding(

@@ -315,10 +315,13 @@ _rule(
 _rule(
     "W204",
     (
-        "指标类别使用了别名，已按标准名称读取",
-        "an indicator category alias was read as its standard name",
+        "指标类别或完成状态使用了别名（如“完成”“基本完成”），已按标准名称读取",
+        "an indicator category or status alias (完成, 基本完成 …) was read as its standard name",
     ),
-    ("统一名称才能汇总", "categories must be uniform to be summarised"),
+    (
+        "统一名称才能汇总和计分",
+        "categories and statuses must be uniform to be summarised and scored",
+    ),
     ("从下拉列表选择标准名称", "choose the standard name from the dropdown"),
 )
 _rule(
@@ -370,6 +373,33 @@ _rule(
     ("表式要求执行率低于阈值时说明原因", "the form asks for a reason below the threshold"),
     ("在“原因”栏说明", "explain it in the reason field"),
 )
+_rule(
+    "W306",
+    (
+        "全年预算数比年初预算数调减较多（默认 20% 以上），且恰好等于全年执行数",
+        "the full-year budget was cut well below the initial one (20 %+ by default) to equal the amount spent",
+    ),
+    (
+        "把预算调整到支出数，执行率就成了 100%，执行率得分不再反映执行情况",
+        "a budget adjusted to the spending makes the rate 100 % and its score meaningless",
+    ),
+    (
+        "核实预算调整的批复；如未调整，按批复的全年预算数填写",
+        "check the approved adjustment; if there was none, enter the approved full-year budget",
+    ),
+)
+_rule(
+    "W307",
+    (
+        "金额不合常理：10 亿元（100,000 万元）以上、是本项目另一金额的 10,000 倍以上，或恰为年初预算数的 10 倍或 1/10",
+        "an implausible amount: 100,000 万元 or more, 10,000 × another amount of the project, or exactly 10 × (or 1/10 of) the initial budget",
+    ),
+    (
+        "常见原因是把元填进了万元栏，或多打、少打了一个 0；合计和执行率会因此失真",
+        "usually 元 typed into a 万元 column or a zero too many or too few; totals and rates go wrong",
+    ),
+    ("核对金额，以万元为单位填写", "check the amount and enter it in 万元"),
+)
 # -- indicators --------------------------------------------------------------------------------
 _rule(
     "E401",
@@ -407,7 +437,10 @@ _rule(
         "指标未完成（或未得满分），但未写偏差原因",
         "indicator not met (or not full marks) without a reason",
     ),
-    ("未完成的指标必须分析原因并提出改进措施", "an unmet indicator needs its reason and a remedy"),
+    (
+        "未完成的指标必须分析原因并提出改进措施；“无”“0”“/”“同上”等不算原因",
+        "an unmet indicator needs its reason and a remedy; 无, 0, /, 同上 and the like are no reason",
+    ),
     ("填写偏差原因分析及改进措施", "fill in the reason and the remedy"),
 )
 _rule(
@@ -475,6 +508,21 @@ _rule(
     ("没有填写任何绩效指标", "no indicator filled in"),
     ("没有指标就无法评价", "nothing can be evaluated without indicators"),
     ("填写绩效指标", "fill in the indicators"),
+)
+_rule(
+    "W415",
+    (
+        "指标重复考核预算执行（如数量指标的指标值等于预算金额，或三级指标为预算执行率）",
+        "an indicator counts the budget's execution again (a quantity target equal to the budget, or a 预算执行率 indicator)",
+    ),
+    (
+        "预算执行率已单独占 10 分，再设为绩效指标等于重复计分",
+        "the execution rate already carries its own 10 points; as an indicator it is counted twice",
+    ),
+    (
+        "改用反映产出（做了什么、做了多少）的指标",
+        "use an indicator of the output itself (what was done, how much)",
+    ),
 )
 
 # -- scores (forms with 分值 / 得分 columns; W509 on every form) ---------------------------------
@@ -544,7 +592,10 @@ _rule(
 _rule(
     "E508",
     ("得分低于分值，但未写偏差原因", "a score below its weight without a reason"),
-    ("未得满分的指标须分析原因", "an indicator without full marks needs its reason"),
+    (
+        "未得满分的指标须分析原因；“无”“0”“/”“同上”等不算原因",
+        "an indicator without full marks needs its reason; 无, 0, /, 同上 are no reason",
+    ),
     ("填写偏差原因分析及改进措施", "fill in the reason and the remedy"),
 )
 _rule(
@@ -564,6 +615,21 @@ _rule(
     ("指标有分值但没有填写得分", "an indicator with a weight has no score"),
     ("计分表式要求每个指标自评得分", "a scored form needs every indicator's self-score"),
     ("填写得分", "enter the score"),
+)
+_rule(
+    "W511",
+    (
+        "全部指标自评满分，但执行率低于 60%（默认）或有指标未完成",
+        "every indicator self-scored at full marks while the execution rate is below 60 % (default) or an indicator is not met",
+    ),
+    (
+        "钱没花完或目标没完成，绩效却全部满分，审核人不会认可这样的自评",
+        "money unspent or targets unmet with full marks everywhere is a self-evaluation no reviewer signs",
+    ),
+    (
+        "按实际完成情况逐项评分，并写明偏差原因",
+        "score each indicator by what was achieved and give the reasons",
+    ),
 )
 
 # -- the inbox (collect) -----------------------------------------------------------------------

@@ -92,6 +92,17 @@ class Indicator:
         return "≤" if self.is_cost else "≥"
 
 
+def scored_level1(spec: Spec, ind: Indicator) -> str | None:
+    """The 一级 an indicator is scored and subtotalled under: the one its 二级 belongs to.
+
+    The seed's paper form has 社会效益指标 under the merged 完成指标 cell; the unit is told to
+    fix the form (E403), but the project's score must not lose the 效益 weight over a merged
+    cell. Without a known 二级, the 一级 as written."""
+    level1, level2 = ind.value("level1"), ind.value("level2")
+    owner = spec.level1_of.get(level2) if isinstance(level2, str) else None
+    return owner if owner is not None else level1
+
+
 @dataclass
 class Record:
     """A filled workbook, read.

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from .errors import Text
 from .findings import Finding
-from .normalize import Target, shared_text
-from .record import Indicator, Record
+from .normalize import Target, is_no_reason, shared_text
+from .record import Indicator, Record, scored_level1
 from .spec import Spec
 
 POSITIVE = "positive"
@@ -184,7 +184,7 @@ def score_indicator(spec: Spec, ind: Indicator, weight: float | None) -> Indicat
     computed = None
     if weight is not None and rule.share is not None:
         computed = round(min(max(rule.share, 0.0), 1.0) * weight, spec.round_digits)
-    return IndicatorScore(ind.index, ind.value("level1"), weight, computed, reported, rule)
+    return IndicatorScore(ind.index, scored_level1(spec, ind), weight, computed, reported, rule)
 
 
 def _rule(spec: Spec, ind: Indicator, reported: float | None, weight: float | None) -> Rule:
@@ -243,17 +243,13 @@ def weights(record: Record) -> dict[int, float | None]:
             out[ind.index] = w if isinstance(w, (int, float)) and w > 0 else None
         return out
     by_label = {x.label: x.weight for x in spec.level1}
+    level1 = {ind.index: scored_level1(spec, ind) for ind in record.indicators}
     counts: dict[str, int] = {}
-    for ind in record.indicators:
-        label = ind.value("level1")
+    for label in level1.values():
         counts[label] = counts.get(label, 0) + 1
     return {
-        ind.index: (
-            by_label[ind.value("level1")] / counts[ind.value("level1")]
-            if ind.value("level1") in by_label
-            else None
-        )
-        for ind in record.indicators
+        index: by_label[label] / counts[label] if label in by_label else None
+        for index, label in level1.items()
     }
 
 
@@ -296,7 +292,43 @@ def score_findings(record: Record, score: ProjectScore) -> list[Finding]:
         out += list(_weights(record))
         out += list(_reported(record, score))
         out += list(_stated_totals(record, score))
+        out += list(_full_marks(record, score))
     return out
+
+
+def _full_marks(rec: Record, score: ProjectScore) -> Iterator[Finding]:
+    """Every indicator self-scored at full marks while the money or a status says otherwise
+    (池州贵池 2022): the self-evaluation was not done, or not honestly (a warning: W511)."""
+    spec = rec.spec
+    rows = list(zip(rec.indicators, score.indicators, strict=True))
+    if not rows or any(
+        s.reported is None or s.weight is None or s.reported < s.weight - 1e-9 for _, s in rows
+    ):
+        return
+    rate = score.exec_rate
+    unmet = [ind for ind, _ in rows if ind.value("status") != spec.complete_status]
+    if rate is not None and rate < spec.full_marks_exec_below:
+        why = Text(
+            f"执行率 {rate:.2%}（低于 {spec.full_marks_exec_below:.0%}）",
+            f"the execution rate is {rate:.2%} (below {spec.full_marks_exec_below:.0%})",
+        )
+    elif unmet:
+        ind = unmet[0]
+        why = Text(
+            f"指标{ind.title.zh}为「{ind.value('status') or '（空）'}」",
+            f"indicator {ind.title.en} is '{ind.value('status') or '(blank)'}'",
+        )
+    else:
+        return
+    yield rec.finding(
+        "W511",
+        Text(
+            f"全部 {len(rows)} 个指标均自评满分，但{why.zh}：请核实自评得分",
+            f"all {len(rows)} indicators self-scored at full marks, but {why.en}: check the scores",
+        ),
+        rec.where("total_score"),
+        "ind_score",
+    )
 
 
 def _weights(rec: Record) -> Iterator[Finding]:
@@ -331,13 +363,15 @@ def _weights(rec: Record) -> Iterator[Finding]:
             "ind_weight",
         )
     if spec.level1_weights_fixed:
+        # by the 一级 each indicator is scored under (a misfiled 二级 counts where it belongs)
+        level1 = [scored_level1(spec, ind) for ind in rec.indicators]
         for l1 in spec.level1:
             total = sum(
                 ind.value("weight")
-                for ind in rec.indicators
-                if ind.value("level1") == l1.label and isinstance(ind.value("weight"), (int, float))
+                for ind, label in zip(rec.indicators, level1, strict=True)
+                if label == l1.label and isinstance(ind.value("weight"), (int, float))
             )
-            present = any(ind.value("level1") == l1.label for ind in rec.indicators)
+            present = l1.label in level1
             if present and abs(total - l1.weight) > spec.score_tolerance:
                 yield rec.finding(
                     "E503",
@@ -405,7 +439,7 @@ def _reported(rec: Record, score: ProjectScore) -> Iterator[Finding]:
             isinstance(weight, (int, float))
             and reported < weight - 1e-9
             and ind.value("status") == spec.complete_status
-            and not ind.value("reason")
+            and is_no_reason(ind.value("reason"), spec.empty_reasons)
         ):
             yield rec.finding(
                 "E508",
@@ -451,7 +485,9 @@ def _over_achievement(rec: Record) -> Iterator[Finding]:
         a = ind.actual
         if a is None or a.number is None or t_num is None or t_num <= 0:
             continue
-        if a.number >= spec.over_achievement * t_num and not ind.value("reason"):
+        if a.number >= spec.over_achievement * t_num and is_no_reason(
+            ind.value("reason"), spec.empty_reasons
+        ):
             t = ind.title
             ratio = a.number / t_num
             yield rec.finding(

@@ -126,21 +126,30 @@ CASES = [
         ],
     ),
     ("E304", N, {"fund_fiscal_spent": None}, None, [("E304", "pe_fund_total_spent", 0)]),
-    ("W305", S23, {"fund_fiscal_spent": 50}, None, [("W305", "pe_exec_reason", 0)]),
+    (
+        "W305",
+        S23,
+        {"fund_fiscal_spent": 50},
+        None,
+        # every indicator at full marks with half the money unspent: W511 too
+        [("W305", "pe_exec_reason", 0), ("W511", "pe_total_score", 0)],
+    ),
     ("E401", N, {"indicators": _rows(1, target=None)}, None, [("E401", "pe_ind_target", 1)]),
     (
         "E402",
         N,
         {"indicators": _rows(0, level1="投入指标")},
         None,
-        [("E402", "pe_ind_level1", 0), ("E503", None, 0)],
+        # its 数量指标 belongs to 产出指标, where it is scored: the weights still add up
+        [("E402", "pe_ind_level1", 0)],
     ),
     (
         "E403",
         N,
         {"indicators": _rows(0, level2="社会效益指标")},
         None,
-        [("E403", "pe_ind_level2", 0)],
+        # scored under 效益指标, where it belongs: 产出 30 and 效益 50 (of 50 and 30)
+        [("E403", "pe_ind_level2", 0), ("E503", None, 0), ("E503", None, 0)],
     ),
     (
         "E403 unknown",
@@ -149,7 +158,14 @@ CASES = [
         None,
         [("E403", "pe_ind_level2", 0)],
     ),
-    ("E404", N, {"indicators": _rows(0, status="完成")}, None, [("E404", "pe_ind_status", 0)]),
+    (
+        "E404",
+        N,
+        {"indicators": _rows(0, status="进行中")},
+        None,
+        # (and every score still full while a status is not 已完成: W511)
+        [("E404", "pe_ind_status", 0), ("W511", "pe_total_score", 0)],
+    ),
     (
         "E405",
         N,
@@ -256,8 +272,16 @@ def test_every_rule_is_tested_or_listed():
     collect_rules = {"W601", "E602", "E603", "W604", "W605"}  # test_collect.py
     sign_rules = {"E701", "E702", "E703", "E704", "W015"}  # test_sign.py, test_limits.py
     hostile_rules = {"W016", "W606"}  # test_hostile.py, test_roundtrip.py
+    real_input_rules = {"W306", "W307", "W415", "W511"}  # test_real_input.py
     assert (
-        set(RULES) - tested - file_rules - score_rules - collect_rules - sign_rules - hostile_rules
+        set(RULES)
+        - tested
+        - file_rules
+        - score_rules
+        - collect_rules
+        - sign_rules
+        - hostile_rules
+        - real_input_rules
         == set()
     )
 

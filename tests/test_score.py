@@ -141,7 +141,8 @@ SCORE_CASES = [
         "E505 reverse",
         {"indicators": _rows(2, actual="150万元", status="部分完成", reason="涨价")},
         None,
-        [("E505", "pe_ind_score", 2)],
+        # every indicator still at full marks, one of them 部分完成: W511 too
+        [("E505", "pe_ind_score", 2), ("W511", "pe_total_score", 0)],
     ),
     ("E506", {}, _type_over_total, [("E506", "pe_total_score", 0)]),
     (
@@ -234,31 +235,34 @@ def _seed_result(tmp_path, project):
 
 
 # The seed's form has no score columns: weights are equal shares of each 一级's weight. Every
-# project files five indicators under 完成指标 (= 产出指标, 50 points: 10 each) and one under
-# 满意度 (10 points); none under 效益. Prose targets are qualitative: 已完成 earns 100 % of the
-# weight (qualitative_points), so 数量, 质量, 时效 and 社会效益 earn 10 each = 40. The 成本 row
+# project files five indicators under 完成指标 (= 产出指标) and one under 满意度 (10 points);
+# one of the five is a 社会效益指标, which belongs to 效益指标 and is scored there (30 points,
+# with E403 telling the unit to fix the form), so 产出's 50 points go to its four others
+# (12.5 each). Prose targets are qualitative: 已完成 earns 100 % of the weight
+# (qualitative_points), so 数量, 质量, 时效 earn 37.5 and 社会效益 30 = 67.5. The 成本 row
 # ("100万元" vs "未支付完成") and the 满意度 row ("满意度≥90%" vs "已完成") are quantitative
 # with a word as actual value: not scored (W411 says why), so the score is incomplete.
-#   媒体合作: 执行率 16 ÷ 100 = 16 % → 1.60; total 1.60 + 40 = 41.60 → 差
-#   文明城市: 执行率 99.63 ÷ 114.56 = 86.97 % → 8.70; total 48.70 → 差
-#   对外宣传: 执行率 40 ÷ 210 = 19.05 % → 1.90; total 41.90 → 差
+#   媒体合作: 执行率 16 ÷ 100 = 16 % → 1.60; total 1.60 + 67.5 = 69.10 → 中
+#   文明城市: 执行率 99.63 ÷ 114.56 = 86.97 % → 8.70; total 76.20 → 中
+#   对外宣传: 执行率 40 ÷ 210 = 19.05 % → 1.90; total 69.40 → 中
 @pytest.mark.parametrize(
-    ("index", "exec_score", "total"), [(0, 1.6, 41.6), (1, 8.7, 48.7), (2, 1.9, 41.9)]
+    ("index", "exec_score", "total"), [(0, 1.6, 69.1), (1, 8.7, 76.2), (2, 1.9, 69.4)]
 )
 def test_seed_projects_scored_as_computed(tmp_path, index, exec_score, total):
     result = _seed_result(tmp_path, seed_projects()[index])
     s = result.score
     assert s.reported_form is False
-    assert [i.weight for i in s.indicators] == [10.0] * 6
-    assert [i.computed for i in s.indicators] == [10.0, 10.0, 10.0, None, 10.0, None]
+    assert [i.weight for i in s.indicators] == [12.5] * 4 + [30.0, 10.0]
+    assert [i.computed for i in s.indicators] == [12.5, 12.5, 12.5, None, 30.0, None]
+    assert [i.level1 for i in s.indicators] == ["产出指标"] * 4 + ["效益指标", "满意度指标"]
     assert all(i.reported is None for i in s.indicators)
     assert s.exec_score == exec_score
-    assert s.subtotals == {"产出指标": 40.0}
-    assert (s.total, s.grade, s.unscored, s.complete) == (total, "差", 2, False)
+    assert s.subtotals == {"产出指标": 37.5, "效益指标": 30.0}
+    assert (s.total, s.grade, s.unscored, s.complete) == (total, "中", 2, False)
     doc = result.to_dict("zh")["project"]
     assert doc["score_kind"] == "computed" and doc["score"] == total
     assert "score_reported" not in doc["indicators"][0]
-    assert doc["indicators"][0]["score_computed"] == 10.0
+    assert doc["indicators"][0]["score_computed"] == 12.5
 
 
 @pytest.mark.parametrize(("digits", "exp"), [(2, 9.78), (1, 9.8), (0, 10.0)])
