@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import unicodedata
 import warnings
 import zipfile
 from collections.abc import Iterable
@@ -551,6 +552,9 @@ class _Reader:
         ind.actual = (
             parse_target(fields["actual"].value, placeholders) if "actual" in fields else None
         )
+        unit = fields["unit"].value if "unit" in fields else None
+        if isinstance(unit, str) and ind.target is not None and ind.target.quantitative:
+            ind.target = _with_unit(ind.target, unit)
         if ind.target is not None and ind.target.percent and ind.actual is not None:
             ind.actual = self._share(ind.actual, fields["actual"])
         return ind
@@ -749,6 +753,15 @@ _CONTRACT_ORDER: dict[int, tuple[Spec, list[str]]] = {}
 _PRINTED_COLUMNS = ("level1", "level2")
 _TRAILING_STOPS = re.compile(r"[。.;；,，!！]+$")
 _PLAIN_NUMBER = re.compile(r"\s*\d+(?:\.\d+)?\s*")
+
+
+def _with_unit(target: Target, unit: str) -> Target:
+    """A target whose unit stands in the form's own 度量单位 column (Sichuan 2023: 指标值 95,
+    度量单位 %), so that a percentage is known as one wherever its unit was written."""
+    if target.unit:
+        return target
+    unit = unicodedata.normalize("NFKC", unit).strip()
+    return Target(target.text, target.sign, target.number, unit, unit == "%", False, False)
 
 
 def _percent_text(share: float) -> str:

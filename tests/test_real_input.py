@@ -102,6 +102,20 @@ def test_a_bare_number_against_a_percentage_target(tmp_path, index, actual, scor
         assert note in only.message.zh and note in only.message.en
 
 
+@pytest.mark.parametrize(("actual", "score", "noted"), [(0.96, 20, True), ("96", 20, False)])
+def test_a_share_against_a_percentage_in_the_unit_column(tmp_path, actual, score, noted):
+    """Sichuan 2023 writes the unit in its own 度量单位 column: 指标值 95, 度量单位 %."""
+    split = {"sign": "≥", "target": "95", "unit": "%", "actual": actual, "score": score}
+    path = filled(tmp_path, "sichuan-2023", indicators=rows(**{str(QUALITY): split}))
+    got = checked(path)
+    ind = got.record.indicators[QUALITY]
+    assert (ind.target.number, ind.target.percent, ind.actual.number) == (95, True, 96)
+    assert got.score.indicators[QUALITY].computed == score
+    assert codes(got, "E505") == []
+    cell = named_cell_ref(path, "pe_ind_actual", QUALITY)
+    assert (cell in codes(got, "W201")) is noted
+
+
 def test_a_percent_formatted_target_is_a_percentage_too(tmp_path):
     def change(wb):
         percent_format(QUALITY, "target")(wb)
