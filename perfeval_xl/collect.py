@@ -8,8 +8,12 @@ is a `Collection`, plain data that `summary` turns into the department workbook.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import json
 import os
+import re
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -17,14 +21,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from .checks import CheckResult, check_read
 from .errors import OutputError, Text
 from .findings import Finding, finding
 from .read import read_workbook, read_workbook_bytes
-from .roster import RosterRow, read_roster
+from .record import Field, Record
+from .roster import RosterRow, read_roster, template_file_stems
 from .safety import MAX_FILE_BYTES, MAX_MEMBERS, MAX_TOTAL_BYTES
+from .score import ProjectScore, score_record
 from .spec import Spec
 
 #: Files that are, or claim to be, workbooks: each is checked (safety explains the wrong ones).
@@ -63,11 +70,21 @@ class Item:
 @dataclass
 class Submission:
     """One input, checked. `used` is False for a file superseded by a newer one of the same
-    project, or that could not be read."""
+    project (`superseded_by` names that one), or that could not be read.
+
+    `issued` holds the office-issued values the unit changed (E603 against the roster, E703
+    against the signature), as name -> (issued value, what the unit typed): the office's are
+    the ones it signs, so `counted_record` and `counted_score` (what the summary counts) have
+    them in place, while `result` stays what the file says."""
 
     item: Item
     result: CheckResult
     used: bool = True
+    superseded_by: str | None = None
+    issued: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    _counted: tuple[Record | None, ProjectScore | None] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def key(self) -> tuple[str, str] | None:
@@ -80,17 +97,74 @@ class Submission:
             return None
         return (str(code), str(name))
 
+    @property
+    def lock_file(self) -> bool:
+        """An Excel/WPS lock file (~$…, W009): noted, but no unit sent it and it holds no data."""
+        return self.result.record is None and any(f.code == "W009" for f in self.result.findings)
+
+    def correct(self, name: str, issued: Any, typed: Any) -> None:
+        """Put the office's issued value of field `name` back in place of what the unit typed."""
+        self.issued[name] = (issued, typed)
+        self._counted = None
+
+    @property
+    def counted_record(self) -> Record | None:
+        """The record as the summary counts it: the file's, with the issued values in place."""
+        return self._figures()[0]
+
+    @property
+    def counted_score(self) -> ProjectScore | None:
+        """The score as the summary counts it: on the issued amounts (执行率, 执行率得分, 总分
+        and grade follow the issued 全年预算数), with the unit's own total as its sheet shows it."""
+        return self._figures()[1]
+
+    def _figures(self) -> tuple[Record | None, ProjectScore | None]:
+        if self._counted is None:
+            rec, score = self.result.record, self.result.score
+            if rec is not None and self.issued:
+                rec = _with_issued(rec, self.issued)
+                own = score.reported_total if score is not None else None
+                score = score_record(rec)
+                score.reported_total = own  # what the unit's sheet shows, on its own amounts
+            self._counted = (rec, score)
+        return self._counted
+
+
+def _with_issued(rec: Record, issued: dict[str, tuple[Any, Any]]) -> Record:
+    """`rec` with each issued value in its field (same cell, the unit's text kept as raw)."""
+    fields = dict(rec.fields)
+    for name, (value, _) in issued.items():
+        old = fields.get(name)
+        sheet, cell = (old.sheet, old.cell) if old is not None else rec.where(name)
+        fields[name] = Field(name, value, old.raw if old is not None else None, sheet, cell)
+    return dataclasses.replace(rec, fields=fields)
+
 
 @dataclass
 class RosterStatus:
-    """A roster row and what came in for it."""
+    """A roster row and what came in for it: the file used for it, or else a file that could
+    not be read but is named for it (`unreadable`): received all the same, so nobody chases a
+    unit that did send its file."""
 
     row: RosterRow
     submission: Submission | None
+    unreadable: Submission | None = None
 
     @property
     def received(self) -> bool:
-        return self.submission is not None
+        return self.submission is not None or self.unreadable is not None
+
+    @property
+    def status(self) -> str:
+        """`received`, `unreadable` (received, not readable) or `missing`."""
+        if self.submission is not None:
+            return "received"
+        return "unreadable" if self.unreadable is not None else "missing"
+
+    @property
+    def source(self) -> Submission | None:
+        """The file received for the row, readable or not."""
+        return self.submission or self.unreadable
 
 
 @dataclass
@@ -112,17 +186,50 @@ class Collection:
 
     @property
     def unreadable(self) -> list[Submission]:
-        return [s for s in self.submissions if s.result.record is None]
+        """Files that could not be read; lock files are not among them (no unit sent one)."""
+        return [s for s in self.submissions if s.result.record is None and not s.lock_file]
+
+    @property
+    def superseded(self) -> list[Submission]:
+        return [s for s in self.submissions if s.superseded_by is not None]
 
     def _findings(self) -> list[Finding]:
-        return [f for s in self.submissions for f in s.result.findings] + self.findings
+        """The live findings: a superseded file's are kept for the record, never counted."""
+        return [
+            f for s in self.submissions if s.superseded_by is None for f in s.result.findings
+        ] + self.findings
+
+    def unattributed(self) -> list[Finding]:
+        """Live findings of no summarised project: unreadable and lock files, the inbox's own
+        (files not read, the roster). With the projects' they make every count."""
+        return [
+            f
+            for s in self.submissions
+            if s.superseded_by is None and s.result.record is None
+            for f in s.result.findings
+        ] + self.findings
+
+    def findings_with_state(self) -> list[tuple[Finding, bool]]:
+        """Every finding with whether it is live: each file's, then the inbox's; live first,
+        then errors first, then by file."""
+        dead = {id(s) for s in self.superseded}
+        pairs = [(f, id(s) not in dead) for s in self.submissions for f in s.result.findings]
+        pairs += [(f, True) for f in self.findings]
+        return sorted(
+            pairs,
+            key=lambda p: (
+                not p[1],
+                p[0].severity != "error",
+                p[0].file,
+                p[0].sheet or "",
+                p[0].cell or "",
+                p[0].code,
+            ),
+        )
 
     def all_findings(self) -> list[Finding]:
-        """Every finding: each file's, then the inbox's; errors first, then by file."""
-        return sorted(
-            self._findings(),
-            key=lambda f: (f.severity != "error", f.file, f.sheet or "", f.cell or "", f.code),
-        )
+        """Every finding, superseded files' too (`findings_with_state` says which are live)."""
+        return [f for f, _ in self.findings_with_state()]
 
     @property
     def errors(self) -> int:
@@ -186,6 +293,9 @@ def collect(
     if rows is not None:
         coll.roster_path = str(roster)
         _compare_roster(coll, rows, roster_spec or load_spec())
+    if key is not None:
+        for s in coll.projects:
+            _signed_values_back(s)
     return coll
 
 
@@ -443,6 +553,7 @@ def _supersede(coll: Collection) -> None:
         keep = ordered[0]
         for old in ordered[1:]:
             old.used = False
+            old.superseded_by = keep.item.source
             old.result.findings.append(
                 finding(
                     "W601",
@@ -471,12 +582,18 @@ def _compare_roster(coll: Collection, rows: list[RosterRow], spec: Spec) -> None
         if s.key is not None:
             by_key[s.key] = s
     matched: set[int] = set()
+    named = _unreadable_by_stem(coll)
     coll.roster = []
-    for row in rows:
+    for row, stem in zip(rows, template_file_stems(rows), strict=True):
         v = row.values
         sub = by_code.get(str(v["project_code"])) if v.get("project_code") else None
         sub = sub or by_key.get((str(v["dept_code"]), str(v["project_name"])))
         coll.roster.append(RosterStatus(row, sub))
+        if sub is None and (bad := named.get(_stem_key(stem))) is not None:
+            # received: the file the office issued for this row came back, unreadable (its own
+            # finding says why); the unit is asked to send it again, not chased for it
+            coll.roster[-1].unreadable = bad
+            continue
         if sub is None:
             coll.findings.append(
                 finding(
@@ -520,8 +637,78 @@ def _compare_roster(coll: Collection, rows: list[RosterRow], spec: Spec) -> None
             )
 
 
+#: What a copy adds to a file name: Windows' " - 副本" / " - Copy", a browser's " (1)".
+_COPY_MARKS = re.compile(r"(?:\s*-\s*(?:副本|copy))+$|\s*[(（]\d{1,3}[)）]$", re.IGNORECASE)
+
+
+def _stem_key(stem: str) -> str:
+    return unicodedata.normalize("NFC", stem).casefold()
+
+
+def _unreadable_by_stem(coll: Collection) -> dict[str, Submission]:
+    """Unreadable files (lock files aside) by their name without extension, and without what a
+    copy adds to it, to be matched to the roster by the template's own naming."""
+    stems: list[tuple[str, Submission]] = []
+    for s in coll.unreadable:
+        name = PurePosixPath(s.item.source.replace("\\", "/")).name
+        stems.append((name.rsplit(".", 1)[0] if "." in name else name, s))
+    out: dict[str, Submission] = {}
+    for stem, s in stems:  # a file's own name first: a copy's never takes a row from it
+        out.setdefault(_stem_key(stem), s)
+    for stem, s in stems:
+        bare = stem
+        while (cut := _COPY_MARKS.sub("", bare)) != bare:
+            bare = cut
+        out.setdefault(_stem_key(bare), s)
+    return out
+
+
+def _shown(value: Any, name: str) -> str:
+    """A value in a message: amounts as amounts are shown everywhere (320.00), texts as typed."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and name.startswith("fund_"):
+        return f"{value:,.2f}"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value)
+
+
+def _signed_values_back(sub: Submission) -> None:
+    """Under --key the signed issued values are authoritative even without a roster: each one
+    E703 found changed goes back in place of the unit's (a value the roster already put back
+    stays the roster's). E703 is only reported under a valid signature, so these are the
+    office's own values."""
+    rec = sub.result.record
+    changed = [f.field for f in sub.result.findings if f.code == "E703" and f.field]
+    if rec is None or not changed:
+        return
+    try:
+        signed = json.loads(rec.meta.get("signed_values") or "{}")
+    except (TypeError, ValueError):
+        return
+    if not isinstance(signed, dict):
+        return
+    for name in changed:
+        if name in sub.issued or not isinstance(signed.get(name), str):
+            continue
+        sub.correct(name, _from_canonical(name, signed[name]), rec.value(name))
+
+
+def _from_canonical(name: str, text: str) -> Any:
+    """A signed value (`sign.canonical`) as the record holds such a value."""
+    if not text:
+        return None
+    if name.startswith("fund_") or name == "year":
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        return int(number) if name == "year" and number.is_integer() else number
+    return text
+
+
 def _compare_issued(sub: Submission, row: RosterRow) -> None:
-    """Office-issued values must still be what the office issued."""
+    """Office-issued values must still be what the office issued; where one is not, the
+    roster's is put back for the summary (the unit's stays in the finding and in 项目明细)."""
     rec = sub.result.record
     for name, expected in row.values.items():
         got_field = rec.fields.get(name)
@@ -534,13 +721,16 @@ def _compare_issued(sub: Submission, row: RosterRow) -> None:
         )
         if not same:
             sheet, cell = rec.where(name)
+            sub.correct(name, expected, got)
+            want, have = _shown(expected, name), _shown(got, name)
             sub.result.findings.append(
                 finding(
                     "E603",
                     sub.item.source,
                     Text(
-                        f"与名册不符：名册为「{expected}」，文件中为「{got}」",
-                        f"differs from the roster: roster '{expected}', file '{got}'",
+                        f"与名册不符：名册为「{want}」，文件中为「{have}」；汇总按名册计",
+                        f"differs from the roster: roster '{want}', file '{have}'; "
+                        "the summary counts the roster's",
                     ),
                     sheet=sheet,
                     cell=cell,

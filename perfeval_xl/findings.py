@@ -176,8 +176,8 @@ _rule(
     "W009",
     ("Excel/WPS 的临时锁定文件（~$ 开头），已跳过", "an Excel/WPS lock file (~$…): skipped"),
     (
-        "工作簿打开时 Excel 会生成它，它不含数据",
-        "Excel creates it while a workbook is open; it holds no data",
+        "工作簿打开时 Excel 会生成它，它不含数据；不算作无法读取的文件",
+        "Excel creates it while a workbook is open; it holds no data and is not counted unreadable",
     ),
     ("关闭工作簿后删除该文件", "close the workbook and delete the file"),
 )
@@ -640,8 +640,10 @@ _rule(
         "several files for one project: this one is superseded by a newer one",
     ),
     (
-        "每个项目只汇总一份；按工作簿自身的保存时间（其次文件时间）取最新的",
-        "one file per project is summarised: the newest by the workbook's saved time, then file time",
+        "每个项目只汇总一份；按工作簿自身的保存时间（其次文件时间）取最新的。被取代文件的问题"
+        "保留在问题清单中（标为“已被取代”），不计入任何统计",
+        "one file per project is summarised: the newest by the workbook's saved time, then file "
+        "time. A superseded file's findings stay in the list, marked superseded, and count nowhere",
     ),
     (
         "确认采用的是正确的版本，删除旧文件",
@@ -664,15 +666,22 @@ _rule(
     "E603",
     ("财政部门预填的内容与名册不符", "an office-issued value differs from the roster"),
     (
-        "预算数、项目和单位名称由财政部门下发，不应被改动",
-        "budget, project and unit names are issued by the office and must not change",
+        "预算数、项目和单位名称由财政部门下发，不应被改动；汇总按名册的值计算，单位填的值列在"
+        "项目明细的“单位填报值”中",
+        "budget, project and unit names are issued by the office and must not change; the summary "
+        "counts the roster's value and shows the unit's beside it in 项目明细",
     ),
     ("用下发的模板重新填写，或核对名册", "fill the issued template again, or check the roster"),
 )
 _rule(
     "W604",
     ("名册中的项目未收到", "a project on the roster was not received"),
-    ("汇总须覆盖名册中的全部项目", "the summary must cover every project on the roster"),
+    (
+        "汇总须覆盖名册中的全部项目；按模板命名（主管部门代码_实施单位_项目名称）收到但无法读取"
+        "的文件算作已收到（无法读取），不再催报",
+        "the summary must cover every project on the roster; a file named as its template "
+        "(<dept code>_<unit>_<project>) that cannot be read counts as received (unreadable)",
+    ),
     ("催报该项目", "ask the unit for it"),
 )
 _rule(
@@ -714,8 +723,8 @@ _rule(
     "E703",
     ("财政部门预填并签名的内容被改动", "an issued and signed value was changed"),
     (
-        "预算数、项目、单位等由财政部门下发，即使取消了工作表保护也不能改",
-        "budget, project and unit are issued by the office and must not change, even with protection removed",
+        "预算数、项目、单位等由财政部门下发，即使取消了工作表保护也不能改；汇总按签名的下发值计算",
+        "budget, project and unit are issued by the office and must not change, even with protection removed; the summary counts the signed issued value",
     ),
     (
         "恢复为下发时的内容，或请财政部门重新下发",

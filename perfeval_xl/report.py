@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .checks import CheckResult
+from .score import ProjectScore
 
 if TYPE_CHECKING:
     from .collect import Collection
@@ -90,19 +91,52 @@ def _file_line(r: CheckResult, lang: str) -> str:
     s = r.score
     if lang == "en":
         parts = [r.record.spec.id, f"{n} indicator{'s' if n != 1 else ''}"]
-        if s is not None and s.total is not None:
-            kind = "score" if s.reported_form else "computed score"
-            parts.append(f"{kind} {s.total:.2f} {s.grade}")
-            if not s.complete:
-                parts.append(f"incomplete: {s.unscored} not scored" if s.unscored else "incomplete")
+        if s is not None:
+            parts += score_words(s, "en")
         return f"{r.path}  ({', '.join(parts)})"
     parts = [r.record.spec.id, f"{n} 个指标"]
-    if s is not None and s.total is not None:
-        kind = "总分" if s.reported_form else "计算得分"
-        parts.append(f"{kind} {s.total:.2f}，{s.grade}")
-        if not s.complete:
-            parts.append(f"不完整：{s.unscored} 个指标无法计分" if s.unscored else "不完整")
+    if s is not None:
+        parts += score_words(s, "zh")
     return f"{r.path}  （{'，'.join(parts)}）"
+
+
+def score_words(s: ProjectScore, lang: str = "zh") -> list[str]:
+    """How a project's score is said: the unit's own total (自评总分) beside ours (核定总分, or
+    计算得分 on a form without score columns) and the grade, marked as ours.
+
+    An incomplete score (an indicator or the execution rate that cannot be scored) is said to
+    be incomplete, with how much is missing, and gets no grade: a part of a score is not a
+    total, and "10.00 差" for a project whose indicators could not be scored is not true."""
+    en = lang == "en"
+    out = []
+    if s.reported_form and s.reported_total is not None:
+        out.append(
+            f"own total {s.reported_total:.2f}" if en else f"自评总分 {s.reported_total:.2f}"
+        )
+    if en:
+        kind = "checked total" if s.reported_form else "computed score"
+    else:
+        kind = "核定总分" if s.reported_form else "计算得分"
+    if not s.complete:
+        missing = _missing_words(s, lang)
+        out.append(f"{kind} incomplete ({missing})" if en else f"{kind}不完整（{missing}）")
+    elif s.total is not None:
+        out.append(f"{kind} {s.total:.2f}")
+        out.append(f"{s.grade} (checked)" if en else f"{s.grade}（核定）")
+    return out
+
+
+def _missing_words(s: ProjectScore, lang: str) -> str:
+    n = s.unscored
+    if lang == "en":
+        words = [f"{n} indicator{'s' if n != 1 else ''} not scored"] if n else []
+        if s.exec_score is None:
+            words.append("execution rate not scored")
+        return "; ".join(words)
+    words = [f"{n} 个指标无法计分"] if n else []
+    if s.exec_score is None:
+        words.append("执行率无法计分")
+    return "，".join(words)
 
 
 def summary_line(t: dict[str, int], lang: str = "zh") -> str:
@@ -121,15 +155,32 @@ def to_json(results: Sequence[CheckResult], lang: str = "zh") -> str:
 
 def collection_json(coll: Collection, lang: str = "zh") -> str:
     """`collect --json`: every file's check result (as `check --format json`), the inbox's own
-    findings, the roster comparison and the same department figures as 部门汇总."""
-    from .summary import departments_json
+    findings, the roster comparison and the same department figures as 部门汇总.
+
+    A superseded file's entry says so (`superseded`, and by which file); its findings are
+    listed but counted nowhere. Where the unit changed office-issued values, `issued_values`
+    gives both and `score_on_issued_values` the score the summary counts. `other` holds the
+    live errors and warnings of no department: with `departments` they make `totals`."""
+    from .summary import departments_json, other_counts
 
     files = []
     for s in coll.submissions:
         entry = s.result.to_dict(lang)
         entry.update(
-            {"source": s.item.source, "used": s.used, "received": s.item.received.isoformat()}
+            {
+                "source": s.item.source,
+                "used": s.used,
+                "received": s.item.received.isoformat(),
+                "superseded": s.superseded_by is not None,
+                "superseded_by": s.superseded_by,
+                "issued_values": {
+                    name: {"issued": issued, "unit": typed}
+                    for name, (issued, typed) in s.issued.items()
+                },
+            }
         )
+        if s.issued and s.counted_score is not None:
+            entry["score_on_issued_values"] = s.counted_score.to_dict()
         files.append(entry)
     roster = None
     if coll.roster is not None:
@@ -138,7 +189,8 @@ def collection_json(coll: Collection, lang: str = "zh") -> str:
                 "line": r.row.line,
                 **{k: v for k, v in r.row.values.items()},
                 "received": r.received,
-                "source": r.submission.item.source if r.submission else None,
+                "status": r.status,
+                "source": r.source.item.source if r.source else None,
             }
             for r in coll.roster
         ]
@@ -147,6 +199,7 @@ def collection_json(coll: Collection, lang: str = "zh") -> str:
         "files": files,
         "findings": [f.to_dict(lang) for f in coll.findings],
         "departments": departments_json(coll),
+        "other": other_counts(coll),
         "roster": roster,
         "totals": {
             "files": len(coll.submissions),

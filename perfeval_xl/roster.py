@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RosterError, RosterErrors, Text
+from .fileio import safe_file_stem, unique_stem
 from .generate import YEAR_RANGE, issuable_fields
 from .normalize import is_blank
 from .spec import Spec
@@ -77,6 +78,23 @@ def read_roster(path: Path | str, spec: Spec) -> list[RosterRow]:
     if errors:
         raise RosterErrors(sorted(errors, key=lambda e: e.row or 0)[:MAX_REPORTED])
     return rows
+
+
+def template_file_stems(rows: list[RosterRow]) -> list[str]:
+    """The file name (without `.xlsx`) of each row's template, as `template --roster` names it:
+    `<主管部门代码>_<实施单位>_<项目名称>`, made safe for Windows, `_2` … for a name taken by an
+    earlier row. `collect` knows by it which row a file it cannot read was sent for."""
+    taken: set[str] = set()
+    return [
+        unique_stem(
+            safe_file_stem(
+                f"{r.values.get('dept_code', '')}_{r.values.get('unit_name', '')}"
+                f"_{r.values.get('project_name', '')}"
+            ),
+            taken,
+        )
+        for r in rows
+    ]
 
 
 def _read_table(path: Path) -> list[tuple[int, list[Any]]]:

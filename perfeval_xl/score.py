@@ -77,6 +77,8 @@ class ProjectScore:
     subtotals: dict[str, float] = field(default_factory=dict)
     total: float | None = None
     grade: str | None = None
+    #: 自评总分: the unit's own total as its sheet shows it (forms with score columns only)
+    reported_total: float | None = None
 
     @property
     def unscored(self) -> int:
@@ -98,6 +100,8 @@ class ProjectScore:
             "unscored_indicators": self.unscored,
             "exec_score": self.exec_score,
             "subtotals": dict(self.subtotals),
+            # the unit's own total beside ours, as `score_reported` beside each indicator's
+            **({"score_reported": self.reported_total} if self.reported_form else {}),
         }
 
 
@@ -280,7 +284,30 @@ def score_record(record: Record) -> ProjectScore:
     if any(p is not None for p in parts):
         result.total = round(sum(p for p in parts if p is not None), spec.round_digits)
         result.grade = grade(spec, result.total)
+    if spec.scored:
+        result.reported_total = reported_total(record, result)
     return result
+
+
+def reported_total(record: Record, score: ProjectScore) -> float | None:
+    """自评总分: the total the unit's own sheet shows, to stand beside ours (a reviewer signs
+    ours, and must see where the unit's differs): a 总分 typed over its formula, else what the
+    formula adds up, the reported indicator scores plus the sheet's 执行率得分 (typed over, or
+    the formula's on the sheet's own amounts). None when the unit reported no score at all."""
+    stated = record.stated.get("total_score")
+    if stated is not None and _number(stated.value):
+        return stated.value
+    reported = [s.reported for s in score.indicators if _number(s.reported)]
+    if not reported:
+        return None
+    typed = record.stated.get("exec_score")
+    exec_part = typed.value if typed is not None and _number(typed.value) else score.exec_score
+    total = round(sum(reported) + (exec_part or 0.0), record.spec.round_digits)
+    return total if math.isfinite(total) else None  # pasted 1e308s: no total to show
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # -- findings on scored forms ------------------------------------------------------------------

@@ -173,8 +173,8 @@ def verify(record: Record, key: bytes) -> list[Finding]:
                 record.finding(
                     "E703",
                     Text(
-                        f"财政部门下发的「{_label(spec, name)}」被改动：下发时为「{_shown(issued)}」，现为「{_shown(now)}」",
-                        f"issued value {name} was changed: issued '{_shown(issued)}', now '{_shown(now)}'",
+                        f"财政部门下发的「{_label(spec, name)}」被改动：下发时为「{_shown(issued, name)}」，现为「{_shown(now, name)}」",
+                        f"issued value {name} was changed: issued '{_shown(issued, name)}', now '{_shown(now, name)}'",
                     ),
                     field or record.where(name),
                     name,
@@ -183,11 +183,13 @@ def verify(record: Record, key: bytes) -> list[Finding]:
     return out
 
 
-def _shown(text: str) -> str:
+def _shown(text: str, name: str = "") -> str:
+    """A canonical value as a message shows it: amounts as amounts everywhere (320.00)."""
     try:
-        return f"{float(text):g}"
+        number = float(text)
     except ValueError:
         return text if len(text) <= 30 else text[:30] + "…"
+    return f"{number:,.2f}" if name.startswith("fund_") else f"{number:g}"
 
 
 def _label(spec: Any, name: str) -> str:

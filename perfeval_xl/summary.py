@@ -30,9 +30,11 @@ from ._version import __version__
 from .collect import Collection, RosterStatus, Submission, no_gc_pauses
 from .fileio import write_output
 from .findings import ERROR, Finding
-from .generate import XLSXWRITER_OPTIONS, looks_rich, write_text
+from .generate import XLSXWRITER_OPTIONS, issuable_fields, looks_rich, write_text
+from .normalize import is_no_reason
 from .record import Record
 from .report import display_width
+from .score import ProjectScore
 from .spec import Spec
 
 SHEET_DEPARTMENTS = "部门汇总"
@@ -43,6 +45,15 @@ SHEET_ROSTER = "报送情况"
 TITLE = "项目支出绩效自评汇总"
 #: Grade labels when no project tells us its spec's (an empty inbox).
 DEFAULT_GRADES = ("优", "良", "中", "差")
+#: The grade column of a project whose score is incomplete (an indicator or the execution
+#: rate could not be scored): a part of a score gets no grade, and counts in no mean.
+INCOMPLETE = "不完整"
+#: How 项目明细 marks a grade as ours, not the unit's own.
+GRADE_BASIS = "（核定）"
+#: 部门汇总's row for the live findings of no summarised project (unreadable and lock files,
+#: files not read, the roster), so that its 合计 row counts what the header line counts.
+OTHER_CODE = "—"
+OTHER_NAME = "其他（未汇总的文件、名册）"
 DEFAULT_STATUSES = ("已完成", "部分完成", "未完成")
 #: Document creation time when the caller gives no `generated` time, so output stays stable.
 CREATED = datetime(2020, 1, 1, 0, 0, 0)
@@ -79,10 +90,12 @@ _EXTRA: dict[str, dict[str, Any]] = {
 class DepartmentRow:
     """One 主管部门 (department) of the summary: its projects' money, scores, grades and findings.
 
-    `rate` is Σspent ÷ Σbudget (None when Σbudget is 0); `mean_score` the simple mean of the
-    project totals that could be scored; `weighted_score` the mean weighted by 预算数 over
-    projects with a score and a budget above 0, because a 1 000 万元 project should weigh more
-    than a 10 万元 one. Blank amounts count as 0 in the sums.
+    Amounts and scores are the counted ones (`Submission.counted_record`): where a unit changed
+    an office-issued value, the office's. `rate` is Σspent ÷ Σbudget (None when Σbudget is 0);
+    `mean_score` the simple mean of the project totals that could be scored completely;
+    `weighted_score` the mean weighted by 预算数 over those with a budget above 0, because a
+    1 000 万元 project should weigh more than a 10 万元 one. Blank amounts count as 0 in the
+    sums. A project with an incomplete score counts under the grade `不完整`.
     """
 
     code: str
@@ -116,7 +129,7 @@ def department_rows(collection: Collection) -> list[DepartmentRow]:
         budget, spent = _money(subs)
         grades = dict.fromkeys(labels, 0)
         for s in subs:
-            g = s.result.score.grade if s.result.score else None
+            g = _grade(s)
             if g is not None:
                 grades[g] = grades.get(g, 0) + 1
         rows.append(
@@ -143,19 +156,29 @@ def departments_json(collection: Collection) -> list[dict]:
     return [dataclasses.asdict(r) for r in department_rows(collection)]
 
 
+def other_counts(collection: Collection) -> dict[str, int]:
+    """Errors and warnings of no department (部门汇总's 其他 row): with the departments' they
+    add up to the collection's live counts."""
+    found = collection.unattributed()
+    return {
+        "errors": sum(f.severity == ERROR for f in found),
+        "warnings": sum(f.severity != ERROR for f in found),
+    }
+
+
 def grade_labels(projects: Sequence[Submission]) -> list[str]:
     """The grade columns: the first project's spec's grades, then any other grade seen."""
     labels = [g.label for g in _rec(projects[0]).spec.grades] if projects else []
     labels = labels or list(DEFAULT_GRADES)
     for s in projects:
-        g = s.result.score.grade if s.result.score else None
+        g = _grade(s)
         if g is not None and g not in labels:
             labels.append(g)
     return labels
 
 
 def mean_score(projects: Sequence[Submission]) -> float | None:
-    """Simple mean of the project totals that could be scored (None when none could)."""
+    """Simple mean of the project totals that could be scored completely (None when none)."""
     totals = [t for s in projects if (t := _total(s)) is not None]
     return sum(totals) / len(totals) if totals else None
 
@@ -179,12 +202,27 @@ def _money(projects: Sequence[Submission]) -> tuple[float, float]:
 
 
 def _rec(s: Submission) -> Record:
-    assert s.result.record is not None  # collection.projects holds readable files only
-    return s.result.record
+    """The record as counted: the file's, with the office's issued values in place."""
+    rec = s.counted_record
+    assert rec is not None  # collection.projects holds readable files only
+    return rec
+
+
+def _score(s: Submission) -> ProjectScore | None:
+    return s.counted_score
 
 
 def _total(s: Submission) -> float | None:
-    return s.result.score.total if s.result.score else None
+    """The project's total where it could be scored completely: a part of a score is none."""
+    score = s.counted_score
+    return score.total if score is not None and score.complete else None
+
+
+def _grade(s: Submission) -> str | None:
+    score = s.counted_score
+    if score is None:
+        return None
+    return score.grade if score.complete else INCOMPLETE
 
 
 def _text(value: Any) -> str:
@@ -639,10 +677,11 @@ def _project_layout(projects: Sequence[Submission]) -> _ProjectLayout:
     columns += [("预算数合计", "amount"), ("执行数合计", "amount"), ("执行率", "rate")]
     columns += [("指标数", "int")] + [(x, "int") for x in statuses] + [("缺偏差原因", "int")]
     columns += [(x, "score") for x in level1] + [("执行率得分", "score")]
+    columns += [("自评总分", "score")]
     total_col = len(columns)
-    columns += [("总分", "score"), ("等级", "center"), ("计分方式", "center")]
+    columns += [("核定总分", "score"), ("等级", "center"), ("计分方式", "center")]
     columns += [("错误", "int"), ("警告", "int"), ("状态", "center"), ("表式", "center")]
-    columns += [("来源文件", "text"), ("收到时间", "datetime")]
+    columns += [("来源文件", "text"), ("收到时间", "datetime"), ("单位填报值", "text")]
     return _ProjectLayout(list(sources.items()), statuses, level1, columns, budget_col, total_col)
 
 
@@ -701,7 +740,8 @@ class _SummaryWriter:
             f"生成时间：{self.generated:%Y-%m-%d %H:%M}",
             f"收件箱：{coll.inbox}",
             f"收到文件 {len(coll.submissions)} 个，汇总项目 {len(self.projects)} 个，"
-            f"无法读取 {len(coll.unreadable)} 个",
+            f"已被取代 {len(coll.superseded)} 个，无法读取 {len(coll.unreadable)} 个"
+            + (f"，临时锁定文件 {locks} 个（不含数据）" if (locks := _locks(coll)) else ""),
             f"问题：错误 {coll.errors} 处，警告 {coll.warnings} 处（见「{SHEET_FINDINGS}」）",
         ]
         if coll.roster is not None:
@@ -745,12 +785,18 @@ class _SummaryWriter:
                     r.warnings,
                 ]
             )
-        total_row = self._department_totals(table, rows, grades)
+        other = other_counts(self.coll)
+        if other["errors"] or other["warnings"]:
+            blank = [None] * (6 + len(grades))
+            table.add([OTHER_CODE, OTHER_NAME, *blank, other["errors"], other["warnings"]])
+        total_row = self._department_totals(table, rows, grades, other)
         table.finish(print_title_rows=(2, 2))
         self._title_rows(ws, table)
-        self._charts(ws, table, total_row, grades)
+        self._charts(ws, table, total_row, grades, len(rows))
 
-    def _department_totals(self, table: _Table, rows: list[DepartmentRow], grades: list) -> int:
+    def _department_totals(
+        self, table: _Table, rows: list[DepartmentRow], grades: list, other: dict[str, int]
+    ) -> int:
         row = table.next_row
         first, last = table.header_row + 1, table.last_data_row
         budget, spent = _money(self.projects)
@@ -762,12 +808,13 @@ class _SummaryWriter:
             6: mean_score(self.projects),
             7: weighted_score(self.projects),
             **{8 + i: sum(r.grades.get(g, 0) for r in rows) for i, g in enumerate(grades)},
-            8 + len(grades): sum(r.errors for r in rows),
-            9 + len(grades): sum(r.warnings for r in rows),
+            # the departments' and the 其他 row's: what the header line and the JSON count
+            8 + len(grades): sum(r.errors for r in rows) + other["errors"],
+            9 + len(grades): sum(r.warnings for r in rows) + other["warnings"],
         }
         table.put(row, 0, "合计", "center_total")
         table.put(row, 1, None, "text_total")
-        if not rows:  # no range to sum over: the numbers themselves
+        if last < first:  # no range to sum over: the numbers themselves
             for col, value in cached.items():
                 table.put(row, col, value, f"{table.kinds[col]}_total")
             return row
@@ -784,6 +831,10 @@ class _SummaryWriter:
         # Means over all projects, not over the department means: straight from 项目明细.
         lay, sheet = self.layout, _quote(SHEET_PROJECTS)
         n = len(self.projects)
+        if n == 0:  # only the 其他 row: no project to average
+            for col in (6, 7):
+                table.put(row, col, None, "score_total")
+            return row
         score = f"{sheet}!{_abs_col_range(lay.total_col, 1, n)}"
         budget_ref = f"{sheet}!{_abs_col_range(lay.budget_col, 1, n)}"
         table.formula(
@@ -805,10 +856,14 @@ class _SummaryWriter:
         ws.merge_range(1, 0, 1, last_col, "", self.fmt["subtitle"])
         _ok(write_text(ws, 1, 0, text, self.fmt["subtitle"]), "write_string")
 
-    def _charts(self, ws: Any, table: _Table, total_row: int, grades: list[str]) -> None:
-        """执行率 by department and projects per grade, side by side under the table."""
-        first, last = table.header_row + 1, table.last_data_row
-        if last < first:
+    def _charts(
+        self, ws: Any, table: _Table, total_row: int, grades: list[str], departments: int
+    ) -> None:
+        """执行率 by department and projects per grade, side by side under the table (the 其他
+        row, of findings only, is no department)."""
+        first = table.header_row + 1
+        last = first + departments - 1
+        if departments == 0:
             return
         font = {"name": "宋体", "size": 9}
         anchor = total_row + 2
@@ -855,7 +910,7 @@ class _SummaryWriter:
         table = self._bulk(SHEET_PROJECTS, lay.columns)
         status_col = next(i for i, (h, _) in enumerate(lay.columns) if h == "状态")
         for s in self.projects:
-            rec, score, result = _rec(s), s.result.score, s.result
+            rec, score, result = _rec(s), _score(s), s.result
             values: list[Any] = [
                 rec.value("dept_code"),
                 rec.value("dept_name"),
@@ -875,10 +930,12 @@ class _SummaryWriter:
             for label in lay.level1:
                 got = score.subtotals.get(label, 0.0) if score and label in labels else None
                 values.append(got)
+            grade = _grade(s)
             values += [
                 score.exec_score if score else None,
-                score.total if score else None,
-                score.grade if score else None,
+                score.reported_total if score and score.reported_form else None,
+                _total(s),
+                grade + GRADE_BASIS if grade and grade != INCOMPLETE else grade,
                 _score_kind(s),
                 result.errors,
                 result.warnings,
@@ -886,6 +943,7 @@ class _SummaryWriter:
                 rec.spec.id,
                 s.item.source,
                 s.item.received,
+                _typed_by_unit(s) or None,
             ]
             table.add(values, {status_col: "bad"} if result.errors else None)
         table.finish()
@@ -914,7 +972,7 @@ class _SummaryWriter:
         ]
         table = self._bulk(SHEET_INDICATORS, columns)
         for s in self.projects:
-            rec, score = _rec(s), s.result.score
+            rec, score = _rec(s), _score(s)
             scores = {x.index: x for x in score.indicators} if score else {}
             for n, ind in enumerate(rec.indicators, start=1):
                 sc = scores.get(ind.index)
@@ -948,6 +1006,7 @@ class _SummaryWriter:
             ("单元格", "center"),
             ("代码", "center"),
             ("级别", "center"),
+            ("状态", "center"),
             ("栏目", "center"),
             ("说明", "text"),
         ]
@@ -956,7 +1015,9 @@ class _SummaryWriter:
         for s in self.coll.submissions:
             sources.setdefault(s.result.path, s)
             sources.setdefault(s.item.source, s)
-        for f in self.coll.all_findings():
+        # A superseded file's findings are kept (the clerk may ask why) but are not live: they
+        # come last, marked, and no count includes them.
+        for f, live in self.coll.findings_with_state():
             s = sources.get(f.file)
             spec = s.result.record.spec if s and s.result.record else None
             error = f.severity == ERROR
@@ -967,10 +1028,11 @@ class _SummaryWriter:
                     f.cell,
                     f.code,
                     "错误" if error else "警告",
+                    "有效" if live else "已被取代",
                     _field_label(spec, f),
                     f.message.render("zh"),
                 ],
-                {4: "bad" if error else "warn"},
+                {4: "bad" if error else "warn"} if live else None,
             )
         table.finish()
 
@@ -987,8 +1049,10 @@ class _SummaryWriter:
             ("收到时间", "datetime"),
         ]
         table = self._bulk(SHEET_ROSTER, columns)
+        words = {"received": "已收到", "unreadable": "已收到（无法读取）", "missing": "未收到"}
+        styles = {"received": None, "unreadable": {5: "warn"}, "missing": {5: "bad"}}
         for r in roster:
-            v, sub = r.row.values, r.submission
+            v, sub = r.row.values, r.source
             table.add(
                 [
                     r.row.line,
@@ -996,11 +1060,11 @@ class _SummaryWriter:
                     v.get("unit_name"),
                     v.get("project_name"),
                     v.get("project_code"),
-                    "已收到" if sub else "未收到",
+                    words[r.status],
                     sub.item.source if sub else None,
                     sub.item.received if sub else None,
                 ],
-                None if sub else {5: "bad"},
+                styles[r.status],
             )
         for s in _off_roster(self.projects, roster):
             rec = _rec(s)
@@ -1020,15 +1084,35 @@ class _SummaryWriter:
         table.finish()
 
 
+def _locks(coll: Collection) -> int:
+    return sum(s.lock_file for s in coll.submissions)
+
+
 def _abs_col_range(col: int, first: int, count: int) -> str:
     """`$X$2:$X$4`: rows `first` … `first + count - 1` (0-based) of one column."""
     name = xl_col_to_name(col)
     return f"${name}${first + 1}:${name}${first + count}"
 
 
+def _typed_by_unit(s: Submission) -> str:
+    """单位填报值: what the unit typed over each office-issued value the summary replaced
+    (`Submission.issued`), amounts as amounts: `当年财政拨款全年预算数：320.00`."""
+    if not s.issued:
+        return ""
+    labels = issuable_fields(_rec(s).spec)
+    parts = []
+    for name, (_, typed) in s.issued.items():
+        if isinstance(typed, (int, float)) and not isinstance(typed, bool):
+            shown = f"{typed:,.2f}" if name.startswith("fund_") else f"{typed:g}"
+        else:
+            shown = "（空）" if typed is None or typed == "" else str(typed)
+        parts.append(f"{labels.get(name, name)}：{shown}")
+    return "；".join(parts)
+
+
 def _score_kind(s: Submission) -> str | None:
     """计分方式: reported scores checked by the tool, or computed by it alone (and so labelled)."""
-    score = s.result.score
+    score = _score(s)
     if score is None:
         return None
     kind = "自评核验" if score.reported_form else "工具计算"
@@ -1036,12 +1120,17 @@ def _score_kind(s: Submission) -> str | None:
 
 
 def _missing_reasons(rec: Record) -> int:
-    """Indicators whose status says not (fully) met and whose 偏差原因 is blank."""
-    done = rec.spec.complete_status
+    """Indicators whose status says not (fully) met and whose 偏差原因 is blank or says
+    nothing (无, 同上 …: the spec's `empty_reasons`), as E405 counts them."""
+    spec = rec.spec
     count = 0
     for ind in rec.indicators:
-        status, reason = ind.value("status"), ind.field("reason")
-        if status and status != done and (reason is None or reason.blank):
+        status = ind.value("status")
+        if (
+            status
+            and status != spec.complete_status
+            and is_no_reason(ind.value("reason"), spec.empty_reasons)
+        ):
             count += 1
     return count
 

@@ -185,7 +185,7 @@ def test_demo(tmp_path):
         f"roster: {out / 'roster.csv'}",
         f"templates issued: 3 in {out / 'outbox'}",
         f"filled workbooks: 3 in {out / 'inbox'}",
-        "3 projects read; 9 errors, 39 warnings; 0 projects not received",
+        "3 projects read; 6 errors, 39 warnings; 0 projects not received",
         f"summary: {out / '2022汇总.xlsx'}",
         f"see the findings: perfeval-xl check {out / 'inbox'}/*.xlsx",
     ]
@@ -243,19 +243,20 @@ def test_check_text_output_exactly(tmp_path, monkeypatch):
     result = run("check", "national-2020.xlsx")
     assert result.exit_code == 1
     assert result.output == (
-        "national-2020.xlsx  （national-2020，5 个指标，总分 100.00，优）\n"
+        "national-2020.xlsx  （national-2020，5 个指标，自评总分 100.00，核定总分 100.00，优（核定））\n"
         "  错误     E301  自评表!G8      年度资金总额：全年执行数 120.00 超过全年预算数 100.00\n"
         "  错误     E301  自评表!G9      当年财政拨款：全年执行数 120.00 超过全年预算数 100.00\n"
         "  错误     E405  自评表!J17     指标「合作经费」状态为「未完成」，缺少偏差原因\n"
         '  警告     W201  自评表!F9      "１００万元" 按 100 读取\n'
-        "1 个文件，3 个错误，1 个警告\n"
+        "  警告     W511  自评表!I35     全部 5 个指标均自评满分，但指标「合作经费」为「未完成」：请核实自评得分\n"
+        "1 个文件，3 个错误，2 个警告\n"
     )
     result = run("--lang", "en", "check", "national-2020.xlsx")
     assert (
         result.output.splitlines()[0]
-        == "national-2020.xlsx  (national-2020, 5 indicators, score 100.00 优)"
+        == "national-2020.xlsx  (national-2020, 5 indicators, own total 100.00, checked total 100.00, 优 (checked))"
     )
-    assert result.output.splitlines()[-1] == "1 file, 3 errors, 1 warning"
+    assert result.output.splitlines()[-1] == "1 file, 3 errors, 2 warnings"
     assert '  warning  W201  自评表!F9      "１００万元" read as 100' in result.output
 
 
@@ -266,7 +267,7 @@ def test_check_json_shape(tmp_path):
     result = run("--lang", "en", "check", "--format", "json", str(path))
     assert result.exit_code == 1
     doc = json.loads(result.output)
-    assert doc["totals"] == {"files": 1, "errors": 3, "warnings": 1}
+    assert doc["totals"] == {"files": 1, "errors": 3, "warnings": 2}
     (entry,) = doc["files"]
     assert entry["path"] == str(path) and entry["form"] == "national-2020"
     project = entry["project"]

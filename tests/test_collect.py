@@ -72,7 +72,9 @@ def test_mixed_inbox(inbox):
     ]
     superseded = coll.submissions[3].result.findings[0]
     assert "单位B/national-2020.xlsx" in superseded.message.render("zh")
-    assert (coll.errors, coll.warnings, len(coll.unreadable)) == (3, 4, 2)
+    # the superseded file's W601 is kept but not counted; the lock file is no unreadable file
+    assert (coll.errors, coll.warnings, len(coll.unreadable)) == (3, 3, 1)
+    assert [s.superseded_by for s in coll.superseded] == ["单位B/national-2020.xlsx"]
     # findings name files as the clerk sees them, relative to the inbox
     assert {f.file for f in coll.all_findings()} <= {s.item.source for s in coll.submissions} | {
         "附件.zip/说明.txt",
@@ -103,7 +105,9 @@ def test_roster_expected_versus_received(inbox, tmp_path):
     three = next(s for s in coll.projects if s.key == ("109101", "项目三"))
     (e603,) = [f for f in three.result.findings if f.code == "E603"]
     assert (e603.field, e603.cell) == ("fund_fiscal_budget", "F9")
-    assert e603.message.render("en") == "differs from the roster: roster '99.0', file '100.0'"
+    assert e603.message.render("en") == (
+        "differs from the roster: roster '99.00', file '100.00'; the summary counts the roster's"
+    )
 
 
 def test_project_not_on_roster(inbox, tmp_path):
@@ -214,22 +218,22 @@ def test_mixed_inbox_summary_rows(inbox, tmp_path):
     assert result.exit_code == 1, result.output
     assert (
         result.output.splitlines()[0]
-        == "2 projects read, 2 files unreadable; 3 errors, 6 warnings; 1 projects not received"
+        == "2 projects read, 1 files unreadable; 3 errors, 5 warnings; 1 projects not received"
     )
     assert _sheet(out, "项目明细", ["项目名称", "状态", "来源文件", "错误", "警告"]) == [
         ("2022年媒体合作项目", "有错误", "单位B/national-2020.xlsx", 2, 0),
         ("项目三", "通过", "附件.zip/来自单位C/项目三.xlsx", 0, 1),  # W606
     ]
-    assert _sheet(out, "问题清单", ["文件", "单元格", "代码"]) == [
-        ("old.xls", None, "E002"),
-        ("单位B/national-2020.xlsx", "G8", "E301"),
-        ("单位B/national-2020.xlsx", "G9", "E301"),
-        (str(roster), None, "W604"),
-        ("~$national-2020.xlsx", None, "W009"),
-        ("单位A/national-2020.xlsx", None, "W601"),
-        ("扫描件.pdf", None, "W605"),
-        ("附件.zip/来自单位C/项目三.xlsx", None, "W606"),  # a sichuan-2022 file, a national roster
-        ("附件.zip/说明.txt", None, "W605"),
+    assert _sheet(out, "问题清单", ["文件", "单元格", "代码", "状态"]) == [
+        ("old.xls", None, "E002", "有效"),
+        ("单位B/national-2020.xlsx", "G8", "E301", "有效"),
+        ("单位B/national-2020.xlsx", "G9", "E301", "有效"),
+        (str(roster), None, "W604", "有效"),
+        ("~$national-2020.xlsx", None, "W009", "有效"),
+        ("扫描件.pdf", None, "W605", "有效"),
+        ("附件.zip/来自单位C/项目三.xlsx", None, "W606", "有效"),  # sichuan-2022, national roster
+        ("附件.zip/说明.txt", None, "W605", "有效"),
+        ("单位A/national-2020.xlsx", None, "W601", "已被取代"),  # kept, last, not counted
     ]
     assert _sheet(out, "报送情况", ["名册行号", "项目名称", "状态", "来源文件"]) == [
         (2, "2022年媒体合作项目", "已收到", "单位B/national-2020.xlsx"),
@@ -238,7 +242,7 @@ def test_mixed_inbox_summary_rows(inbox, tmp_path):
     ]
     # the summary inside the inbox is not read on the next run either
     again = CliRunner().invoke(cli, ["--lang", "en", "collect", str(inbox), "-o", str(out), "-q"])
-    assert again.output.splitlines()[0].startswith("2 projects read, 2 files unreadable")
+    assert again.output.splitlines()[0].startswith("2 projects read, 1 files unreadable")
 
 
 def test_a_thousand_workbooks(tmp_path):

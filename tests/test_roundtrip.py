@@ -356,7 +356,8 @@ def test_collect_reads_what_libreoffice_saved(saved, tmp_path):
         1,
         5,
     )  # W012 ×2, W016, W606 ×2
-    assert dept["budget"] == pytest.approx(4 * BUDGET_TOTAL + TAMPERED_BUDGET + 5.5)
+    # the office's issued budget, not the one typed over it (E603): every file's is the same
+    assert dept["budget"] == pytest.approx(5 * BUDGET_TOTAL)
     assert dept["spent"] == pytest.approx(5 * SPENT_TOTAL)
     assert dept["grades"] == {"优": 0, "良": 5, "中": 0, "差": 0}
 
@@ -385,7 +386,8 @@ def test_protection_removed_and_budget_changed(saved, tmp_path):
     e603 = [f for f in sub.result.findings if f.code == "E603"]
     assert [(f.field, f.sheet, f.cell) for f in e603] == [("fund_fiscal_budget", "自评表", "F9")]
     assert e603[0].message.render("en") == (
-        f"differs from the roster: roster '{BUDGET}', file '{TAMPERED_BUDGET}'"
+        f"differs from the roster: roster '{BUDGET:.2f}', file '{TAMPERED_BUDGET:.2f}'; "
+        "the summary counts the roster's"
     )
     assert sorted(f.code for f in coll.findings) == ["W604"] * (len(CASES) - 1)
 
@@ -509,7 +511,7 @@ def test_signed_budget_change_is_caught_without_the_roster(tampered):
     assert tampered["signed-budget-restored"]["answer"]["ok"]
     result = check_workbook(tampered["signed-budget-restored"]["path"], key=KEY)
     assert [(f.code, f.cell, f.message.render("en")) for f in result.findings] == [
-        ("E703", "F9", "issued value fund_fiscal_budget was changed: issued '114.56', now '150'")
+        ("E703", "F9", "issued value fund_fiscal_budget was changed: issued '114.56', now '150.00'")
     ]
 
 

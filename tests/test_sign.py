@@ -95,7 +95,7 @@ def test_changed_issued_value_is_named_even_without_protection(tmp_path, key):
     )
     assert (
         budget.message.render("zh")
-        == "财政部门下发的「当年财政拨款全年预算数」被改动：下发时为「100」，现为「150」"
+        == "财政部门下发的「当年财政拨款全年预算数」被改动：下发时为「100.00」，现为「150.00」"
     )
     assert "W012" in [f.code for f in result.findings]
 

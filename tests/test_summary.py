@@ -211,6 +211,7 @@ def test_two_departments_sorted_with_grades_means_and_findings(two):
         ("109101", "中共攀枝花市仁和区委宣传部", 3),
         ("109202", "攀枝花市仁和区教育和体育局", 2),
         ("109303", "区财政局", 1),
+        ("—", "其他（未汇总的文件、名册）", None),  # the unreadable file's E001
     ]
     by_code = {r[0]: dict(zip(header, r, strict=True)) for r in rows}
     propaganda, edu, finance = by_code["109101"], by_code["109202"], by_code["109303"]
@@ -231,25 +232,26 @@ def test_two_departments_sorted_with_grades_means_and_findings(two):
     assert [edu[g] for g in "优良中差"] == [0, 1, 1, 0]
     assert (edu["错误"], edu["警告"]) == (0, 0)
     # 109303: no budget (a blank counts 0, so no rate), spent 10 > 0 (E301 ×2) and E303;
-    # scored on its indicators only: 90 (优); no budget, so no fund-weighted mean.
+    # its 执行率 cannot be scored, so its score is incomplete (90 of the indicators is no
+    # total): graded 不完整 and in no mean.
     assert (finance["预算数（万元）"], finance["执行数（万元）"], finance["执行率"]) == (
         0,
         10,
         None,
     )
-    assert (finance["平均分"], finance["资金加权平均分"]) == (90, None)
-    assert (finance["优"], finance["错误"]) == (1, 3)
-    # 合计 over all six projects (the unreadable file counts nowhere but in 问题清单).
+    assert (finance["平均分"], finance["资金加权平均分"]) == (None, None)
+    assert (finance["优"], finance["不完整"], finance["错误"]) == (0, 1, 3)
+    # 合计 over all six projects, and the 其他 row: the unreadable file's E001.
     _, _, cached = department_table(path, data_only=True)
     totals = dict(zip(header, cached, strict=True))
     assert totals["项目数"] == 6
     assert totals["预算数（万元）"] == 750 and totals["执行数（万元）"] == 772.5  # 382.5 + 380 + 10
     assert totals["执行率"] == pytest.approx(772.5 / 750)
-    assert totals["平均分"] == pytest.approx((99.5 + 100 + 99.5 + 89.5 + 69.5 + 90) / 6)
+    assert totals["平均分"] == pytest.approx((99.5 + 100 + 99.5 + 89.5 + 69.5) / 5)
     # the project without a budget is left out of the weighted mean: (34925 + 29800) / 750
     assert totals["资金加权平均分"] == pytest.approx((34925 + 29800) / 750)
-    assert [totals[g] for g in "优良中差"] == [4, 1, 1, 0]
-    assert (totals["错误"], totals["警告"]) == (5, 1)
+    assert [totals[g] for g in [*"优良中差", "不完整"]] == [3, 1, 1, 0, 1]
+    assert (totals["错误"], totals["警告"]) == (6, 1)
     assert total[0] == "合计"
 
 
@@ -257,8 +259,9 @@ def test_department_rows_and_json_match_the_sheet(two):
     coll, path = two
     _, sheet_rows, _ = department_table(path)
     rows = department_rows(coll)
+    # the sheet's three departments, then the 其他 row, of no department
     assert [(r.code, r.projects, r.budget, r.spent) for r in rows] == [
-        r[0:1] + r[2:5] for r in sheet_rows
+        r[0:1] + r[2:5] for r in sheet_rows[:3]
     ]
     doc = departments_json(coll)
     json.dumps(doc, allow_nan=False)
@@ -271,7 +274,7 @@ def test_department_rows_and_json_match_the_sheet(two):
         "rate": pytest.approx(0.95),
         "mean_score": pytest.approx(79.5),
         "weighted_score": pytest.approx(74.5),
-        "grades": {"优": 0, "良": 1, "中": 1, "差": 0},
+        "grades": {"优": 0, "良": 1, "中": 1, "差": 0, "不完整": 0},
         "errors": 0,
         "warnings": 0,
     }
@@ -339,7 +342,8 @@ PROJECT_HEADER = [
     "效益指标",
     "满意度指标",
     "执行率得分",
-    "总分",
+    "自评总分",
+    "核定总分",
     "等级",
     "计分方式",
     "错误",
@@ -348,6 +352,7 @@ PROJECT_HEADER = [
     "表式",
     "来源文件",
     "收到时间",
+    "单位填报值",
 ]
 
 
@@ -360,31 +365,33 @@ def test_project_rows_exactly(small):
         (
             *head, "1号项目", "P-2022-001",
             100, 95, None, None, None, None, 100, 95, 0.95,
-            5, 5, 0, 0, 0, 50, 30, 10, 9.5, 99.5, "优", "自评核验",
-            0, 0, "通过", "national-2020", "1号.xlsx", RECEIVED,
+            5, 5, 0, 0, 0, 50, 30, 10, 9.5, 99.5, 99.5, "优（核定）", "自评核验",
+            0, 0, "通过", "national-2020", "1号.xlsx", RECEIVED, None,
         ),
         (
             # sichuan-2022: no 上年结转 row, no score columns: every score is the tool's.
             *head, "2号项目", "P-2022-001",
             100, 95, None, None, None, None, 100, 95, 0.95,
             5, 5, 0, 0, 0, pytest.approx(50, abs=0.02), 30, 10, 9.5,
-            pytest.approx(99.5, abs=0.02), "优", "工具计算",
-            0, 0, "通过", "sichuan-2022", "2号.xlsx", RECEIVED,
+            None, pytest.approx(99.5, abs=0.02), "优（核定）", "工具计算",
+            0, 0, "通过", "sichuan-2022", "2号.xlsx", RECEIVED, None,
         ),
         (
             # spent 120 > 100 on the 财政拨款 row and the total: 2 errors, the rate capped at 10.
             *head, "3号项目", "P-2022-001",
             100, 120, None, None, None, None, 100, 120, 1.2,
-            5, 5, 0, 0, 0, 50, 30, 10, 10, 100, "优", "自评核验",
-            2, 0, "有错误", "national-2020", "3号.xlsx", RECEIVED,
+            # 自评总分: the unit's sheet shows the capped 10 too (its own formula), 90 + 10
+            5, 5, 0, 0, 0, 50, 30, 10, 10, 100, 100, "优（核定）", "自评核验",
+            2, 0, "有错误", "national-2020", "3号.xlsx", RECEIVED, None,
         ),
     ]  # fmt: skip
     ws = openpyxl.load_workbook(path)["项目明细"]
-    received = ws.cell(2, len(PROJECT_HEADER))
+    received = ws.cell(2, PROJECT_HEADER.index("收到时间") + 1)
     assert received.is_date and received.number_format == "yyyy-mm-dd hh:mm"
     assert ws.cell(2, PROJECT_HEADER.index("执行率") + 1).number_format == "0.00%"
     assert ws.cell(2, PROJECT_HEADER.index("预算数合计") + 1).number_format == "#,##0.00"
-    assert ws.cell(2, PROJECT_HEADER.index("总分") + 1).number_format == "0.00"
+    assert ws.cell(2, PROJECT_HEADER.index("核定总分") + 1).number_format == "0.00"
+    assert ws.cell(2, PROJECT_HEADER.index("自评总分") + 1).number_format == "0.00"
 
 
 def test_indicator_rows_exactly(small):
@@ -423,15 +430,15 @@ def test_indicator_rows_exactly(small):
 def test_findings_rows_exactly(small):
     coll, path = small
     header, rows = table(path, "问题清单")
-    assert header == ["文件", "工作表", "单元格", "代码", "级别", "栏目", "说明"]
+    assert header == ["文件", "工作表", "单元格", "代码", "级别", "状态", "栏目", "说明"]
     third = coll.submissions[2].result.findings
     bad = coll.submissions[3].result.findings[0]
     assert rows == [
-        ("3号.xlsx", "自评表", "G8", "E301", "错误", "年度资金总额全年执行数", third[0].message.zh),
-        ("3号.xlsx", "自评表", "G9", "E301", "错误", "当年财政拨款全年执行数", third[1].message.zh),
-        ("坏文件.xlsx", None, None, "E001", "错误", bad.field, bad.message.zh),
-        ("名册.csv", None, None, "W604", "警告", "project_name", "未收到"),
-    ]
+        ("3号.xlsx", "自评表", "G8", "E301", "错误", "有效", "年度资金总额全年执行数", third[0].message.zh),
+        ("3号.xlsx", "自评表", "G9", "E301", "错误", "有效", "当年财政拨款全年执行数", third[1].message.zh),
+        ("坏文件.xlsx", None, None, "E001", "错误", "有效", bad.field, bad.message.zh),
+        ("名册.csv", None, None, "W604", "警告", "有效", "project_name", "未收到"),
+    ]  # fmt: skip
 
 
 # -- texts a unit typed ------------------------------------------------------------------------
@@ -555,19 +562,20 @@ def test_charts_sit_below_the_department_table(small):
         )
         drawing = z.read("xl/drawings/drawing1.xml").decode()
         rels = z.read("xl/worksheets/_rels/sheet1.xml.rels").decode()
-    # 执行率 (column F) by department name (B); projects per grade from the 合计 row (5).
+    # 执行率 (column F) by department name (B); projects per grade from the 合计 row (6, under
+    # the one department and the 其他 row of the unreadable file and the roster's W604).
     assert '<c:barDir val="bar"/>' in rate and '<c:barDir val="col"/>' in grades
     assert re.findall(r"<c:f>'?部门汇总'?!([^<]+)</c:f>", rate) == ["$B$4", "$F$4"]
-    assert re.findall(r"<c:f>'?部门汇总'?!([^<]+)</c:f>", grades) == ["$I$3:$L$3", "$I$5:$L$5"]
+    assert re.findall(r"<c:f>'?部门汇总'?!([^<]+)</c:f>", grades) == ["$I$3:$L$3", "$I$6:$L$6"]
     assert "drawing1.xml" in rels  # on 部门汇总
-    # Anchored from row index ≥ 6 (0-based): under title, subtitle, header, 1 row and 合计.
+    # Anchored from row index ≥ 7 (0-based): title, subtitle, header, 2 rows and 合计.
     assert [
         int(r)
         for r in re.findall(
             r"<xdr:from><xdr:col>\d+</xdr:col><xdr:colOff>\d+</xdr:colOff><xdr:row>(\d+)</xdr:row>",
             drawing,
         )
-    ] == [6, 6]
+    ] == [7, 7]
 
 
 def test_same_input_same_bytes(small):
