@@ -751,6 +751,90 @@ _rule(
     ("确认该单位使用了正确的模板", "check the unit used the right template"),
 )
 
+# -- what the template's own 自检 sees ---------------------------------------------------------
+#: Error codes the template's 自检 cell counts, each marked red on the cell the finding names
+#: (perfeval_xl/selfcheck.py): every rule a formula can apply inside the workbook. The sheet
+#: counts a problem exactly when `check` reports one of these (tests/test_selfcheck_parity.py),
+#: within SELF_CHECK_LIMITS. Warnings are never counted. A new error code goes here or into
+#: CHECK_ONLY (a test says so).
+SELF_CHECKED: frozenset[str] = frozenset(
+    {
+        *("E101", "E102", "E203", "E205"),
+        *("E301", "E302", "E303", "E304"),
+        *("E401", "E402", "E403", "E404", "E405", "E406", "E407", "E413", "E414"),
+        *("E501", "E502", "E503", "E504", "E505", "E506", "E507", "E508", "E510"),
+    }
+)
+
+#: Self-checked codes the sheet sees only in part, and what it leaves to `check`.
+SELF_CHECK_LIMITS: dict[str, Text] = {
+    "E505": Text(
+        "指标值写作“≥12次”“95%”“≤100万元”（符号、数字、单位）、完成值写作数字加单位时计入；"
+        "“不少于12次”“满意度≥90%”“1,234次”等写法表内公式无法解析，只由 check 计分",
+        "counted where the target reads [sign]number[unit] (≥12次, 95%, ≤100万元) and the "
+        "actual value likewise; a target such as 不少于12次, 满意度≥90% or 1,234次, which no "
+        "formula parses, is scored by check alone",
+    ),
+    "E507": Text(
+        "指标值明显为定性（写明定性、无数字、空白或占位符）时计入；含数字而表内无法解析的"
+        "指标值（如“2022年12月底前完成”）只由 check 判断",
+        "counted where the target is plainly qualitative (定性, no digit, blank, a "
+        "placeholder); a target with digits no formula parses (2022年12月底前完成) is judged "
+        "by check alone",
+    ),
+    "E506": Text(
+        "执行率、执行率得分被改写时计入；改写的总分只由 check 发现（总分要按规则逐项计分）",
+        "counted for 执行率 and 执行率得分 typed over; a 总分 typed over is seen by check "
+        "alone (it needs every indicator scored by the rules)",
+    ),
+}
+
+_FILE = Text(
+    "文件本身的问题：打不开或不是本模板的文件里，表内公式无从运行",
+    "the file itself: in a file that cannot be opened as this template no formula runs",
+)
+#: Why `check` alone reports an error code the 自检 does not count.
+CHECK_ONLY: dict[str, Text] = {
+    **dict.fromkeys(("E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008"), _FILE),
+    "E011": _FILE,
+    "E014": _FILE,
+    "E202": Text(
+        "把文本读成数字（全角数字、“万元”“分”等）是 check 的读取规则；表内只认数字，"
+        "数字单元格中的文本按未填计",
+        "reading text as a number (full-width digits, 万元, 分) is check's own; the sheet "
+        "reads numbers only and takes text in a number cell as not filled in",
+    ),
+    **dict.fromkeys(
+        ("E602", "E603"),
+        Text("与名册比对，只在 collect 中进行", "compared with the roster, by collect only"),
+    ),
+    **dict.fromkeys(
+        ("E701", "E702", "E703"),
+        Text(
+            "签名用财政部门的密钥核验，密钥从不写入工作簿",
+            "verified with the office's key, which is never in the workbook",
+        ),
+    ),
+    "E704": Text(
+        "加密文件解密前无法读取", "an encrypted file cannot be read before it is decrypted"
+    ),
+}
+
+
+def self_check_note(code: str) -> Text:
+    """What the template's 自检 does with a code (the 自检 column of docs/rules.md)."""
+    if code in SELF_CHECKED:
+        limit = SELF_CHECK_LIMITS.get(code)
+        if limit is None:
+            return Text("计入", "counted")
+        return Text(f"部分计入：{limit.zh}", f"partly: {limit.en}")
+    if code in CHECK_ONLY:
+        why = CHECK_ONLY[code]
+        return Text(f"仅 check：{why.zh}", f"check only: {why.en}")
+    if code == "W305":
+        return Text("橙色提示，不计入", "marked orange, not counted")
+    return Text("警告，不计入", "a warning: not counted")
+
 
 def rules_markdown() -> str:
     """The text of `docs/rules.md`: every rule, generated so the table can never go stale.
@@ -769,13 +853,23 @@ def rules_markdown() -> str:
         "and the roster (`collect`), 7xx the signature of issued values (`--key`). Thresholds (tolerances, the 90 % execution and satisfaction floors, placeholder",
         "texts, text lengths) come from the form's spec in `workbook_templates/`.",
         "",
-        "| code | severity | what it checks | why | how to fix |",
-        "|---|---|---|---|---|",
+        "The column 自检 says what the template's own self-check cell (`pe_selfcheck`, the second",
+        "row of the form) does with each code: errors it counts are marked red on the cell the",
+        "finding names, live, in Excel, WPS and LibreOffice, so a sheet that says 未发现问题 gets",
+        "no such error from `check` (within the limits the column states). It reads the values as",
+        "`check` does (whitespace, label and status aliases, 无/同上 as no reason, pre-printed",
+        "rows), with one limit for all: it reads",
+        "numbers typed as numbers, and takes a number pasted as text (which `check` reads, W201)",
+        "as not filled in. Warnings are not counted.",
+        "",
+        "| code | severity | what it checks | why | how to fix | 自检 self-check |",
+        "|---|---|---|---|---|---|",
     ]
     for r in RULES.values():
         sev = "error 错误" if r.severity == ERROR else "warning 警告"
+        note = self_check_note(r.code)
         lines.append(
             f"| {r.code} | {sev} | {r.what.zh}<br>{r.what.en} | {r.why.zh}<br>{r.why.en} "
-            f"| {r.fix.zh}<br>{r.fix.en} |"
+            f"| {r.fix.zh}<br>{r.fix.en} | {note.zh}<br>{note.en} |"
         )
     return "\n".join(lines) + "\n"

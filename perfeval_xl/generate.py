@@ -23,7 +23,9 @@ from typing import Any
 
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.worksheet import Worksheet
 
+from . import selfcheck
 from ._version import __version__
 from .errors import OutputError, Text
 from .fileio import safe_file_stem, unique_stem, write_output
@@ -53,6 +55,24 @@ XLSXWRITER_OPTIONS = {
     "strings_to_urls": False,
     "strings_to_numbers": False,
 }
+
+
+class FormSheet(Worksheet):
+    """xlsxwriter's worksheet, writing a formula that is one of the self-check's names as it is.
+
+    The form holds a helper cell per row and helper (selfcheck.HELPERS), each `=_pr_h_…`, and
+    xlsxwriter runs some thirty regular expressions over every formula it is given, looking for
+    functions newer than Excel 2010 to prefix: a third of the time a template took. A name has
+    none to prefix. Should xlsxwriter rename that private step, this override is never called
+    and every formula goes the long way (tests/test_selfcheck_parity.py says so)."""
+
+    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
+        if _JUST_A_NAME.fullmatch(formula):
+            return formula[1:]
+        return super()._prepare_formula(formula, expand_future_functions)
+
+
+_JUST_A_NAME = re.compile(r"=_p[ars]_[a-z0-9_]+")
 
 
 def looks_rich(text: str) -> bool:
@@ -111,7 +131,10 @@ _FORMATS: dict[str, dict[str, Any]] = {
         "num_format": '"自检：发现 "0" 处问题，见红色标记";"自检：—";"自检：未发现问题"',
     },
     "bad": {"bg_color": "#FFC7CE", "font_color": "#9C0006"},
+    # a warning `check` gives (W305): marked, not counted by the 自检
+    "warn": {"bg_color": "#FFEB9C", "font_color": "#9C5700"},
     "good": {"bg_color": "#C6EFCE", "font_color": "#006100"},
+    "helper": {"num_format": ";;;", "locked": True, "hidden": True},
     "help_title": {"font_name": "黑体", "font_size": 14},
     "help_head": {**_BASE, "bold": True, "bg_color": "#F2F2F2"},
     "help_text": {**_BASE},
@@ -214,12 +237,13 @@ class _FormWriter:
         self.issued = issued
         self.password = password
         self.fmt = {k: wb.add_format(v) for k, v in _FORMATS.items()}
-        self.ws = wb.add_worksheet(spec.sheet)
+        self.ws = wb.add_worksheet(spec.sheet, worksheet_class=FormSheet)
         self.help = wb.add_worksheet(HELP_SHEET)
         self.lists = wb.add_worksheet(LISTS_SHEET)
         self.meta = wb.add_worksheet(META_SHEET)
         self.sheet_ref = "'" + spec.sheet.replace("'", "''") + "'"
         self.names = contract_names(lay)
+        self.check = selfcheck.for_form(spec, lay, self.sheet_ref)
         self.wid = workbook_id(spec, issued, lay.indicator_rows)
         self.signed: dict[str, str] = {}
         if key is not None:
@@ -273,13 +297,13 @@ class _FormWriter:
         if rc != 0:  # xlsxwriter only warns on bad options: a bug here must not pass silently
             raise RuntimeError(f"data_validation({area.a1()}, {opts}) returned {rc}")
 
-    def mark(self, area: Area, criteria: str, fmt: str = "bad") -> None:
+    def mark(self, area: Area, criteria: str, fmt: str = "bad", *more: Area) -> None:
+        """A conditional format over `area` (and `more` areas, one rule for all of them)."""
+        options = {"type": "formula", "criteria": criteria, "format": self.fmt[fmt]}
+        if more:
+            options["multi_range"] = " ".join(a.a1(absolute=False) for a in (area, *more))
         rc = self.ws.conditional_format(
-            area.first_row,
-            area.first_col,
-            area.last_row,
-            area.last_col,
-            {"type": "formula", "criteria": criteria, "format": self.fmt[fmt]},
+            area.first_row, area.first_col, area.last_row, area.last_col, options
         )
         if rc != 0:
             raise RuntimeError(f"conditional_format({area.a1()}, {criteria}) returned {rc}")
@@ -403,7 +427,6 @@ class _FormWriter:
                     )
                 elif c.kind == "exec_reason":
                     self._exec_reason(area, last_src, c.max_length)
-        self._mark_overspending(total_row, last_src)
 
     def _amount(
         self, row_key: str, col_key: str, area: Area, total_row: int, last_src: int
@@ -461,21 +484,6 @@ class _FormWriter:
             f"预算执行率低于 {threshold} 时须说明原因",
             max_length,
         )
-        rate, reason = self.cell("pe_exec_rate"), self.cell("pe_exec_reason")
-        self.mark(
-            whole.anchor(),
-            f"=AND(ISNUMBER({rate}),{rate}<{self.spec.exec_reason_below:g},LEN(TRIM({reason}))=0)",
-        )
-
-    def _mark_overspending(self, total_row: int, last_src: int) -> None:
-        b0, _ = self.lay.fund_cols["budget"]
-        s0, s1 = self.lay.fund_cols["spent"]
-        budget = f"${xl_col_to_name(b0)}{total_row + 1}"
-        spent = f"${xl_col_to_name(s0)}{total_row + 1}"
-        self.mark(
-            Area(total_row, s0, last_src, s1),
-            f"=AND(ISNUMBER({spent}),ISNUMBER({budget}),{spent}>{budget})",
-        )
 
     def _goals(self) -> None:
         spec, lay = self.spec, self.lay
@@ -522,7 +530,6 @@ class _FormWriter:
             self.validate(
                 lay.indicator_column(c.key), self._indicator_rule(c.key, c.label, c.max_length)
             )
-        self._mark_indicators()
         if lay.total_row is not None:
             self._total_row()
 
@@ -583,30 +590,6 @@ class _FormWriter:
             "error_message": f"「{label}」不超过 {max_length} 个字符。",
         }
 
-    def _ind_cells(self) -> dict[str, str]:
-        # Relative references to the first indicator row, with the column fixed.
-        row = self.lay.first_indicator_row + 1
-        return {k: f"${xl_col_to_name(c)}{row}" for k, c in self.lay.indicator_cols.items()}
-
-    def _mark_indicators(self) -> None:
-        lay, spec = self.lay, self.spec
-        ref = self._ind_cells()
-        first_col = ref[spec.indicator_keys[0]]
-        last_col = ref[spec.indicator_keys[-1]]
-        done = _xl_string(spec.complete_status)
-        self.mark(
-            lay.indicator_column("status"),
-            f'=AND({ref["status"]}="",COUNTA({first_col}:{last_col})>0)',
-        )
-        needs_reason = f'AND({ref["status"]}<>"",{ref["status"]}<>{done})'
-        if spec.scored:
-            w, s = ref["weight"], ref["score"]
-            needs_reason = f"OR({needs_reason},AND(ISNUMBER({s}),ISNUMBER({w}),{s}<{w}))"
-            self.mark(lay.indicator_column("score"), f"=AND(ISNUMBER({s}),ISNUMBER({w}),{s}>{w})")
-        self.mark(
-            lay.indicator_column("reason"), f"=AND(LEN(TRIM({ref['reason']}))=0,{needs_reason})"
-        )
-
     def _total_row(self) -> None:
         lay, spec = self.lay, self.spec
         row = lay.total_row
@@ -630,11 +613,6 @@ class _FormWriter:
         )
         for col in range(scol + 1, lay.ncols):
             self.put(span(row, col, col), None, "blank")
-        total = self.cell("pe_weight_total")
-        self.mark(
-            span(row, wcol, wcol),
-            f"=AND(ISNUMBER({total}),ABS({total}-{spec.score_total:g})>0.001)",
-        )
 
     def _footer(self) -> None:
         for f in self.spec.footer:
@@ -645,34 +623,24 @@ class _FormWriter:
             self.text_rule(value.anchor(), f.label, f.help, f.max_length)
 
     def _selfcheck(self) -> None:
-        """One cell counting open problems: a unit sees them even after pasting past validation."""
-        spec, lay = self.spec, self.lay
-        parts = []
-        budget_col, spent_col = lay.fund_cols["budget"][0], lay.fund_cols["spent"][0]
-        top, bottom = lay.fund_rows["total"], lay.fund_rows[spec.fund_rows[-1].key]
-        b = Area(top, budget_col, bottom, budget_col).a1(absolute=False)
-        s = Area(top, spent_col, bottom, spent_col).a1(absolute=False)
-        parts.append(f"SUMPRODUCT(ISNUMBER({s})*ISNUMBER({b})*({s}>{b}))")
-        col = {k: lay.indicator_column(k).a1(absolute=False) for k in spec.indicator_keys}
-        others = "&".join(col[k] for k in spec.indicator_keys if k != "status")
-        parts.append(f'SUMPRODUCT(({col["status"]}="")*(({others})<>""))')
-        done = _xl_string(spec.complete_status)
-        needs = f'({col["status"]}<>"")*({col["status"]}<>{done})'
-        if spec.scored:
-            w, sc = col["weight"], col["score"]
-            needs = f"({needs}+ISNUMBER({sc})*ISNUMBER({w})*({sc}<{w})>0)"
-            parts.append(f"SUMPRODUCT(ISNUMBER({sc})*ISNUMBER({w})*({sc}>{w}))")
-            target = spec.score_total - spec.exec_weight
-            parts.append(f"IF(COUNT({w})=0,0,IF(ABS(SUM({w})-{target:g})>0.001,1,0))")
-        parts.append(f"SUMPRODUCT((LEN(TRIM({col['reason']}))=0)*{needs})")
-        if spec.fund_column("exec_reason") is not None:
-            rate, reason = self.cell("pe_exec_rate"), self.cell("pe_exec_reason")
-            parts.append(
-                f"IF(AND(ISNUMBER({rate}),N({rate})<{spec.exec_reason_below:g},"
-                f"LEN(TRIM({reason}))=0),1,0)"
-            )
-        # A generated template holds no spent amounts and no indicator rows, so every part is 0.
-        self.formula(lay.selfcheck, "=" + "+".join(parts), "selfcheck", 0)
+        """The 自检 cell and every problem mark: the rules of `check` a formula can apply, as
+        defined names (selfcheck.py), so a unit sees a problem where `check` would report it,
+        even after pasting past the validation."""
+        check = self.check
+        for name, formula in check.names.items():
+            if self.wb.define_name(name, formula) != 0:
+                raise RuntimeError(f"define_name({name}) failed")
+        # What a row's rules need more than once, computed once a row (selfcheck.HELPERS):
+        # hidden, locked, and shown as nothing should a unit unhide the columns.
+        lay, fmt = self.lay, self.fmt["helper"]
+        for h in check.helpers:
+            self.ws.set_column(h.col, h.col, 4, None, {"hidden": True})
+            for row in range(lay.first_indicator_row, lay.last_indicator_row + 1):
+                self.ws.write_formula(row, h.col, f"={h.name}", fmt, h.blank)
+        for m in check.marks:
+            self.mark(m.areas[0], m.formula, m.kind, *m.areas[1:])
+        cached = selfcheck.template_count(self.spec, self.issued)
+        self.formula(lay.selfcheck, check.count_formula, "selfcheck", cached)
         anchor = lay.selfcheck.anchor()
         cell = anchor.a1(absolute=False)
         self.mark(anchor, f"={cell}>0", "bad")
@@ -800,11 +768,6 @@ def _list_rule(source: str, title: str, prompt: str, error: str) -> dict[str, An
         "error_title": "请从列表选择",
         "error_message": error[:255],
     }
-
-
-def _xl_string(text: str) -> str:
-    """`text` as an Excel string literal."""
-    return '"' + text.replace('"', '""') + '"'
 
 
 def write_template(

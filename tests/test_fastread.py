@@ -343,11 +343,11 @@ def _member_text(data: bytes, member: str) -> bytes:
         (b'<c r="B3" ', b'<c r="B03" '),
         # a cell without a reference after an empty one takes the next column
         (
-            b'<c r="C3" s="21" t="n" />',
+            b'<c r="C3" s="22" t="n" />',
             b'<c r="C3" s="21" t="n" /><c s="20" t="inlineStr"><is><t>x</t></is></c>',
         ),
         # an empty cell's style index past the styles
-        (b'<c r="C3" s="21" t="n" />', b'<c r="C3" s="9999" t="n" />'),
+        (b'<c r="C3" s="22" t="n" />', b'<c r="C3" s="9999" t="n" />'),
     ],
 )
 def test_empty_cells_dropped_before_the_parse_change_nothing(tmp_path, old, new):
@@ -623,8 +623,8 @@ def test_the_saved_time_is_read_as_openpyxl_reads_it(inner):
     ("old", "new", "parses"),
     [
         (b'activeCell="A1" sqref="A1"', b'activeCell="D15" sqref="D15"', True),
-        (b'<dimension ref="A1:J35" />', b'<dimension ref="A1:K40" />', True),
-        (b'<dimension ref="A1:J35" />', b'<dimension  ref="A1"/>', True),
+        (b'<dimension ref="A1:P35" />', b'<dimension ref="A1:K40" />', True),
+        (b'<dimension ref="A1:P35" />', b'<dimension  ref="A1"/>', True),
         # a duplicate attribute: not well-formed, refused as openpyxl refuses it
         (b'activeCell="A1" sqref="A1"', b'activeCell="A1" activeCell="B2"', False),
         # an undeclared prefix: not well-formed either
