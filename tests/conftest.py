@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lo_uno import Office, group_alive
 
 from perfeval_xl import build_template, builtin_forms, load_spec
 
@@ -26,3 +27,14 @@ def lo_profile(tmp_path: Path) -> Path:
 def templates() -> dict[str, bytes]:
     """One blank template per built-in form."""
     return {f: build_template(load_spec(f)) for f in FORMS}
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory: pytest.TempPathFactory):
+    """One headless soffice for a test module (tests/lo_uno.py); its whole process group is
+    killed at the end. Skips locally where soffice or python3-uno is missing, fails in CI."""
+    office = Office(tmp_path_factory.mktemp("office")).start()
+    pgid = office.pgid
+    yield office
+    office.stop()
+    assert not group_alive(pgid), "soffice left running"

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from helpers import INDICATORS, filled, named_cell
-from lo_uno import Office, group_alive
 
 from perfeval_xl import build_template, load_spec
 from perfeval_xl.checks import CheckResult, check_read
@@ -324,15 +323,6 @@ def test_an_indicator_repeating_the_execution_rate(tmp_path, row, hit):
 
 
 # -- 1 and 4 typed through LibreOffice's API ---------------------------------------------------
-@pytest.fixture(scope="module")
-def office(tmp_path_factory):
-    office = Office(tmp_path_factory.mktemp("office")).start()
-    pgid = office.pgid
-    yield office
-    office.stop()
-    assert not group_alive(pgid), "soffice left running"
-
-
 def typed_job(tmp: Path, form: str, indicators: list[dict], extra: list[dict]) -> dict:
     spec = load_spec(form)
     template = tmp / f"{form}-template.xlsx"

@@ -87,16 +87,6 @@ class Saved:
 
 # -- fixtures ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def office(tmp_path_factory):
-    """One headless soffice for the module; its whole process group is killed at the end."""
-    office = Office(tmp_path_factory.mktemp("office")).start()
-    pgid = office.pgid
-    yield office
-    office.stop()
-    assert not group_alive(pgid), "soffice left running"
-
-
-@pytest.fixture(scope="module")
 def live(office, tmp_path_factory) -> Saved:
     """Every case of lo_cases filled (and tampered with) by LibreOffice now."""
     tmp = tmp_path_factory.mktemp("roundtrip")

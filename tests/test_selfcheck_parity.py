@@ -21,7 +21,6 @@ from pathlib import Path
 import openpyxl
 import pytest
 from helpers import named_cell, open_xlsx
-from lo_uno import Office, group_alive
 from openpyxl.formula.tokenizer import Token, Tokenizer
 from openpyxl.utils.cell import coordinate_to_tuple
 
@@ -304,16 +303,6 @@ class Filled:
     path: Path
     sheet: float | None  # the 自检's saved value
     errors: list  # check's error findings
-
-
-@pytest.fixture(scope="module")
-def office(tmp_path_factory):
-    """One headless soffice for the module; its whole process group is killed at the end."""
-    office = Office(tmp_path_factory.mktemp("office")).start()
-    pgid = office.pgid
-    yield office
-    office.stop()
-    assert not group_alive(pgid), "soffice left running"
 
 
 @pytest.fixture(scope="module")
