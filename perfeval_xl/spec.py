@@ -685,41 +685,27 @@ class _Builder:
             )
         _unique(t, "statuses", list(statuses))
         aliases = {}
-        for name, canon in (
-            ("level1_aliases", [x.label for x in level1]),
-            ("level2_aliases", all_level2),
+        # each alias table maps to the labels (or statuses) it stands for, never to itself
+        for name, canon, zh, en in (
+            ("level1_aliases", [x.label for x in level1], "标签", "label"),
+            ("level2_aliases", all_level2, "标签", "label"),
+            ("status_aliases", list(statuses), "完成状态", "status"),
         ):
             table = t.get(name, dict, {})
             for alias, target in table.items():
                 if not isinstance(target, str) or target not in canon:
                     t.fail(
                         Text(
-                            f"别名须指向已定义的标签：{alias}",
-                            f"alias must map to a label: {alias}",
+                            f"别名须指向已定义的{zh}：{alias}",
+                            f"alias must map to a {en}: {alias}",
                         ),
                         name,
                     )
                 if alias in canon:
                     t.fail(
-                        Text(f"别名不能与标签相同：{alias}", f"alias equals a label: {alias}"), name
+                        Text(f"别名不能与{zh}相同：{alias}", f"alias equals a {en}: {alias}"), name
                     )
             aliases[name] = dict(table)
-        status_aliases = t.get("status_aliases", dict, {})
-        for alias, target in status_aliases.items():
-            if not isinstance(target, str) or target not in statuses:
-                t.fail(
-                    Text(
-                        f"别名须指向已定义的完成状态：{alias}",
-                        f"alias must map to a status: {alias}",
-                    ),
-                    "status_aliases",
-                )
-            if alias in statuses:
-                t.fail(
-                    Text(f"别名不能与完成状态相同：{alias}", f"alias equals a status: {alias}"),
-                    "status_aliases",
-                )
-        aliases["status_aliases"] = dict(status_aliases)
         t.done()
         return {"level1": tuple(level1), "statuses": statuses, **aliases}
 
