@@ -50,8 +50,18 @@ def _key(path: Path | None, create: bool = False) -> bytes | None:
 
 
 def _open_password(password: str | None, password_file: Path | None) -> str | None:
+    """The open password: given, or read from a small regular file (never /dev/zero or a
+    FIFO read without end); a password file that is not UTF-8 is read as GB18030, as Notepad
+    on a Chinese Windows saves it."""
     if password_file is not None:
-        return password_file.read_text(encoding="utf-8").strip("\r\n")
+        from .fileio import read_small_file
+
+        data = read_small_file(password_file, 4096, Text("密码文件", "password file"))
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("gb18030", errors="replace")
+        return text.strip("\r\n")
     return password
 
 
@@ -123,6 +133,7 @@ def cli(ctx: click.Context, lang: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Sign the issued values with this key file (created, owner-only, on first use).",
 )
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar (with --roster).")
 @click.pass_context
 def template(
     ctx: click.Context,
@@ -132,6 +143,7 @@ def template(
     password: str,
     rows: int | None,
     key_path: Path | None,
+    quiet: bool,
 ) -> None:
     """Generate locked Excel templates for units to fill in.
 
@@ -167,9 +179,25 @@ def template(
                 ),
                 param_hint="'-o'",
             )
-        paths = generate.write_roster_templates(
-            roster, outdir, form_spec, password=password, indicator_rows=rows, key=key
+        # thousands of workbooks take minutes: a bar on a terminal, as `collect` shows
+        bar = _Progress(
+            lang,
+            enabled=not quiet and _is_terminal(),
+            label=("生成 {} 个模板", "building {} templates"),
         )
+        try:
+            paths = generate.write_roster_templates(
+                roster,
+                outdir,
+                form_spec,
+                password=password,
+                indicator_rows=rows,
+                key=key,
+                progress=bar.advance,
+                on_total=bar.start,
+            )
+        finally:
+            bar.finish()
     except PerfevalError as exc:
         raise _Failure(exc, lang) from None
     for p in paths:
@@ -222,9 +250,9 @@ def check(
     lang = ctx.obj["lang"]
     try:
         key = _key(key_path)
+        secret = _open_password(password, password_file)
     except PerfevalError as exc:
         raise _Failure(exc, lang) from None
-    secret = _open_password(password, password_file)
     results = [check_workbook(path, key=key, password=secret) for path in files]
     if fmt == "json":
         click.echo(to_json(results, lang))
@@ -402,18 +430,29 @@ def _is_terminal() -> bool:
 
 
 class _Progress:
-    """A progress bar on stderr, only on a terminal: logs and pipes get none."""
+    """A progress bar on stderr, only on a terminal: logs and pipes get none. `label` is the
+    bar's text in Chinese and English, `{}` standing for the total."""
 
-    def __init__(self, lang: str, enabled: bool) -> None:
+    def __init__(
+        self,
+        lang: str,
+        enabled: bool,
+        label: tuple[str, str] = ("收集 {} 个文件", "collecting {} files"),
+    ) -> None:
         self.lang = lang
         self.enabled = enabled
+        self.label = Text(*label)
         self.bar = None
 
     def start(self, total: int) -> None:
         if self.enabled and total:
-            label = f"收集 {total} 个文件" if self.lang != "en" else f"collecting {total} files"
+            import sys  # click 8.2 deprecates click.get_text_stream
+
             self.bar = click.progressbar(
-                length=total, label=label, file=click.get_text_stream("stderr"), show_pos=True
+                length=total,
+                label=self.label.render(self.lang).format(total),
+                file=sys.stderr,
+                show_pos=True,
             )
             self.bar.__enter__()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -86,3 +87,68 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def read_small_file(path: Path | str, limit: int, what: Text) -> bytes:
+    """The bytes of `path`, a small regular file such as a key or a password file (`what`
+    names it in messages), refusing anything else.
+
+    An option may name anything: a folder, /dev/zero (which never ends), a FIFO (whose `open`
+    waits for a writer, hence O_NONBLOCK), a huge file. The file is opened once and checked by
+    its descriptor, so what is checked is what is read, and at most `limit` bytes are.
+
+    Raises:
+        OutputError: naming the file and what is wrong with it.
+    """
+    path = Path(path)
+    folder = Text(f"是文件夹，不是{what.zh}", f"is a folder, not a {what.en}")
+    if path.is_dir():  # Windows refuses to open a folder with "permission denied"
+        raise OutputError(path, folder)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise OutputError(
+            path,
+            Text(
+                f"无法读取{what.zh}（{exc.strerror}）",
+                f"cannot read the {what.en} ({exc.strerror})",
+            ),
+        ) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise OutputError(path, folder)
+        if not stat.S_ISREG(mode):
+            raise OutputError(
+                path,
+                Text(
+                    f"不是普通文件（是设备、管道或套接字），不能作为{what.zh}",
+                    f"not a regular file (a device, pipe or socket), so not a {what.en}",
+                ),
+            )
+        data = b""
+        while len(data) <= limit:
+            chunk = os.read(fd, limit + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError as exc:
+        raise OutputError(
+            path,
+            Text(
+                f"无法读取{what.zh}（{exc.strerror}）",
+                f"cannot read the {what.en} ({exc.strerror})",
+            ),
+        ) from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise OutputError(
+            path,
+            Text(
+                f"文件过大（超过 {limit} 字节），不是{what.zh}",
+                f"too large (over {limit} bytes) for a {what.en}",
+            ),
+        )
+    return data

@@ -19,6 +19,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from xlsxwriter.utility import xl_col_to_name
+
 from .errors import RosterError, RosterErrors, Text
 from .fileio import safe_file_stem, unique_stem
 from .generate import YEAR_RANGE, issuable_fields
@@ -50,13 +52,16 @@ def read_roster(path: Path | str, spec: Spec) -> list[RosterRow]:
         RosterErrors: one or more rows or columns are wrong (all of them are listed).
     """
     path = Path(path)
-    table = _read_table(path)
+    table, unreadable = _read_table(path)
+    if unreadable and (not table or unreadable[0].line <= table[0][0]):
+        # the header itself (or what comes before it) cannot be read
+        raise RosterErrors([r.error(path, []) for r in unreadable[:MAX_REPORTED]])
     if not table:
         raise RosterError(path, Text("名册为空，没有表头行", "the roster is empty (no header row)"))
     header_line, header = table[0]
     fields = issuable_fields(spec)
     columns = _map_header(path, header_line, header, spec, fields)
-    errors: list[RosterError] = []
+    errors: list[RosterError] = [r.error(path, header) for r in unreadable]
     rows: list[RosterRow] = []
     for line, cells in table[1:]:
         if all(is_blank(c) for c in cells):
@@ -67,12 +72,12 @@ def read_roster(path: Path | str, spec: Spec) -> list[RosterRow]:
             if is_blank(raw):
                 if name in REQUIRED_COLUMNS:
                     empty = Text("不能为空", "must not be empty")
-                    errors.append(RosterError(path, empty, line, str(header[index])))
+                    errors.append(RosterError(path, empty, line, _column(header, index)))
                 continue
             try:
                 values[name] = _convert(name, raw, spec)
             except ValueError as exc:
-                errors.append(RosterError(path, exc.args[0], line, str(header[index])))
+                errors.append(RosterError(path, exc.args[0], line, _column(header, index)))
         rows.append(RosterRow(line, values))
     errors.extend(_duplicates(path, rows, fields))
     if errors:
@@ -97,36 +102,213 @@ def template_file_stems(rows: list[RosterRow]) -> list[str]:
     ]
 
 
-def _read_table(path: Path) -> list[tuple[int, list[Any]]]:
-    """Rows of the first sheet (xlsx) or the file (csv), with their 1-based line numbers."""
+@dataclass(frozen=True)
+class _Unreadable:
+    """A CSV record the csv module refused: its line, and the column it stopped in if known."""
+
+    line: int
+    index: int | None
+    text: Text
+
+    def error(self, path: Path, header: list[Any]) -> RosterError:
+        column = None if self.index is None else _column(header, self.index)
+        return RosterError(path, self.text, self.line, column)
+
+
+def _read_table(path: Path) -> tuple[list[tuple[int, list[Any]]], list[_Unreadable]]:
+    """Rows of the first sheet (xlsx) or the file (csv), with their 1-based line numbers, and
+    the CSV records that could not be read at all."""
     suffix = path.suffix.lower()
     if path.is_dir() or not path.exists():
         raise RosterError(path, Text("找不到名册文件", "roster file not found"))
     if suffix == ".csv":
         return _read_csv(path)
     if suffix == ".xlsx":
-        return _read_xlsx(path)
+        return _read_xlsx(path), []
     raise RosterError(
         path, Text("名册须为 .csv 或 .xlsx 文件", "the roster must be a .csv or .xlsx file")
     )
 
 
-def _read_csv(path: Path) -> list[tuple[int, list[Any]]]:
-    data = path.read_bytes()
-    # Excel on a Chinese Windows saves "CSV" in GBK; everything else is UTF-8 (maybe with a BOM).
-    for encoding in ("utf-8-sig", "gb18030"):
+def _read_csv(path: Path) -> tuple[list[tuple[int, list[Any]]], list[_Unreadable]]:
+    lines = io.StringIO(_decode_csv(path, path.read_bytes()), newline="").readlines()
+    source = _Lines(lines)
+    reader = csv.reader(source)
+    rows: list[tuple[int, list[Any]]] = []
+    unreadable: list[_Unreadable] = []
+    while True:
+        first = source.taken
         try:
-            text = data.decode(encoding)
+            cells = next(reader)
+        except StopIteration:
             break
-        except UnicodeDecodeError:
+        except csv.Error as exc:
+            # Raised for a field over csv.field_size_limit() (131,072 characters): no roster
+            # value is that long, and the limit stays as it is for everyone else in the process.
+            limit = csv.field_size_limit()
+            index, end = _scan_record(lines, first, limit)
+            text = (
+                Text(f"内容超过 {limit} 个字符，无法读取", f"longer than {limit} characters")
+                if index is not None
+                else Text(f"CSV 格式有误（{exc}）", f"not valid CSV ({exc})")
+            )
+            source.taken = max(source.taken, end)  # go on after the record
+            unreadable.append(_Unreadable(source.taken, index, text))  # its last line, as csv
             continue
-    else:  # pragma: no cover - gb18030 decodes any byte string
-        raise RosterError(path, Text("无法识别文件编码", "unknown text encoding"))
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows = []
-    for cells in reader:
-        rows.append((reader.line_num, cells))
-    return _drop_leading_blank(rows)
+        rows.append((source.taken, cells))
+    return _drop_leading_blank(rows), unreadable
+
+
+class _Lines:
+    """The lines of a CSV file for csv.reader, counting those taken (csv's `line_num` would
+    miss the lines of a record that is skipped after an error)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.taken = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.taken >= len(self.lines):
+            raise StopIteration
+        self.taken += 1
+        return self.lines[self.taken - 1]
+
+
+def _scan_record(lines: list[str], start: int, limit: int) -> tuple[int | None, int]:
+    """For the CSV record starting at `lines[start]` (csv's default dialect): the index of its
+    first field longer than `limit` characters (None if none), and the index of the line after
+    the record."""
+    index: int | None = None
+    field, length, quoted, at_start = 0, 0, False, True
+    i = start
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        j = 0
+        while j < len(line):
+            ch = line[j]
+            if quoted:
+                if ch != '"':
+                    length += 1
+                elif line[j + 1 : j + 2] == '"':
+                    length += 1
+                    j += 1
+                else:
+                    quoted = False
+            elif ch == '"' and at_start:
+                quoted = True
+            elif ch == ",":
+                field, length = field + 1, 0
+                at_start = True
+                j += 1
+                continue
+            elif ch in "\r\n":
+                return index, i
+            else:
+                length += 1
+            at_start = False
+            if index is None and length > limit:
+                index = field
+            j += 1
+        if not quoted:
+            break
+    return index, i
+
+
+def _decode_csv(path: Path, data: bytes) -> str:
+    """The text of a CSV file: UTF-8 (with or without a BOM), else GBK (GB18030).
+
+    Excel on a Chinese Windows saves "CSV" in GBK; everything else writes UTF-8. A file that is
+    partly each (UTF-8 rows appended to in a GBK editor, or the reverse) is refused: decoded
+    either way, some of its names would be garbled without anyone noticing."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    utf8, gbk = _line_encodings(data)
+    if utf8 and gbk:
+        raise RosterError(path, _mixed_encodings(utf8, gbk))
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        line = len(_LINE_BREAK.findall(data, 0, exc.start)) + 1
+        raise RosterError(
+            path,
+            Text(
+                f"无法识别文件编码（第 {line} 行既不是 UTF-8 也不是 GBK）；请另存为 UTF-8 或 ANSI/GBK",
+                f"unknown text encoding (line {line} is neither UTF-8 nor GBK); "
+                "save it as UTF-8 or ANSI/GBK",
+            ),
+        ) from None
+
+
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")  # as csv counts lines; no GBK byte is CR or LF
+_BOM = b"\xef\xbb\xbf"
+
+
+def _line_encodings(data: bytes) -> tuple[list[int], list[int]]:
+    """Line numbers of the lines that are surely UTF-8, and of those that are only GB18030.
+
+    A short GBK line is valid UTF-8 now and then (one or two Chinese characters as Latin or
+    Cyrillic letters), never as a character from U+0800 on (all of CJK): a UTF-8 line counts
+    only with such a character, a BOM, or bytes that are not GB18030."""
+    utf8: list[int] = []
+    gbk: list[int] = []
+    for number, line in enumerate(_LINE_BREAK.split(data), start=1):
+        bom = number == 1 and line.startswith(_BOM)
+        if bom:
+            line = line[len(_BOM) :]
+        if line.isascii():
+            if bom:
+                utf8.append(number)
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                line.decode("gb18030")
+            except UnicodeDecodeError:
+                continue  # neither: reported as such when the file is decoded
+            gbk.append(number)
+            continue
+        if bom or any(ord(c) >= 0x800 for c in text) or not _is_gb18030(line):
+            utf8.append(number)
+    return utf8, gbk
+
+
+def _is_gb18030(data: bytes) -> bool:
+    try:
+        data.decode("gb18030")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _mixed_encodings(utf8: list[int], gbk: list[int]) -> Text:
+    def zh(lines: list[int]) -> str:
+        shown = "、".join(map(str, lines[:_SHOWN_LINES]))
+        return shown if len(lines) <= _SHOWN_LINES else f"{shown} 等共 {len(lines)}"
+
+    def en(lines: list[int]) -> str:
+        shown = ", ".join(map(str, lines[:_SHOWN_LINES]))
+        more = len(lines) - _SHOWN_LINES
+        return shown if more <= 0 else f"{shown} and {more} more"
+
+    return Text(
+        f"名册各行的编码不一致：第 {zh(utf8)} 行是 UTF-8，第 {zh(gbk)} 行是 GBK（ANSI），"
+        "多半是用另一个软件追加了行。请统一为一种编码后另存（另存为 UTF-8 或 ANSI/GBK），"
+        "显示为乱码的行须重新录入",
+        f"the roster mixes text encodings: lines {en(utf8)} are UTF-8, lines {en(gbk)} are "
+        "GBK (ANSI), probably rows appended in another program; save it in one encoding "
+        "(Save As UTF-8 or ANSI/GBK) and retype the rows that show garbled text",
+    )
+
+
+#: Line numbers named in a message about encodings, before "and N more".
+_SHOWN_LINES = 5
 
 
 def _read_xlsx(path: Path) -> list[tuple[int, list[Any]]]:
@@ -134,17 +316,32 @@ def _read_xlsx(path: Path) -> list[tuple[int, list[Any]]]:
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        try:
+            ws = wb.worksheets[0]
+            ws.reset_dimensions()  # WPS writes wrong <dimension> elements
+            rows = [
+                (i, [_xlsx_text(c) for c in r])
+                for i, r in enumerate(ws.iter_rows(values_only=True), start=1)
+            ]
+        finally:
+            wb.close()
+    # SyntaxError: XML that is not well-formed (a raw control character in a cell, among others)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, IndexError, SyntaxError) as exc:
         raise RosterError(
             path, Text(f"无法作为 xlsx 读取（{exc}）", f"cannot be read as xlsx ({exc})")
         ) from None
-    try:
-        ws = wb.worksheets[0]
-        ws.reset_dimensions()  # WPS writes wrong <dimension> elements
-        rows = [(i, list(r)) for i, r in enumerate(ws.iter_rows(values_only=True), start=1)]
-    finally:
-        wb.close()
     return _drop_leading_blank(rows)
+
+
+#: How Excel and xlsxwriter store a control character in a cell (`_x001B_`); openpyxl's
+#: read-only mode gives it back as these seven characters, not as the character.
+_XLSX_CONTROL = re.compile(r"_x(00[01][0-9A-Fa-f]|007[Ff]|00[89][0-9A-Fa-f])_")
+
+
+def _xlsx_text(value: Any) -> Any:
+    if isinstance(value, str) and "_x" in value:
+        return _XLSX_CONTROL.sub(lambda m: chr(int(m.group(1), 16)), value)
+    return value
 
 
 def _drop_leading_blank(rows: list[tuple[int, list[Any]]]) -> list[tuple[int, list[Any]]]:
@@ -174,9 +371,9 @@ def _map_header(
             continue
         name = lookup.get(_norm_header(cell))
         if name is None:
-            errors.append(RosterError(path, _unknown_column(str(cell), fields), line, str(cell)))
+            errors.append(RosterError(path, _unknown_column(str(cell), fields), line, _shown(cell)))
         elif name in columns.values():
-            errors.append(RosterError(path, Text("列重复", "duplicate column"), line, str(cell)))
+            errors.append(RosterError(path, Text("列重复", "duplicate column"), line, _shown(cell)))
         else:
             columns[index] = name
     for name in REQUIRED_COLUMNS:
@@ -210,6 +407,15 @@ def _unknown_column(cell: str, fields: dict[str, str]) -> Text:
 
 def _convert(name: str, raw: Any, spec: Spec) -> Any:
     """The roster value as the template needs it; ValueError(Text) says what is wrong."""
+    if isinstance(raw, str) and (bad := _CONTROL.search(raw)):
+        code = f"U+{ord(bad.group()):04X}"
+        raise ValueError(
+            Text(
+                f"含有控制字符（{code}），多半是从其他系统复制带入的，请删除",
+                f"contains a control character ({code}), probably pasted from another "
+                "program; delete it",
+            )
+        )
     if name == "year":
         return _year(raw)
     if name.startswith("fund_"):
@@ -219,6 +425,28 @@ def _convert(name: str, raw: Any, spec: Spec) -> Any:
     if len(text) > limit:
         raise ValueError(Text(f"超过 {limit} 个字符", f"longer than {limit} characters"))
     return text
+
+
+#: Control characters no roster text may hold (C0 but TAB, LF and CR; DEL; C1): they reached
+#: templates and file names. TAB and line breaks are kept out of names by `_text`.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: Longest cell text or column name a message repeats, in characters.
+_SHOWN = 40
+
+
+def _shown(value: Any) -> str:
+    """`value` as a message repeats it: on one line, control characters as `\\xNN`, and cut to
+    `_SHOWN` characters (a message must not carry a 100,000-character cell to the terminal)."""
+    text = str(value)
+    if len(text) > _SHOWN:
+        text = text[:_SHOWN] + "…"
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _column(header: list[Any], index: int) -> str:
+    """The name of column `index` in messages: its header, or its letter when it has none."""
+    cell = header[index] if index < len(header) else None
+    return xl_col_to_name(index) if is_blank(cell) else _shown(cell)
 
 
 def _text(raw: Any) -> str:
@@ -238,12 +466,12 @@ def _year(raw: Any) -> int:
             raise ValueError
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(Text(f"年度无效：{raw}", f"not a year: {raw}")) from None
+        raise ValueError(Text(f"年度无效：{_shown(raw)}", f"not a year: {_shown(raw)}")) from None
     if not number.is_integer() or not YEAR_RANGE[0] <= number <= YEAR_RANGE[1]:
         raise ValueError(
             Text(
-                f"年度须为 {YEAR_RANGE[0]}–{YEAR_RANGE[1]} 的整数：{raw}",
-                f"year must be a whole number {YEAR_RANGE[0]}-{YEAR_RANGE[1]}: {raw}",
+                f"年度须为 {YEAR_RANGE[0]}–{YEAR_RANGE[1]} 的整数：{_shown(raw)}",
+                f"year must be a whole number {YEAR_RANGE[0]}-{YEAR_RANGE[1]}: {_shown(raw)}",
             )
         )
     return int(number)
@@ -258,10 +486,15 @@ def _amount(raw: Any) -> float:
             raise ValueError
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(Text(f"不是有效金额：{raw}", f"not an amount: {raw}")) from None
+        raise ValueError(
+            Text(f"不是有效金额：{_shown(raw)}", f"not an amount: {_shown(raw)}")
+        ) from None
     if not math.isfinite(number) or number < 0 or number > 1e10:
         raise ValueError(
-            Text(f"金额须为 0 到 1e10 之间的数字（万元）：{raw}", f"amount out of range: {raw}")
+            Text(
+                f"金额须为 0 到 1e10 之间的数字（万元）：{_shown(raw)}",
+                f"amount out of range: {_shown(raw)}",
+            )
         )
     return number
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import OutputError, Text
+from .fileio import read_small_file
 from .findings import Finding
 from .record import Record
 
@@ -51,10 +52,10 @@ def load_key(path: Path | str, *, create: bool = False) -> bytes:
         else:
             with os.fdopen(fd, "w", encoding="ascii") as fh:
                 fh.write(secrets.token_hex(KEY_BYTES) + "\n")
+    data = _read_key_file(path)
     try:
-        text = path.read_text(encoding="ascii").strip()
-        key = bytes.fromhex(text)
-    except (OSError, ValueError, UnicodeDecodeError):
+        key = bytes.fromhex(data.decode("ascii").strip())
+    except (ValueError, UnicodeDecodeError):
         raise OutputError(
             path,
             Text(
@@ -70,6 +71,14 @@ def load_key(path: Path | str, *, create: bool = False) -> bytes:
             ),
         )
     return key
+
+
+#: Largest key file read, in bytes: a key is 64 hex digits and a line break.
+MAX_KEY_FILE = 4096
+
+
+def _read_key_file(path: Path) -> bytes:
+    return read_small_file(path, MAX_KEY_FILE, Text("密钥文件", "key file"))
 
 
 def key_id(key: bytes) -> str:

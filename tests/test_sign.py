@@ -245,3 +245,98 @@ def test_a_batch_verifies_signatures_and_opens_encrypted_files_on_every_core(
     assert by_file.pop("加密.xlsx") == ["E701"]  # opened (no E003), and found unsigned
     assert len(by_file) == POOL_MIN_FILES * 2 - 1
     assert all(codes == [] for codes in by_file.values())
+
+
+# -- `--key` naming something that is not a key file (issue 15) --------------------------------
+
+_LOAD_KEY = """
+import sys
+from perfeval_xl import OutputError
+from perfeval_xl.sign import load_key
+try:
+    load_key(sys.argv[1], create=sys.argv[2] == "create")
+except OutputError as exc:
+    print(exc.render("en"))
+    sys.exit(3)
+"""
+
+
+def _special(tmp_path: Path, kind: str) -> Path:
+    if kind == "device":
+        return Path("/dev/zero")
+    if kind == "fifo":  # nobody writes to it: a plain open() waits forever
+        import os
+
+        path = tmp_path / "office.key"
+        os.mkfifo(path)
+        return path
+    path = tmp_path / "keys"
+    path.mkdir()
+    return path
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="POSIX only")
+@pytest.mark.parametrize(
+    ("kind", "exp"),
+    [
+        ("device", "not a regular file (a device, pipe or socket), so not a key file"),
+        ("fifo", "not a regular file (a device, pipe or socket), so not a key file"),
+        ("folder", "is a folder, not a key file"),
+    ],
+)
+@pytest.mark.parametrize("create", ["create", "read"])
+def test_key_that_is_no_file_fails_at_once(tmp_path, kind, exp, create):
+    import subprocess
+    import sys
+
+    path = _special(tmp_path, kind)
+    # in a child with a timeout: a regression must fail, not hang the test run
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOAD_KEY, str(path), create],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout == f"{path}: {exp}\n"
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="POSIX only")
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_template_key_dev_zero_or_fifo_is_a_clean_error(tmp_path, kind):
+    import subprocess
+    import sys
+
+    path = _special(tmp_path, kind)
+    proc = subprocess.run(
+        [sys.executable, "-m", "perfeval_xl", "--lang", "en", "template", "--key", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        f"Error: {path}: not a regular file (a device, pipe or socket), so not a key file\n"
+    )
+    assert not (tmp_path / "national-2020.xlsx").exists()
+
+
+def test_key_file_too_large(tmp_path):
+    path = tmp_path / "office.key"
+    path.write_text("ab" * 32 + "\n" + " " * 5000)
+    with pytest.raises(OutputError) as err:
+        load_key(path)
+    assert err.value.render("en") == (f"{path}: too large (over 4096 bytes) for a key file")
+    path.write_text("ab" * 32 + "\n" + " " * 4000)  # a little trailing space is still a key
+    assert load_key(path) == bytes.fromhex("ab" * 32)
+
+
+def test_key_folder_in_the_cli(tmp_path, key):
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    result = CliRunner().invoke(
+        cli, ["--lang", "en", "template", "--key", str(folder), "-o", str(tmp_path / "a.xlsx")]
+    )
+    assert result.exit_code == 2  # click's own check of --key (dir_okay=False)
+    assert "is a directory" in result.output
