@@ -55,7 +55,7 @@ from openpyxl.worksheet.protection import SheetProtection
 from openpyxl.xml.constants import SHARED_STRINGS, XLSM, XLSX, XLTM, XLTX
 
 from .normalize import is_percent_format
-from .read import ReadResult, _read_inspected, _Reader, _x14_ranges
+from .read import DAMAGED, ReadResult, _read_inspected, _Reader, _x14_ranges, repeated_names
 from .safety import _CENTRAL, _EOCD, inflated, local_body
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -108,7 +108,11 @@ class _Sheet:
     A cell is kept as (value, type, style) before the two steps that depend on other parts:
     a shared string is its index ("s#"), and a number is not yet turned into a date. `FastBook`
     checks the indexes against its own string table and style count, and converts on reading,
-    so one parsed sheet serves every file whose part has the same bytes (`_Memo`)."""
+    so one parsed sheet serves every file whose part has the same bytes (`_Memo`).
+
+    A damaged cell (a value its type cannot hold, such as `<v>0x5F</v>` in a number cell, or a
+    style attribute that is no index) is kept as an empty cell, and listed in `damaged` with
+    what is wrong (`read.DAMAGED`): openpyxl refuses the whole file for one such cell."""
 
     def __init__(self) -> None:
         self.cells: dict[tuple[int, int], tuple[Any, str, int]] = {}
@@ -123,6 +127,8 @@ class _Sheet:
         self.style_max = -1
         self.string_min = 0
         self.string_max = -1
+        #: damaged cells, as (what, the text found): ("number", "0x5F"), ("style", "")
+        self.damaged: dict[tuple[int, int], tuple[str, str]] = {}
 
 
 class _Memo:
@@ -175,7 +181,11 @@ class FastBook:
     """The operations of `read._OpenpyxlBook`, over the XML parts of the package.
 
     Raises (from the constructor) whatever it cannot handle; `read_inspected_fast` then reads
-    the file the thorough way."""
+    the file the thorough way. Where openpyxl refuses a whole file for one damaged cell (a
+    number that is none, a style or shared-string index out of range, or a negative one, which
+    openpyxl reads as the last style or string), the book reads the rest and answers that cell
+    as `read.DAMAGED` (`damaged`); the thorough path hands such files to this book (`read.
+    _read_inspected`), so both paths answer E019 alike."""
 
     def __init__(self, data: bytes) -> None:
         self.data = data
@@ -229,12 +239,14 @@ class FastBook:
         )
         self._properties()
         self.sheets: dict[str, _Sheet] = {}
+        #: the damaged cells of each sheet that has some (see `_Sheet.damaged`)
+        self.damaged: dict[str, dict[tuple[int, int], tuple[str, str]]] = {}
         for title, part in self._sheet_parts:
-            self.sheets[title] = self._sheet(part)
+            self.sheets[title] = self._sheet(title, part)
         self._names_by_sheet()
 
     def _workbook(self) -> None:
-        date1904, sheets, self._defined = _MEMO.get(
+        date1904, sheets, self._defined, self._repeats = _MEMO.get(
             "workbook", self._part("xl/workbook.xml"), _workbook_part
         )
         rels = _MEMO.get("rels", self._part("xl/_rels/workbook.xml.rels"), _workbook_rels)
@@ -288,18 +300,25 @@ class FastBook:
         if "docProps/custom.xml" in self._parts:
             self._custom = _MEMO.get("custom", self._parts["docProps/custom.xml"], _custom)
 
-    def _sheet(self, part: str) -> _Sheet:
+    def _sheet(self, title: str, part: str) -> _Sheet:
         rels = posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
         if rels in self._parts:
             _MEMO.get("sheet-rels", self._parts[rels], _sheet_rels)
-        sheet: _Sheet = _MEMO.get("sheet", self._part(part), _parse_sheet)
-        # what openpyxl's load checks against the other parts: style and string indexes
-        if sheet.style_max >= self.style_count:
-            raise Unsupported("style index")
-        if sheet.string_max >= len(self.shared_strings) or -sheet.string_min > len(
-            self.shared_strings
+        data = self._part(part)
+        sheet: _Sheet = _MEMO.get("sheet", data, _parse_sheet)
+        damaged = sheet.damaged
+        # what openpyxl's load checks against the other parts: style and string indexes (a
+        # negative string index openpyxl reads as one from the end: the wrong text)
+        strings = len(self.shared_strings)
+        if (
+            sheet.style_max >= self.style_count
+            or sheet.string_min < 0
+            or sheet.string_max >= strings
         ):
-            raise Unsupported("shared string index")
+            # a damaged file only: its cells again, to find which (empty cells included)
+            damaged = {**damaged, **_bad_indexes(data, self.style_count, strings)}
+        if damaged:
+            self.damaged[title] = damaged
         return sheet
 
     # -- what the reader asks ----------------------------------------------------------------
@@ -311,6 +330,12 @@ class FastBook:
 
     def part_names(self) -> list[str]:
         return self._order
+
+    def repeated_names(self) -> dict[str, list[str]]:
+        """`read.repeated_names` of the workbook's defined names (the parse's, memoised)."""
+        if not self._repeats:
+            return {}
+        return repeated_names(self._repeats, len(self.sheetnames))
 
     def destinations(self, name: str) -> list[tuple[str, str]] | None:
         text = self.global_names.get(name)
@@ -337,6 +362,10 @@ class FastBook:
             for r1, c1, r2, c2 in ws.merged:
                 if r1 <= row <= r2 and c1 <= col <= c2 and (row, col) != (r1, c1):
                     return None, "n"
+        if self.damaged:
+            bad = self.damaged.get(sheet)
+            if bad is not None and (row, col) in bad:
+                return bad[(row, col)], DAMAGED
         got = ws.cells.get((row, col))
         if got is None:
             return None, "n"
@@ -379,9 +408,13 @@ class FastBook:
 
     def cached(self, sheet: str, cell: str) -> Any:
         """As a `data_only` load: every sheet parsed again for saved results; any failure
-        there means no saved result at all."""
+        there means no saved result at all. So does a damaged cell: openpyxl's `data_only`
+        load refuses such a file as a whole."""
         if not hasattr(self, "_cached"):
             self._cached: dict[str, dict[tuple[int, int], Any]] | None = {}
+            if self.damaged:
+                self._cached = None
+                return None
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -491,8 +524,14 @@ def _content_types(data: bytes) -> list[tuple[str | None, str | None]]:
 
 def _workbook_part(
     data: bytes,
-) -> tuple[bool, list[tuple[str | None, str | None]], list[tuple[str | None, str | None, str]]]:
-    """(date1904, the sheets as (name, relationship id), the defined names)."""
+) -> tuple[
+    bool,
+    list[tuple[str | None, str | None]],
+    list[tuple[str | None, str | None, str]],
+    list[tuple[str | None, str | None, str]],
+]:
+    """(date1904, the sheets as (name, relationship id), the defined names, the definitions of
+    the names defined more than once, in any scopes: for `read.repeated_names`)."""
     root = _parse_xml(data)
     pr = root.find(f"{_MAIN}workbookPr")
     date1904 = pr is not None and _bool(pr.get("date1904"))
@@ -501,7 +540,12 @@ def _workbook_part(
         (d.get("name"), d.get("localSheetId"), d.text or "")
         for d in root.iter(f"{_MAIN}definedName")
     ]
-    return date1904, sheets, defined
+    counts: dict[str, int] = {}
+    for name, _, _ in defined:
+        key = (name or "").lower()
+        counts[key] = counts.get(key, 0) + 1
+    repeats = [d for d in defined if counts[(d[0] or "").lower()] > 1]
+    return date1904, sheets, defined, repeats
 
 
 def _workbook_rels(data: bytes) -> dict[str, tuple[str, str | None]]:
@@ -614,14 +658,15 @@ def _parse_sheet(data: bytes) -> _Sheet:
 def _sheet(data: bytes, around: _Sheet | None) -> _Sheet:
     """The sheet's cells from `data`; what lies around them from `around`, or from `data`
     (the whole part, parsed as it is)."""
-    root, cells, empty_styles = _parse_cells(data, drop=around is not None)
     sheet = _Sheet()
+    root, cells, empty_styles = _parse_cells(data, drop=around is not None, damaged=sheet.damaged)
     sheet.cells = cells
     styles = [style for _, _, style in cells.values()]
     sheet.style_max = max(styles, default=-1)
     if empty_styles:
         sheet.style_max = max(sheet.style_max, *map(int, empty_styles))
     sheet.value_rows = {row for (row, _), (value, _, _) in cells.items() if value is not None}
+    sheet.value_rows.update(row for row, _ in sheet.damaged)  # a damaged cell held something
     strings = [value for value, t, _ in cells.values() if t == "s#"]
     sheet.string_min = min(strings, default=0)
     sheet.string_max = max(strings, default=-1)
@@ -759,7 +804,7 @@ _REFS = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}(?: [A-Z]{1,3}[1-9][0-9]{0,6})*")
 
 
 def _parse_cells(
-    data: bytes, drop: bool
+    data: bytes, drop: bool, damaged: dict[tuple[int, int], tuple[str, str]] | None = None
 ) -> tuple[ET.Element, dict[tuple[int, int], tuple[Any, str, int]], list[bytes]]:
     """The sheet's tree and cells, parsed without its empty cells of the default type (with
     `drop`: for the body of `_split_sheet`, all of it inside the root element, without
@@ -774,29 +819,44 @@ def _parse_cells(
     cell without one takes its column from the cell before, and a later cell of the same
     reference replaces an earlier one); else the sheet is parsed again as it is. The checks
     ride on the one regex pass that drops the cells and on the parse (`_cells`): scanning the
-    sheet for them first cost as much as the parse saved."""
+    sheet for them first cost as much as the parse saved.
+
+    With `damaged`, a damaged cell is read as empty and listed there (`_cells`); without it,
+    the parse raises as openpyxl's does."""
     parts = _EMPTY_CELL.split(data) if drop else [data]
     if len(parts) > 1:
         root = ET.fromstring(b"".join(parts[::3]))  # dropping whole elements keeps it well-formed
         refs: list[str | None] = []
-        cells = _cells(root, data_only=False, refs=refs)
+        bad: dict[tuple[int, int], tuple[str, str]] | None = None if damaged is None else {}
+        cells = _cells(root, data_only=False, refs=refs, damaged=bad)
         dropped = b" ".join(parts[1::3]).decode().split()
         if (not refs or _REFS.fullmatch(" ".join(r or "?" for r in refs))) and len(
             set(refs).union(dropped)
         ) == len(refs) + len(dropped):
+            if bad:
+                damaged.update(bad)  # type: ignore[union-attr]
             return root, cells, parts[2::3]
     root = ET.fromstring(data)
-    return root, _cells(root, data_only=False), []
+    return root, _cells(root, data_only=False, damaged=damaged), []
 
 
 def _cells(
-    root: ET.Element, data_only: bool, refs: list[str | None] | None = None
+    root: ET.Element,
+    data_only: bool,
+    refs: list[str | None] | None = None,
+    damaged: dict[tuple[int, int], tuple[str, str]] | None = None,
 ) -> dict[tuple[int, int], tuple[Any, str, int]]:
     """openpyxl's `WorkSheetParser.parse_row`/`parse_cell`, for speed, up to what depends on
     other parts: a shared string stays its index (type "s#"), a number is not made a date yet
     (`FastBook._value` does both). Formulas, shared ones included, go through openpyxl's own
     code, so values and data types are the same. Each cell's reference as written (None when
-    it has none) is appended to `refs`, if given."""
+    it has none) is appended to `refs`, if given.
+
+    Where openpyxl raises for one cell (a style attribute that is no index, a value its type
+    cannot hold: `<v>0x5F</v>` in a number cell), the cell is read as an empty one and listed
+    in `damaged`, if given; else this raises too. A number cell holding INF, -INF or NaN (an
+    xsd:double, though Excel never writes one) is read as that float there, as openpyxl reads
+    1e309: the reader answers E203 for it."""
     formulas: WorkSheetParser | None = None
     out: dict[tuple[int, int], tuple[Any, str, int]] = {}
     row_counter = 0
@@ -819,9 +879,15 @@ def _cells(
             if refs is not None:
                 refs.append(coordinate)
             s_raw = el.get("s")
-            style = int(s_raw) if s_raw else 0
+            bad: tuple[str, str] | None = None
+            try:
+                style = int(s_raw) if s_raw else 0
+            except ValueError:
+                style = -1
             if s_raw == "" or style < 0:
-                raise Unsupported("style index")
+                if damaged is None:
+                    raise Unsupported("style index")
+                bad, style = ("style", s_raw or ""), 0
             # Most cells of a form are empty and styled (<c r="C3" s="21"/>): nothing to find.
             empty = not len(el)
             if t == "inlineStr" or empty:
@@ -846,18 +912,29 @@ def _cells(
                     formulas = WorkSheetParser(None, [])
                 t, value = "f", formulas.parse_formula(el)
             elif value is not None:
-                if t == "n":
-                    value = (
-                        float(value) if "." in value or "E" in value or "e" in value else int(value)
-                    )
-                elif t == "s":
-                    t, value = "s#", int(value)
-                elif t == "b":
-                    value = bool(int(value))
-                elif t == "str":
-                    t = "s"
-                elif t == "d":
-                    value = from_ISO8601(value)
+                try:
+                    if t == "n":
+                        value = (
+                            float(value)
+                            if "." in value or "E" in value or "e" in value
+                            else int(value)
+                        )
+                    elif t == "s":
+                        t, value = "s#", int(value)
+                    elif t == "b":
+                        value = bool(int(value))
+                    elif t == "str":
+                        t = "s"
+                    elif t == "d":
+                        value = from_ISO8601(value)
+                except ValueError:
+                    if damaged is None:
+                        raise
+                    if t == "n" and _NON_FINITE.fullmatch(value):
+                        value = float(value)
+                    else:
+                        bad = bad or (_DAMAGE_KIND.get(t, "value"), value)
+                        t, value = "n", None
             elif t == "inlineStr":
                 child = el.find(_IS)
                 if child is not None:
@@ -867,7 +944,30 @@ def _cells(
                         t, value = "s", only.text or ""
                     else:
                         t, value = "s", _inline(child)
+            if bad is not None:
+                damaged[pos] = bad  # type: ignore[index]
+                t, value = "n", None
             out[pos] = (value, t, style)
+    return out
+
+
+#: What is damaged in a cell whose value its type cannot hold, by the type.
+_DAMAGE_KIND = {"n": "number", "s": "string"}
+#: xsd:double's INF, -INF and NaN, as Python's float reads them (int() refuses them).
+_NON_FINITE = re.compile(r"\s*[+-]?(?:inf|infinity|nan)\s*", re.IGNORECASE)
+
+
+def _bad_indexes(data: bytes, styles: int, strings: int) -> dict[tuple[int, int], tuple[str, str]]:
+    """The cells of a sheet whose style index is past the workbook's styles, or whose shared
+    string index is not one of its strings; read from the whole part again (the empty cells
+    `_parse_cells` drops carry style indexes too). Only for a file that has such a cell."""
+    out: dict[tuple[int, int], tuple[str, str]] = {}
+    _, cells, _ = _parse_cells(_plain_xml(data), drop=False, damaged={})
+    for pos, (value, t, style) in cells.items():
+        if style >= styles:
+            out[pos] = ("style", str(style))
+        elif t == "s#" and not 0 <= value < strings:
+            out[pos] = ("string", str(value))
     return out
 
 

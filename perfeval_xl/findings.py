@@ -268,6 +268,55 @@ _rule(
         "fill the original template; ask the office to issue one with more --rows",
     ),
 )
+_rule(
+    "E017",
+    (
+        "同一个命名区域有多个定义，指向不同的单元格（重复定义，或工作表级名称与工作簿级名称同名）",
+        "a named range is defined more than once, pointing at different cells (twice in the "
+        "workbook, or a sheet's own name beside the workbook's)",
+    ),
+    (
+        "无法确定哪个单元格是填报内容；该栏目不予读取，按未填处理，以免汇总用错单元格的值",
+        "which cell holds the value cannot be known; the field is not read and counts as not "
+        "filled in, so that no other cell's value reaches the summary",
+    ),
+    (
+        "不要复制工作表或修改名称；用下发的原模板重新填写",
+        "do not copy the sheet or edit the names; fill the issued template again",
+    ),
+)
+_rule(
+    "W018",
+    (
+        "模板的隐藏工作表 _lists（下拉列表选项）或 _meta（模板标识）已被删除或改名",
+        "a hidden sheet of the template, _lists (dropdown choices) or _meta (its identity), "
+        "was deleted or renamed",
+    ),
+    (
+        "内容仍按名称读取，但下拉列表可能没有选项，下发行数和签名信息随 _meta 丢失（用 --key "
+        "时另报 E701）",
+        "values are still read by name, but the dropdowns may have no choices, and the issued "
+        "row count and signature go with _meta (E701 besides, with --key)",
+    ),
+    ("用下发的原模板重新填写", "fill the issued template again"),
+)
+_rule(
+    "E019",
+    (
+        "单元格内容已损坏（格式编号或文字编号不存在、数字无法识别），该单元格未读取",
+        "a cell is damaged (a format or text number that does not exist, a number that is "
+        "none): the cell was not read",
+    ),
+    (
+        "Excel/WPS 打开时会“修复”掉这样的单元格，其中的值不可信；其余内容照常读取，该栏目按未填处理",
+        "Excel/WPS 'repair' such a cell away on opening, and its value cannot be trusted; the "
+        "rest is read as usual and the field counts as not filled in",
+    ),
+    (
+        "重新输入该单元格后保存；仍报错时用下发的原模板重新填写",
+        "type the cell again and save; if it is still reported, fill the issued template again",
+    ),
+)
 # -- header ------------------------------------------------------------------------------------
 _rule(
     "E101",
@@ -798,6 +847,14 @@ CHECK_ONLY: dict[str, Text] = {
     **dict.fromkeys(("E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008"), _FILE),
     "E011": _FILE,
     "E014": _FILE,
+    "E017": Text(
+        "表内公式按名称引用单元格，看不出一个名称被定义了两次",
+        "the sheet's formulas use the names and cannot see that one is defined twice",
+    ),
+    "E019": Text(
+        "损坏的单元格在打开文件时即被 Excel/WPS 修复或清除，表内公式看不到它",
+        "Excel/WPS repair or clear a damaged cell when the file is opened: no formula sees it",
+    ),
     "E202": Text(
         "把文本读成数字（全角数字、“万元”“分”等）是 check 的读取规则；表内只认数字，"
         "数字单元格中的文本按未填计",

@@ -25,7 +25,13 @@ from openpyxl.utils import get_column_letter, range_boundaries
 
 from .errors import SpecError, Text
 from .findings import Finding, finding
-from .generate import META_SHEET, PROP_FORM_ID, PROP_SPEC_VERSION, PROP_WORKBOOK_ID
+from .generate import (
+    LISTS_SHEET,
+    META_SHEET,
+    PROP_FORM_ID,
+    PROP_SPEC_VERSION,
+    PROP_WORKBOOK_ID,
+)
 from .layout import contract_names, make_layout
 from .normalize import (
     Parsed,
@@ -48,6 +54,9 @@ _LIST_COLUMNS = ("level1", "level2", "status", "sign")
 #: 1,048,576 would otherwise make a 16 KB file cost seconds and hundreds of MB.
 MAX_INDICATOR_ROWS = 500
 _MAX_AMOUNT = 1e10
+#: The data type a book gives a damaged cell (`fastread.FastBook.cell`), whose value is then
+#: (what is damaged, the text found there): read as missing, reported as E019.
+DAMAGED = "x"
 
 
 @dataclass
@@ -133,7 +142,17 @@ def _decrypt(name: str, data: bytes, password: str) -> tuple[bytes, Finding | No
 
 
 def _read_inspected(name: str, data: bytes) -> ReadResult:
+    """Read with openpyxl's full load; a file it refuses, or whose cells it would misread, is
+    read by the fast reader, when that can read it (`_read_around`)."""
     wb, problem = _load(name, data, data_only=False)
+    if (problem is not None and problem.code == "E001") or (
+        problem is None and _negative_index(data)
+    ):
+        around = _read_around(name, data, only_damaged=problem is None)
+        if around is not None:
+            if wb is not None:
+                wb.close()
+            return around
     if problem is not None:
         return ReadResult(name, None, [problem])
     book = _OpenpyxlBook(name, data, wb)
@@ -141,6 +160,53 @@ def _read_inspected(name: str, data: bytes) -> ReadResult:
         return _Reader(name, data, book).read()
     finally:
         book.close()
+
+
+def _read_around(name: str, data: bytes, *, only_damaged: bool) -> ReadResult | None:
+    """The file read by `fastread.FastBook`, which reads around damaged cells, or None if that
+    cannot read it (or, with `only_damaged`, finds no damaged cell).
+
+    openpyxl refuses a whole workbook for one damaged cell: a number cell holding `0x5F`, a
+    style or shared-string index out of range. The fast book raises wherever openpyxl's load
+    does, but for such cells, which it reads as empty and lists (`FastBook.damaged`; the
+    reader answers E019 for each it reads). So a file openpyxl refuses and the fast book reads
+    is one whose only trouble is damaged cells (or INF / NaN typed into a number cell, read as
+    the non-finite number it is: E203), and both paths answer the same. A negative index
+    openpyxl reads without complaint, as the last style or string (`_negative_index`)."""
+    from .fastread import FastBook
+
+    try:
+        book = FastBook(data)
+        if only_damaged and not book.damaged:
+            return None
+        return _Reader(name, data, book).read()
+    except Exception:  # noqa: BLE001 - what the fast book cannot read stays as openpyxl said
+        return None
+
+
+#: A negative style or value in a sheet, ending at its "-": `s="-1"`, `<v>-1</v>` (as a
+#: shared string's index openpyxl reads the last string). Numbers below 0 match too: the fast
+#: book then looks closer.
+_NEGATIVE = re.compile(rb"""(?:\ss\s*=\s*["']|<(?:[\w.-]+:)?v>)\s*-\Z""")
+
+
+def _negative_index(data: bytes) -> bool:
+    """Whether a worksheet holds something that may be a negative index (`_NEGATIVE`), looked
+    for before each "-" only: a sheet has few, and scanning all of it took 1.5 ms a file."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            for member in z.namelist():
+                if not (member.startswith("xl/worksheets/") and member.endswith(".xml")):
+                    continue
+                xml = z.read(member)
+                at = xml.find(b"-")
+                while at >= 0:
+                    if _NEGATIVE.search(xml, max(0, at - 64), at + 1):
+                        return True
+                    at = xml.find(b"-", at + 1)
+    except Exception:  # noqa: BLE001 - openpyxl read it; nothing more to look for
+        return False
+    return False
 
 
 def _load(name: str, data: bytes, data_only: bool) -> tuple[Any, Finding | None]:
@@ -163,11 +229,37 @@ def _load(name: str, data: bytes, data_only: bool) -> tuple[Any, Finding | None]
                     f"XML 含实体定义或外部引用（{kind}）", f"XML with entity definitions ({kind})"
                 ),
             )
-        reason = _one_line(exc)
-        return None, finding(
-            "E001", name, Text(f"无法解析（{reason}）", f"cannot be parsed ({reason})")
-        )
+        return None, finding("E001", name, _unreadable(exc))
     return wb, None
+
+
+#: The steps of openpyxl's load ("could not read worksheets from …"), as a unit knows them.
+_LOAD_STEPS = {
+    "manifest": ("内容清单", "list of contents"),
+    "strings": ("文字", "texts"),
+    "workbook": ("工作簿结构", "workbook structure"),
+    "properties": ("文档属性", "document properties"),
+    "custom properties": ("文档属性", "document properties"),
+    "theme": ("主题", "theme"),
+    "stylesheet": ("单元格格式", "cell formats"),
+    "worksheets": ("工作表", "sheets"),
+}
+
+
+def _unreadable(exc: BaseException) -> Text:
+    """E001 for a file openpyxl cannot load: what is damaged, in a unit's words where openpyxl
+    says, and what to do; never the exception's own text (`IndexError: list index out of
+    range` tells a unit nothing)."""
+    step = re.search(r"could not (?:read )?(.+?) from", str(exc))
+    where = _LOAD_STEPS.get(step.group(1)) if step else None
+    zh_where = f"（{where[0]}部分）" if where else ""
+    en_where = f" (its {where[1]})" if where else ""
+    return Text(
+        f"文件内容已损坏，无法读取{zh_where}；请在 Excel/WPS 中打开并另存为 .xlsx 后重新提交，"
+        "若仍无法读取，请用下发的原模板重新填写",
+        f"the file's content is damaged and cannot be read{en_where}; open it in Excel/WPS, "
+        "save it as .xlsx and send it again, or else fill the issued template again",
+    )
 
 
 class _OpenpyxlBook:
@@ -195,6 +287,25 @@ class _OpenpyxlBook:
                 return z.namelist()
         except zipfile.BadZipFile:
             return []
+
+    def repeated_names(self) -> dict[str, list[str]]:
+        """`repeated_names` of the workbook's defined names, as the file has them: openpyxl
+        keeps one of each (the last), so the workbook part is read again, with its parser."""
+        from openpyxl.packaging.manifest import Manifest
+        from openpyxl.reader.excel import _find_workbook_part
+        from openpyxl.xml.functions import fromstring
+
+        try:
+            with zipfile.ZipFile(io.BytesIO(self.data)) as z:
+                manifest = Manifest.from_tree(fromstring(z.read("[Content_Types].xml")))
+                root = fromstring(z.read(_find_workbook_part(manifest).PartName[1:]))
+        except Exception:  # noqa: BLE001 - openpyxl read it once; no second opinion then
+            return {}
+        defined = [
+            (d.get("name"), d.get("localSheetId"), d.text or "")
+            for d in root.iter(f"{_MAIN_NS}definedName")
+        ]
+        return repeated_names(defined, len(self.sheetnames))
 
     def destinations(self, name: str) -> list[tuple[str, str]] | None:
         """Where a defined name points (workbook scope first, then a sheet's); None if absent."""
@@ -284,6 +395,7 @@ class _Reader:
             )
         record = Record(self.name, spec, version, wid, self._saved(), self._meta())
         self._external_parts()
+        self._hidden_sheets()
         self.spec = spec
         self.record = record
         self._names()
@@ -321,6 +433,65 @@ class _Reader:
                 ),
             )
 
+    def _hidden_sheets(self) -> None:
+        """The template's hidden sheets gone (deleted, or renamed: the names may follow a
+        renamed sheet, but `_meta` is read by its name). Only once the form is known: with no
+        form id (E007) this would say nothing more. Values are still read by name; with
+        `--key` the missing signature is E701 besides."""
+        sheets = self.wb.sheetnames
+        if LISTS_SHEET not in sheets:
+            self.add(
+                "W018",
+                Text(
+                    f"隐藏的工作表「{LISTS_SHEET}」已被删除或改名，一级、二级指标和完成状态的"
+                    "下拉列表可能已没有选项（内容仍按名称读取）；请用下发的原模板重新填写",
+                    f"the hidden sheet {LISTS_SHEET} was deleted or renamed, so the dropdowns "
+                    "of categories and status may have no choices left (values are still read "
+                    "by name); fill the issued template again",
+                ),
+                sheet=LISTS_SHEET,
+            )
+        if META_SHEET not in sheets:
+            self.add(
+                "W018",
+                Text(
+                    f"隐藏的工作表「{META_SHEET}」已被删除或改名，其中的下发行数和签名信息随之"
+                    "丢失（表式仍由文档属性识别，内容仍按名称读取）；请用下发的原模板重新填写",
+                    f"the hidden sheet {META_SHEET} was deleted or renamed, and the issued row "
+                    "count and signature on it are lost (the form is still known from the "
+                    "document properties, values are still read by name); fill the issued "
+                    "template again",
+                ),
+                sheet=META_SHEET,
+            )
+
+    def _damaged(self, damage: tuple[str, str], sheet: str, cell: str, field=None) -> None:
+        """E019 for a damaged cell (`DAMAGED`) the reader reads: what is wrong, and what to do.
+        The cell reads as missing, so its field's usual findings follow (E101, E304 …). A
+        damaged cell no value is read from (a label, the instructions sheet) changes nothing
+        read and is not reported."""
+        what, text = damage
+        text = " ".join(str(text).split())
+        text = text if len(text) <= 20 else text[:20] + "…"
+        zh, en = {
+            "style": (f"格式编号 {text} 不存在", f"its format number {text} does not exist"),
+            "string": (
+                f"引用的文字编号 {text} 不存在",
+                f"the text number {text} it refers to does not exist",
+            ),
+            "number": (f"「{text}」不是数字", f"'{text}' is not a number"),
+        }.get(what, (f"「{text}」无法读取", f"'{text}' cannot be read"))
+        self.add(
+            "E019",
+            Text(
+                f"单元格内容已损坏（{zh}），未读取；请重新输入该单元格后保存",
+                f"the cell's content is damaged ({en}) and was not read; type it again and save",
+            ),
+            sheet,
+            cell,
+            field,
+        )
+
     def _saved(self) -> datetime | None:
         try:
             value = self.wb.modified()
@@ -334,22 +505,57 @@ class _Reader:
             self._meta_rows = {}
             if META_SHEET in self.wb.sheetnames:
                 for r in range(1, 51):
-                    key = self.wb.cell(META_SHEET, r, 1)[0]
-                    if isinstance(key, str):
-                        self._meta_rows[key] = self.wb.cell(META_SHEET, r, 2)[0]
+                    key, kind = self.wb.cell(META_SHEET, r, 1)
+                    if kind == DAMAGED:
+                        self._damaged(key, META_SHEET, f"A{r}")
+                    elif isinstance(key, str):
+                        value, kind = self.wb.cell(META_SHEET, r, 2)
+                        if kind == DAMAGED:
+                            self._damaged(value, META_SHEET, f"B{r}")
+                            value = None
+                        self._meta_rows[key] = value
         return dict(self._meta_rows)
 
     # -- names -------------------------------------------------------------------------------
     def _names(self) -> None:
-        """Resolve every contract name; report the missing ones in one finding."""
+        """Resolve every contract name; report the missing ones in one finding, and those
+        defined more than once in another.
+
+        A name defined twice (two workbook-level definitions, or a sheet's own name beside
+        the workbook's, as Excel makes when a sheet is copied) that points at two places is
+        not read at all (E017, an error, in place of E011): which cell holds the unit's value
+        cannot be known, and Excel itself picks by where a formula stands. Reading one of them
+        would put a value in the summary that may be the wrong cell's, with nothing in the
+        summary to say so; unread, the field counts as not filled in, its usual findings
+        follow (E304 for a missing 执行数, …) and the project is not signed off until the
+        unit sends the issued template. Definitions pointing at the same cell are harmless
+        and read."""
         self.areas: dict[str, tuple[str, int, int, int, int]] = {}
         missing = []
+        repeated = self.wb.repeated_names()
+        twice: list[tuple[str, list[str]]] = []
         for name in _contract_order(self.spec):
+            texts = repeated.get(name.lower()) if repeated else None
+            if texts is not None and len({_place(t) for t in texts}) > 1:
+                twice.append((name, [_short_text(t) for t in texts]))
+                continue
             area = self._resolve(name)
             if area is None:
                 missing.append(name)
             else:
                 self.areas[name] = area
+        if twice:
+            zh = "；".join(f"{name}（{'、'.join(texts)}）" for name, texts in twice)
+            en = "; ".join(f"{name} ({', '.join(texts)})" for name, texts in twice)
+            self.add(
+                "E017",
+                Text(
+                    f"命名区域定义了不止一次，指向不同的单元格，无法确定填报内容在哪里，均未读取：{zh}",
+                    f"named ranges defined more than once, pointing at different cells, so "
+                    f"where the value is cannot be known; none was read: {en}",
+                ),
+                sheet=self.spec.sheet,
+            )
         if missing:
             self.add(
                 "E011",
@@ -385,6 +591,9 @@ class _Reader:
         sheet, row, col, _, _ = area
         value, data_type = self.wb.cell(sheet, row + offset, col)
         coord = f"{get_column_letter(col)}{row + offset}"
+        if data_type == DAMAGED:
+            self._damaged(value, sheet, coord, name.removeprefix("pe_"))
+            return None, sheet, coord
         if data_type == "f":
             self.formula_cells.append((name, offset, sheet, coord))
             return _Formula(str(value)), sheet, coord
@@ -507,7 +716,7 @@ class _Reader:
             # a row where only 一级 / 二级 are filled: real forms come with such pre-printed
             # rows (an empty 经济效益指标 under 效益指标), and they are no indicator.
             if all(
-                (got := cell(sheet, row + i, col))[1] != "f" and is_blank(got[0])
+                (got := cell(sheet, row + i, col))[1] not in ("f", DAMAGED) and is_blank(got[0])
                 for _, _, sheet, row, col in content
             ):
                 continue
@@ -774,6 +983,45 @@ def _contract_order(spec: Spec) -> list[str]:
     if got is None or got[0] is not spec:
         got = _CONTRACT_ORDER[id(spec)] = (spec, list(contract_names(make_layout(spec))))
     return got[1]
+
+
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def repeated_names(
+    defined: Iterable[tuple[str | None, Any, str | None]], sheets: int
+) -> dict[str, list[str]]:
+    """The names defined more than once, by name in lower case (Excel's names ignore case),
+    each with its definitions' texts in the file's order: `defined` is every (name,
+    localSheetId, text) of the workbook part, `sheets` how many sheets were read. A sheet's
+    name counts as openpyxl binds it: only on a sheet that exists."""
+    seen: dict[str, list[str]] = {}
+    for name, local, text in defined:
+        if not name:
+            continue
+        if local is not None:
+            try:
+                index = int(local)
+            except (TypeError, ValueError):
+                continue
+            if not 0 <= index < sheets:
+                continue
+        seen.setdefault(name.lower(), []).append(text or "")
+    return {k: v for k, v in seen.items() if len(v) > 1}
+
+
+def _place(text: str) -> str:
+    """Where a definition points, written one way ('自评表'!$G$9 and 自评表!G9 alike)."""
+    m = re.fullmatch(r"\s*(?:'((?:[^']|'')+)'|([^'!]+))!(.+?)\s*", text)
+    if m is None:
+        return text
+    sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
+    return f"{sheet}!{m.group(3).replace('$', '').upper()}"
+
+
+def _short_text(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _defused(exc: BaseException) -> BaseException | None:
