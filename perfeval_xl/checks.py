@@ -7,6 +7,7 @@ stop pasting, and a paste can delete the rule itself.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Text
+from .fileio import display_path
 from .findings import ERROR, WARNING, Finding
 from .normalize import is_blank, is_no_reason
 from .read import ReadResult
@@ -485,6 +487,14 @@ class CheckResult:
     def warnings(self) -> int:
         return sum(f.severity == WARNING for f in self.findings)
 
+    def rename(self, name: str) -> None:
+        """Name the file `name` in the result and every finding: as the clerk sees it (relative
+        to the inbox, or decoded when the name is not UTF-8)."""
+        self.findings = [dataclasses.replace(f, file=name) for f in self.findings]
+        self.path = name
+        if self.record is not None:
+            self.record.path = name
+
     def to_dict(self, lang: str = "zh") -> dict[str, Any]:
         """The JSON shape of one file."""
         project = None
@@ -525,7 +535,11 @@ def check_workbook(
     """
     from .read import read_workbook
 
-    return check_read(read_workbook(path, password=password), key=key)
+    result = check_read(read_workbook(path, password=password), key=key)
+    shown = display_path(str(path))
+    if shown != str(path):  # a name that is not UTF-8: shown decoded, everywhere
+        result.rename(shown)
+    return result
 
 
 def check_read(result: ReadResult, *, key: bytes | None = None) -> CheckResult:

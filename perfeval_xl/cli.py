@@ -13,13 +13,14 @@ import click
 from . import generate, spec
 from ._version import __version__
 from .errors import PerfevalError, Text
+from .fileio import display_path
 
 
 class _Failure(click.ClickException):
     """A library error, shown in the chosen language without a traceback."""
 
     def __init__(self, error: PerfevalError, lang: str) -> None:
-        super().__init__(error.render(lang))
+        super().__init__(display_path(error.render(lang)))
         self.lang = lang
 
     def format_message(self) -> str:
@@ -31,7 +32,8 @@ class _Failure(click.ClickException):
 
 
 def _say(ctx: click.Context, zh: str, en: str) -> None:
-    click.echo(Text(zh, en).render(ctx.obj["lang"]))
+    """Print a message; a path in it that is not UTF-8 is shown decoded (fileio.display_path)."""
+    click.echo(display_path(Text(zh, en).render(ctx.obj["lang"])))
 
 
 def _load(ctx: click.Context, form: str) -> spec.Spec:
@@ -376,6 +378,10 @@ def collect(
         raise click.BadParameter(
             Text("输出文件名须以 .xlsx 结尾", "must end with .xlsx").render(lang), param_hint="'-o'"
         )
+    try:
+        collect_mod.check_outputs(inbox, output, json_path)
+    except PerfevalError as exc:
+        raise _Failure(exc, lang) from None
     bar = _Progress(lang, enabled=not quiet and _is_terminal())
     # The cycle collector stays off to the end; when the process ends with this command, it
     # never walks the results again (see collect.no_gc_pauses).
@@ -396,10 +402,10 @@ def collect(
             bar.finish()
             write_summary(coll, output)
             if json_path is not None:
-                from .fileio import atomic_write_bytes
+                from .fileio import write_output
                 from .report import collection_json
 
-                atomic_write_bytes(json_path, collection_json(coll, lang).encode("utf-8"))
+                write_output(json_path, collection_json(coll, lang).encode("utf-8"))
         except PerfevalError as exc:
             bar.finish()
             raise _Failure(exc, lang) from None

@@ -15,8 +15,8 @@ import os
 import re
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,13 +26,15 @@ from typing import Any
 
 from .checks import CheckResult, check_read
 from .errors import OutputError, Text
+from .fileio import display_path
 from .findings import Finding, finding
-from .read import read_workbook, read_workbook_bytes
+from .read import is_our_summary, read_workbook, read_workbook_bytes
 from .record import Field, Record
 from .roster import RosterRow, read_roster, template_file_stems
 from .safety import MAX_FILE_BYTES, MAX_MEMBERS, MAX_TOTAL_BYTES
 from .score import ProjectScore, score_record
 from .spec import Spec
+from .workers import pool as worker_pool
 
 #: Files that are, or claim to be, workbooks: each is checked (safety explains the wrong ones).
 WORKBOOK_SUFFIXES = {
@@ -49,6 +51,8 @@ WORKBOOK_SUFFIXES = {
     ".csv",
 }
 ARCHIVE_SUFFIXES = {".zip"}
+#: Findings of files that are no unit's submission (`Submission.not_a_submission`).
+_NOT_A_SUBMISSION = frozenset({"W009", "W608"})
 #: Operating-system litter that is never worth a finding.
 IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 #: Largest .zip attachment opened (its members then obey the workbook limits).
@@ -98,9 +102,12 @@ class Submission:
         return (str(code), str(name))
 
     @property
-    def lock_file(self) -> bool:
-        """An Excel/WPS lock file (~$…, W009): noted, but no unit sent it and it holds no data."""
-        return self.result.record is None and any(f.code == "W009" for f in self.result.findings)
+    def not_a_submission(self) -> bool:
+        """A file no unit sent as its form: an Excel/WPS lock file (~$…, W009) or a summary
+        this tool wrote (W608). Noted, never counted unreadable: it holds no unit's data."""
+        return self.result.record is None and any(
+            f.code in _NOT_A_SUBMISSION for f in self.result.findings
+        )
 
     def correct(self, name: str, issued: Any, typed: Any) -> None:
         """Put the office's issued value of field `name` back in place of what the unit typed."""
@@ -186,8 +193,16 @@ class Collection:
 
     @property
     def unreadable(self) -> list[Submission]:
-        """Files that could not be read; lock files are not among them (no unit sent one)."""
-        return [s for s in self.submissions if s.result.record is None and not s.lock_file]
+        """Files that could not be read; lock files and our own summaries are not among them
+        (no unit sent one)."""
+        return [s for s in self.submissions if s.result.record is None and not s.not_a_submission]
+
+    def skipped(self, code: str) -> int:
+        """How many files were skipped as no unit's submission with `code` (W009, W608)."""
+        return sum(
+            s.not_a_submission and any(f.code == code for f in s.result.findings)
+            for s in self.submissions
+        )
 
     @property
     def superseded(self) -> list[Submission]:
@@ -281,17 +296,19 @@ def collect(
     if not root.is_dir():
         raise OutputError(root, Text("不是文件夹，或无法读取", "not a readable folder"))
     rows = read_roster(roster, roster_spec or load_spec()) if roster is not None else None
-    skip = {Path(p).resolve() for p in exclude}
+    skip = {_resolved(Path(p)) or Path(p).absolute() for p in exclude}
     items, findings = find_items(root, skip)
     if on_total is not None:
         on_total(len(items))
     results = check_items(items, workers=workers, progress=progress, key=key, password=password)
     coll = Collection(
-        str(root), [Submission(i, r) for i, r in zip(items, results, strict=True)], findings
+        display_path(str(root)),
+        [Submission(i, r) for i, r in zip(items, results, strict=True)],
+        findings,
     )
     _supersede(coll)
     if rows is not None:
-        coll.roster_path = str(roster)
+        coll.roster_path = display_path(str(roster))
         _compare_roster(coll, rows, roster_spec or load_spec())
     if key is not None:
         for s in coll.projects:
@@ -299,36 +316,138 @@ def collect(
     return coll
 
 
+# -- where the outputs go ----------------------------------------------------------------------
+def check_outputs(inbox: Path | str, *outputs: Path | str | None) -> None:
+    """Refuse, before anything is read, outputs that would destroy a unit's file or fail late.
+
+    An output may lie in the inbox (it is never read back), but it must not replace a file
+    that is there unless that file is an earlier output of ours (a summary, recognised by its
+    document properties, or our JSON): `-o inbox/unit.xlsx` once replaced a unit's workbook
+    with the summary, in silence. Two outputs may not be one file, and each one's folder must
+    exist and be writable, so a mistyped `--json` path fails now, not after the summary was
+    written.
+
+    Raises:
+        OutputError: naming the output and what is wrong with it.
+    """
+    root = _resolved(Path(inbox)) or Path(inbox).absolute()
+    seen: dict[Path, Path] = {}
+    for given in outputs:
+        if given is None:
+            continue
+        path = Path(given)
+        real = _resolved(path)
+        if real is None:
+            raise OutputError(
+                path,
+                Text("是无法解析的链接（循环链接）", "is a link that loops or cannot be followed"),
+            )
+        if real in seen:
+            raise OutputError(
+                path,
+                Text(
+                    f"与另一个输出 {seen[real]} 是同一个文件",
+                    f"is the same file as the other output {seen[real]}",
+                ),
+            )
+        seen[real] = path
+        if path.is_dir():
+            raise OutputError(
+                path, Text("这是一个文件夹，不能作为输出文件", "is a folder, not a file")
+            )
+        if path.exists() and _inside(real, root) and not _our_output(real):
+            raise OutputError(
+                path,
+                Text(
+                    "是收件箱中的文件，不能用作输出（会覆盖单位报送的文件）；请把输出写到别处",
+                    "is a file of the inbox and cannot be an output (it would replace a unit's "
+                    "file); write the output elsewhere",
+                ),
+            )
+        folder = real.parent
+        if not folder.is_dir():
+            raise OutputError(
+                path, Text(f"所在文件夹 {folder} 不存在", f"its folder {folder} does not exist")
+            )
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise OutputError(
+                path,
+                Text(f"所在文件夹 {folder} 不可写入", f"its folder {folder} is not writable"),
+            )
+
+
+#: How an output of ours begins when it is JSON (`report.collection_json`).
+JSON_GENERATOR = "perfeval-xl"
+
+
+def _our_output(path: Path) -> bool:
+    """Whether the file at `path` is an earlier output of ours, which an output may replace."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(MAX_FILE_BYTES + 1)
+    except OSError:
+        return False
+    if path.suffix.lower() == ".json":
+        return re.match(rb'\{\s*"generator": "' + JSON_GENERATOR.encode(), head[:200]) is not None
+    return is_our_summary(head)
+
+
 # -- finding the inputs ------------------------------------------------------------------------
 def find_items(root: Path, skip: set[Path]) -> tuple[list[Item], list[Finding]]:
-    """Every input under `root`, in a stable order, and findings for files that are not read."""
+    """Every input under `root`, in a stable order, and findings for files that are not read.
+
+    The inbox is walked without following links to folders; a link to a file is read when it
+    points inside the inbox. Nothing under it may stop the walk: a link that loops or cannot be
+    resolved, a folder that cannot be listed (E607: its files would vanish from the summary in
+    silence) and a name that is not UTF-8 (shown decoded, opened by its real name) each get a
+    finding or a readable name, and the walk goes on."""
     items: list[Item] = []
     findings: list[Finding] = []
-    real_root = root.resolve()
+    real_root = _resolved(root) or root.absolute()
     # Only a file of a skipped name, or a link, can be a skipped file: resolving every path
     # took a third of a second for 10,000 files, before any checking could start.
     skip_names = {p.name for p in skip}
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def unlisted(error: OSError) -> None:
+        where = Path(error.filename or root)
+        shown = "." if where == root else _shown_source(where, root)
+        reason = error.strerror or type(error).__name__
+        findings.append(
+            finding(
+                "E607",
+                shown,
+                Text(
+                    f"收件箱中的文件夹无法读取（{reason}），其中的文件未汇总；请检查该文件夹的权限",
+                    f"a folder of the inbox cannot be read ({reason}); the files in it are not "
+                    "summarised: check its permissions",
+                ),
+            )
+        )
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlisted, followlinks=False):
         dirnames.sort()
+        for name in list(dirnames):
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                # never walked (a folder linked from outside, or a loop); one inside the inbox
+                # is walked where it really is
+                target = _resolved(path)
+                if target is None or not _inside(target, real_root):
+                    findings.append(_link_not_read(_shown_source(path, root), target is None))
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            source = path.relative_to(root).as_posix()
+            source = _shown_source(path, root)
             if name in IGNORED_NAMES or _our_temp_file(name):
                 continue
             link = path.is_symlink()
-            if (link or name in skip_names) and path.resolve() in skip:
+            target = _resolved(path) if link or name in skip_names else path
+            if target is None:
+                findings.append(_link_not_read(source, True))
                 continue
-            if link and not _inside(path.resolve(), real_root):
-                findings.append(
-                    finding(
-                        "W605",
-                        source,
-                        Text(
-                            "链接指向收件箱以外，未读取",
-                            "a link pointing outside the inbox: not read",
-                        ),
-                    )
-                )
+            if (link or name in skip_names) and target in skip:
+                continue
+            if link and not _inside(target, real_root):
+                findings.append(_link_not_read(source, False))
                 continue
             suffix = path.suffix.lower()
             if suffix in ARCHIVE_SUFFIXES:
@@ -346,6 +465,31 @@ def find_items(root: Path, skip: set[Path]) -> tuple[list[Item], list[Finding]]:
                     )
                 )
     return items, findings
+
+
+def _shown_source(path: Path, root: Path) -> str:
+    """A path of the inbox as the clerk sees it: relative to the inbox, `/` between parts,
+    decoded for display (`fileio.display_path`)."""
+    return display_path(path.relative_to(root).as_posix())
+
+
+def _resolved(path: Path) -> Path | None:
+    """Where `path` really is; None for a link that loops or cannot be followed."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: "Symlink loop" before Python 3.13
+        return None
+
+
+def _link_not_read(source: str, broken: bool) -> Finding:
+    if broken:
+        text = Text(
+            "链接无法解析（指向自身或形成循环），未读取",
+            "a link that loops or cannot be followed: not read",
+        )
+    else:
+        text = Text("链接指向收件箱以外，未读取", "a link pointing outside the inbox: not read")
+    return finding("W605", source, text)
 
 
 def _our_temp_file(name: str) -> bool:
@@ -379,15 +523,8 @@ def _archive_items(path: Path, source: str) -> tuple[list[Item], list[Finding]]:
             ]
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
-    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
-        reason = f"{type(exc).__name__}: {exc}"[:120]
-        return [], [
-            finding(
-                "E001",
-                source,
-                Text(f"压缩包无法打开（{reason}）", f"cannot open the archive ({reason})"),
-            )
-        ]
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError, RuntimeError) as exc:
+        return [], [finding("E001", source, _archive_problem(exc, member=False))]
     files = [i for i in infos if not i.is_dir()]
     total = sum(i.file_size for i in files)
     if len(files) > MAX_MEMBERS or total > MAX_TOTAL_BYTES:
@@ -436,6 +573,27 @@ def _archive_items(path: Path, source: str) -> tuple[list[Item], list[Finding]]:
     return items, findings
 
 
+def _archive_problem(exc: BaseException, *, member: bool) -> Text:
+    """Why a .zip attachment (or one file in it) cannot be read, in words a unit can act on:
+    the system's reason for a file that cannot be opened, else what the damage means."""
+    if isinstance(exc, OSError) and not isinstance(exc, zipfile.BadZipFile) and exc.strerror:
+        zh, en = f"无法读取（{exc.strerror}）", f"cannot be read ({exc.strerror})"
+    elif isinstance(exc, RuntimeError) and "encrypted" in str(exc):
+        zh, en = "设置了解压密码", "it is password-protected"
+    else:
+        zh, en = "已损坏或不完整", "damaged or incomplete"
+    if member:
+        return Text(
+            f"压缩包中的这个文件{zh}；请直接发送该 .xlsx 文件，或重新压缩后发送",
+            f"this file in the archive is {en}; send the .xlsx itself, or zip it again",
+        )
+    return Text(
+        f"压缩包{zh}，其中的文件未读取；请直接发送其中的 .xlsx 文件，或重新压缩后发送",
+        f"the archive is {en}: nothing in it was read; send the .xlsx files themselves, or "
+        "zip them again",
+    )
+
+
 def _bad_archive(source: str, zh: str, en: str) -> Finding:
     return finding(
         "E005", source, Text(f"压缩包超出安全上限：{zh}", f"archive over the safety limits: {en}")
@@ -452,28 +610,21 @@ def check_item(item: Item, key: bytes | None = None, password: str | None = None
         try:
             with zipfile.ZipFile(item.path) as archive, archive.open(item.member) as fh:
                 data = fh.read(MAX_FILE_BYTES + 1)
-        except (OSError, zipfile.BadZipFile, ValueError, KeyError, EOFError, RuntimeError) as exc:
-            reason = f"{type(exc).__name__}: {exc}"[:120]
-            f = finding(
-                "E001",
-                item.source,
-                Text(f"无法从压缩包读取（{reason}）", f"cannot read from the archive ({reason})"),
-            )
+        except (
+            OSError,
+            zipfile.BadZipFile,
+            ValueError,
+            KeyError,
+            EOFError,
+            RuntimeError,
+            zlib.error,
+        ) as exc:
+            f = finding("E001", item.source, _archive_problem(exc, member=True))
             return CheckResult(item.source, None, [f])
         result = check_read(
             read_workbook_bytes(item.source, data, password=password, fast=True), key=key
         )
-    return _renamed(result, item.source)
-
-
-def _renamed(result: CheckResult, source: str) -> CheckResult:
-    """Findings name the file as the clerk sees it: relative to the inbox."""
-    from dataclasses import replace
-
-    result.findings = [replace(f, file=source) for f in result.findings]
-    result.path = source
-    if result.record is not None:
-        result.record.path = source
+    result.rename(item.source)
     return result
 
 
@@ -496,7 +647,7 @@ def check_items(
                 progress(1)
         return out
     out = []
-    with no_gc_pauses(), ProcessPoolExecutor(max_workers=workers) as pool:
+    with no_gc_pauses(), worker_pool(workers) as pool:
         # `check`, not `check_item`: the office's key and the open password go to the workers
         for result in pool.map(
             check, items, chunksize=max(1, min(32, len(items) // (workers * 4)))

@@ -89,6 +89,50 @@ def _umask() -> int:
     return mask
 
 
+def display_path(text: str) -> str:
+    """A path or file name as a person should see it.
+
+    On Linux a name is bytes; Python hands over the bytes that are not UTF-8 as lone
+    surrogates, which no file format can hold (xlsxwriter fails at close, JSON is no longer
+    UTF-8). Unzipping a Windows attachment on Linux, UOS or Kylin leaves exactly such names, in
+    GBK. Each part of the path is therefore decoded as UTF-8, else GB18030, else shown with the
+    undecodable bytes escaped (`\\xb5`); the file itself is still opened by its real name."""
+    if text.isascii() or not _SURROGATES.search(text):
+        return text
+    return "/".join(_display_part(part) for part in text.split("/"))
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]+")
+
+
+def _display_part(part: str) -> str:
+    """One part of a path: its bytes decoded whole (a GBK name can hold bytes that happen to be
+    UTF-8, so decoding only the undecodable runs would garble it); a part that mixes encodings
+    (a message around a name) gets each undecodable run decoded alone."""
+    if not _SURROGATES.search(part):
+        return part
+    decoded = _decode(part.encode("utf-8", "surrogateescape"))
+    if decoded is not None:
+        return decoded
+    return _SURROGATES.sub(
+        lambda m: _shown_bytes(m.group().encode("utf-8", "surrogateescape")), part
+    )
+
+
+def _decode(raw: bytes) -> str | None:
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _shown_bytes(raw: bytes) -> str:
+    decoded = _decode(raw)
+    return decoded if decoded is not None else raw.decode("utf-8", "backslashreplace")
+
+
 def read_small_file(path: Path | str, limit: int, what: Text) -> bytes:
     """The bytes of `path`, a small regular file such as a key or a password file (`what`
     names it in messages), refusing anything else.

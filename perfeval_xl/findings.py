@@ -742,6 +742,34 @@ _rule(
     ("只读取收件箱内的 Excel 工作簿", "only Excel workbooks inside the inbox are read"),
     ("如是自评表，请另存为 .xlsx", "if it is a form, save it as .xlsx"),
 )
+_rule(
+    "E607",
+    (
+        "收件箱中的文件夹无法读取，其中的文件未汇总",
+        "a folder of the inbox cannot be read: its files are not summarised",
+    ),
+    (
+        "没有权限列出的文件夹里的工作簿不会出现在汇总中；不报告就会悄悄少算项目",
+        "workbooks in a folder that cannot be listed would be missing from the summary without a word",
+    ),
+    (
+        "检查该文件夹的权限（或把其中的文件复制出来），再运行一次",
+        "check the folder's permissions (or copy its files out) and run again",
+    ),
+)
+_rule(
+    "W608",
+    (
+        "本工具生成的汇总表或审核结果，不是单位的自评表，未读取",
+        "a summary written by this tool, not a unit's form: not read",
+    ),
+    (
+        "按文档属性识别；汇总表放在收件箱里不算作无法读取的文件，也不会被当作项目汇总",
+        "recognised by its document properties; a summary left in the inbox is neither counted "
+        "unreadable nor summarised as a project",
+    ),
+    ("把汇总表移出收件箱，或不必理会", "move the summary out of the inbox, or ignore this"),
+)
 
 # -- signatures (check/collect --key) ----------------------------------------------------------
 _rule(
@@ -864,6 +892,9 @@ CHECK_ONLY: dict[str, Text] = {
     **dict.fromkeys(
         ("E602", "E603"),
         Text("与名册比对，只在 collect 中进行", "compared with the roster, by collect only"),
+    ),
+    "E607": Text(
+        "收件箱本身的问题，只在 collect 中出现", "about the inbox itself, by collect only"
     ),
     **dict.fromkeys(
         ("E701", "E702", "E703"),

@@ -47,6 +47,10 @@ PROP_SPEC_VERSION = "perfeval_spec_version"
 PROP_WORKBOOK_ID = "perfeval_workbook_id"
 PROP_GENERATOR = "perfeval_generator"
 PROP_SIGNATURE = "perfeval_signature"
+#: What a workbook of ours that is no form is: the summary says `DOCUMENT_SUMMARY`, so that a
+#: summary left in an inbox is recognised there and not counted unreadable (W608).
+PROP_DOCUMENT = "perfeval_document"
+DOCUMENT_SUMMARY = "summary"
 #: Every workbook we write: in memory, and text stays text (a unit's "=HYPERLINK(…)" or
 #: "http://…" must never become a formula or a link; xlsxwriter converts both by default).
 XLSXWRITER_OPTIONS = {

@@ -26,8 +26,10 @@ from openpyxl.utils import get_column_letter, range_boundaries
 from .errors import SpecError, Text
 from .findings import Finding, finding
 from .generate import (
+    DOCUMENT_SUMMARY,
     LISTS_SHEET,
     META_SHEET,
+    PROP_DOCUMENT,
     PROP_FORM_ID,
     PROP_SPEC_VERSION,
     PROP_WORKBOOK_ID,
@@ -95,6 +97,24 @@ def read_workbook(
         return ReadResult(str(path), None, [refused])
     assert data is not None
     return _read_any(str(path), data, fast)
+
+
+def is_our_summary(data: bytes) -> bool:
+    """Whether the workbook `data` is a summary this tool wrote (`summary.write_summary`): its
+    custom property says so, and the summaries written before it had one say so in their core
+    properties (author perfeval-xl, comments "perfeval-xl <version>"). Asked of a workbook with
+    no form id, and of an output path before it is overwritten: a normal batch never pays."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = set(z.namelist())
+            core = z.read("docProps/core.xml") if "docProps/core.xml" in names else b""
+            custom = z.read("docProps/custom.xml") if "docProps/custom.xml" in names else b""
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
+        return False
+    marked = f'name="{PROP_DOCUMENT}"><vt:lpwstr>{DOCUMENT_SUMMARY}</vt:lpwstr>'.encode()
+    return marked in custom or (
+        b"<dc:creator>perfeval-xl</dc:creator>" in core and b"<dc:description>perfeval-xl " in core
+    )
 
 
 def read_workbook_bytes(
@@ -369,6 +389,15 @@ class _Reader:
     # -- identity ----------------------------------------------------------------------------
     def read(self) -> ReadResult:
         form_id, version, wid = self._identity()
+        if not form_id and self._our_summary():
+            self.add(
+                "W608",
+                Text(
+                    "这是本工具生成的汇总表，不是单位的自评表，未读取",
+                    "a summary written by this tool, not a unit's form: not read",
+                ),
+            )
+            return ReadResult(self.name, None, self.findings)
         if not form_id:
             self.add(
                 "E007",
@@ -416,6 +445,14 @@ class _Reader:
         version = _as_int(props.get(PROP_SPEC_VERSION) or meta.get("spec_version"))
         wid = props.get(PROP_WORKBOOK_ID) or meta.get("workbook_id")
         return (str(form_id).strip() if form_id else None), version, (str(wid) if wid else None)
+
+    def _our_summary(self) -> bool:
+        try:
+            if self.wb.custom_props().get(PROP_DOCUMENT) == DOCUMENT_SUMMARY:
+                return True
+        except Exception:  # noqa: BLE001 - damaged custom properties: try the core ones
+            pass
+        return is_our_summary(self.data)
 
     def _external_parts(self) -> None:
         """External links, data connections and web queries are reported, never followed."""

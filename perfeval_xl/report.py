@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .checks import CheckResult
 from .score import ProjectScore
@@ -147,10 +147,33 @@ def summary_line(t: dict[str, int], lang: str = "zh") -> str:
     return f"{t['files']} 个文件，{t['errors']} 个错误，{t['warnings']} 个警告"
 
 
+#: What makes a spreadsheet read a text as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """`value` with every text that a spreadsheet would take for a formula prefixed with `'`,
+    as OWASP advises for CSV: JSON is opened in Excel too (Power Query, converters), and a
+    unit's text must never become a formula anywhere (in our workbooks it is written as a
+    string). Keys, numbers and other texts are left as they are."""
+    if isinstance(value, str):
+        return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+    if isinstance(value, dict):
+        return {k: spreadsheet_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [spreadsheet_safe(v) for v in value]
+    return value
+
+
+def dumps(doc: Any) -> str:
+    """The tool's JSON: UTF-8 text, no NaN, texts safe to open in a spreadsheet."""
+    return json.dumps(spreadsheet_safe(doc), ensure_ascii=False, indent=2, allow_nan=False)
+
+
 def to_json(results: Sequence[CheckResult], lang: str = "zh") -> str:
     """The JSON document: {"files": [...], "totals": {...}}."""
     doc = {"files": [r.to_dict(lang) for r in results], "totals": totals(results)}
-    return json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False)
+    return dumps(doc)
 
 
 def collection_json(coll: Collection, lang: str = "zh") -> str:
@@ -161,6 +184,8 @@ def collection_json(coll: Collection, lang: str = "zh") -> str:
     listed but counted nowhere. Where the unit changed office-issued values, `issued_values`
     gives both and `score_on_issued_values` the score the summary counts. `other` holds the
     live errors and warnings of no department: with `departments` they make `totals`."""
+    from ._version import __version__
+    from .collect import JSON_GENERATOR
     from .summary import departments_json, other_counts
 
     files = []
@@ -195,6 +220,7 @@ def collection_json(coll: Collection, lang: str = "zh") -> str:
             for r in coll.roster
         ]
     doc = {
+        "generator": f"{JSON_GENERATOR} {__version__}",
         "inbox": coll.inbox,
         "files": files,
         "findings": [f.to_dict(lang) for f in coll.findings],
@@ -210,4 +236,4 @@ def collection_json(coll: Collection, lang: str = "zh") -> str:
             "missing": len(coll.missing),
         },
     }
-    return json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False)
+    return dumps(doc)

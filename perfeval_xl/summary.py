@@ -30,7 +30,15 @@ from ._version import __version__
 from .collect import Collection, RosterStatus, Submission, no_gc_pauses
 from .fileio import write_output
 from .findings import ERROR, Finding
-from .generate import XLSXWRITER_OPTIONS, issuable_fields, looks_rich, write_text
+from .generate import (
+    DOCUMENT_SUMMARY,
+    PROP_DOCUMENT,
+    PROP_GENERATOR,
+    XLSXWRITER_OPTIONS,
+    issuable_fields,
+    looks_rich,
+    write_text,
+)
 from .normalize import is_no_reason
 from .record import Record
 from .report import display_width
@@ -722,6 +730,8 @@ class _SummaryWriter:
                 "created": self.generated,
             }
         )
+        self.wb.set_custom_property(PROP_DOCUMENT, DOCUMENT_SUMMARY)
+        self.wb.set_custom_property(PROP_GENERATOR, f"perfeval-xl {__version__}")
         self._departments()
         self._project_rows()
         self._indicators()
@@ -741,7 +751,12 @@ class _SummaryWriter:
             f"收件箱：{coll.inbox}",
             f"收到文件 {len(coll.submissions)} 个，汇总项目 {len(self.projects)} 个，"
             f"已被取代 {len(coll.superseded)} 个，无法读取 {len(coll.unreadable)} 个"
-            + (f"，临时锁定文件 {locks} 个（不含数据）" if (locks := _locks(coll)) else ""),
+            + (f"，临时锁定文件 {locks} 个（不含数据）" if (locks := coll.skipped("W009")) else "")
+            + (
+                f"，本工具生成的汇总表 {ours} 个（未读取）"
+                if (ours := coll.skipped("W608"))
+                else ""
+            ),
             f"问题：错误 {coll.errors} 处，警告 {coll.warnings} 处（见「{SHEET_FINDINGS}」）",
         ]
         if coll.roster is not None:
@@ -1082,10 +1097,6 @@ class _SummaryWriter:
                 {5: "warn"},
             )
         table.finish()
-
-
-def _locks(coll: Collection) -> int:
-    return sum(s.lock_file for s in coll.submissions)
 
 
 def _abs_col_range(col: int, first: int, count: int) -> str:

@@ -15,8 +15,9 @@ binary is committed):
   no content types, XLM macro sheets, macros declared in the content types, compression ratio,
   total size, absolute / drive / backslash entry names, oversized content types, zip-encrypted
   entries, a folder, a missing file, no read permission, a named pipe, a file over the size cap;
-- here, 35 kinds (`KINDS`), all in one inbox for one `collect` run (but a 1e308 amount and a
-  negative 执行数, which break the run: strict xfails) and each also through `check_workbook`:
+- here, 50 kinds (`KINDS`), all in one inbox for one `collect` run (but a 1e308 amount, which
+  is kept beside it; and, as root, the unreadable file and folder), whose inputs keep every
+  byte (SHA-256 before and after), and each file also through `check_workbook`:
   NaN and inf typed as text into amount and weight cells, NaN and inf as numbers in the sheet
   XML, a negative weight and a negative 执行数, 1e308 and 1e300 amounts, dates in an amount, a
   weight and the year, a 32,767-character cell, 100,000 filled rows outside the named ranges, a
@@ -26,9 +27,13 @@ binary is committed):
   does), a row inserted into the indicator table, protection removed and an issued value
   changed, the template of another form, the same project twice, and six formula-injection
   texts (`=HYPERLINK(…)`, `+cmd|…`, `@SUM(…)`, `-1+1`, a leading tab, a leading CR) in the
-  project, unit and department names, an indicator name and a reason.
+  project, unit and department names, an indicator name and a reason. Issue 15 added a link to
+  itself and two links to each other (W605), a GBK file name (shown decoded), a summary of ours
+  from an earlier run (W608), a sub-folder nobody may list (E607, not as root; as root
+  tests/test_inbox.py drops to user nobody for it) and the ten damaged workbooks of
+  `test_hostile_cells.py` (E017, W018, E019).
 
-The corpus therefore has at least 40 kinds (27 + 35 = 62 without counting `test_safety.py`, whose
+The corpus therefore has at least 40 kinds (27 + 50 = 77 without counting `test_safety.py`, whose
 gate cases not in the other two add about 30 more; `test_corpus_has_at_least_40_kinds` keeps the
 count honest). Each yields its documented finding (docs/rules.md), the batch completes, and the
 summary keeps every unit's text as text. Where the library does not do what the rules say, the
@@ -37,6 +42,7 @@ test is a strict xfail naming the bug.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -54,12 +60,14 @@ from click.testing import CliRunner
 from helpers import HEADER, INDICATORS, filled, named_cell
 from openpyxl.worksheet.cell_range import MultiCellRange
 from test_bad_files import rewrite
+from test_hostile_cells import CASES as CELL_CASES
 
 from perfeval_xl import load_spec
 from perfeval_xl.checks import CheckResult, check_workbook
 from perfeval_xl.cli import cli
 from perfeval_xl.collect import collect
 from perfeval_xl.findings import ERROR, RULES
+from perfeval_xl.report import FORMULA_STARTS
 
 SHEET = "自评表"
 AS_ROOT = os.name == "posix" and os.geteuid() == 0
@@ -287,6 +295,50 @@ def _folder(dest: Path) -> Path:
     return dest
 
 
+def _link_loop(dest: Path) -> Path:
+    """`ln -s x.xlsx x.xlsx`: a link to itself."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.symlink_to(dest.name)
+    return dest
+
+
+def _link_pair(dest: Path) -> Path:
+    """`a -> b -> a`, inside a folder of their own."""
+    dest.mkdir(parents=True)
+    (dest / "甲.xlsx").symlink_to("乙.xlsx")
+    (dest / "乙.xlsx").symlink_to("甲.xlsx")
+    return dest
+
+
+#: 第一小学 in GBK bytes: a name as unzipping a Windows attachment on Linux leaves it.
+GBK_NAME = "第一小学.xlsx"
+
+
+def _gbk_name(dest: Path) -> Path:
+    _stage(dest, project_name="GBK文件名的项目")
+    raw = os.fsencode(dest.parent) + b"/" + GBK_NAME.encode("gbk")
+    os.rename(dest, raw)
+    return Path(os.fsdecode(raw))
+
+
+def _earlier_summary(dest: Path) -> Path:
+    """A summary of ours, written by an earlier run, left in the inbox under another name."""
+    from perfeval_xl.summary import write_summary
+
+    box = dest.parent / f".stage-{dest.name}"
+    _stage(box / "上次.xlsx", project_name="上次汇总里的项目")
+    write_summary(collect(box, workers=1), dest)
+    shutil.rmtree(box)
+    return dest
+
+
+def _locked_folder(dest: Path) -> Path:
+    """A sub-folder nobody but root may list, holding a workbook."""
+    _stage(dest / "看不到.xlsx", project_name="锁住的项目")
+    dest.chmod(0)
+    return dest
+
+
 def _twice(dest: Path) -> Path:
     """The same project twice, byte for byte, with the same times: exactly one is used."""
     a = _stage(dest / "a.xlsx", project_name="重复的项目")
@@ -316,6 +368,9 @@ class Kind:
     #: a known library bug makes check_workbook raise: strict xfail, and kept out of the run
     bug: str | None = None
     sources: tuple[str, ...] = field(default=())
+    #: a case of the inbox itself (a link, a folder): codes of the run's own findings, which
+    #: name `sources` (else `path`); it is no file `check` can be given
+    inbox: tuple[str, ...] = ()
 
 
 def _kind(path: str, build=None, *codes: str, **kw) -> Kind:
@@ -398,6 +453,15 @@ KINDS: dict[str, Kind] = {
     "same-project-twice": Kind(
         "重复", _twice, sources=("重复/a.xlsx", "重复/b.xlsx"), readable=True
     ),
+    "link-loop": Kind("循环链接.xlsx", _link_loop, readable=False, inbox=("W605",)),
+    "link-pair": Kind(
+        "互指链接", _link_pair, sources=("互指链接/乙.xlsx", "互指链接/甲.xlsx"), inbox=("W605",)
+    ),
+    "name-gbk": _kind(GBK_NAME, _gbk_name),
+    "earlier-summary": Kind("上次的汇总.xlsx", _earlier_summary, ("W608",), readable=False),
+    "folder-unreadable": Kind("锁住的", _locked_folder, inbox=("E607",)),
+    # a duplicated name, a lost _lists or _meta, one damaged cell (tests/test_hostile_cells.py)
+    **{kind: Kind(name, build, codes) for kind, (name, build, codes) in CELL_CASES.items()},
     **{
         kind: _kind(f"{kind}.xlsx", _injection(text, f"1092{i:02d}"))
         for i, (kind, text) in enumerate(INJECTIONS.items())
@@ -408,7 +472,7 @@ CONTROL = _kind("正常.xlsx", lambda d: _stage(d, project_name="名册项目"))
 
 
 def _active(kind: str) -> bool:
-    return not (kind == "unreadable" and AS_ROOT)
+    return not (kind in ("unreadable", "folder-unreadable") and AS_ROOT)
 
 
 def _in_batch(kind: str) -> bool:
@@ -428,14 +492,16 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
             paths[kind] = spec.build((box if _in_batch(kind) else root / "aside") / spec.path)
     yield paths
     for path in paths.values():
-        if path.is_file():
+        if path.is_file() and not path.is_symlink():
             path.chmod(0o600)  # so that tmp_path can be cleaned (unreadable)
+        elif path.is_dir() and not path.is_symlink():
+            path.chmod(0o700)
 
 
 def test_corpus_has_at_least_40_kinds():
     from test_bad_files import CASES
 
-    assert len(KINDS) == 35 and len(CASES) + len(KINDS) >= 40
+    assert len(KINDS) == 50 and len(CASES) + len(KINDS) >= 40
 
 
 # -- each kind through check_workbook ----------------------------------------------------------
@@ -466,7 +532,7 @@ ALL_KINDS = [
         marks=[pytest.mark.xfail(strict=True, raises=StopIteration, reason=v.bug)] if v.bug else [],
     )
     for k, v in KINDS.items()
-    if k != "same-project-twice"
+    if k != "same-project-twice" and not v.inbox
 ]
 
 
@@ -633,9 +699,28 @@ def collected(corpus, tmp_path_factory):
     summary, js = out / "汇总.xlsx", out / "collect.json"
     args = ["--lang", "en", "collect", str(box), "-o", str(summary), "--json", str(js)]
     args += ["--roster", str(roster), "--form", "national-2020", "-q", "--workers", "2"]
+    before = _digests(box)
     result = CliRunner().invoke(cli, args)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return summary, json.loads(js.read_text("utf-8")), result
+    assert _digests(box) == before  # no input byte changed, no file moved or added
+    return summary, json.loads(js.read_bytes().decode("utf-8")), result
+
+
+def _digests(root: Path) -> dict[bytes, str]:
+    """SHA-256 of every file under `root` by its path as bytes (names need not be UTF-8); links
+    by where they point, folders by their mode (the locked one stays locked)."""
+    out = {}
+    for dirpath, dirs, files in os.walk(os.fsencode(root)):
+        for name in dirs + files:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                out[path] = "-> " + os.fsdecode(os.readlink(path))
+            elif os.path.isdir(path):
+                out[path] = oct(os.stat(path).st_mode)
+            else:
+                with open(path, "rb") as fh:
+                    out[path] = hashlib.sha256(fh.read()).hexdigest()
+    return out
 
 
 def _sources(kind: str) -> list[str]:
@@ -655,9 +740,14 @@ def test_the_batch_completes(corpus, collected):
     assert re.fullmatch(line, head), head
     assert summary.is_file()
     got = sorted(e["source"] for e in doc["files"])
-    expected = [s for k in KINDS if _in_batch(k) for s in _sources(k)] + [CONTROL.path]
+    files = [k for k in KINDS if _in_batch(k) and not KINDS[k].inbox]
+    expected = [s for k in files for s in _sources(k)] + [CONTROL.path]
     assert got == sorted(expected)  # every file answered for, nothing else
-    assert doc["findings"] == []  # nothing skipped, no roster row missing
+    # the inbox's own findings: its links and folders, nothing else (no roster row missing)
+    inbox = [k for k in KINDS if _in_batch(k) and KINDS[k].inbox]
+    expected_findings = [(c, s) for k in inbox for s in _sources(k) for c in KINDS[k].inbox]
+    got_findings = [(f["code"], f["file"]) for f in doc["findings"]]
+    assert sorted(got_findings) == sorted(expected_findings)
 
 
 @pytest.mark.parametrize("kind", list(KINDS), ids=list(KINDS))
@@ -668,6 +758,10 @@ def test_kind_in_the_batch(collected, kind):
         pytest.skip("kept out of the batch: see its strict xfail")
     _, doc, _ = collected
     spec = KINDS[kind]
+    if spec.inbox:
+        found = {(f["code"], f["file"]) for f in doc["findings"]}
+        assert {(c, s) for s in _sources(kind) for c in spec.inbox} <= found, doc["findings"]
+        return
     entries = {e["source"]: e for e in doc["files"]}
     for source in _sources(kind):
         entry = entries[source]
@@ -707,9 +801,13 @@ def _table(ws) -> tuple[list, list[tuple]]:
 
 
 def _check_text(cell, expected) -> None:
+    """`cell` holds, as a string, the text the JSON gives as `expected`; the JSON's leading `'`
+    before a formula character (report.spreadsheet_safe) is not part of the unit's text."""
     if expected is None:
         assert cell.value is None, cell.coordinate
         return
+    if isinstance(expected, str) and expected.startswith(tuple(f"'{c}" for c in FORMULA_STARTS)):
+        expected = expected[1:]
     assert cell.data_type == "s", (cell.parent.title, cell.coordinate, cell.value)
     assert cell.value == str(expected), (cell.parent.title, cell.coordinate)
 

@@ -19,6 +19,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from helpers import filled
 from test_bad_files import XXE, Sources, encrypted, entity_in_part, ole, with_zeros_entry
 
 from perfeval_xl import build_template, load_spec
+from perfeval_xl.collect import Collection
+from perfeval_xl.summary import write_summary
 
 SUMMARY = "汇总.xlsx"
 TEMP = re.compile(r"\.汇总\.xlsx\.[^/]+\.tmp")
@@ -70,7 +73,7 @@ def _mixed_inbox(root: Path) -> Path:
     (box / "扫描件.pdf").write_bytes(b"%PDF-1.4\n")
     (box / "Thumbs.db").write_bytes(b"\x00")
     (box / "外部链接.xlsx").symlink_to(good)
-    (box / SUMMARY).write_bytes(b"the summary of an earlier run")
+    (box / SUMMARY).write_bytes(_earlier_summary())
     return box
 
 
@@ -195,7 +198,17 @@ from perfeval_xl.cli import main
 main()
 """
 
-PREVIOUS = b"PK the summary of yesterday's run, which must survive"
+
+def _earlier_summary() -> bytes:
+    """A summary of ours from an earlier run: an output may replace only such a file of the
+    inbox (`collect.check_outputs`), and it must survive a run that is killed."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / SUMMARY
+        write_summary(Collection(folder), path)
+        return path.read_bytes()
+
+
+PREVIOUS = _earlier_summary()
 
 
 @pytest.fixture(scope="module")
