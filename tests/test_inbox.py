@@ -320,8 +320,14 @@ def test_a_full_disk_gives_a_clean_message_and_no_partial_file(tmp_path, fails):
 
     args = ["-m", "perfeval_xl", "--lang", "en", "collect", str(box), "-q"]
     args += ["-o", str(out), "--json", str(js)]
+    # cwd: not the repository, whose source tree would shadow the installed package
     run = subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, timeout=300, preexec_fn=limit
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit,
+        cwd=tmp_path,
     )
     assert run.returncode == 1, run.stdout
     failed = js if fails == "json" else out
@@ -421,12 +427,13 @@ def test_workers_end_when_collect_is_killed(tmp_path):
         shutil.copy(first, box / f"f{i}.xlsx")
     cmd = [sys.executable, "-m", "perfeval_xl", "collect", str(box), "-q", "--workers", "2"]
     cmd += ["-o", str(tmp_path / "s.xlsx")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 60
         while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert len(workers) >= 2, "the pool never started"
+        assert proc.poll() is None, proc.communicate()[1]  # still collecting, not crashed
         time.sleep(0.2)  # the workers are busy, or waiting for work
         proc.kill()
         proc.wait()
@@ -436,6 +443,7 @@ def test_workers_end_when_collect_is_killed(tmp_path):
         left = [w for w in workers if _alive(w)]
     finally:
         proc.kill()
+        proc.communicate()  # closes the pipe
     for w in left:
         os.kill(w, signal.SIGKILL)
     assert left == [], "workers still running after their parent was killed"

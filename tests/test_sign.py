@@ -296,6 +296,7 @@ def test_key_that_is_no_file_fails_at_once(tmp_path, kind, exp, create):
         capture_output=True,
         text=True,
         timeout=10,
+        cwd=tmp_path,  # not the repository: the installed package, as users run it
     )
     assert proc.returncode == 3, proc.stderr
     assert proc.stdout == f"{path}: {exp}\n"
