@@ -19,7 +19,7 @@ from .generate import (
 from .layout import contract_names, make_layout
 from .read import ReadResult, read_workbook
 from .record import Record
-from .roster import read_roster
+from .roster import load_roster, read_roster
 from .samples import sample_roster_path, seed_projects
 from .spec import DEFAULT_FORM, Spec, builtin_forms, load_spec
 
@@ -45,6 +45,7 @@ __all__ = [
     "check_workbook",
     "contract_names",
     "issuable_fields",
+    "load_roster",
     "load_spec",
     "make_layout",
     "read_roster",

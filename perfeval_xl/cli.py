@@ -7,13 +7,18 @@ Exit codes follow click: 0 success, 1 the run failed (bad roster, bad spec, unwr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import generate, spec
 from ._version import __version__
+from .clilang import LANG_HELP, LANGS, Group
 from .errors import PerfevalError, Text
 from .fileio import display_path
+
+if TYPE_CHECKING:
+    from .roster import RosterWarning
 
 
 class _Failure(click.ClickException):
@@ -83,14 +88,16 @@ _PASSWORD_FILE_OPTION = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Help and click's own words are Chinese too unless --lang en (clilang); every command also
+# takes --lang after its name.
+@click.group("perfeval-xl", cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--lang",
-    type=click.Choice(["zh", "en"]),
+    type=click.Choice(LANGS),
     default="zh",
     envvar="PERFEVAL_XL_LANG",
     show_default=True,
-    help="Language of messages (env PERFEVAL_XL_LANG).",
+    help=LANG_HELP,
 )
 @click.version_option(__version__, prog_name="perfeval-xl")
 @click.pass_context
@@ -136,6 +143,13 @@ def cli(ctx: click.Context, lang: str) -> None:
     help="Sign the issued values with this key file (created, owner-only, on first use).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar (with --roster).")
+@click.option(
+    "--clean",
+    is_flag=True,
+    help="With --roster: remove the templates this tool made in the output folder that this "
+    "roster does not produce (an earlier roster's, never filled in); other files are never "
+    "touched.",
+)
 @click.pass_context
 def template(
     ctx: click.Context,
@@ -146,6 +160,7 @@ def template(
     rows: int | None,
     key_path: Path | None,
     quiet: bool,
+    clean: bool,
 ) -> None:
     """Generate locked Excel templates for units to fill in.
 
@@ -156,6 +171,11 @@ def template(
       perfeval-xl template --roster projects.xlsx -o outbox/
     """
     lang = ctx.obj["lang"]
+    if clean and roster is None:
+        raise click.BadParameter(
+            Text("--clean 只能与 --roster 一起使用", "--clean needs --roster").render(lang),
+            param_hint="'--clean'",
+        )
     form_spec = _load(ctx, form)
     try:
         key = _key(key_path, create=True)
@@ -187,6 +207,12 @@ def template(
             enabled=not quiet and _is_terminal(),
             label=("生成 {} 个模板", "building {} templates"),
         )
+        plans: list[generate.Outbox] = []
+
+        def plan(outbox: generate.Outbox) -> None:
+            plans.append(outbox)
+            _tell_outbox(ctx, outbox, clean)
+
         try:
             paths = generate.write_roster_templates(
                 roster,
@@ -197,6 +223,8 @@ def template(
                 key=key,
                 progress=bar.advance,
                 on_total=bar.start,
+                on_plan=plan,
+                clean=clean,
             )
         finally:
             bar.finish()
@@ -209,12 +237,87 @@ def template(
         f"已生成 {len(paths)} 个模板到 {outdir}（{form_spec.id}）",
         f"wrote {len(paths)} templates to {outdir} ({form_spec.id})",
     )
+    if clean:
+        _tell_cleaned(ctx, plans[0])
+
+
+#: File names a line about the output folder lists before "…".
+_SHOWN_FILES = 10
+
+
+def _warn(ctx: click.Context, warning: RosterWarning) -> None:
+    """A warning (a roster's `RosterWarning`) on stderr, before the work starts."""
+    prefix = "Warning" if ctx.obj["lang"] == "en" else "警告"
+    click.echo(display_path(f"{prefix}: {warning.render(ctx.obj['lang'])}"), err=True)
+
+
+def _note(ctx: click.Context, zh: str, en: str) -> None:
+    """A line about what is about to happen, on stderr: stdout lists the templates written."""
+    click.echo(display_path(Text(zh, en).render(ctx.obj["lang"])), err=True)
+
+
+def _names(paths: list[Path], sep: str) -> str:
+    shown = sep.join(p.name for p in paths[:_SHOWN_FILES])
+    return shown + (" …" if len(paths) > _SHOWN_FILES else "")
+
+
+def _tell_outbox(ctx: click.Context, outbox: generate.Outbox, clean: bool) -> None:
+    """Before anything is written: the roster's warnings, the files replaced, and the other
+    .xlsx files in the output folder (old templates of ours, which --clean removes, and the
+    rest, which nothing removes)."""
+    for warning in outbox.warnings:
+        _warn(ctx, warning)
+    where = outbox.outdir
+    if outbox.replaced:
+        n = len(outbox.replaced)
+        _note(
+            ctx,
+            f"{where} 中已有 {n} 个同名文件，将被替换",
+            f"{n} file{'s' if n > 1 else ''} in {where} will be replaced",
+        )
+    stale = len(outbox.old_templates) + len(outbox.others)
+    if not stale:
+        return
+    old = len(outbox.old_templates)
+    zh = f"{where} 中另有 {stale} 个 .xlsx 文件不是本名册生成的"
+    en = (
+        f"{stale} other .xlsx file{'s' if stale > 1 else ''} in {where} "
+        f"{'are' if stale > 1 else 'is'} not from this roster"
+    )
+    if old:
+        zh += f"，其中 {old} 个是本工具生成的未填写模板"
+        en += f", {old} of them unfilled templates made by this tool"
+    if old and clean:
+        zh += "，写入新模板后将删除"
+        en += ": they are removed once the new ones are written"
+    elif old:
+        zh += "；加 --clean 可删除这些模板"
+        en += "; --clean removes them"
+    _note(ctx, zh, en)
+
+
+def _tell_cleaned(ctx: click.Context, outbox: generate.Outbox) -> None:
+    """After --clean: how many old templates went, and which other files stayed."""
+    if outbox.removed:
+        n = len(outbox.removed)
+        _say(
+            ctx,
+            f"已删除 {n} 个旧模板：{_names(outbox.removed, '、')}",
+            f"removed {n} old template{'s' if n > 1 else ''}: {_names(outbox.removed, ', ')}",
+        )
+    kept = [p for p in outbox.old_templates if p not in outbox.removed] + outbox.others
+    if kept:
+        n = len(kept)
+        _say(
+            ctx,
+            f"保留 {n} 个文件（不是本工具生成的未填写模板，不会删除）：{_names(kept, '、')}",
+            f"kept {n} file{'s' if n > 1 else ''} (not unfilled templates of this tool, "
+            f"never removed): {_names(kept, ', ')}",
+        )
 
 
 @cli.command()
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--format",
     "fmt",
@@ -239,13 +342,18 @@ def check(
 ) -> None:
     """Check filled workbooks: read every value by name and apply the reviewer's rules.
 
+    FILES may be workbooks, .zip attachments (the workbooks in them are checked) and folders
+    (searched as collect searches an inbox); what in them is not checked is listed too.
+
     Exit code 0 when no file has errors (warnings allowed unless --strict), 1 when any has.
 
     \b
     Examples:
       perfeval-xl check 109101_攀枝花市区委宣传部_2022年媒体合作项目.xlsx
+      perfeval-xl check 收件箱 附件.zip
       perfeval-xl --lang en check --format json outbox/*.xlsx
     """
+    from . import collect as collect_mod
     from .checks import check_workbook
     from .report import format_text, to_json, totals
 
@@ -255,18 +363,32 @@ def check(
         secret = _open_password(password, password_file)
     except PerfevalError as exc:
         raise _Failure(exc, lang) from None
-    results = [check_workbook(path, key=key, password=secret) for path in files]
+    # A folder is searched and a .zip opened as `collect` does (their workbooks checked on
+    # every core for a big folder, with collect's fast reader); a file is checked itself.
+    found = [collect_mod.inputs_of(path) for path in files]
+    items = [item for got in found if got is not None for item in got[0]]
+    checked = iter(collect_mod.check_items(items, key=key, password=secret))
+    results, findings = [], []
+    for path, got in zip(files, found, strict=True):
+        if got is None:
+            results.append(check_workbook(path, key=key, password=secret))
+        else:
+            results += [next(checked) for _ in got[0]]
+            findings += got[1]
+    # the findings about what was not checked are listed once a folder or a .zip was given
+    listed = findings if any(got is not None for got in found) else None
     if fmt == "json":
-        click.echo(to_json(results, lang))
+        click.echo(to_json(results, lang, listed))
     else:
-        click.echo(format_text(results, lang), nl=False)
-    t = totals(results)
+        click.echo(format_text(results, lang, findings), nl=False)
+    t = totals(results, findings)
     if t["errors"] or (strict and t["warnings"]):
         ctx.exit(1)
 
 
 @cli.command()
-def rules() -> None:
+@click.pass_context
+def rules(ctx: click.Context) -> None:
     """Print every check's code, severity, what it checks, why and how to fix (Markdown).
 
     \b
@@ -275,7 +397,7 @@ def rules() -> None:
     """
     from .findings import rules_markdown
 
-    click.echo(rules_markdown(), nl=False)
+    click.echo(rules_markdown(ctx.obj["lang"]), nl=False)
 
 
 @cli.command()
@@ -303,9 +425,15 @@ def forms(ctx: click.Context, form: str | None) -> None:
         f"{s.id}（第 {s.version} 版）：{s.description}",
         f"{s.id} (v{s.version}): {s.description}",
     )
-    _say(ctx, "\n名册可用的列（英文名或中文名均可）：", "\nRoster columns (either name):")
+    _say(
+        ctx,
+        "\n名册可用的列（英文名、中文名或别名均可；其他列忽略）：",
+        "\nRoster columns (any of the names; other columns are ignored):",
+    )
     for name, label in generate.issuable_fields(s).items():
-        click.echo(f"  {name:<28}{label}")
+        aliases = s.roster_aliases.get(name, ())
+        also = Text(f"  别名：{'、'.join(aliases)}", f"  aliases: {', '.join(aliases)}")
+        click.echo(f"  {name:<28}{label}{also.render(ctx.obj['lang']) if aliases else ''}")
     _say(ctx, "\n命名区域：", "\nNamed ranges:")
     for name, area in contract_names(make_layout(s)).items():
         click.echo(f"  {name:<28}{s.sheet}!{area.a1(absolute=False)}")
@@ -398,6 +526,7 @@ def collect(
                 on_total=bar.start,
                 key=key,
                 password=_open_password(password, password_file),
+                on_roster_warning=lambda w: _warn(ctx, w),
             )
             bar.finish()
             write_summary(coll, output)
@@ -417,7 +546,12 @@ def collect(
             zh += f"；{missing} 个项目未收到"
             en += f"; {missing} projects not received"
         _say(ctx, zh, en)
-        from .report import signature_note
+        from .report import action_lines, signature_note
+
+        for line in action_lines(
+            coll, lang, str(output), str(json_path) if json_path is not None else None
+        ):
+            click.echo(display_path(line))
 
         note = signature_note([s.result for s in coll.submissions], lang)
         if note:

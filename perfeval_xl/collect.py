@@ -30,7 +30,7 @@ from .fileio import display_path
 from .findings import Finding, finding
 from .read import is_our_summary, read_workbook, read_workbook_bytes
 from .record import Field, Record
-from .roster import RosterRow, read_roster, template_file_stems
+from .roster import RosterRow, RosterWarning, load_roster, template_file_stems
 from .safety import MAX_FILE_BYTES, MAX_MEMBERS, MAX_TOTAL_BYTES
 from .score import ProjectScore, score_record
 from .spec import Spec
@@ -67,7 +67,9 @@ class Item:
 
     source: str  # as shown to the clerk: relative to the inbox, "附件.zip/单位.xlsx" for members
     path: str  # the file on disk (the .zip for a member)
-    member: str | None  # the member's name inside the .zip
+    #: the member's name inside the .zip as `zipfile` has it, to open it by; `source` shows the
+    #: name decoded as the unit wrote it (`member_name`: GBK from a Chinese Windows)
+    member: str | None
     received: datetime  # the file's modification time (a member's own date inside the .zip)
 
 
@@ -156,6 +158,8 @@ class RosterStatus:
     row: RosterRow
     submission: Submission | None
     unreadable: Submission | None = None
+    #: the W604 said for the row when nothing came in for it (问题清单 shows the row's names)
+    finding: Finding | None = None
 
     @property
     def received(self) -> bool:
@@ -271,6 +275,7 @@ def collect(
     on_total: Callable[[int], None] | None = None,
     key: bytes | None = None,
     password: str | None = None,
+    on_roster_warning: Callable[[RosterWarning], None] | None = None,
 ) -> Collection:
     """Collect every workbook under `inbox`.
 
@@ -285,6 +290,9 @@ def collect(
         on_total: called once with the number of inputs found.
         key: the office's signing key: verify each workbook's issued values (E701–E703).
         password: open password for encrypted workbooks.
+        on_roster_warning: called with each warning about the roster (the columns it
+            ignored), once it is read and before the inbox is: about the office's own file,
+            they are for the terminal, not findings.
 
     Raises:
         OutputError: `inbox` is not a readable folder.
@@ -295,7 +303,13 @@ def collect(
     root = Path(inbox)
     if not root.is_dir():
         raise OutputError(root, Text("不是文件夹，或无法读取", "not a readable folder"))
-    rows = read_roster(roster, roster_spec or load_spec()) if roster is not None else None
+    rows = None
+    if roster is not None:
+        loaded = load_roster(roster, roster_spec or load_spec())
+        rows = loaded.rows
+        for warning in loaded.warnings:
+            if on_roster_warning is not None:
+                on_roster_warning(warning)
     skip = {_resolved(Path(p)) or Path(p).absolute() for p in exclude}
     items, findings = find_items(root, skip)
     if on_total is not None:
@@ -467,6 +481,30 @@ def find_items(root: Path, skip: set[Path]) -> tuple[list[Item], list[Finding]]:
     return items, findings
 
 
+def inputs_of(path: Path | str) -> tuple[list[Item], list[Finding]] | None:
+    """What `check PATH` checks in `path`, found as `collect` finds its inputs: under a folder,
+    every input (`find_items`); in a .zip attachment, its workbooks. Each is named as the clerk
+    sees it, from `path` as given: `收件箱/单位A/项目.xlsx`, `附件.zip/单位/项目.xlsx`; so are the
+    findings about what is not read (W605, E607, a bad .zip). None for a file to check itself."""
+    path = Path(path)
+    shown = display_path(str(path))
+    if path.is_dir():
+        items, findings = find_items(path, set())
+
+        def named(source: str) -> str:
+            if source == ".":  # the folder itself (E607)
+                return shown
+            return source if shown == "." else os.path.join(shown, source)
+
+        return (
+            [dataclasses.replace(i, source=named(i.source)) for i in items],
+            [dataclasses.replace(f, file=named(f.file)) for f in findings],
+        )
+    if path.suffix.lower() in ARCHIVE_SUFFIXES:
+        return _archive_items(path, shown)
+    return None
+
+
 def _shown_source(path: Path, root: Path) -> str:
     """A path of the inbox as the clerk sees it: relative to the inbox, `/` between parts,
     decoded for display (`fileio.display_path`)."""
@@ -537,14 +575,10 @@ def _archive_items(path: Path, source: str) -> tuple[list[Item], list[Finding]]:
         ]
     items, findings = [], []
     for info in files:
-        inner = info.filename
+        inner = member_name(info)  # as the unit named it; opened by `info.filename`
         name = inner.rsplit("/", 1)[-1]
         shown = f"{source}/{inner}"
-        if (
-            inner.startswith(("/", "\\"))
-            or ".." in inner.replace("\\", "/").split("/")
-            or ":" in inner
-        ):
+        if _unsafe_member(info.filename) or _unsafe_member(inner):
             findings.append(
                 _bad_archive(source, f"不安全的文件名 {inner!r}", f"unsafe entry name {inner!r}")
             )
@@ -561,7 +595,7 @@ def _archive_items(path: Path, source: str) -> tuple[list[Item], list[Finding]]:
                 )
             )
         elif suffix in WORKBOOK_SUFFIXES or name.startswith("~$"):
-            items.append(Item(shown, str(path), inner, datetime(*info.date_time)))
+            items.append(Item(shown, str(path), info.filename, datetime(*info.date_time)))
         else:
             findings.append(
                 finding(
@@ -571,6 +605,46 @@ def _archive_items(path: Path, source: str) -> tuple[list[Item], list[Finding]]:
                 )
             )
     return items, findings
+
+
+#: A zip entry's flag bit saying its name is UTF-8 (APPNOTE 4.4.4, bit 11, "EFS").
+_UTF8_NAME = 0x800
+
+
+def member_name(info: zipfile.ZipInfo) -> str:
+    """A zip entry's name as the unit wrote it.
+
+    A name stored without the UTF-8 flag is decoded by `zipfile` as CP437, the zip format's
+    old default; but 360压缩, WinRAR and Windows' "send to compressed folder" on a Chinese
+    Windows store the system's code page, GBK, so `第一小学/项目.xlsx` came out as
+    `╡┌╥╗╨í╤º/╧ε─┐.xlsx`. Such a name's bytes are decoded as UTF-8 (tools that write UTF-8
+    without setting the flag, as macOS does), else GB18030 (a superset of GBK), else left as
+    CP437. Pure ASCII reads the same in all of them. The entry is still opened by
+    `info.filename`, the name `zipfile` knows it by."""
+    if info.flag_bits & _UTF8_NAME:
+        return info.filename
+    try:
+        raw = info.orig_filename.encode("cp437")
+    except UnicodeEncodeError:  # not a name zipfile decoded as CP437
+        return info.filename
+    if raw.isascii():
+        return info.filename
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            decoded = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        # zipfile's own clean-up of a name (ZipInfo.__init__): cut at NUL, `/` for os.sep
+        decoded = decoded.split("\x00", 1)[0]
+        if os.sep != "/":
+            decoded = decoded.replace(os.sep, "/")
+        return decoded
+    return info.filename
+
+
+def _unsafe_member(name: str) -> bool:
+    """A zip entry's name that points outside where it would be unpacked."""
+    return name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") or ":" in name
 
 
 def _archive_problem(exc: BaseException, *, member: bool) -> Text:
@@ -746,17 +820,16 @@ def _compare_roster(coll: Collection, rows: list[RosterRow], spec: Spec) -> None
             coll.roster[-1].unreadable = bad
             continue
         if sub is None:
-            coll.findings.append(
-                finding(
-                    "W604",
-                    str(coll.roster_path),
-                    Text(
-                        f"名册第 {row.line} 行的项目「{v['project_name']}」（{v['dept_code']}）未收到",
-                        f"roster row {row.line}: project '{v['project_name']}' ({v['dept_code']}) not received",
-                    ),
-                    field="project_name",
-                )
+            coll.roster[-1].finding = finding(
+                "W604",
+                str(coll.roster_path),
+                Text(
+                    f"名册第 {row.line} 行的项目「{v['project_name']}」（{v['dept_code']}）未收到",
+                    f"roster row {row.line}: project '{v['project_name']}' ({v['dept_code']}) not received",
+                ),
+                field="project_name",
             )
+            coll.findings.append(coll.roster[-1].finding)
             continue
         matched.add(id(sub))
         _compare_issued(sub, row)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .checks import CheckResult
+from .findings import Finding
 from .score import ProjectScore
 
 if TYPE_CHECKING:
@@ -19,17 +20,23 @@ _SEVERITY = {
 }
 
 
-def totals(results: Sequence[CheckResult]) -> dict[str, int]:
-    """Files, errors and warnings over a run."""
+def totals(results: Sequence[CheckResult], findings: Sequence[Finding] = ()) -> dict[str, int]:
+    """Files, errors and warnings over a run; `findings` are those about what was not checked
+    (a folder's or a .zip's own: `check`), counted in the errors and warnings, not as files."""
     return {
         "files": len(results),
-        "errors": sum(r.errors for r in results),
-        "warnings": sum(r.warnings for r in results),
+        "errors": sum(r.errors for r in results) + sum(f.severity == "error" for f in findings),
+        "warnings": sum(r.warnings for r in results)
+        + sum(f.severity == "warning" for f in findings),
     }
 
 
-def format_text(results: Sequence[CheckResult], lang: str = "zh") -> str:
-    """Findings grouped by file, then one summary line."""
+def format_text(
+    results: Sequence[CheckResult], lang: str = "zh", findings: Sequence[Finding] = ()
+) -> str:
+    """Findings grouped by file, then the findings about what was not checked (a folder's
+    files that are no workbooks, links, a bad .zip: `check`) as a group of their own, each
+    naming its file, then one summary line."""
     lines = []
     words = _SEVERITY["en" if lang == "en" else "zh"]
     for r in results:
@@ -38,10 +45,15 @@ def format_text(results: Sequence[CheckResult], lang: str = "zh") -> str:
             where = f.location or "-"
             sev = _pad(words[f.severity], 8)
             lines.append(f"  {sev} {f.code}  {_pad(where, 14)} {f.message.render(lang)}")
+    if findings:
+        lines.append("not checked:" if lang == "en" else "未检查：")
+        for f in findings:
+            sev = _pad(words[f.severity], 8)
+            lines.append(f"  {sev} {f.code}  {_pad(f.file, 14)} {f.message.render(lang)}")
     note = signature_note(results, lang)
     if note:
         lines.append(note)
-    lines.append(summary_line(totals(results), lang))
+    lines.append(summary_line(totals(results, findings), lang))
     return "\n".join(lines) + "\n"
 
 
@@ -170,9 +182,16 @@ def dumps(doc: Any) -> str:
     return json.dumps(spreadsheet_safe(doc), ensure_ascii=False, indent=2, allow_nan=False)
 
 
-def to_json(results: Sequence[CheckResult], lang: str = "zh") -> str:
-    """The JSON document: {"files": [...], "totals": {...}}."""
-    doc = {"files": [r.to_dict(lang) for r in results], "totals": totals(results)}
+def to_json(
+    results: Sequence[CheckResult], lang: str = "zh", findings: Sequence[Finding] | None = None
+) -> str:
+    """The JSON document: {"files": [...], "totals": {...}}; with `findings` (`check` of a
+    folder or a .zip: what in it was not checked, as `collect --json` has them) also
+    {"findings": [...]}, counted in the totals' errors and warnings."""
+    doc: dict[str, Any] = {"files": [r.to_dict(lang) for r in results]}
+    if findings is not None:
+        doc["findings"] = [f.to_dict(lang) for f in findings]
+    doc["totals"] = totals(results, findings or ())
     return dumps(doc)
 
 
@@ -237,3 +256,53 @@ def collection_json(coll: Collection, lang: str = "zh") -> str:
         },
     }
     return dumps(doc)
+
+
+#: Projects not received listed on the terminal before "and N more".
+MAX_LISTED = 20
+
+
+def action_lines(
+    coll: Collection, lang: str = "zh", summary: str | None = None, json_path: str | None = None
+) -> list[str]:
+    """What `collect` leaves a clerk to do, for the terminal: the roster's projects not
+    received (up to MAX_LISTED, then a count) and the files that could not be read, each with
+    its reason; then where the full lists are. Empty when there is nothing to do."""
+    from .summary import SHEET_FINDINGS, SHEET_ROSTER
+
+    en = lang == "en"
+    lines: list[str] = []
+    missing = coll.missing
+    if missing:
+        lines.append(
+            f"not received ({len(missing)}):" if en else f"未收到的项目（{len(missing)} 个）："
+        )
+        for r in missing[:MAX_LISTED]:
+            v = r.row.values
+            where = f"roster row {r.row.line}" if en else f"名册第 {r.row.line} 行"
+            names = " ".join(
+                str(v.get(k) or "") for k in ("dept_code", "unit_name", "project_name")
+            )
+            lines.append(f"  {names} ({where})" if en else f"  {names}（{where}）")
+        if len(missing) > MAX_LISTED:
+            more = len(missing) - MAX_LISTED
+            lines.append(f"  … and {more} more" if en else f"  ……另有 {more} 个")
+    unreadable = coll.unreadable
+    if unreadable:
+        lines.append(
+            f"files that could not be read ({len(unreadable)}):"
+            if en
+            else f"无法读取的文件（{len(unreadable)} 个）："
+        )
+        for s in unreadable:
+            reason = s.result.findings[0].message.render(lang) if s.result.findings else ""
+            lines.append(f"  {s.item.source}: {reason}" if en else f"  {s.item.source}：{reason}")
+    if lines and summary is not None:
+        sheets = f"「{SHEET_ROSTER}」「{SHEET_FINDINGS}」" if missing else f"「{SHEET_FINDINGS}」"
+        also = (f" and {json_path}" if en else f"及 {json_path}") if json_path else ""
+        lines.append(
+            f"full lists: sheets {sheets} of {summary}{also}"
+            if en
+            else f"完整清单见 {summary} 的{sheets}工作表{also}"
+        )
+    return lines

@@ -1,14 +1,17 @@
 """The office's project roster (CSV or XLSX): one row per project, what the office already knows.
 
-Column headers are contract names without `pe_` (`project_name`, `fund_fiscal_budget`) or their
-Chinese labels from the spec (项目名称, 当年财政拨款全年预算数). The roster is checked completely
-before anything is written, and every problem names its row and column, so a clerk can fix the
-whole file in one go and never ends up with half an outbox.
+Column headers are contract names without `pe_` (`project_name`, `fund_fiscal_budget`), their
+Chinese labels from the spec (项目名称, 当年财政拨款全年预算数), or the spec's aliases for them
+(`[roster.aliases]`: 部门编码, 预算单位 … as budget systems export them). Other columns (序号,
+备注 …) are ignored with one warning naming them. The roster is checked completely before
+anything is written, and every problem names its row and column (by the form's Chinese name),
+so a clerk can fix the whole file in one go and never ends up with half an outbox.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import math
 import re
@@ -23,9 +26,9 @@ from xlsxwriter.utility import xl_col_to_name
 
 from .errors import RosterError, RosterErrors, Text
 from .fileio import safe_file_stem, unique_stem
-from .generate import YEAR_RANGE, issuable_fields
+from .generate import YEAR_RANGE
 from .normalize import is_blank
-from .spec import Spec
+from .spec import Spec, issuable_fields, roster_key
 
 #: Columns every roster row needs: they make the file name and identify the project.
 REQUIRED_COLUMNS = ("dept_code", "unit_name", "project_name")
@@ -41,11 +44,45 @@ class RosterRow:
     values: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class RosterWarning:
+    """Something about the roster worth telling the clerk that stops nothing (columns it
+    ignored); names the file, the row and the column as a `RosterError` does."""
+
+    path: str
+    text: Text
+    row: int | None = None
+    column: str | None = None
+
+    def render(self, lang: str = "zh") -> str:
+        return RosterError(self.path, self.text, self.row, self.column).render(lang)
+
+
+@dataclass(frozen=True)
+class Roster:
+    """A roster read and checked: its projects, in file order, and the warnings about it."""
+
+    rows: list[RosterRow]
+    warnings: list[RosterWarning]
+
+
 def read_roster(path: Path | str, spec: Spec) -> list[RosterRow]:
-    """Read and check a roster for `spec`.
+    """Read and check a roster for `spec`: `load_roster(path, spec).rows` (without the
+    warnings).
 
     Returns:
         The projects, in file order; blank lines are skipped.
+
+    Raises:
+        RosterError: the file cannot be read or has no header.
+        RosterErrors: one or more rows or columns are wrong (all of them are listed).
+    """
+    return load_roster(path, spec).rows
+
+
+def load_roster(path: Path | str, spec: Spec) -> Roster:
+    """Read and check a roster for `spec`, with the warnings a caller shows the clerk (the
+    columns that were ignored).
 
     Raises:
         RosterError: the file cannot be read or has no header.
@@ -55,13 +92,14 @@ def read_roster(path: Path | str, spec: Spec) -> list[RosterRow]:
     table, unreadable = _read_table(path)
     if unreadable and (not table or unreadable[0].line <= table[0][0]):
         # the header itself (or what comes before it) cannot be read
-        raise RosterErrors([r.error(path, []) for r in unreadable[:MAX_REPORTED]])
+        raise RosterErrors([r.error(path, [], {}) for r in unreadable[:MAX_REPORTED]])
     if not table:
         raise RosterError(path, Text("名册为空，没有表头行", "the roster is empty (no header row)"))
     header_line, header = table[0]
     fields = issuable_fields(spec)
-    columns = _map_header(path, header_line, header, spec, fields)
-    errors: list[RosterError] = [r.error(path, header) for r in unreadable]
+    columns, warnings = _map_header(path, header_line, header, spec, fields)
+    shown = {i: _field_column(header, i, fields[name]) for i, name in columns.items()}
+    errors: list[RosterError] = [r.error(path, header, shown) for r in unreadable]
     rows: list[RosterRow] = []
     for line, cells in table[1:]:
         if all(is_blank(c) for c in cells):
@@ -72,17 +110,17 @@ def read_roster(path: Path | str, spec: Spec) -> list[RosterRow]:
             if is_blank(raw):
                 if name in REQUIRED_COLUMNS:
                     empty = Text("不能为空", "must not be empty")
-                    errors.append(RosterError(path, empty, line, _column(header, index)))
+                    errors.append(RosterError(path, empty, line, shown[index]))
                 continue
             try:
                 values[name] = _convert(name, raw, spec)
             except ValueError as exc:
-                errors.append(RosterError(path, exc.args[0], line, _column(header, index)))
+                errors.append(RosterError(path, exc.args[0], line, shown[index]))
         rows.append(RosterRow(line, values))
-    errors.extend(_duplicates(path, rows, fields))
+    errors.extend(_duplicates(path, rows, {name: shown[i] for i, name in columns.items()}))
     if errors:
         raise RosterErrors(sorted(errors, key=lambda e: e.row or 0)[:MAX_REPORTED])
-    return rows
+    return Roster(rows, warnings)
 
 
 def template_file_stems(rows: list[RosterRow]) -> list[str]:
@@ -110,8 +148,11 @@ class _Unreadable:
     index: int | None
     text: Text
 
-    def error(self, path: Path, header: list[Any]) -> RosterError:
-        column = None if self.index is None else _column(header, self.index)
+    def error(self, path: Path, header: list[Any], shown: dict[int, str]) -> RosterError:
+        """The error, its column named as the form names it when the header was read."""
+        column = None
+        if self.index is not None:
+            column = shown.get(self.index) or _column(header, self.index)
         return RosterError(path, self.text, self.line, column)
 
 
@@ -350,59 +391,145 @@ def _drop_leading_blank(rows: list[tuple[int, list[Any]]]) -> list[tuple[int, li
     return rows
 
 
-def _norm_header(text: str) -> str:
-    text = unicodedata.normalize("NFKC", str(text)).strip().lower()
-    text = re.sub(r"[\s:：·\-—_()（）]", "", text)
-    return text.removeprefix("pe")
-
-
 def _map_header(
     path: Path, line: int, header: list[Any], spec: Spec, fields: dict[str, str]
-) -> dict[int, str]:
-    """Column index -> field name; unknown, duplicate and missing columns are all reported."""
-    lookup: dict[str, str] = {}
-    for name, label in fields.items():
-        lookup[_norm_header(name)] = name
-        lookup[_norm_header(label)] = name
+) -> tuple[dict[int, str], list[RosterWarning]]:
+    """Column index -> field name, and a warning naming the columns that were ignored.
+
+    A header is a field's name, its label or one of the spec's aliases for it (`roster_key`
+    decides what counts as the same header). Other columns are ignored; a header that could
+    mean two fields, two columns for one field, and a missing required column are errors, all
+    reported at once (with the ignored columns, which may explain a missing one)."""
+    known = _known_headers(spec, fields)
     errors: list[RosterError] = []
     columns: dict[int, str] = {}
+    ignored: list[Any] = []
     for index, cell in enumerate(header):
         if is_blank(cell):
             continue
-        name = lookup.get(_norm_header(cell))
-        if name is None:
-            errors.append(RosterError(path, _unknown_column(str(cell), fields), line, _shown(cell)))
-        elif name in columns.values():
-            errors.append(RosterError(path, Text("列重复", "duplicate column"), line, _shown(cell)))
-        else:
-            columns[index] = name
-    for name in REQUIRED_COLUMNS:
-        if name not in columns.values():
+        names = list(known.get(roster_key(cell), {}))
+        if not names:
+            ignored.append(cell)
+        elif len(names) > 1:
+            both = "、".join(f"{fields[n]}（{n}）" for n in names)
+            both_en = ", ".join(f"{fields[n]} ({n})" for n in names)
             errors.append(
                 RosterError(
                     path,
-                    Text(f"缺少必需的列（{name}）", f"required column missing ({name})"),
+                    Text(
+                        f"列名不明确：可指 {both}；请改用其中一个的列名",
+                        f"ambiguous header: it may mean {both_en}; use the name of one",
+                    ),
+                    line,
+                    _shown(cell),
+                )
+            )
+        elif names[0] in columns.values():
+            name = names[0]
+            first = next(i for i, n in columns.items() if n == name)
+            label = fields[name]
+            errors.append(
+                RosterError(
+                    path,
+                    Text(
+                        f"列重复：与「{_shown(header[first])}」都是「{label}」，只能保留一列",
+                        f"duplicate column: it and '{_shown(header[first])}' are both "
+                        f"'{label}'; keep one",
+                    ),
+                    line,
+                    _shown(cell),
+                )
+            )
+        else:
+            columns[index] = names[0]
+    for name in REQUIRED_COLUMNS:
+        if name not in columns.values():
+            other = "、".join([name, *spec.roster_aliases.get(name, ())])
+            other_en = ", ".join([name, *spec.roster_aliases.get(name, ())])
+            errors.append(
+                RosterError(
+                    path,
+                    Text(
+                        f"缺少必需的列「{fields[name]}」（列名也可用 {other}）",
+                        f"required column missing: {fields[name]} (or named {other_en})",
+                    ),
                     line,
                     fields[name],
                 )
             )
+    # "did you mean" only a field no column gives yet
+    free = {k: v for k, v in known.items() if not set(v) & set(columns.values())}
+    warnings = [RosterWarning(str(path), _ignored(ignored, free), line)] if ignored else []
     if errors:
-        raise RosterErrors(errors)
-    return columns
+        raise RosterErrors(errors + [RosterError(path, w.text, w.row) for w in warnings])
+    return columns, warnings
 
 
-def _unknown_column(cell: str, fields: dict[str, str]) -> Text:
+def _known_headers(spec: Spec, fields: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each header key (`roster_key`) -> the fields it names, each with the header's text as
+    the form gives it (for "did you mean"). More than one field is an ambiguous header."""
+    known: dict[str, dict[str, str]] = {}
+    for name, label in fields.items():
+        for text in (name, label, *spec.roster_aliases.get(name, ())):
+            known.setdefault(roster_key(text), {}).setdefault(name, text)
+    known.pop("", None)
+    return known
+
+
+def _ignored(cells: list[Any], known: dict[str, dict[str, str]]) -> Text:
+    """The warning about the columns ignored: all of them, each with a hint where one helps."""
+    zh: list[str] = []
+    en: list[str] = []
+    for cell in cells[:_SHOWN_COLUMNS]:
+        text = _shown(cell)
+        hint = _hint(str(cell), known)
+        zh.append(f"{text}（{hint.zh}）" if hint else text)
+        en.append(f"{text} ({hint.en})" if hint else text)
+    n = len(cells)
+    more = n - _SHOWN_COLUMNS
+    return Text(
+        f"以下 {n} 列不是模板预填的内容，已忽略：{'、'.join(zh)}{' 等' if more > 0 else ''}",
+        f"ignored {n} column{'s' if n > 1 else ''} the template does not pre-fill: "
+        + ", ".join(en)
+        + (f" and {more} more" if more > 0 else ""),
+    )
+
+
+#: Ignored columns a warning names before "and N more".
+_SHOWN_COLUMNS = 20
+
+
+def _hint(cell: str, known: dict[str, dict[str, str]]) -> Text | None:
+    """What an ignored column may have been meant as: the total of the funds (issued by
+    source), or a known header it is a typo of."""
     if (
         re.match(r"^(pe_)?fund_total_", cell.strip().lower())
         or "资金总额" in cell
         or "合计" in cell
     ):
         return Text(
-            "合计由各资金来源自动求和，请按来源给出金额（如 fund_fiscal_budget）",
-            "the total is the sum of the sources: give amounts by source (fund_fiscal_budget …)",
+            "合计由各资金来源自动求和，请按来源给出金额",
+            "the total is the sum of the sources: give amounts by source",
         )
-    known = ", ".join(fields)
-    return Text(f"未知的列；可用的列：{known}", f"unknown column; known columns: {known}")
+    close = difflib.get_close_matches(roster_key(cell), list(known), n=1, cutoff=_CLOSE)
+    if not close:
+        return None
+    text = next(iter(known[close[0]].values()))
+    return Text(f"是否应为「{text}」？", f"did you mean '{text}'?")
+
+
+#: How alike (difflib's ratio) an ignored header and a known one must be for "did you mean":
+#: 项目名 → 项目名称 (0.86), 主管部门代号 → 主管部门代码 (0.83), not 项目 → 项目名称 (0.67).
+_CLOSE = 0.8
+
+
+def _field_column(header: list[Any], index: int, label: str) -> str:
+    """The name of a field's column in messages: the form's Chinese label, and the header as
+    the roster has it when that differs (`年度（预算年度）`), so the clerk finds it."""
+    cell = header[index]
+    if roster_key(cell) == roster_key(label):
+        return label
+    return f"{label}（{_shown(cell)}）"
 
 
 def _convert(name: str, raw: Any, spec: Spec) -> Any:
@@ -499,7 +626,7 @@ def _amount(raw: Any) -> float:
     return number
 
 
-def _duplicates(path: Path, rows: list[RosterRow], fields: dict[str, str]) -> list[RosterError]:
+def _duplicates(path: Path, rows: list[RosterRow], shown: dict[str, str]) -> list[RosterError]:
     errors = []
     seen: dict[tuple[str, ...], int] = {}
     for row in rows:
@@ -510,7 +637,7 @@ def _duplicates(path: Path, rows: list[RosterRow], fields: dict[str, str]) -> li
             if not all(key[1:]):
                 continue
             if key in seen:
-                column = fields["project_code"] if key[0] == "code" else fields["project_name"]
+                column = shown["project_code"] if key[0] == "code" else shown["project_name"]
                 errors.append(
                     RosterError(
                         path,

@@ -386,7 +386,7 @@ def _inspect_workbook(
         raw = read(mimetype)
         if raw is not None and raw.strip() in _ODS_MIMETYPES:
             zh, en = _FORMATS[".ods"]
-            return _e002(name, (f"内容是{zh}，不是 .xlsx", f"the content is {en}, not .xlsx"))
+            return _e002(name, (f"内容是{_gap(zh)}，不是 .xlsx", f"the content is {en}, not .xlsx"))
     if _CONTENT_TYPES not in entries or _WORKBOOK not in entries:
         zh, en = "zip 文件，但不是 Excel 工作簿", "a zip archive but not an Excel workbook"
         if "word/document.xml" in entries:
@@ -545,7 +545,10 @@ def _not_a_zip(name: str, data: bytes) -> Finding:
         if head.startswith(magic):
             return _e001(
                 name,
-                (f"不是 Excel 工作簿（像是{zh}）", f"not an Excel workbook (it looks like {en})"),
+                (
+                    f"不是 Excel 工作簿（像是{_gap(zh)}）",
+                    f"not an Excel workbook (it looks like {en})",
+                ),
                 _DO_TEMPLATE,
             )
     text = _as_text(head)
@@ -562,7 +565,7 @@ def _not_a_zip(name: str, data: bytes) -> Finding:
             zh, en = "文本/CSV 文件", "a text/CSV file"
         return _e001(
             name,
-            (f"不是 Excel 工作簿（像是{zh}）", f"not an Excel workbook (it looks like {en})"),
+            (f"不是 Excel 工作簿（像是{_gap(zh)}）", f"not an Excel workbook (it looks like {en})"),
             _DO_TEMPLATE,
         )
     what = ("文件已损坏或不是 Excel 工作簿", "the file is damaged or not an Excel workbook")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
@@ -187,6 +188,9 @@ class Spec:
     full_marks_exec_below: float
     #: a bare number up to this against a percentage target is read as a share (0.96 → 96 %)
     share_max: float
+    #: other headers a roster may give a column (`[roster.aliases]`): field name -> aliases,
+    #: the headers of budget-system exports (部门编码 for dept_code …)
+    roster_aliases: dict[str, tuple[str, ...]]
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         # A built-in form travels between processes by its id: every record a `collect` worker
@@ -239,6 +243,38 @@ class Spec:
             if f.name == name:
                 return f
         raise KeyError(name)
+
+
+def issuable_fields(spec: Spec) -> dict[str, str]:
+    """Contract names (without `pe_`) the office may pre-fill, with their Chinese labels.
+
+    The office knows the project, its department, unit, year and expected goal, and the budget by
+    source; what was spent and achieved is the unit's to report, so it is never issued.
+    """
+    return _issuable(spec.header, spec.goals, spec.fund_rows, spec.fund_columns)
+
+
+def _issuable(
+    header: tuple[HeaderField, ...],
+    goals: Goals,
+    fund_rows: tuple[FundRow, ...],
+    fund_columns: tuple[FundColumn, ...],
+) -> dict[str, str]:
+    fields = {f.name: f.label for f in header}
+    fields["goal_expected"] = goals.expected_label
+    for r in fund_rows[1:]:
+        for c in fund_columns:
+            if c.kind == "amount" and c.key != "spent":
+                fields[f"fund_{r.key}_{c.key}"] = f"{r.short}{c.label}"
+    return fields
+
+
+def roster_key(text: str) -> str:
+    """A roster header as it is matched: NFKC, case, spaces, `：()（）_-—·` and a leading `pe`
+    do not count (`PE_Dept_Code`, `dept code` and `deptcode` are one header)."""
+    text = unicodedata.normalize("NFKC", str(text)).strip().lower()
+    text = re.sub(r"[\s:：·\-—_()（）]", "", text)
+    return text.removeprefix("pe")
 
 
 def builtin_forms() -> list[str]:
@@ -503,8 +539,58 @@ class _Builder:
         spec_fields.update(self._taxonomy(top.table("taxonomy")))
         spec_fields.update(self._scoring(top.table("scoring"), spec_fields, scored))
         spec_fields.update(self._checks(top.table("checks")))
+        spec_fields["roster_aliases"] = self._roster(top, spec_fields)
         top.done()
         return Spec(**spec_fields)
+
+    def _roster(self, top: _Table, spec_fields: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+        """`[roster.aliases]`: each key a field the roster may give, each alias a header no
+        other field answers to (after `roster_key`), so a header always means one field."""
+        if top.get("roster", dict, None) is None:
+            return {}
+        roster = top.table("roster")
+        table = _Table(roster.get("aliases", dict, {}), self.path, "roster.aliases")
+        roster.done()
+        fields = _issuable(
+            spec_fields["header"],
+            spec_fields["goals"],
+            spec_fields["fund_rows"],
+            spec_fields["fund_columns"],
+        )
+        owner: dict[str, str] = {}
+        for name, label in fields.items():
+            owner.setdefault(roster_key(name), name)
+            owner.setdefault(roster_key(label), name)
+        aliases: dict[str, tuple[str, ...]] = {}
+        for name in list(table.data):
+            values = table.strings(name)
+            if name not in fields:
+                table.fail(
+                    Text(
+                        f"不是名册可用的列：{name}（可用：{', '.join(fields)}）",
+                        f"not a roster column: {name} (known: {', '.join(fields)})",
+                    ),
+                    name,
+                )
+            for i, alias in enumerate(values):
+                key = roster_key(alias)
+                other = owner.get(key)
+                if not key:
+                    problem = Text("别名不能只有空格或标点", "an alias needs a letter or digit")
+                elif other == name:
+                    problem = Text(f"重复：{alias}", f"duplicate: {alias}")
+                elif other is not None:
+                    problem = Text(
+                        f"「{alias}」已是 {other}（{fields[other]}）的列名",
+                        f"'{alias}' already names {other} ({fields[other]})",
+                    )
+                else:
+                    owner[key] = name
+                    continue
+                table.fail(problem, f"{name}[{i}]")
+            aliases[name] = values
+        table.done()
+        return aliases
 
     def _header(self, top: _Table) -> tuple[HeaderField, ...]:
         fields = []

@@ -42,8 +42,9 @@ from .generate import (
 from .normalize import is_no_reason
 from .record import Record
 from .report import display_width
+from .roster import RosterRow
 from .score import ProjectScore
-from .spec import Spec
+from .spec import Spec, load_spec
 
 SHEET_DEPARTMENTS = "部门汇总"
 SHEET_PROJECTS = "项目明细"
@@ -62,6 +63,9 @@ GRADE_BASIS = "（核定）"
 #: files not read, the roster), so that its 合计 row counts what the header line counts.
 OTHER_CODE = "—"
 OTHER_NAME = "其他（未汇总的文件、名册）"
+#: 部门汇总's columns (0-based): 应报 已报 未报 有错误, 项目数, 预算数 执行数, 执行率, 平均分
+#: 资金加权平均分, then one per grade, 错误 and 警告.
+_D_EXPECTED, _D_PROJECTS, _D_BUDGET, _D_RATE, _D_MEAN, _D_GRADES = 2, 6, 7, 9, 10, 12
 DEFAULT_STATUSES = ("已完成", "部分完成", "未完成")
 #: Document creation time when the caller gives no `generated` time, so output stays stable.
 CREATED = datetime(2020, 1, 1, 0, 0, 0)
@@ -71,6 +75,52 @@ MAX_WIDTH = 50
 LINE_HEIGHT = 13.5
 #: Excel's limit on the text of one cell.
 MAX_CELL_TEXT = 32767
+#: Smallest print scale (%) a table is printed at: one page wide if it fits so, else several
+#: pages wide (`_print_plan`). At 70 % 宋体 10 prints at 7 points, still readable.
+MIN_PRINT_SCALE = 70
+#: Print margins, inches.
+PRINT_MARGINS = {"left": 0.4, "right": 0.4, "top": 0.6, "bottom": 0.6}
+#: A4 landscape (width, height), inches.
+A4_LANDSCAPE_INCHES = (297 / 25.4, 210 / 25.4)
+#: The share of a page's width a plan fills at most. Column widths count characters of the
+#: default font (Calibri 11): Excel takes one as 7 pixels, LibreOffice as the font's own 7.43
+#: (Carlito, measured: columns 6 % wider), so a plan leaves room for that. (LibreOffice without
+#: Carlito measures DejaVu Sans, a third wider: it then breaks more pages at the same scale.)
+PRINT_SAFETY = 0.94
+#: Widest the big sheets' long texts are, by sheet and header, in characters (a CJK character
+#: counts 2), below MAX_WIDTH: they wrap instead, so that each sheet prints readably. A long
+#: 来源文件 path wraps in a narrow column rather than widening the print. 项目明细 is printed
+#: several pages wide (`_print_plan`); the others one page wide, which these widths keep at
+#: about 70 % or more for usual texts.
+PRINT_CAPS: dict[str, dict[str, int]] = {
+    SHEET_PROJECTS: {
+        "主管部门": 20,
+        "实施单位": 20,
+        "项目名称": 24,
+        "项目代码": 16,
+        "计分方式": 10,
+        "来源文件": 24,
+        "单位填报值": 30,
+    },
+    SHEET_INDICATORS: {
+        "项目名称": 20,
+        "来源文件": 16,
+        "二级指标": 12,
+        "三级指标": 24,
+        "指标值": 12,
+        "完成值": 12,
+        "偏差原因": 24,
+    },
+    SHEET_FINDINGS: {
+        "主管部门": 16,
+        "实施单位": 16,
+        "项目名称": 20,
+        "文件": 20,
+        "栏目": 16,
+        "说明": 36,
+    },
+    SHEET_ROSTER: {"实施单位": 20, "项目名称": 24, "来源文件": 24},
+}
 
 _BASE = {"font_name": "宋体", "font_size": 10, "valign": "vcenter", "border": 1}
 _TOTAL = {"bold": True, "bg_color": "#DDEBF7"}
@@ -96,7 +146,15 @@ _EXTRA: dict[str, dict[str, Any]] = {
 # -- the figures -------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class DepartmentRow:
-    """One 主管部门 (department) of the summary: its projects' money, scores, grades and findings.
+    """One 主管部门 (department) of the summary: what it was to send and sent, its projects'
+    money, scores, grades and findings.
+
+    With a roster, `expected` (应报) is the department's roster rows, `received` (已报) those a
+    file came in for (an unreadable one too: `RosterStatus.received`), `missing` (未报) the
+    rest, and `with_errors` (有错误) those received whose file has errors; a department of the
+    roster that sent nothing has its row all the same. Without a roster nothing is expected:
+    `expected` and `missing` are None, `received` is the department's projects and
+    `with_errors` those of them with errors.
 
     Amounts and scores are the counted ones (`Submission.counted_record`): where a unit changed
     an office-issued value, the office's. `rate` is Σspent ÷ Σbudget (None when Σbudget is 0);
@@ -108,6 +166,10 @@ class DepartmentRow:
 
     code: str
     name: str
+    expected: int | None
+    received: int
+    missing: int | None
+    with_errors: int
     projects: int
     budget: float
     spent: float
@@ -120,30 +182,45 @@ class DepartmentRow:
 
 
 def department_rows(collection: Collection) -> list[DepartmentRow]:
-    """The figures of 部门汇总, one row per department code, sorted by code.
+    """The figures of 部门汇总, one row per department code, sorted by code: every department
+    of a used project or of the roster.
 
-    Only the used submissions (`collection.projects`) count: a superseded or unreadable file
-    must not add its money twice or not at all.
+    Only the used submissions (`collection.projects`) count in the figures: a superseded or
+    unreadable file must not add its money twice or not at all.
     """
     labels = grade_labels(collection.projects)
     groups: dict[str, list[Submission]] = {}
     for s in collection.projects:
         groups.setdefault(_text(_rec(s).value("dept_code")), []).append(s)
+    listed: dict[str, list[RosterStatus]] = {}
+    for r in collection.roster or []:
+        listed.setdefault(_text(r.row.values.get("dept_code")), []).append(r)
     rows = []
-    for code in sorted(groups):
-        subs = groups[code]
-        names = Counter(_text(_rec(s).value("dept_name")) for s in subs)
-        name = max(names, key=lambda n: (bool(n), names[n]))  # most common non-blank name
+    for code in sorted(groups.keys() | listed.keys()):
+        subs, on_roster = groups.get(code, []), listed.get(code, [])
         budget, spent = _money(subs)
         grades = dict.fromkeys(labels, 0)
         for s in subs:
             g = _grade(s)
             if g is not None:
                 grades[g] = grades.get(g, 0) + 1
+        if collection.roster is None:
+            expected = missing = None
+            received = len(subs)
+            with_errors = sum(s.result.errors > 0 for s in subs)
+        else:
+            sent = [r.source for r in on_roster if r.source is not None]
+            expected, received = len(on_roster), len(sent)
+            missing = expected - received
+            with_errors = sum(s.result.errors > 0 for s in sent)
         rows.append(
             DepartmentRow(
                 code=code,
-                name=name,
+                name=_department_name(subs, on_roster),
+                expected=expected,
+                received=received,
+                missing=missing,
+                with_errors=with_errors,
                 projects=len(subs),
                 budget=budget,
                 spent=spent,
@@ -156,6 +233,18 @@ def department_rows(collection: Collection) -> list[DepartmentRow]:
             )
         )
     return rows
+
+
+def _department_name(subs: Sequence[Submission], on_roster: Sequence[RosterStatus]) -> str:
+    """The most common non-blank name the projects give, else the roster's, else blank."""
+    for names in (
+        Counter(_text(_rec(s).value("dept_name")) for s in subs),
+        Counter(_text(r.row.values.get("dept_name")) for r in on_roster),
+    ):
+        names.pop("", None)
+        if names:
+            return max(names, key=lambda n: names[n])  # the first seen of the most common
+    return ""
 
 
 def departments_json(collection: Collection) -> list[dict]:
@@ -294,6 +383,7 @@ class _Table:
         columns: Sequence[tuple[str, str]],
     ) -> None:
         self.ws, self.fmt, self.header_row = ws, fmt, header_row
+        self.headers = [header for header, _ in columns]
         self.kinds = [kind for _, kind in columns]
         self.widths = [_header_width(h) for h, _ in columns]
         self.texts: dict[int, list[tuple[int, str]]] = {}
@@ -344,10 +434,24 @@ class _Table:
         if isinstance(value, (int, float)):
             self.widths[col] = max(self.widths[col], display_width(_shown(value, self.kinds[col])))
 
-    def finish(self, *, print_title_rows: tuple[int, int] | None = None) -> None:
-        """Column widths, wrapped-row heights, frozen header, filter and print setup."""
+    def finish(
+        self,
+        *,
+        print_title_rows: tuple[int, int] | None = None,
+        caps: dict[str, int] | None = None,
+        repeat_col: int | None = None,
+    ) -> None:
+        """Column widths, wrapped-row heights, frozen header, filter and print setup.
+
+        `caps` narrows columns below MAX_WIDTH by header (their text wraps); with `repeat_col` (the
+        project's name) a table too wide to print one page wide at MIN_PRINT_SCALE is printed
+        on several pages wide with that column repeated (`_print_plan`)."""
         ws = self.ws
-        widths = [min(w, MAX_WIDTH) + 2 for w in self._fitted_widths()]
+        caps = caps or {}
+        widths = [
+            min(w, caps.get(h, MAX_WIDTH)) + 2
+            for h, w in zip(self.headers, self._fitted_widths(), strict=True)
+        ]
         for col, width in enumerate(widths):
             ws.set_column(col, col, width)
         self._rows_fitted(widths)
@@ -360,7 +464,7 @@ class _Table:
         )
         first, last = print_title_rows or (self.header_row, self.header_row)
         _ok(ws.repeat_rows(first, last), "repeat_rows")
-        _print_setup(ws)
+        _print_setup(ws, widths, repeat_col)
 
     def _fitted_widths(self) -> list[int]:
         return self.widths
@@ -606,14 +710,64 @@ def _fast_deflate(info: zipfile.ZipInfo) -> None:
             return
 
 
-def _print_setup(ws: Any) -> None:
+def _print_setup(ws: Any, widths: Sequence[float], repeat_col: int | None = None) -> None:
+    """A4 landscape, the sheet's name above and the page number below; one page wide, or, for
+    a table with `repeat_col` that would print smaller than MIN_PRINT_SCALE so, several pages
+    wide at a fixed scale with that column repeated on each, pages in reading order (all of
+    the first rows' pages, then the next rows')."""
     ws.set_paper(9)  # A4
     ws.set_landscape()
-    ws.fit_to_pages(1, 0)
     ws.center_horizontally()
-    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    ws.set_margins(**PRINT_MARGINS)
     ws.set_header("&L&A")
     ws.set_footer("&C第 &P 页，共 &N 页")
+    ws.print_across()
+    plan = _print_plan(widths, repeat_col) if repeat_col is not None else None
+    if plan is None:
+        ws.fit_to_pages(1, 0)
+        return
+    scale, breaks = plan
+    ws.set_print_scale(scale)
+    ws.set_v_pagebreaks(breaks)
+    ws.repeat_columns(repeat_col)
+
+
+def column_pixels(width: float) -> int:
+    """A column's width in pixels (96 dpi) for a width in characters, as xlsxwriter writes it
+    and Excel shows it: 7 pixels a character of the default font, and 5 of padding."""
+    return int(width * 7 + 0.5) + 5
+
+
+def print_room() -> float:
+    """The width between A4 landscape's margins, in pixels at 96 dpi."""
+    inches = A4_LANDSCAPE_INCHES[0] - PRINT_MARGINS["left"] - PRINT_MARGINS["right"]
+    return inches * 96
+
+
+def _print_plan(widths: Sequence[float], repeat_col: int) -> tuple[int, list[int]] | None:
+    """How to print a table of columns `widths` readably: None when it fits one page wide at
+    MIN_PRINT_SCALE % or more (then it is fitted to the width), else (scale %, the first column
+    of every page after the first) for the fewest pages wide at MIN_PRINT_SCALE, at the largest
+    scale (at most 100) that still needs no more pages. Each page after the first repeats
+    column `repeat_col` at its left; a page breaks only between columns."""
+    pixels = [column_pixels(w) for w in widths]
+    room = print_room() * PRINT_SAFETY
+
+    def breaks(scale: int) -> list[int]:
+        capacity = room * 100 / scale
+        out, used = [], 0
+        for col, px in enumerate(pixels):
+            if used and used + px > capacity:
+                out.append(col)
+                used = pixels[repeat_col] if col > repeat_col else 0
+            used += px
+        return out
+
+    fewest = len(breaks(MIN_PRINT_SCALE))
+    if fewest == 0:
+        return None
+    scale = next(s for s in range(100, MIN_PRINT_SCALE - 1, -1) if len(breaks(s)) <= fewest)
+    return scale, breaks(scale)
 
 
 def _header_width(header: str) -> int:
@@ -707,6 +861,8 @@ class _SummaryWriter:
             self.fmt[f"{kind}_total"] = wb.add_format({**_BASE, **props, **_TOTAL})
         self.fmt.update({k: wb.add_format(v) for k, v in _EXTRA.items()})
         self.layout = _project_layout(self.projects)
+        #: 部门汇总's figures, also whose findings are (问题清单)
+        self.departments = department_rows(collection)
         # Added in the contract's order; filled in whatever order their formulas need.
         names = [SHEET_DEPARTMENTS, SHEET_PROJECTS, SHEET_INDICATORS, SHEET_FINDINGS]
         if collection.roster is not None:
@@ -768,11 +924,15 @@ class _SummaryWriter:
     # -- 部门汇总 --------------------------------------------------------------------------
     def _departments(self) -> None:
         ws = self.sheets[SHEET_DEPARTMENTS]
-        rows = department_rows(self.coll)
+        rows = self.departments
         grades = grade_labels(self.projects)
         columns = [
             ("主管部门代码", "center"),
             ("主管部门", "text"),
+            ("应报", "int"),
+            ("已报", "int"),
+            ("未报", "int"),
+            ("有错误", "int"),
             ("项目数", "int"),
             ("预算数（万元）", "amount"),
             ("执行数（万元）", "amount"),
@@ -789,6 +949,10 @@ class _SummaryWriter:
                 [
                     r.code,
                     r.name,
+                    r.expected,
+                    r.received,
+                    r.missing,
+                    r.with_errors,
                     r.projects,
                     r.budget,
                     r.spent,
@@ -802,7 +966,7 @@ class _SummaryWriter:
             )
         other = other_counts(self.coll)
         if other["errors"] or other["warnings"]:
-            blank = [None] * (6 + len(grades))
+            blank = [None] * (_D_GRADES - 2 + len(grades))
             table.add([OTHER_CODE, OTHER_NAME, *blank, other["errors"], other["warnings"]])
         total_row = self._department_totals(table, rows, grades, other)
         table.finish(print_title_rows=(2, 2))
@@ -815,17 +979,28 @@ class _SummaryWriter:
         row = table.next_row
         first, last = table.header_row + 1, table.last_data_row
         budget, spent = _money(self.projects)
+        roster = self.coll.roster is not None
+        errors = _D_GRADES + len(grades)
+
+        def total(name: str) -> int | None:
+            return sum(getattr(r, name) for r in rows) if roster else None
+
         cached: dict[int, Any] = {
-            2: sum(r.projects for r in rows),
-            3: budget,
-            4: spent,
-            5: spent / budget if budget else None,
-            6: mean_score(self.projects),
-            7: weighted_score(self.projects),
-            **{8 + i: sum(r.grades.get(g, 0) for r in rows) for i, g in enumerate(grades)},
+            # 应报 and 未报 are known only from a roster: without one they stay blank
+            _D_EXPECTED: total("expected"),
+            _D_EXPECTED + 1: sum(r.received for r in rows),
+            _D_EXPECTED + 2: total("missing"),
+            _D_EXPECTED + 3: sum(r.with_errors for r in rows),
+            _D_PROJECTS: sum(r.projects for r in rows),
+            _D_BUDGET: budget,
+            _D_BUDGET + 1: spent,
+            _D_RATE: spent / budget if budget else None,
+            _D_MEAN: mean_score(self.projects),
+            _D_MEAN + 1: weighted_score(self.projects),
+            **{_D_GRADES + i: sum(r.grades.get(g, 0) for r in rows) for i, g in enumerate(grades)},
             # the departments' and the 其他 row's: what the header line and the JSON count
-            8 + len(grades): sum(r.errors for r in rows) + other["errors"],
-            9 + len(grades): sum(r.warnings for r in rows) + other["warnings"],
+            errors: sum(r.errors for r in rows) + other["errors"],
+            errors + 1: sum(r.warnings for r in rows) + other["warnings"],
         }
         table.put(row, 0, "合计", "center_total")
         table.put(row, 1, None, "text_total")
@@ -837,27 +1012,40 @@ class _SummaryWriter:
         def col_range(col: int) -> str:
             return f"{xl_rowcol_to_cell(first, col)}:{xl_rowcol_to_cell(last, col)}"
 
-        for col in (2, 3, 4, *range(8, 10 + len(grades))):
-            table.formula(
-                row, col, f"=SUM({col_range(col)})", f"{table.kinds[col]}_total", cached[col]
-            )
-        d, e = xl_rowcol_to_cell(row, 3), xl_rowcol_to_cell(row, 4)
-        table.formula(row, 5, f'=IF({d}=0,"",{e}/{d})', "rate_total", cached[5])
+        sums = [*range(_D_EXPECTED, _D_RATE), *range(_D_GRADES, errors + 2)]
+        for col in sums:
+            style = f"{table.kinds[col]}_total"
+            if cached[col] is None:
+                table.put(row, col, None, style)
+            else:
+                table.formula(row, col, f"=SUM({col_range(col)})", style, cached[col])
+        d, e = xl_rowcol_to_cell(row, _D_BUDGET), xl_rowcol_to_cell(row, _D_BUDGET + 1)
+        table.formula(row, _D_RATE, f'=IF({d}=0,"",{e}/{d})', "rate_total", cached[_D_RATE])
         # Means over all projects, not over the department means: straight from 项目明细.
         lay, sheet = self.layout, _quote(SHEET_PROJECTS)
         n = len(self.projects)
-        if n == 0:  # only the 其他 row: no project to average
-            for col in (6, 7):
+        if n == 0:  # no project to average
+            for col in (_D_MEAN, _D_MEAN + 1):
                 table.put(row, col, None, "score_total")
             return row
         score = f"{sheet}!{_abs_col_range(lay.total_col, 1, n)}"
         budget_ref = f"{sheet}!{_abs_col_range(lay.budget_col, 1, n)}"
         table.formula(
-            row, 6, f'=IF(COUNT({score})=0,"",AVERAGE({score}))', "score_total", cached[6]
+            row,
+            _D_MEAN,
+            f'=IF(COUNT({score})=0,"",AVERAGE({score}))',
+            "score_total",
+            cached[_D_MEAN],
         )
         weight = f"SUMPRODUCT(ISNUMBER({score})*({budget_ref}>0)*{budget_ref})"
         weighted = f"SUMPRODUCT(ISNUMBER({score})*({budget_ref}>0)*{budget_ref}*{score})"
-        table.formula(row, 7, f'=IF({weight}=0,"",{weighted}/{weight})', "score_total", cached[7])
+        table.formula(
+            row,
+            _D_MEAN + 1,
+            f'=IF({weight}=0,"",{weighted}/{weight})',
+            "score_total",
+            cached[_D_MEAN + 1],
+        )
         return row
 
     def _title_rows(self, ws: Any, table: _Table) -> None:
@@ -888,7 +1076,7 @@ class _SummaryWriter:
             {
                 "name": "执行率",
                 "categories": [SHEET_DEPARTMENTS, first, 1, last, 1],
-                "values": [SHEET_DEPARTMENTS, first, 5, last, 5],
+                "values": [SHEET_DEPARTMENTS, first, _D_RATE, last, _D_RATE],
                 "fill": {"color": "#4472C4"},
                 "data_labels": {"value": True, "num_format": "0.0%", "font": font},
             }
@@ -902,7 +1090,7 @@ class _SummaryWriter:
         rate.set_size({"width": 560, "height": height})
         _ok(ws.insert_chart(anchor, 0, rate, {"x_offset": 0, "y_offset": 4}), "insert_chart")
         grade = self.wb.add_chart({"type": "column"})
-        g0, g1 = 8, 7 + len(grades)
+        g0, g1 = _D_GRADES, _D_GRADES + len(grades) - 1
         grade.add_series(
             {
                 "name": "项目数",
@@ -961,7 +1149,8 @@ class _SummaryWriter:
                 _typed_by_unit(s) or None,
             ]
             table.add(values, {status_col: "bad"} if result.errors else None)
-        table.finish()
+        name = lay.columns.index(("项目名称", "text"))
+        table.finish(caps=PRINT_CAPS[SHEET_PROJECTS], repeat_col=name)
 
     # -- 绩效指标 --------------------------------------------------------------------------
     def _indicators(self) -> None:
@@ -1011,11 +1200,14 @@ class _SummaryWriter:
                         ind.value("reason"),
                     ]
                 )
-        table.finish()
+        table.finish(caps=PRINT_CAPS[SHEET_INDICATORS])
 
     # -- 问题清单 --------------------------------------------------------------------------
     def _findings(self) -> None:
         columns = [
+            ("主管部门", "text"),
+            ("实施单位", "text"),
+            ("项目名称", "text"),
             ("文件", "text"),
             ("工作表", "center"),
             ("单元格", "center"),
@@ -1030,6 +1222,10 @@ class _SummaryWriter:
         for s in self.coll.submissions:
             sources.setdefault(s.result.path, s)
             sources.setdefault(s.item.source, s)
+        owners = _Owners(self.coll, self.departments)
+        # Labels for a finding of no form (the roster's W604): the first project's form, else
+        # the default one; the fields such a finding names are labelled alike in every form.
+        fallback = _rec(self.projects[0]).spec if self.projects else load_spec()
         # A superseded file's findings are kept (the clerk may ask why) but are not live: they
         # come last, marked, and no count includes them.
         for f, live in self.coll.findings_with_state():
@@ -1038,18 +1234,19 @@ class _SummaryWriter:
             error = f.severity == ERROR
             table.add(
                 [
+                    *owners.of(f, s),
                     s.item.source if s else f.file,
                     f.sheet,
                     f.cell,
                     f.code,
                     "错误" if error else "警告",
                     "有效" if live else "已被取代",
-                    _field_label(spec, f),
+                    _field_label(spec or fallback, f),
                     f.message.render("zh"),
                 ],
-                {4: "bad" if error else "warn"} if live else None,
+                {7: "bad" if error else "warn"} if live else None,
             )
-        table.finish()
+        table.finish(caps=PRINT_CAPS[SHEET_FINDINGS])
 
     # -- 报送情况 --------------------------------------------------------------------------
     def _roster(self, roster: list[RosterStatus]) -> None:
@@ -1096,7 +1293,7 @@ class _SummaryWriter:
                 ],
                 {5: "warn"},
             )
-        table.finish()
+        table.finish(caps=PRINT_CAPS[SHEET_ROSTER])
 
 
 def _abs_col_range(col: int, first: int, count: int) -> str:
@@ -1144,6 +1341,45 @@ def _missing_reasons(rec: Record) -> int:
         ):
             count += 1
     return count
+
+
+class _Owners:
+    """Whose a finding is, for 问题清单: (主管部门, 实施单位, 项目名称).
+
+    A used file's from its record as counted (the issued values in place); a superseded
+    file's from its own record; an unreadable file's from the roster row it is named for, if
+    any; a W604's from its roster row; the inbox's own findings (W605, E607 …) are no one's.
+    A blank 主管部门 is the department's name in 部门汇总, else its code: a roster need not
+    name departments, and a code still says whose it is."""
+
+    def __init__(self, coll: Collection, departments: Sequence[DepartmentRow]) -> None:
+        self.used = {id(s) for s in coll.projects}
+        self.rows: dict[int, RosterRow] = {}
+        for r in coll.roster or []:
+            for thing in (r.unreadable, r.finding):
+                if thing is not None:
+                    self.rows.setdefault(id(thing), r.row)
+        self.names = {d.code: d.name for d in departments}
+
+    def of(self, f: Finding, s: Submission | None) -> list[Any]:
+        rec = None
+        if s is not None:
+            rec = s.counted_record if id(s) in self.used else s.result.record
+        if rec is not None:
+            code, *values = (rec.value(n) for n in _OWNER_FIELDS)
+        else:
+            row = self.rows.get(id(s) if s is not None else id(f))
+            if row is None:
+                return [None] * (len(_OWNER_FIELDS) - 1)
+            code, *values = (row.values.get(n) for n in _OWNER_FIELDS)
+        if _text(values[0]) == "":
+            values[0] = self.names.get(_text(code)) or code
+        return [None if v == "" else v for v in values]
+
+
+#: The fields that say whose a finding is: the department's code (for a missing name), and
+#: the 主管部门, 实施单位 and 项目名称 问题清单 shows.
+_OWNER_FIELDS = ("dept_code", "dept_name", "unit_name", "project_name")
 
 
 def _field_label(spec: Spec | None, f: Finding) -> str | None:

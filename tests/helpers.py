@@ -147,3 +147,29 @@ def filled(
     path = tmp_path / f"{form}.xlsx"
     wb.save(path)
     return path
+
+
+def legacy_zip(path: Path, members: dict[bytes, bytes | Path]) -> Path:
+    """A .zip at `path` whose member names are the given raw bytes, stored without the UTF-8
+    flag (bit 0x800), as 360压缩, WinRAR and Windows' "send to compressed folder" write them on
+    a Chinese Windows (GBK). `zipfile` sets the flag for any non-ASCII name, so each member is
+    written under an ASCII stand-in of the same length whose bytes are then replaced where the
+    name is stored: its local header and its central directory entry."""
+    stand_ins = {}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for i, (raw, data) in enumerate(members.items()):
+            stand_in = f"~{i:03d}".encode().ljust(len(raw), b"~")
+            assert len(raw) >= 4 and len(stand_in) == len(raw)
+            content = data.read_bytes() if isinstance(data, Path) else data
+            z.writestr(stand_in.decode(), content)
+            stand_ins[stand_in] = raw
+    blob = path.read_bytes()
+    for stand_in, raw in stand_ins.items():
+        assert blob.count(stand_in) == 2, stand_in  # local header, central directory
+        blob = blob.replace(stand_in, raw)
+    path.write_bytes(blob)
+    with zipfile.ZipFile(path) as z:  # read back: the names are stored without the flag
+        infos = z.infolist()
+    assert [i.orig_filename.encode("cp437") for i in infos] == list(members)
+    assert not any(i.flag_bits & 0x800 for i in infos)
+    return path

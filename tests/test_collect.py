@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import filled
+from helpers import filled, legacy_zip
 
 from perfeval_xl import load_spec
 from perfeval_xl.collect import collect
@@ -246,6 +246,73 @@ def test_mixed_inbox_summary_rows(inbox, tmp_path):
     # the summary inside the inbox is not read on the next run either
     again = CliRunner().invoke(cli, ["--lang", "en", "collect", str(inbox), "-o", str(out), "-q"])
     assert again.output.splitlines()[0].startswith("2 projects read, 1 files unreadable")
+
+
+def test_gbk_zip_member_names_in_the_summary_json_and_findings(tmp_path):
+    """A .zip from a Chinese Windows (360压缩, WinRAR, "send to compressed folder") stores
+    member names in GBK without the UTF-8 flag: shown decoded in every sheet and in the JSON,
+    never as the CP437 mojibake zipfile makes of them; the member is still read."""
+    import json
+
+    from click.testing import CliRunner
+
+    from perfeval_xl.cli import cli
+
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    form = filled(stage, project_name="第一小学项目", fund_fiscal_spent=120)  # E301 twice
+    box = tmp_path / "inbox"
+    box.mkdir()
+    member = "第一小学/项目.xlsx".encode("gbk")
+    legacy_zip(box / "附件.zip", {member: form, "第一小学/说明.txt".encode("gbk"): b"x"})
+    coll = collect(box, workers=1)
+    assert [s.item.source for s in coll.submissions] == ["附件.zip/第一小学/项目.xlsx"]
+    assert [s.item.member for s in coll.submissions] == [member.decode("cp437")]  # opened by
+    assert coll.submissions[0].result.record.value("project_name") == "第一小学项目"
+    assert [f.file for f in coll.findings] == ["附件.zip/第一小学/说明.txt"]
+    out, js = tmp_path / "汇总.xlsx", tmp_path / "c.json"
+    result = CliRunner().invoke(
+        cli, ["--lang", "en", "collect", str(box), "-q", "-o", str(out), "--json", str(js)]
+    )
+    assert result.exit_code == 1, result.output
+    doc = json.loads(js.read_text("utf-8"))
+    assert [e["source"] for e in doc["files"]] == ["附件.zip/第一小学/项目.xlsx"]
+    assert {f["file"] for e in doc["files"] for f in e["findings"]} == {
+        "附件.zip/第一小学/项目.xlsx"
+    }
+    assert _sheet(out, "项目明细", ["项目名称", "来源文件"]) == [
+        ("第一小学项目", "附件.zip/第一小学/项目.xlsx")
+    ]
+    assert {r[0] for r in _sheet(out, "问题清单", ["文件"])} == {
+        "附件.zip/第一小学/项目.xlsx",
+        "附件.zip/第一小学/说明.txt",
+    }
+    import openpyxl
+
+    wb = openpyxl.load_workbook(out, read_only=True)
+    try:
+        texts = [
+            cell
+            for ws in wb.worksheets
+            for row in ws.iter_rows(values_only=True)
+            for cell in row
+            if isinstance(cell, str)
+        ]
+    finally:
+        wb.close()
+    mojibake = member.decode("cp437").split("/")[0]
+    assert not [t for t in texts if mojibake in t]
+    assert mojibake not in js.read_text("utf-8")
+
+
+def test_unsafe_names_are_refused_decoded_too(tmp_path):
+    box = tmp_path / "box"
+    box.mkdir()
+    legacy_zip(box / "a.zip", {"../第一小学.xlsx".encode("gbk"): b"x"})
+    coll = collect(box, workers=1)
+    assert coll.submissions == []
+    (bad,) = coll.findings
+    assert bad.code == "E005" and "'../第一小学.xlsx'" in bad.message.render("zh")
 
 
 def test_a_thousand_workbooks(tmp_path):

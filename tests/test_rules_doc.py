@@ -11,9 +11,24 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
 
 
 def test_rules_doc_is_current():
-    assert DOC.read_text(encoding="utf-8") == rules_markdown(), (
+    # docs/rules.md is what `perfeval-xl rules` prints by default: Chinese headings and
+    # introduction, every row in both languages
+    assert DOC.read_text(encoding="utf-8") == rules_markdown("zh"), (
         "run: perfeval-xl rules > docs/rules.md"
     )
+
+
+def test_rules_doc_in_english_differs_in_headings_only():
+    zh, en = rules_markdown("zh"), rules_markdown("en")
+    assert zh.startswith("# 检查规则：`perfeval-xl check` 报告的问题\n")
+    assert en.startswith("# Rules: what `perfeval-xl check` reports\n")
+    rule = "|---|---|---|---|---|---|\n"
+    assert "| 代码 | 级别 | 检查内容 | 原因 | 改正方法 | 自检 |\n" + rule in zh
+    assert (
+        "| code | severity | what it checks | why | how to fix | 自检 self-check |\n" + rule in en
+    )
+    assert zh.split(rule)[1] == en.split(rule)[1]
+    assert len(zh.split(rule)[1].splitlines()) == len(RULES)
 
 
 def test_codes_are_stable_and_well_formed():

@@ -513,7 +513,8 @@ def test_every_error_code_is_counted_or_said_why_not():
     assert SELF_CHECKED | set(CHECK_ONLY) == errors
     assert not SELF_CHECKED & set(CHECK_ONLY)
     assert set(SELF_CHECK_LIMITS) <= SELF_CHECKED
-    assert "| 自检 self-check |" in rules_markdown()
+    assert "| 自检 self-check |" in rules_markdown("en")
+    assert "| 改正方法 | 自检 |" in rules_markdown("zh")
 
 
 def test_every_counted_rule_has_a_case():

@@ -108,6 +108,10 @@ def test_seed_department_row(seed):
     assert header == [
         "主管部门代码",
         "主管部门",
+        "应报",
+        "已报",
+        "未报",
+        "有错误",
         "项目数",
         "预算数（万元）",
         "执行数（万元）",
@@ -121,8 +125,10 @@ def test_seed_department_row(seed):
         "错误",
         "警告",
     ]
-    ((code, name, n, budget, spent, rate, *_),) = rows
+    ((code, name, expected, received, missing, with_errors, n, budget, spent, rate, *_),) = rows
     assert (code, name, n) == (*DEPT, 3)
+    # no roster: nothing is expected, so 应报 and 未报 are blank; 已报 is what came in
+    assert (expected, received, missing, with_errors) == (None, 3, None, 0)
     assert budget == pytest.approx(424.56) and spent == pytest.approx(155.63)
     assert rate == pytest.approx(155.63 / 424.56) and round(rate, 4) == 0.3666
 
@@ -130,7 +136,11 @@ def test_seed_department_row(seed):
 def test_seed_total_row_is_formulas_with_cached_values(seed):
     _, rows, cached = department_table(seed, data_only=True)
     _, _, formulas = department_table(seed)
-    assert cached[2:6] == (
+    assert cached[2:10] == (
+        None,
+        3,
+        None,
+        0,
         3,
         pytest.approx(424.56),
         pytest.approx(155.63),
@@ -140,12 +150,16 @@ def test_seed_total_row_is_formulas_with_cached_values(seed):
     ws = openpyxl.load_workbook(seed)["部门汇总"]
     total_row = 5  # title, 生成时间, header, one department
     assert ws.cell(total_row, 1).value == "合计"
-    for col in range(3, 15):
+    for col in range(3, 19):
         cell = ws.cell(total_row, col)
+        if col in (3, 5):  # 应报, 未报: blank without a roster, not a sum of blanks
+            assert cell.value is None, cell.coordinate
+            continue
         assert cell.data_type == "f" and str(cell.value).startswith("="), cell.coordinate
-    assert formulas[2] == "=SUM(C4:C4)"
-    assert formulas[5] == '=IF(D5=0,"",E5/D5)'
-    assert "SUMPRODUCT" in formulas[7] and "'项目明细'!" in formulas[7]
+    assert formulas[3] == "=SUM(D4:D4)"
+    assert formulas[6] == "=SUM(G4:G4)"
+    assert formulas[9] == '=IF(H5=0,"",I5/H5)'
+    assert "SUMPRODUCT" in formulas[11] and "'项目明细'!" in formulas[11]
 
 
 def test_title_and_generated_line(seed, tmp_path):
@@ -154,7 +168,7 @@ def test_title_and_generated_line(seed, tmp_path):
     line = ws["A2"].value
     assert line.startswith(f"生成时间：2023-01-10 08:00；收件箱：{seed.parent}；")
     assert "汇总项目 3 个" in line and "错误 0 处" in line
-    assert "A1:N1" in ws.merged_cells and "A2:N2" in ws.merged_cells
+    assert "A1:R1" in ws.merged_cells and "A2:R2" in ws.merged_cells
 
 
 # -- two departments ---------------------------------------------------------------------------
@@ -207,11 +221,18 @@ def two(tmp_path_factory):
 def test_two_departments_sorted_with_grades_means_and_findings(two):
     _, path = two
     header, rows, total = department_table(path)
-    assert [r[:3] for r in rows] == [
+    assert [(*r[:2], r[header.index("项目数")]) for r in rows] == [
         ("109101", "中共攀枝花市仁和区委宣传部", 3),
         ("109202", "攀枝花市仁和区教育和体育局", 2),
         ("109303", "区财政局", 1),
         ("—", "其他（未汇总的文件、名册）", None),  # the unreadable file's E001
+    ]
+    # no roster: 已报 is what came in, 有错误 those of it with errors
+    assert [r[2:6] for r in rows] == [
+        (None, 3, None, 1),
+        (None, 2, None, 0),
+        (None, 1, None, 1),
+        (None, None, None, None),
     ]
     by_code = {r[0]: dict(zip(header, r, strict=True)) for r in rows}
     propaganda, edu, finance = by_code["109101"], by_code["109202"], by_code["109303"]
@@ -261,13 +282,17 @@ def test_department_rows_and_json_match_the_sheet(two):
     rows = department_rows(coll)
     # the sheet's three departments, then the 其他 row, of no department
     assert [(r.code, r.projects, r.budget, r.spent) for r in rows] == [
-        r[0:1] + r[2:5] for r in sheet_rows[:3]
+        r[0:1] + r[6:9] for r in sheet_rows[:3]
     ]
     doc = departments_json(coll)
     json.dumps(doc, allow_nan=False)
     assert doc[1] == {
         "code": "109202",
         "name": "攀枝花市仁和区教育和体育局",
+        "expected": None,
+        "received": 2,
+        "missing": None,
+        "with_errors": 0,
         "projects": 2,
         "budget": 400,
         "spent": 380,
@@ -427,18 +452,37 @@ def test_indicator_rows_exactly(small):
     assert [r[12] for r in sichuan] == [None] * 5
 
 
+FINDINGS_HEADER = [
+    "主管部门",
+    "实施单位",
+    "项目名称",
+    "文件",
+    "工作表",
+    "单元格",
+    "代码",
+    "级别",
+    "状态",
+    "栏目",
+    "说明",
+]
+
+
 def test_findings_rows_exactly(small):
     coll, path = small
     header, rows = table(path, "问题清单")
-    assert header == ["文件", "工作表", "单元格", "代码", "级别", "状态", "栏目", "说明"]
+    assert header == FINDINGS_HEADER
     third = coll.submissions[2].result.findings
     bad = coll.submissions[3].result.findings[0]
+    owner = (DEPT[1], UNIT, "3号项目")
+    nobody = (None, None, None)  # an unreadable file no roster names; the inbox's own
     assert rows == [
-        ("3号.xlsx", "自评表", "G8", "E301", "错误", "有效", "年度资金总额全年执行数", third[0].message.zh),
-        ("3号.xlsx", "自评表", "G9", "E301", "错误", "有效", "当年财政拨款全年执行数", third[1].message.zh),
-        ("坏文件.xlsx", None, None, "E001", "错误", "有效", bad.field, bad.message.zh),
-        ("名册.csv", None, None, "W604", "警告", "有效", "project_name", "未收到"),
+        (*owner, "3号.xlsx", "自评表", "G8", "E301", "错误", "有效", "年度资金总额全年执行数", third[0].message.zh),
+        (*owner, "3号.xlsx", "自评表", "G9", "E301", "错误", "有效", "当年财政拨款全年执行数", third[1].message.zh),
+        (*nobody, "坏文件.xlsx", None, None, "E001", "错误", "有效", None, bad.message.zh),
+        # a field of no file's form: labelled as the forms label it
+        (*nobody, "名册.csv", None, None, "W604", "警告", "有效", "项目名称", "未收到"),
     ]  # fmt: skip
+    assert bad.field is None
 
 
 # -- texts a unit typed ------------------------------------------------------------------------
@@ -538,17 +582,25 @@ def test_every_sheet_frozen_filtered_and_set_up_for_a4_landscape(small, tmp_path
         assert ws.freeze_panes == f"A{h + 1}", ws.title
         assert ws.auto_filter.ref.startswith(f"A{h}:"), ws.title
         assert ws.print_title_rows == f"${h}:${h}", ws.title
-        assert int(ws.page_setup.paperSize) == 9 and ws.page_setup.orientation == "landscape"
-        assert ws.sheet_properties.pageSetUpPr.fitToPage is True
-        assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0
         for cell in ws[h]:
             assert cell.font.name == "宋体" and cell.font.sz == 10, (ws.title, cell.coordinate)
+        assert int(ws.page_setup.paperSize) == 9 and ws.page_setup.orientation == "landscape"
+        assert ws.page_setup.pageOrder == "overThenDown", ws.title
+        if ws.title == "项目明细":  # too wide for one page at 70 %: pages wide, 项目名称 on each
+            assert not (
+                ws.sheet_properties.pageSetUpPr and ws.sheet_properties.pageSetUpPr.fitToPage
+            )
+            assert 70 <= int(ws.page_setup.scale) <= 100
+            assert ws.col_breaks.brk and ws.print_title_cols == "$D:$D"
+            continue  # tests/test_summary_sheets.py prints it
+        assert ws.sheet_properties.pageSetUpPr.fitToPage is True
+        assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0
     # Widths fit Chinese text: a CJK character counts 2, capped at ~50.
     ws = wb["部门汇总"]
     assert display_width(DEPT[1]) == 26
     assert 26 <= ws.column_dimensions["B"].width <= 52
     assert ws.column_dimensions["A"].width >= display_width("109101")
-    assert wb["问题清单"].column_dimensions["G"].width <= 53
+    assert wb["问题清单"].column_dimensions["K"].width <= 39  # 说明 wraps at 36
 
 
 def test_charts_sit_below_the_department_table(small):
@@ -562,11 +614,11 @@ def test_charts_sit_below_the_department_table(small):
         )
         drawing = z.read("xl/drawings/drawing1.xml").decode()
         rels = z.read("xl/worksheets/_rels/sheet1.xml.rels").decode()
-    # 执行率 (column F) by department name (B); projects per grade from the 合计 row (6, under
+    # 执行率 (column J) by department name (B); projects per grade from the 合计 row (6, under
     # the one department and the 其他 row of the unreadable file and the roster's W604).
     assert '<c:barDir val="bar"/>' in rate and '<c:barDir val="col"/>' in grades
-    assert re.findall(r"<c:f>'?部门汇总'?!([^<]+)</c:f>", rate) == ["$B$4", "$F$4"]
-    assert re.findall(r"<c:f>'?部门汇总'?!([^<]+)</c:f>", grades) == ["$I$3:$L$3", "$I$6:$L$6"]
+    assert re.findall(r"<c:f>'?部门汇总'?!([^<]+)</c:f>", rate) == ["$B$4", "$J$4"]
+    assert re.findall(r"<c:f>'?部门汇总'?!([^<]+)</c:f>", grades) == ["$M$3:$P$3", "$M$6:$P$6"]
     assert "drawing1.xml" in rels  # on 部门汇总
     # Anchored from row index ≥ 7 (0-based): title, subtitle, header, 2 rows and 合计.
     assert [
@@ -586,8 +638,8 @@ def test_same_input_same_bytes(small):
 def test_empty_collection(tmp_path):
     path = write(tmp_path, Collection(inbox=str(tmp_path)))
     header, rows, total = department_table(path, data_only=True)
-    assert rows == [] and header[8:12] == list("优良中差")
-    assert total[:5] == ("合计", None, 0, 0, 0)
+    assert rows == [] and header[12:16] == list("优良中差")
+    assert total[:9] == ("合计", None, None, 0, None, 0, 0, 0, 0)
     assert table(path, "项目明细")[1] == []
     with zipfile.ZipFile(path) as z:
         assert not any(n.startswith("xl/charts/") for n in z.namelist())
@@ -638,7 +690,14 @@ def test_big_sheets_hold_every_text_exactly_for_openpyxl_and_libreoffice(tmp_pat
     wrapped text gets a taller row."""
     subs = []
     for i, text in enumerate(AWKWARD):
-        sub = submit(tmp_path, f"a{i}", dept_code=f"1092{i:02}", project_name=f"项目{i}")
+        # a short department name: it must not wrap (and make every row taller) in its column
+        sub = submit(
+            tmp_path,
+            f"a{i}",
+            dept_code=f"1092{i:02}",
+            dept_name="宣传部",
+            project_name=f"项目{i}",
+        )
         rec = sub.result.record
         rec.fields["project_name"] = dataclasses.replace(rec.fields["project_name"], value=text)
         subs.append(sub)

@@ -1,0 +1,249 @@
+"""The command line's own words in Chinese: help texts, usage lines and click's messages.
+
+Help texts are written in English in `cli.py` (the developers' language); `ZH` gives each one
+in Chinese, which the command line shows by default (`--lang en` for English). `CLICK` does the
+same for click's own words (its gettext message ids); `clilang` puts both to use.
+
+A key of `ZH` is the help text as click holds it: an option's `help=` exactly, a command's
+docstring (compared after `inspect.cleandoc`, so a copy indented as here matches). A test
+(tests/test_cli_lang.py) fails for any option or command without an entry. Chinese text puts a
+space between Chinese and a Latin word or a number (`使用 --roster 时`, `第 3 行`).
+"""
+
+from __future__ import annotations
+
+#: English help text (an option's `help=`, a command's docstring) → its Chinese.
+ZH: dict[str, str] = {
+    # -- the group and click's own options
+    "项目支出绩效自评 through Excel: locked templates, checks, scores and summaries.": """用 Excel 做项目支出绩效自评：锁定的模板、检查、评分和汇总。
+
+        每个命令的用法：perfeval-xl 命令 --help
+        """,
+    "Language of messages (env PERFEVAL_XL_LANG).": (
+        "信息和帮助的语言：zh 中文，en 英文（也可设环境变量 PERFEVAL_XL_LANG）。"
+    ),
+    "Show the version and exit.": "显示版本号后退出。",
+    "Show this message and exit.": "显示本帮助后退出。",
+    # -- template
+    """Generate locked Excel templates for units to fill in.
+
+    \b
+    Examples:
+      perfeval-xl template -o blank.xlsx
+      perfeval-xl template --form sichuan-2022 -o blank.xlsx
+      perfeval-xl template --roster projects.xlsx -o outbox/
+    """: """生成锁定的 Excel 模板，发给各单位填写。
+
+        \b
+        例如（按名册每个项目生成一个预填的模板）：
+          perfeval-xl template --roster 名册.xlsx -o 下发
+        """,
+    "Output .xlsx (blank template) or folder (with --roster).  "
+    "[default: <form>.xlsx, or outbox/ with --roster]": (
+        "输出的 .xlsx 文件（空白模板），或文件夹（使用 --roster 时）。"
+        "  [默认：<表式>.xlsx；使用 --roster 时为 outbox]"
+    ),
+    "Built-in form id (see `perfeval-xl forms`) or path of a .toml spec.": (
+        "内置表式的编号（见 perfeval-xl forms），或 .toml 表式文件的路径。"
+    ),
+    "CSV or XLSX, one project per row: write one pre-filled workbook per row.": (
+        "项目名册（CSV 或 XLSX，每行一个项目）：每行生成一个预填的模板。"
+    ),
+    'Sheet and workbook protection password ("" for none).': (
+        '工作表和工作簿的保护密码（--password "" 为不设密码）。'
+    ),
+    "Indicator rows in the table.  [default: the form's, 20]": (
+        "指标表的行数。  [默认：按表式，一般为 20]"
+    ),
+    "Sign the issued values with this key file (created, owner-only, on first use).": (
+        "用此密钥文件为下发的数值签名（第一次使用时创建，只有本人可读）。"
+    ),
+    "No progress bar (with --roster).": "不显示进度条（使用 --roster 时）。",
+    "With --roster: remove the templates this tool made in the output folder that this "
+    "roster does not produce (an earlier roster's, never filled in); other files are never "
+    "touched.": (
+        "使用 --roster 时：删除输出文件夹中本工具生成、但不属于本名册的模板（以前的名册生成、"
+        "未经填写的）；其他文件一律不动。"
+    ),
+    # -- check
+    """Check filled workbooks: read every value by name and apply the reviewer's rules.
+
+    FILES may be workbooks, .zip attachments (the workbooks in them are checked) and folders
+    (searched as collect searches an inbox); what in them is not checked is listed too.
+
+    Exit code 0 when no file has errors (warnings allowed unless --strict), 1 when any has.
+
+    \b
+    Examples:
+      perfeval-xl check 109101_攀枝花市区委宣传部_2022年媒体合作项目.xlsx
+      perfeval-xl check 收件箱 附件.zip
+      perfeval-xl --lang en check --format json outbox/*.xlsx
+    """: """检查单位填好的工作簿：按名称读取每个值，套用审核规则。
+
+        可以给出工作簿、.zip 压缩包（检查其中的工作簿）和文件夹（与 collect 一样查找其中的文件）；其中未检查的文件也会列出。
+
+        没有文件有错误时退出码为 0（警告不算，除非使用 --strict），有错误时为 1。
+
+        \b
+        例如：
+          perfeval-xl check 109101_攀枝花市区委宣传部_2022年媒体合作项目.xlsx
+          perfeval-xl check 收件箱 附件.zip
+        """,
+    "Human text grouped by file, or JSON for machines.": (
+        "text：按文件列出问题；json：供其他程序读取的 JSON。"
+    ),
+    "Warnings count as errors for the exit code.": "警告也按错误计入退出码。",
+    "The office's key file: verify the signature of the issued values.": (
+        "财政部门的密钥文件：核验下发数值的签名。"
+    ),
+    "Open password for encrypted workbooks (decrypted in memory).": (
+        "加密工作簿的打开密码（只在内存中解密）。"
+    ),
+    "Read the open password from this file (keeps it out of the shell history).": (
+        "从此文件读取打开密码（密码不会留在命令历史中）。"
+    ),
+    # -- rules
+    """Print every check's code, severity, what it checks, why and how to fix (Markdown).
+
+    \b
+    Example:
+      perfeval-xl rules > docs/rules.md
+    """: """列出全部检查规则（Markdown 格式）：代码、级别、检查内容、原因和改正方法。
+
+        \b
+        例如：
+          perfeval-xl rules > 检查规则.md
+        """,
+    # -- forms
+    """List the built-in forms, or show one form's roster columns and named ranges.
+
+    \b
+    Examples:
+      perfeval-xl forms
+      perfeval-xl forms sichuan-2022
+    """: """列出内置的表式，或显示一个表式的名册列和命名区域。
+
+        \b
+        例如：
+          perfeval-xl forms sichuan-2022
+        """,
+    # -- collect
+    """Collect an inbox: check every workbook (also in .zip attachments) and write the
+    department summary workbook.
+
+    Exit code 0 when no file has errors (warnings allowed unless --strict), 1 when any has.
+
+    \b
+    Example:
+      perfeval-xl collect inbox/ -o 2022汇总.xlsx --roster projects.xlsx
+    """: """汇总收件箱：检查每个工作簿（含 .zip 附件中的），写出部门汇总表。
+
+        没有文件有错误时退出码为 0（警告不算，除非使用 --strict），有错误时为 1。
+
+        \b
+        例如：
+          perfeval-xl collect 收件箱 -o 2022汇总.xlsx --roster 名册.xlsx
+        """,
+    "The summary workbook to write (atomically; never read as input).": (
+        "要写出的汇总表（写完整后才替换原文件；不会被当作输入读取）。"
+    ),
+    "CSV or XLSX roster (as for `template`): expected versus received.": (
+        "项目名册（CSV 或 XLSX，与 template 所用的相同）：对照应收与已收。"
+    ),
+    "The form whose column names the roster uses.": "名册的列名按哪个表式解释。",
+    "Also write every file's check result and the department figures as JSON.": (
+        "另外把每个文件的检查结果和各部门的数字写成 JSON 文件。"
+    ),
+    "No progress bar.": "不显示进度条。",
+    "Processes to use.  [default: all cores]": "使用的进程数。  [默认：全部 CPU 核心]",
+    # -- demo
+    """Run the whole workflow on the built-in sample data (the seed form's three projects):
+    roster → templates → filled copies → collect → summary.
+
+    \b
+    Example:
+      perfeval-xl demo perfeval-demo
+    """: """用内置的示例数据（种子表的三个项目）把整个流程跑一遍：名册 → 模板 → 填好的工作簿 → 汇总。
+
+        \b
+        例如：
+          perfeval-xl demo 演示
+        """,
+}
+
+#: click's own words (its gettext message ids, click 8.x) → Chinese. Names click quotes with
+#: repr() ('--nope') are shown bare or in 「」; messages end without a full stop, as ours do.
+#: "%(prog)s, version %(version)s" stays English: scripts read `--version`.
+CLICK: dict[str, str] = {
+    # help pages
+    "Usage:": "用法：",
+    "Options": "选项",
+    "Positional arguments": "参数",
+    "Commands": "命令",
+    "default: {default}": "默认：{default}",
+    "env var: {var}": "环境变量：{var}",
+    "required": "必填",
+    "(dynamic)": "（动态）",
+    "deprecated": "已弃用",
+    # usage errors
+    "Error: {message}": "错误: {message}",
+    "Try '{command} {option}' for help.": "查看帮助：{command} {option}",
+    "No such option {name!r}.": "没有这个选项：{name}",
+    "No such command {name!r}.": "没有这个命令：{name}",
+    "Did you mean {possibility}?": "（是不是要用 {possibility}？）",
+    "(Did you mean one of: {possibilities}?)": "（是不是要用其中之一：{possibilities}？）",
+    "Missing command.": "缺少命令",
+    "Missing argument": "缺少参数",
+    "Missing option": "缺少选项",
+    "Missing parameter": "缺少参数",
+    "Missing parameter: {param_name}": "缺少参数 {param_name}",
+    "Invalid value for {param_hint}: {message}": "{param_hint} 的值无效：{message}",
+    "Invalid value: {message}": "值无效：{message}",
+    "Got unexpected extra argument ({args})": "多余的参数：{args}",
+    "Got unexpected extra arguments ({args})": "多余的参数：{args}",
+    "Option {name!r} does not take a value.": "选项 {name} 后面不能带值",
+    "Option {name!r} requires an argument.": "选项 {name} 后面须给出一个值",
+    "Option {name!r} requires {nargs} arguments.": "选项 {name} 后面须给出 {nargs} 个值",
+    "Argument {name!r} takes {nargs} values.": "参数 {name} 须给出 {nargs} 个值",
+    "Takes {nargs} values but 1 was given.": "须给出 {nargs} 个值，只给了 1 个",
+    "Takes {nargs} values but {len} were given.": "须给出 {nargs} 个值，给了 {len} 个",
+    "Value must be an iterable.": "须给出多个值",
+    "Choose from:\n\t{choices}": "可选：\n\t{choices}",
+    "{value!r} is not {choice}.": "「{value}」不是可选的值（只能是 {choice}）",
+    "{value!r} is not one of {choices}.": "「{value}」不是可选的值（可选：{choices}）",
+    "{value} is not in the range {range}.": "{value} 不在范围 {range} 内",
+    "{value!r} is not a valid {number_type}.": "「{value}」不是有效的{number_type}",
+    "{value!r} is not a valid boolean. Recognized values: {states}": (
+        "「{value}」不是有效的是/否值（可用：{states}）"
+    ),
+    "{name} {filename!r} does not exist.": "{name}「{filename}」不存在",
+    "{name} {filename!r} is a file.": "「{filename}」是文件，不是{name}",
+    "{name} {filename!r} is a directory.": "「{filename}」是文件夹，不是{name}",
+    "{name} {filename!r} is not readable.": "{name}「{filename}」没有读取权限",
+    "{name} {filename!r} is not writable.": "{name}「{filename}」没有写入权限",
+    "{name} {filename!r} is not executable.": "{name}「{filename}」不可执行",
+    "Could not open file {filename!r}: {message}": "无法打开文件「{filename}」：{message}",
+    "unknown error": "未知错误",
+    # prompts and interrupts
+    "Aborted!": "已中止",
+    "Do you want to continue?": "是否继续？",
+    "Repeat for confirmation": "再输入一次以确认",
+    "Error: The two entered values do not match.": "错误: 两次输入的值不一致",
+    "Error: invalid input": "错误: 输入无效",
+    "Press any key to continue...": "按任意键继续…",
+}
+
+#: What click puts into some of its messages for a kind of value ({name} of a path, computed
+#: when the option is declared, so in English; {number_type} of a number) → Chinese.
+CLICK_KINDS: dict[str, str] = {
+    "File": "文件",
+    "Directory": "文件夹",
+    "Path": "路径",
+    "integer": "整数",
+    "integer range": "整数",
+    "float": "数",
+    "float range": "数",
+}
+
+#: click's placeholders in usage lines → Chinese.
+CLICK_METAVARS: dict[str, str] = {"[OPTIONS]": "[选项]", "COMMAND [ARGS]...": "命令 [参数]..."}
