@@ -418,15 +418,29 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie has ended; only its parent's reaping is left
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
-def test_workers_end_when_collect_is_killed(tmp_path):
+def _collect_command(tmp_path: Path) -> list[str]:
     box = tmp_path / "inbox"
     box.mkdir()
     first = _put(box / "f0.xlsx")
     for i in range(1, 400):
         shutil.copy(first, box / f"f{i}.xlsx")
-    cmd = [sys.executable, "-m", "perfeval_xl", "collect", str(box), "-q", "--workers", "2"]
-    cmd += ["-o", str(tmp_path / "s.xlsx")]
+    return ["collect", str(box), "-q", "--workers", "2", "-o", str(tmp_path / "s.xlsx")]
+
+
+def _template_command(tmp_path: Path) -> list[str]:
+    roster = tmp_path / "名册.csv"
+    rows = "".join(f"109101,单位,项目{i:03d}\n" for i in range(400))
+    roster.write_text("主管部门代码,实施单位,项目名称\n" + rows, "utf-8")
+    return ["template", "--roster", str(roster), "-o", str(tmp_path / "outbox"), "-q"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="template --roster uses no pool on 1 core")
+@pytest.mark.parametrize(
+    "command", [_collect_command, _template_command], ids=["collect", "template"]
+)
+def test_workers_end_when_the_command_is_killed(tmp_path, command):
+    cmd = [sys.executable, "-m", "perfeval_xl", *command(tmp_path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 60
@@ -441,11 +455,11 @@ def test_workers_end_when_collect_is_killed(tmp_path):
         while any(map(_alive, workers)) and time.monotonic() < deadline:
             time.sleep(0.1)
         left = [w for w in workers if _alive(w)]
+        for w in left:  # before reading the pipe, which they hold open
+            os.kill(w, signal.SIGKILL)
     finally:
         proc.kill()
-        proc.communicate()  # closes the pipe
-    for w in left:
-        os.kill(w, signal.SIGKILL)
+        proc.communicate(timeout=30)  # closes the pipe
     assert left == [], "workers still running after their parent was killed"
 
 
@@ -529,3 +543,17 @@ def test_a_damaged_zip_attachment_says_what_to_do(tmp_path):
     )
     for text in messages.values():
         assert not PYTHON_TEXT.search(text.render("en")), text
+
+
+def test_an_xlsx_renamed_to_zip_is_read_as_the_workbook_it_is(tmp_path):
+    box = tmp_path / "inbox"
+    box.mkdir()
+    shutil.copy(filled(tmp_path), box / "单位.zip")  # a unit "zipped" it by renaming
+    coll = collect(box, workers=1)
+    assert coll.findings == []
+    (s,) = coll.submissions
+    assert s.item.source == "单位.zip" and s.result.record is not None
+    assert s.result.record.value("project_name") == "2022年媒体合作项目"
+    result = CliRunner().invoke(cli, ["--lang", "en", "check", str(box / "单位.zip")])
+    assert result.output.splitlines()[0].startswith(f"{box / '单位.zip'}"), result.output
+    assert "not an Excel workbook" not in result.output
