@@ -31,7 +31,7 @@ from .findings import Finding, finding
 from .read import is_our_summary, read_workbook, read_workbook_bytes
 from .record import Field, Record
 from .roster import RosterRow, RosterWarning, load_roster, template_file_stems
-from .safety import MAX_FILE_BYTES, MAX_MEMBERS, MAX_TOTAL_BYTES
+from .safety import MAX_FILE_BYTES, MAX_MEMBERS, MAX_TOTAL_BYTES, unsafe_entry_name
 from .score import ProjectScore, score_record
 from .spec import Spec
 from .workers import pool as worker_pool
@@ -647,8 +647,9 @@ def member_name(info: zipfile.ZipInfo) -> str:
 
 
 def _unsafe_member(name: str) -> bool:
-    """A zip entry's name that points outside where it would be unpacked."""
-    return name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") or ":" in name
+    """A zip entry's name that points outside where it would be unpacked: what the safety gate
+    refuses in a workbook, and any ':' besides (a drive or an NTFS stream anywhere in it)."""
+    return unsafe_entry_name(name) or ":" in name
 
 
 def _archive_problem(exc: BaseException, *, member: bool) -> Text:

@@ -148,17 +148,21 @@ def read_small_file(path: Path | str, limit: int, what: Text) -> bytes:
     folder = Text(f"是文件夹，不是{what.zh}", f"is a folder, not a {what.en}")
     if path.is_dir():  # Windows refuses to open a folder with "permission denied"
         raise OutputError(path, folder)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    try:
-        fd = os.open(path, flags | getattr(os, "O_BINARY", 0))
-    except OSError as exc:
-        raise OutputError(
+
+    def unreadable(exc: OSError) -> OutputError:
+        return OutputError(
             path,
             Text(
                 f"无法读取{what.zh}（{exc.strerror}）",
                 f"cannot read the {what.en} ({exc.strerror})",
             ),
-        ) from None
+        )
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise unreadable(exc) from None
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
@@ -178,13 +182,7 @@ def read_small_file(path: Path | str, limit: int, what: Text) -> bytes:
                 break
             data += chunk
     except OSError as exc:
-        raise OutputError(
-            path,
-            Text(
-                f"无法读取{what.zh}（{exc.strerror}）",
-                f"cannot read the {what.en} ({exc.strerror})",
-            ),
-        ) from None
+        raise unreadable(exc) from None
     finally:
         os.close(fd)
     if len(data) > limit:

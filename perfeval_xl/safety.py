@@ -240,7 +240,7 @@ def _inspect_archive(
     if len(infos) > MAX_MEMBERS:
         return _too_many(name, len(infos))
     for info in infos:
-        if _unsafe_entry_name(info.filename):
+        if unsafe_entry_name(info.filename):
             what = (
                 f"压缩包内含不安全的条目名“{info.filename}”（绝对路径、盘符或 ..）",
                 f"unsafe entry name '{info.filename}' (absolute, drive letter or ..)",
@@ -531,7 +531,7 @@ def _read_plain(data: bytes, entry: _Entry) -> bytes | None:
     return out
 
 
-def _unsafe_entry_name(entry: str) -> bool:
+def unsafe_entry_name(entry: str) -> bool:
     """Absolute paths, drive letters and `..` parts: harmless to openpyxl, but never legitimate
     in a workbook, and dangerous to any tool that extracts the archive."""
     return entry.startswith(("/", "\\")) or bool(_DRIVE.match(entry)) or ".." in _SEP.split(entry)

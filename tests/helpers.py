@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
+import shutil
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -173,3 +176,58 @@ def legacy_zip(path: Path, members: dict[bytes, bytes | Path]) -> Path:
     assert [i.orig_filename.encode("cp437") for i in infos] == list(members)
     assert not any(i.flag_bits & 0x800 for i in infos)
     return path
+
+
+def staged(dest: Path, form: str = "national-2020", change: Callable | None = None, **over) -> Path:
+    """A filled form (`filled`) moved to `dest`, its project named after the file unless
+    `over` names it: each file of an inbox is then a project of its own."""
+    over.setdefault("project_name", f"{dest.stem}项目")
+    stage = dest.parent / f".stage-{dest.name}"
+    stage.mkdir(parents=True)
+    path = filled(stage, form, change, **over)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(path, dest)
+    stage.rmdir()
+    return dest
+
+
+def coordinate(data: bytes, name: str) -> str:
+    """The cell a contract name points at in the workbook `data` (G9)."""
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    try:
+        return named_cell(wb, name).coordinate
+    finally:
+        wb.close()
+
+
+def digests(root: Path) -> dict[bytes, str]:
+    """SHA-256 of every file under `root` by its path as bytes (names need not be UTF-8); links
+    by where they point, folders by their mode (a locked one stays locked): what a run must
+    leave exactly as it found it."""
+    out = {}
+    for dirpath, dirs, files in os.walk(os.fsencode(root)):
+        for name in dirs + files:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                out[path] = "-> " + os.fsdecode(os.readlink(path))
+            elif os.path.isdir(path):
+                out[path] = oct(os.stat(path).st_mode)
+            else:
+                with open(path, "rb") as fh:
+                    out[path] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def texts_of(path: Path) -> set[str]:
+    """Every text cell of every sheet of the workbook at `path`."""
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return {
+            cell
+            for ws in wb.worksheets
+            for row in ws.iter_rows(values_only=True)
+            for cell in row
+            if isinstance(cell, str)
+        }
+    finally:
+        wb.close()

@@ -42,8 +42,6 @@ test is a strict xfail naming the bug.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
 import re
@@ -57,7 +55,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from helpers import HEADER, INDICATORS, filled, named_cell
+from helpers import HEADER, INDICATORS, coordinate, digests, filled, named_cell, staged
 from openpyxl.worksheet.cell_range import MultiCellRange
 from test_bad_files import rewrite
 from test_hostile_cells import CASES as CELL_CASES
@@ -95,18 +93,6 @@ ROSTER = (
 
 
 # -- building the files ------------------------------------------------------------------------
-def _stage(dest: Path, form: str = "national-2020", change=None, **over) -> Path:
-    """A filled form (helpers.filled) moved to `dest`; each project gets its own name."""
-    over.setdefault("project_name", f"{dest.stem}项目")
-    stage = dest.parent / f".stage-{dest.name}"
-    stage.mkdir(parents=True)
-    path = filled(stage, form, change, **over)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(path, dest)
-    stage.rmdir()
-    return dest
-
-
 def _typed(**cells: object) -> Callable:
     """A change typing `value` into each named cell as text, as a paste does (openpyxl would
     otherwise store a text starting with "=" as a formula)."""
@@ -120,21 +106,13 @@ def _typed(**cells: object) -> Callable:
     return change
 
 
-def _coordinate(data: bytes, name: str) -> str:
-    wb = openpyxl.load_workbook(io.BytesIO(data))
-    try:
-        return named_cell(wb, name).coordinate
-    finally:
-        wb.close()
-
-
 def _number_xml(name: str, text: str) -> Callable[[Path], Path]:
     """The cell of contract name `name` holding the number `text` as the sheet XML has it
     (`<v>NaN</v>`): what a program other than Excel could write."""
 
     def build(dest: Path) -> Path:
-        data = _stage(dest).read_bytes()
-        ref = _coordinate(data, name)
+        data = staged(dest).read_bytes()
+        ref = coordinate(data, name)
 
         def edit(xml: str | None) -> str:
             assert xml is not None
@@ -152,7 +130,7 @@ def _number_xml(name: str, text: str) -> Callable[[Path], Path]:
 
 def _many_rows(dest: Path) -> Path:
     """100,000 filled rows below the form, outside every named range (a 1.4 MB file)."""
-    data = _stage(dest).read_bytes()
+    data = staged(dest).read_bytes()
     first = 101
     rows = "".join(
         f'<row r="{r}"><c r="A{r}"><v>{r}</v></c>'
@@ -172,7 +150,7 @@ def _many_rows(dest: Path) -> Path:
 
 
 def _lying_dimension(dest: Path) -> Path:
-    data = _stage(dest).read_bytes()
+    data = staged(dest).read_bytes()
 
     def edit(xml: str | None) -> str:
         assert xml is not None
@@ -272,7 +250,7 @@ def _injection(text: str, code: str) -> Callable[[Path], Path]:
             pe_ind_name=text,
             pe_ind_reason=text,
         )
-        return _stage(dest, change=change, dept_code=code)
+        return staged(dest, change=change, dept_code=code)
 
     return build
 
@@ -284,14 +262,14 @@ def _rows(i: int, **changes) -> list[dict]:
 
 
 def _unreadable(dest: Path) -> Path:
-    _stage(dest)
+    staged(dest)
     dest.chmod(0)
     return dest
 
 
 def _folder(dest: Path) -> Path:
     """A folder named like a workbook, holding one: a folder is walked, never read as a file."""
-    _stage(dest / "里面.xlsx", project_name="文件夹里的项目")
+    staged(dest / "里面.xlsx", project_name="文件夹里的项目")
     return dest
 
 
@@ -315,7 +293,7 @@ GBK_NAME = "第一小学.xlsx"
 
 
 def _gbk_name(dest: Path) -> Path:
-    _stage(dest, project_name="GBK文件名的项目")
+    staged(dest, project_name="GBK文件名的项目")
     raw = os.fsencode(dest.parent) + b"/" + GBK_NAME.encode("gbk")
     os.rename(dest, raw)
     return Path(os.fsdecode(raw))
@@ -326,7 +304,7 @@ def _earlier_summary(dest: Path) -> Path:
     from perfeval_xl.summary import write_summary
 
     box = dest.parent / f".stage-{dest.name}"
-    _stage(box / "上次.xlsx", project_name="上次汇总里的项目")
+    staged(box / "上次.xlsx", project_name="上次汇总里的项目")
     write_summary(collect(box, workers=1), dest)
     shutil.rmtree(box)
     return dest
@@ -334,14 +312,14 @@ def _earlier_summary(dest: Path) -> Path:
 
 def _locked_folder(dest: Path) -> Path:
     """A sub-folder nobody but root may list, holding a workbook."""
-    _stage(dest / "看不到.xlsx", project_name="锁住的项目")
+    staged(dest / "看不到.xlsx", project_name="锁住的项目")
     dest.chmod(0)
     return dest
 
 
 def _twice(dest: Path) -> Path:
     """The same project twice, byte for byte, with the same times: exactly one is used."""
-    a = _stage(dest / "a.xlsx", project_name="重复的项目")
+    a = staged(dest / "a.xlsx", project_name="重复的项目")
     b = dest / "b.xlsx"
     shutil.copy(a, b)
     for p in (a, b):
@@ -374,14 +352,14 @@ class Kind:
 
 
 def _kind(path: str, build=None, *codes: str, **kw) -> Kind:
-    return Kind(path, build or (lambda d: _stage(d)), codes, **kw)
+    return Kind(path, build or (lambda d: staged(d)), codes, **kw)
 
 
 KINDS: dict[str, Kind] = {
-    "amount-nan-text": _kind("nan文本.xlsx", lambda d: _stage(d, fund_fiscal_budget="nan"), "E202"),
-    "amount-inf-text": _kind("inf文本.xlsx", lambda d: _stage(d, fund_fiscal_spent="inf"), "E202"),
+    "amount-nan-text": _kind("nan文本.xlsx", lambda d: staged(d, fund_fiscal_budget="nan"), "E202"),
+    "amount-inf-text": _kind("inf文本.xlsx", lambda d: staged(d, fund_fiscal_spent="inf"), "E202"),
     "weight-nan-text": _kind(
-        "权重nan.xlsx", lambda d: _stage(d, indicators=_rows(0, weight="NaN")), "E202", "E502"
+        "权重nan.xlsx", lambda d: staged(d, indicators=_rows(0, weight="NaN")), "E202", "E502"
     ),
     # Excel never writes NaN; a program may. It is a valid xsd:double, read as a number: E203
     # (openpyxl cannot load it; the fast reader reads such a file for it: read._read_around).
@@ -391,28 +369,28 @@ KINDS: dict[str, Kind] = {
     ),
     "weight-negative": _kind(
         "负分值.xlsx",
-        lambda d: _stage(d, indicators=_rows(0, weight=-20, score=-20)),
+        lambda d: staged(d, indicators=_rows(0, weight=-20, score=-20)),
         "E203",
         "E502",
     ),
     # 1e308 makes the summary's fund-weighted mean overflow: see test_huge_amount_* below.
     "amount-1e308": _kind(
-        "1e308.xlsx", lambda d: _stage(d, fund_fiscal_budget=1e308), "E203", batch=False
+        "1e308.xlsx", lambda d: staged(d, fund_fiscal_budget=1e308), "E203", batch=False
     ),
-    "spent-negative": _kind("负执行数.xlsx", lambda d: _stage(d, fund_fiscal_spent=-1000), "E203"),
-    "amount-1e300": _kind("1e300.xlsx", lambda d: _stage(d, fund_fiscal_budget=1e300), "E203"),
+    "spent-negative": _kind("负执行数.xlsx", lambda d: staged(d, fund_fiscal_spent=-1000), "E203"),
+    "amount-1e300": _kind("1e300.xlsx", lambda d: staged(d, fund_fiscal_budget=1e300), "E203"),
     "date-in-amount": _kind(
-        "日期金额.xlsx", lambda d: _stage(d, fund_fiscal_spent=datetime(2022, 12, 31)), "E202"
+        "日期金额.xlsx", lambda d: staged(d, fund_fiscal_spent=datetime(2022, 12, 31)), "E202"
     ),
     "date-in-weight": _kind(
         "日期分值.xlsx",
-        lambda d: _stage(d, indicators=_rows(0, weight=date(2022, 1, 20))),
+        lambda d: staged(d, indicators=_rows(0, weight=date(2022, 1, 20))),
         "E202",
         "E502",
     ),
-    "date-in-year": _kind("日期年度.xlsx", lambda d: _stage(d, year=date(2022, 1, 1)), "E102"),
+    "date-in-year": _kind("日期年度.xlsx", lambda d: staged(d, year=date(2022, 1, 1)), "E102"),
     "cell-32767": _kind(
-        "长文本.xlsx", lambda d: _stage(d, indicators=_rows(0, reason="长" * 32767)), "E205"
+        "长文本.xlsx", lambda d: staged(d, indicators=_rows(0, reason="长" * 32767)), "E205"
     ),
     "rows-100000": _kind("十万行.xlsx", _many_rows, readable=None),
     "dimension-lie": _kind("假维度.xlsx", _lying_dimension, readable=None),
@@ -423,32 +401,32 @@ KINDS: dict[str, Kind] = {
     "folder-named-xlsx": Kind("x.xlsx", _folder, ("E001",), readable=False),
     "unreadable": Kind("无权限.xlsx", _unreadable, ("E001",), readable=False),
     "names-deleted": _kind(
-        "名称被删.xlsx", lambda d: _stage(d, change=_delete_contract_names), "E011"
+        "名称被删.xlsx", lambda d: staged(d, change=_delete_contract_names), "E011"
     ),
     "name-points-at-text": _kind(
-        "名称改指.xlsx", lambda d: _stage(d, change=_budget_name_on_label), "E202"
+        "名称改指.xlsx", lambda d: staged(d, change=_budget_name_on_label), "E202"
     ),
     "sheet-renamed": _kind(
-        "表名被改.xlsx", lambda d: _stage(d, change=_rename_sheet(follow=False)), "E011"
+        "表名被改.xlsx", lambda d: staged(d, change=_rename_sheet(follow=False)), "E011"
     ),
     "sheet-renamed-names-follow": _kind(
-        "表名被改名称跟随.xlsx", lambda d: _stage(d, change=_rename_sheet(follow=True))
+        "表名被改名称跟随.xlsx", lambda d: staged(d, change=_rename_sheet(follow=True))
     ),
     "rows-inserted": _kind(
         "插入行.xlsx",
-        lambda d: _stage(d, change=_insert_indicator_row, indicators=_rows(0, weight=10, score=10)),
+        lambda d: staged(d, change=_insert_indicator_row, indicators=_rows(0, weight=10, score=10)),
         "W012",
     ),
     "protection-removed-value-changed": _kind(
         "取消保护.xlsx",
-        lambda d: _stage(
+        lambda d: staged(
             d, change=_unprotect_all, project_name="改过预算的项目", fund_fiscal_budget=200
         ),
         "W012",
         collect_codes=("E603",),
     ),
     "other-form": _kind(
-        "四川表.xlsx", lambda d: _stage(d, "sichuan-2023", project_name="四川表式项目")
+        "四川表.xlsx", lambda d: staged(d, "sichuan-2023", project_name="四川表式项目")
     ),
     "same-project-twice": Kind(
         "重复", _twice, sources=("重复/a.xlsx", "重复/b.xlsx"), readable=True
@@ -468,7 +446,7 @@ KINDS: dict[str, Kind] = {
     },
 }
 #: A plain project that is on the roster, so the run has a clean control.
-CONTROL = _kind("正常.xlsx", lambda d: _stage(d, project_name="名册项目"))
+CONTROL = _kind("正常.xlsx", lambda d: staged(d, project_name="名册项目"))
 
 
 def _active(kind: str) -> bool:
@@ -628,8 +606,8 @@ def test_file_does_not_crash_check(tmp_path, case):
 @pytest.mark.parametrize("case", list(CRASHERS))
 def test_file_does_not_stop_collect(tmp_path, case):
     box = tmp_path / "inbox"
-    _stage(box / "坏值.xlsx", **CRASHERS[case])
-    _stage(box / "正常.xlsx")
+    staged(box / "坏值.xlsx", **CRASHERS[case])
+    staged(box / "正常.xlsx")
     out = tmp_path / "汇总.xlsx"
     result = CliRunner().invoke(cli, ["collect", str(box), "-o", str(out), "-q", "--workers", "1"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
@@ -644,14 +622,14 @@ def test_overflowing_total_keeps_check_json_valid(tmp_path):
 
 
 def test_renamed_and_unprotected_sheet_is_w012(tmp_path):
-    path = _stage(tmp_path / "unit.xlsx", change=_rename_sheet(follow=True, unprotect=True))
+    path = staged(tmp_path / "unit.xlsx", change=_rename_sheet(follow=True, unprotect=True))
     assert "W012" in _codes(check_workbook(path))
 
 
 def test_template_of_another_form_is_reported(tmp_path):
     box = tmp_path / "inbox"
-    _stage(box / "四川表.xlsx", "sichuan-2023", project_name="四川表式项目")
-    _stage(box / "正常.xlsx", project_name="名册项目")
+    staged(box / "四川表.xlsx", "sichuan-2023", project_name="四川表式项目")
+    staged(box / "正常.xlsx", project_name="名册项目")
     roster = tmp_path / "名册.csv"
     roster.write_text(ROSTER, "utf-8")
     coll = collect(box, roster=roster, roster_spec=load_spec("national-2020"), workers=1)
@@ -663,8 +641,8 @@ def test_template_of_another_form_is_reported(tmp_path):
 
 def _huge_inbox(tmp_path: Path) -> Path:
     box = tmp_path / "inbox"
-    _stage(box / "1e308.xlsx", fund_fiscal_budget=1e308)  # one amount, reported E203
-    _stage(box / "正常.xlsx")
+    staged(box / "1e308.xlsx", fund_fiscal_budget=1e308)  # one amount, reported E203
+    staged(box / "正常.xlsx")
     return box
 
 
@@ -699,28 +677,11 @@ def collected(corpus, tmp_path_factory):
     summary, js = out / "汇总.xlsx", out / "collect.json"
     args = ["--lang", "en", "collect", str(box), "-o", str(summary), "--json", str(js)]
     args += ["--roster", str(roster), "--form", "national-2020", "-q", "--workers", "2"]
-    before = _digests(box)
+    before = digests(box)
     result = CliRunner().invoke(cli, args)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    assert _digests(box) == before  # no input byte changed, no file moved or added
+    assert digests(box) == before  # no input byte changed, no file moved or added
     return summary, json.loads(js.read_bytes().decode("utf-8")), result
-
-
-def _digests(root: Path) -> dict[bytes, str]:
-    """SHA-256 of every file under `root` by its path as bytes (names need not be UTF-8); links
-    by where they point, folders by their mode (the locked one stays locked)."""
-    out = {}
-    for dirpath, dirs, files in os.walk(os.fsencode(root)):
-        for name in dirs + files:
-            path = os.path.join(dirpath, name)
-            if os.path.islink(path):
-                out[path] = "-> " + os.fsdecode(os.readlink(path))
-            elif os.path.isdir(path):
-                out[path] = oct(os.stat(path).st_mode)
-            else:
-                with open(path, "rb") as fh:
-                    out[path] = hashlib.sha256(fh.read()).hexdigest()
-    return out
 
 
 def _sources(kind: str) -> list[str]:

@@ -19,16 +19,13 @@ builder, codes) is for the hostile corpus's one `collect` run.
 
 from __future__ import annotations
 
-import io
 import re
-import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-import openpyxl
 import pytest
-from helpers import INDICATORS, filled, named_cell
+from helpers import INDICATORS, coordinate, named_cell, staged
 from openpyxl.workbook.defined_name import DefinedName
 from test_bad_files import CT_MAIN, rewrite
 
@@ -45,26 +42,6 @@ PYTHON_TEXT = re.compile(
 
 
 # -- building the files ------------------------------------------------------------------------
-def _stage(dest: Path, change: Callable | None = None, **over) -> Path:
-    """A filled national-2020 form at `dest`; each project is named after its file."""
-    over.setdefault("project_name", f"{dest.stem}项目")
-    stage = dest.parent / f".stage-{dest.name}"
-    stage.mkdir(parents=True)
-    path = filled(stage, "national-2020", change, **over)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(path, dest)
-    stage.rmdir()
-    return dest
-
-
-def _coordinate(data: bytes, name: str) -> str:
-    wb = openpyxl.load_workbook(io.BytesIO(data))
-    try:
-        return named_cell(wb, name).coordinate
-    finally:
-        wb.close()
-
-
 def _replace_once(text: str, pattern: str, new: str) -> str:
     text, n = re.subn(pattern, new, text, count=1)
     assert n == 1, pattern
@@ -73,7 +50,7 @@ def _replace_once(text: str, pattern: str, new: str) -> str:
 
 def _edited(dest: Path, edits: Callable[[bytes], dict[str, Callable[[str], str]]]) -> Path:
     """The staged form at `dest` with its parts edited (`edits(data)` gives them)."""
-    data = _stage(dest).read_bytes()
+    data = staged(dest).read_bytes()
     dest.write_bytes(rewrite(data, edits(data)))
     return dest
 
@@ -83,7 +60,7 @@ def build_dup_workbook_name(dest: Path) -> Path:
     a tool merging two workbooks' names may write it), listed first."""
 
     def edits(data: bytes) -> dict[str, Callable[[str], str]]:
-        cell = _coordinate(data, "pe_fund_fiscal_spent")  # G9
+        cell = coordinate(data, "pe_fund_fiscal_spent")  # G9
         below = f"${cell[0]}${int(cell[1:]) + 1}"
         extra = f"<definedName name=\"pe_fund_fiscal_spent\">'{SHEET}'!{below}</definedName>"
         return {
@@ -109,7 +86,7 @@ def _copy_form_sheet(wb) -> None:
 
 
 def build_dup_sheet_name(dest: Path) -> Path:
-    return _stage(dest, _copy_form_sheet)
+    return staged(dest, "national-2020", _copy_form_sheet)
 
 
 def _without_sheet(title: str) -> Callable:
@@ -129,26 +106,26 @@ def _renamed_sheet(title: str, new: str) -> Callable:
 
 
 def build_lists_deleted(dest: Path) -> Path:
-    return _stage(dest, _without_sheet("_lists"))
+    return staged(dest, "national-2020", _without_sheet("_lists"))
 
 
 def build_lists_renamed(dest: Path) -> Path:
-    return _stage(dest, _renamed_sheet("_lists", "下拉选项"))
+    return staged(dest, "national-2020", _renamed_sheet("_lists", "下拉选项"))
 
 
 def build_meta_deleted(dest: Path) -> Path:
-    return _stage(dest, _without_sheet("_meta"))
+    return staged(dest, "national-2020", _without_sheet("_meta"))
 
 
 def build_meta_renamed(dest: Path) -> Path:
-    return _stage(dest, _renamed_sheet("_meta", "Sheet4"))
+    return staged(dest, "national-2020", _renamed_sheet("_meta", "Sheet4"))
 
 
 def build_cell_style_9999(dest: Path) -> Path:
     """The 实施单位 cell's style index past the styles' end (cellXfs has ~40)."""
 
     def edits(data: bytes) -> dict[str, Callable[[str], str]]:
-        cell = _coordinate(data, "pe_unit_name")
+        cell = coordinate(data, "pe_unit_name")
         return {SHEET1: lambda t: _replace_once(t, rf'(<c r="{cell}" s=")\d+"', r'\g<1>9999"')}
 
     return _edited(dest, edits)
@@ -160,7 +137,7 @@ def _shared_string(index: str) -> Callable[[Path], Path]:
 
     def build(dest: Path) -> Path:
         def edits(data: bytes) -> dict[str, Callable[[str], str]]:
-            cell = _coordinate(data, "pe_dept_name")
+            cell = coordinate(data, "pe_dept_name")
             sst = (
                 '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
                 '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
@@ -202,7 +179,7 @@ def build_cell_number_hex(dest: Path) -> Path:
     """全年执行数 95 written as `0x5F` in a number cell (no spreadsheet reads that)."""
 
     def edits(data: bytes) -> dict[str, Callable[[str], str]]:
-        cell = _coordinate(data, "pe_fund_fiscal_spent")
+        cell = coordinate(data, "pe_fund_fiscal_spent")
         return {
             SHEET1: lambda t: _replace_once(
                 t, rf'(<c r="{cell}"[^>]*>)<v>95</v>', r"\g<1><v>0x5F</v>"
@@ -355,11 +332,11 @@ def test_damaged_indicator_cell_keeps_its_row(tmp_path):
     rows = [*INDICATORS, {"name": "只填了名称"}]
 
     def edits(data: bytes) -> dict[str, Callable[[str], str]]:
-        first = _coordinate(data, "pe_ind_name")  # D15
+        first = coordinate(data, "pe_ind_name")  # D15
         cell = f"{first[0]}{int(first[1:]) + 5}"
         return {SHEET1: lambda t: _replace_once(t, rf'(<c r="{cell}" s=")\d+"', r'\g<1>9999"')}
 
-    data = _stage(tmp_path / "indicator.xlsx", indicators=rows).read_bytes()
+    data = staged(tmp_path / "indicator.xlsx", indicators=rows).read_bytes()
     path = tmp_path / "indicator.xlsx"
     path.write_bytes(rewrite(data, edits(data)))
     for result in (thorough(path), fast(path)):
@@ -375,7 +352,7 @@ def test_non_finite_number_cell_is_read_as_one(tmp_path, text):
     number they are, E203 (openpyxl refuses the whole file for them)."""
 
     def edits(data: bytes) -> dict[str, Callable[[str], str]]:
-        cell = _coordinate(data, "pe_fund_fiscal_budget")
+        cell = coordinate(data, "pe_fund_fiscal_budget")
         return {
             SHEET1: lambda t: _replace_once(
                 t, rf'(<c r="{cell}"[^>]*>)<v>100</v>', rf"\g<1><v>{text}</v>"
@@ -392,7 +369,7 @@ def test_non_finite_number_cell_is_read_as_one(tmp_path, text):
 def test_meta_and_properties_gone_is_e007_alone(tmp_path):
     """With the form id gone from both places, the file is no template: E007, nothing piled
     on it (W018 says nothing more)."""
-    path = _stage(tmp_path / "no-id.xlsx", _without_sheet("_meta"))
+    path = staged(tmp_path / "no-id.xlsx", "national-2020", _without_sheet("_meta"))
     path.write_bytes(
         rewrite(
             path.read_bytes(),
@@ -425,7 +402,7 @@ def test_meta_deleted_under_key_is_w018_and_e701(tmp_path):
 )
 def test_unreadable_file_says_what_to_do(tmp_path, part, edit):
     """A file that truly cannot be read is E001, in words a unit can act on."""
-    path = _stage(tmp_path / "broken.xlsx")
+    path = staged(tmp_path / "broken.xlsx")
     path.write_bytes(rewrite(path.read_bytes(), {part: edit}))
     for result in (thorough(path), fast(path)):
         assert result.record is None
@@ -439,5 +416,5 @@ def test_unreadable_file_says_what_to_do(tmp_path, part, edit):
 
 def test_clean_file_reads_clean_on_both_paths(tmp_path):
     """Control: the staged form itself has no finding on either path."""
-    path = _stage(tmp_path / "clean.xlsx")
+    path = staged(tmp_path / "clean.xlsx")
     assert _rows(thorough(path)) == _rows(fast(path)) == []

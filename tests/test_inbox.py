@@ -9,7 +9,6 @@ disk (a file-size limit on the process), a `kill -9`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
@@ -27,7 +26,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from helpers import filled
+from helpers import digests, filled, staged, texts_of
 
 from perfeval_xl.cli import cli
 from perfeval_xl.collect import check_outputs, collect
@@ -38,32 +37,6 @@ AS_ROOT = os.name == "posix" and os.geteuid() == 0
 NOBODY = 65534
 #: 第一小学 in GBK: what a Windows zip's member name becomes on Linux when unzipped.
 GBK_NAME = "第一小学".encode("gbk") + b".xlsx"
-
-
-def _put(dest: Path, **over) -> Path:
-    """A filled national-2020 form at `dest` (its project named after the file)."""
-    over.setdefault("project_name", f"{dest.stem}项目")
-    stage = Path(tempfile.mkdtemp(dir=dest.parent))
-    try:
-        shutil.move(filled(stage, **over), dest)
-    finally:
-        shutil.rmtree(stage)
-    return dest
-
-
-def _digests(root: Path) -> dict[bytes, str]:
-    """SHA-256 of every regular file under `root`, by its path as bytes (names need not be
-    UTF-8); links are listed by where they point."""
-    out = {}
-    for dirpath, dirs, files in os.walk(os.fsencode(root)):
-        for name in dirs + files:
-            path = os.path.join(dirpath, name)
-            if os.path.islink(path):
-                out[path] = "-> " + os.fsdecode(os.readlink(path))
-            elif os.path.isfile(path):
-                with open(path, "rb") as fh:
-                    out[path] = hashlib.sha256(fh.read()).hexdigest()
-    return out
 
 
 def _invoke(*args: str):
@@ -77,13 +50,13 @@ def _invoke(*args: str):
 def test_link_loops_are_w605_and_the_run_goes_on(tmp_path):
     box = tmp_path / "inbox"
     box.mkdir()
-    _put(box / "单位.xlsx")
+    staged(box / "单位.xlsx")
     (box / "self.xlsx").symlink_to("self.xlsx")  # ln -s self.xlsx self.xlsx
     (box / "a.xlsx").symlink_to("b.xlsx")  # a -> b -> a
     (box / "b.xlsx").symlink_to("a.xlsx")
     (box / "环").symlink_to("环")  # a folder link to itself
     (box / "外面").symlink_to(tmp_path)  # a folder outside the inbox
-    before = _digests(box)
+    before = digests(box)
     out, js = tmp_path / "汇总.xlsx", tmp_path / "c.json"
     result = _invoke("collect", str(box), "-o", str(out), "--json", str(js), "-q")
     assert result.exit_code == 0, result.output
@@ -98,7 +71,7 @@ def test_link_loops_are_w605_and_the_run_goes_on(tmp_path):
         "环": loop,
         "外面": "a link pointing outside the inbox: not read",
     }
-    assert _digests(box) == before
+    assert digests(box) == before
 
 
 # -- 2. names that are not UTF-8 ---------------------------------------------------------------
@@ -106,7 +79,7 @@ def test_link_loops_are_w605_and_the_run_goes_on(tmp_path):
 def gbk_inbox(tmp_path) -> Path:
     box = tmp_path / "inbox"
     box.mkdir()
-    _put(box / "x.xlsx", project_name="第一小学项目")
+    staged(box / "x.xlsx", project_name="第一小学项目")
     os.rename(box / "x.xlsx", os.fsdecode(os.fsencode(box) + b"/" + GBK_NAME))
     sub = os.fsencode(box) + b"/" + "附件".encode("gbk")
     os.mkdir(sub)
@@ -115,25 +88,14 @@ def gbk_inbox(tmp_path) -> Path:
 
 
 def test_a_gbk_file_name_is_shown_decoded_in_the_summary_and_json(tmp_path, gbk_inbox):
-    before = _digests(gbk_inbox)
+    before = digests(gbk_inbox)
     out, js = tmp_path / "汇总.xlsx", tmp_path / "c.json"
     result = _invoke("collect", str(gbk_inbox), "-o", str(out), "--json", str(js), "-q")
     assert result.exit_code == 0, result.output
     doc = json.loads(js.read_bytes().decode("utf-8"))  # strict UTF-8
     assert sorted(e["source"] for e in doc["files"]) == ["第一小学.xlsx", "附件/a.xlsx"]
-    wb = openpyxl.load_workbook(out, read_only=True)
-    try:
-        texts = {
-            cell
-            for ws in wb.worksheets
-            for row in ws.iter_rows(values_only=True)
-            for cell in row
-            if isinstance(cell, str)
-        }
-    finally:
-        wb.close()
-    assert {"第一小学.xlsx", "附件/a.xlsx"} <= texts
-    assert _digests(gbk_inbox) == before
+    assert {"第一小学.xlsx", "附件/a.xlsx"} <= texts_of(out)
+    assert digests(gbk_inbox) == before
 
 
 def test_check_json_of_a_gbk_file_name_is_utf8(gbk_inbox):
@@ -152,7 +114,7 @@ def test_check_json_of_a_gbk_file_name_is_utf8(gbk_inbox):
 def test_an_undecodable_name_is_escaped(tmp_path):
     box = tmp_path / "inbox"
     box.mkdir()
-    _put(box / "x.xlsx")
+    staged(box / "x.xlsx")
     os.rename(box / "x.xlsx", os.fsdecode(os.fsencode(box) + b"/\xff\xfe.xlsx"))
     items = collect(box, workers=1).submissions
     assert [s.item.source for s in items] == ["\\xff\\xfe.xlsx"]
@@ -163,14 +125,14 @@ def test_an_undecodable_name_is_escaped(tmp_path):
 def inbox(tmp_path) -> Path:
     box = tmp_path / "inbox"
     box.mkdir()
-    _put(box / "单位一.xlsx")
-    _put(box / "单位二.xlsx")
+    staged(box / "单位一.xlsx")
+    staged(box / "单位二.xlsx")
     return box
 
 
 @pytest.mark.parametrize("option", ["-o", "--json"])
 def test_an_output_aimed_at_a_units_file_is_refused(tmp_path, inbox, option):
-    before = _digests(inbox)
+    before = digests(inbox)
     target = inbox / "单位二.xlsx"
     args = ["collect", str(inbox), "-q"]
     args += ["-o", str(target)] if option == "-o" else ["-o", str(tmp_path / "s.xlsx")]
@@ -181,7 +143,7 @@ def test_an_output_aimed_at_a_units_file_is_refused(tmp_path, inbox, option):
         f"Error: {target}: is a file of the inbox and cannot be an output (it would replace a "
         "unit's file); write the output elsewhere\n"
     )
-    assert _digests(inbox) == before
+    assert digests(inbox) == before
     assert not (tmp_path / "s.xlsx").exists()  # refused before anything was written
 
 
@@ -290,7 +252,7 @@ def _cli_run(*args: str) -> tuple[int, str]:
 def test_a_json_path_in_a_read_only_folder_is_refused_before_the_run(shared_dir):
     box, ro = shared_dir / "inbox", shared_dir / "只读"
     box.mkdir(mode=0o755)
-    _put(box / "单位.xlsx").chmod(0o644)
+    staged(box / "单位.xlsx").chmod(0o644)
     ro.mkdir(mode=0o555)
     out, js = shared_dir / "out" / "s.xlsx", ro / "c.json"
     out.parent.mkdir(mode=0o777)
@@ -310,7 +272,7 @@ def test_a_full_disk_gives_a_clean_message_and_no_partial_file(tmp_path, fails):
     (about 16 KB, compressed): a 24 KB limit fails the JSON only, 8 KB the summary first."""
     box = tmp_path / "inbox"
     box.mkdir()
-    _put(box / "单位.xlsx", goal_actual="长" * 12_000)
+    staged(box / "单位.xlsx", goal_actual="长" * 12_000)
     out, js = tmp_path / "s.xlsx", tmp_path / "c.json"
     cap = 24 * 1024 if fails == "json" else 8 * 1024
 
@@ -356,8 +318,8 @@ def test_an_unreadable_subfolder_is_e607_and_the_run_goes_on(shared_dir):
     box = shared_dir / "inbox"
     (box / "锁住的").mkdir(parents=True)
     box.chmod(0o755)
-    _put(box / "单位.xlsx").chmod(0o644)
-    _put(box / "锁住的" / "看不到.xlsx")
+    staged(box / "单位.xlsx").chmod(0o644)
+    staged(box / "锁住的" / "看不到.xlsx")
     (box / "锁住的").chmod(0o000)
     sources, findings = _as_nobody(_collect_findings, str(box))
     assert sources == ["单位.xlsx"]
@@ -375,7 +337,7 @@ def test_e607_reaches_the_findings_sheet_json_and_exit_code(shared_dir):
     box = shared_dir / "inbox"
     (box / "锁住的").mkdir(parents=True)
     box.chmod(0o755)
-    _put(box / "单位.xlsx").chmod(0o644)
+    staged(box / "单位.xlsx").chmod(0o644)
     (box / "锁住的").chmod(0o000)
     out = shared_dir / "out"
     out.mkdir()
@@ -421,7 +383,7 @@ def _alive(pid: int) -> bool:
 def _collect_command(tmp_path: Path) -> list[str]:
     box = tmp_path / "inbox"
     box.mkdir()
-    first = _put(box / "f0.xlsx")
+    first = staged(box / "f0.xlsx")
     for i in range(1, 400):
         shutil.copy(first, box / f"f{i}.xlsx")
     return ["collect", str(box), "-q", "--workers", "2", "-o", str(tmp_path / "s.xlsx")]
@@ -467,7 +429,7 @@ def test_workers_end_when_the_command_is_killed(tmp_path, command):
 def test_json_never_hands_a_formula_to_a_spreadsheet(tmp_path):
     box = tmp_path / "inbox"
     box.mkdir()
-    _put(box / "单位.xlsx", project_name='\u200b=HYPERLINK("http://x","点我")')
+    staged(box / "单位.xlsx", project_name='\u200b=HYPERLINK("http://x","点我")')
     js = tmp_path / "c.json"
     result = _invoke("collect", str(box), "-q", "-o", str(tmp_path / "s.xlsx"), "--json", str(js))
     assert result.exit_code in (0, 1), result.output
