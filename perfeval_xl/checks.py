@@ -21,6 +21,7 @@ from .normalize import is_blank, is_no_reason
 from .read import ReadResult
 from .record import Field, Indicator, Record, scored_level1
 from .score import ProjectScore, score_findings, score_record
+from .spec import BUILTIN_FORMS, FormSet
 
 #: Indicator columns every non-blank row must fill (the 偏差原因 depends on the status).
 REQUIRED_INDICATOR = ("level1", "level2", "name", "target", "actual", "status")
@@ -442,7 +443,8 @@ def _repeats_exec_rate(rec: Record, ind: Indicator, title: Text) -> Iterator[Fin
 
 
 def _coverage(rec: Record) -> Iterator[Finding]:
-    """Every 一级 present; at least one indicator at all."""
+    """Every required 一级 present (a spec may make one optional: `required = false`, as
+    Sichuan 2023 forms leave out 满意度); at least one indicator at all."""
     spec = rec.spec
     if rec.cells == {} and not rec.indicators:
         return
@@ -454,7 +456,7 @@ def _coverage(rec: Record) -> Iterator[Finding]:
     # A misfiled 二级 (E403) counts for the 一级 it belongs to, as it is scored there.
     present = {scored_level1(spec, ind) for ind in rec.indicators}
     for l1 in spec.level1:
-        if l1.label not in present:
+        if l1.required and l1.label not in present:
             yield rec.finding(
                 "E406",
                 Text(f"没有「{l1.label}」类指标", f"no indicator under {l1.label}"),
@@ -463,7 +465,7 @@ def _coverage(rec: Record) -> Iterator[Finding]:
             )
 
 
-_SEVERITY_ORDER = {"error": 0, "warning": 1}
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
 @dataclass
@@ -521,7 +523,11 @@ class CheckResult:
 
 
 def check_workbook(
-    path: Path | str, *, key: bytes | None = None, password: str | None = None
+    path: Path | str,
+    *,
+    key: bytes | None = None,
+    password: str | None = None,
+    forms: FormSet = BUILTIN_FORMS,
 ) -> CheckResult:
     """Read a filled workbook and apply every check and the scoring.
 
@@ -529,13 +535,14 @@ def check_workbook(
         path: the .xlsx file; it is only read, never modified or locked.
         key: the office's signing key: verify the signature of the issued values (E701–E703).
         password: open password of an encrypted workbook (decrypted in memory).
+        forms: the forms known (`spec.load_forms`), before the spec the workbook carries.
 
     Returns:
         A `CheckResult`. Bad files give findings (E001 …), never exceptions.
     """
     from .read import read_workbook
 
-    result = check_read(read_workbook(path, password=password), key=key)
+    result = check_read(read_workbook(path, password=password, forms=forms), key=key)
     shown = display_path(str(path))
     if shown != str(path):  # a name that is not UTF-8: shown decoded, everywhere
         result.rename(shown)

@@ -41,11 +41,26 @@ def _say(ctx: click.Context, zh: str, en: str) -> None:
     click.echo(display_path(Text(zh, en).render(ctx.obj["lang"])))
 
 
-def _load(ctx: click.Context, form: str) -> spec.Spec:
+def _load(ctx: click.Context, form: str, forms: spec.FormSet = spec.BUILTIN_FORMS) -> spec.Spec:
     try:
-        return spec.load_spec(form)
+        return forms.get(form)
     except PerfevalError as exc:
         raise _Failure(exc, ctx.obj["lang"]) from None
+
+
+def _forms(ctx: click.Context, folder: Path | None) -> spec.FormSet:
+    """The forms of `--forms DIR` (or $PERFEVAL_XL_FORMS) before the built-in ones; a file
+    of the folder that is not a valid spec is named on stderr and left out, so the rest of
+    the folder still serves."""
+    try:
+        forms = spec.load_forms(folder)
+    except PerfevalError as exc:
+        raise _Failure(exc, ctx.obj["lang"]) from None
+    prefix = "Warning" if ctx.obj["lang"] == "en" else "警告"
+    for problem in forms.problems:
+        skipped = Text("（未使用）", " (not used)").render(ctx.obj["lang"])
+        click.echo(display_path(f"{prefix}: {problem.render(ctx.obj['lang'])}{skipped}"), err=True)
+    return forms
 
 
 def _key(path: Path | None, create: bool = False) -> bytes | None:
@@ -77,6 +92,14 @@ _KEY_OPTION = click.option(
     "key_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The office's key file: verify the signature of the issued values.",
+)
+_FORMS_OPTION = click.option(
+    "--forms",
+    "forms_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=spec.FORMS_ENV,
+    help="A folder of the office's own .toml form specs, used before the built-in ones "
+    "(env PERFEVAL_XL_FORMS).",
 )
 _PASSWORD_OPTION = click.option(
     "--password", help="Open password for encrypted workbooks (decrypted in memory)."
@@ -118,8 +141,9 @@ def cli(ctx: click.Context, lang: str) -> None:
     "--form",
     default=spec.DEFAULT_FORM,
     show_default=True,
-    help="Built-in form id (see `perfeval-xl forms`) or path of a .toml spec.",
+    help="Form id (see `perfeval-xl forms`) or path of a .toml spec.",
 )
+@_FORMS_OPTION
 @click.option(
     "--roster",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -155,6 +179,7 @@ def template(
     ctx: click.Context,
     output: Path | None,
     form: str,
+    forms_dir: Path | None,
     roster: Path | None,
     password: str,
     rows: int | None,
@@ -176,7 +201,7 @@ def template(
             Text("--clean 只能与 --roster 一起使用", "--clean needs --roster").render(lang),
             param_hint="'--clean'",
         )
-    form_spec = _load(ctx, form)
+    form_spec = _load(ctx, form, _forms(ctx, forms_dir))
     try:
         key = _key(key_path, create=True)
         if roster is None:
@@ -327,6 +352,7 @@ def _tell_cleaned(ctx: click.Context, outbox: generate.Outbox) -> None:
     help="Human text grouped by file, or JSON for machines.",
 )
 @click.option("--strict", is_flag=True, help="Warnings count as errors for the exit code.")
+@_FORMS_OPTION
 @_KEY_OPTION
 @_PASSWORD_OPTION
 @_PASSWORD_FILE_OPTION
@@ -336,6 +362,7 @@ def check(
     files: tuple[Path, ...],
     fmt: str,
     strict: bool,
+    forms_dir: Path | None,
     key_path: Path | None,
     password: str | None,
     password_file: Path | None,
@@ -358,6 +385,7 @@ def check(
     from .report import format_text, to_json, totals
 
     lang = ctx.obj["lang"]
+    known = _forms(ctx, forms_dir)
     try:
         key = _key(key_path)
         secret = _open_password(password, password_file)
@@ -367,11 +395,11 @@ def check(
     # every core for a big folder, with collect's fast reader); a file is checked itself.
     found = [collect_mod.inputs_of(path) for path in files]
     items = [item for got in found if got is not None for item in got[0]]
-    checked = iter(collect_mod.check_items(items, key=key, password=secret))
+    checked = iter(collect_mod.check_items(items, key=key, password=secret, forms=known))
     results, findings = [], []
     for path, got in zip(files, found, strict=True):
         if got is None:
-            results.append(check_workbook(path, key=key, password=secret))
+            results.append(check_workbook(path, key=key, password=secret, forms=known))
         else:
             results += [next(checked) for _ in got[0]]
             findings += got[1]
@@ -402,24 +430,43 @@ def rules(ctx: click.Context) -> None:
 
 @cli.command()
 @click.argument("form", required=False)
+@_FORMS_OPTION
+@click.option(
+    "--toml",
+    "as_toml",
+    is_flag=True,
+    help="Print the form's spec file (to copy it as the start of an office's own form).",
+)
 @click.pass_context
-def forms(ctx: click.Context, form: str | None) -> None:
-    """List the built-in forms, or show one form's roster columns and named ranges.
+def forms(ctx: click.Context, form: str | None, forms_dir: Path | None, as_toml: bool) -> None:
+    """List the forms (the office's --forms folder and the built-in ones), or show one form's
+    roster columns and named ranges.
 
     \b
     Examples:
       perfeval-xl forms
       perfeval-xl forms sichuan-2022
+      perfeval-xl forms national-2020 --toml > my-form.toml
+      perfeval-xl forms --forms 表式
     """
     from .layout import contract_names, make_layout
 
-    if form is None:
-        for form_id in spec.builtin_forms():
-            s = _load(ctx, form_id)
-            default = " *" if form_id == spec.DEFAULT_FORM else ""
-            click.echo(f"{form_id}{default}\t{s.description}")
+    known = _forms(ctx, forms_dir)
+    if as_toml:
+        if form is None:
+            raise click.UsageError(
+                Text("--toml 需要给出表式编号", "--toml needs a form").render(ctx.obj["lang"])
+            )
+        click.echo(_load(ctx, form, known).source.decode("utf-8"), nl=False)
         return
-    s = _load(ctx, form)
+    if form is None:
+        builtin = Text("内置", "built-in").render(ctx.obj["lang"])
+        for s, origin in known.listed():
+            default = " *" if s.id == spec.DEFAULT_FORM and origin == "built-in" else ""
+            where = builtin if origin == "built-in" else display_path(origin)
+            click.echo(f"{s.id}{default}\tv{s.version}\t{where}\t{s.description}")
+        return
+    s = _load(ctx, form, known)
     _say(
         ctx,
         f"{s.id}（第 {s.version} 版）：{s.description}",
@@ -460,6 +507,7 @@ def forms(ctx: click.Context, form: str | None) -> None:
     show_default=True,
     help="The form whose column names the roster uses.",
 )
+@_FORMS_OPTION
 @click.option(
     "--json",
     "json_path",
@@ -481,6 +529,7 @@ def collect(
     output: Path,
     roster: Path | None,
     form: str,
+    forms_dir: Path | None,
     json_path: Path | None,
     quiet: bool,
     strict: bool,
@@ -510,6 +559,7 @@ def collect(
         collect_mod.check_outputs(inbox, output, json_path)
     except PerfevalError as exc:
         raise _Failure(exc, lang) from None
+    known = _forms(ctx, forms_dir)
     bar = _Progress(lang, enabled=not quiet and _is_terminal())
     # The cycle collector stays off to the end; when the process ends with this command, it
     # never walks the results again (see collect.no_gc_pauses).
@@ -519,7 +569,7 @@ def collect(
             coll = collect_mod.collect(
                 inbox,
                 roster=roster,
-                roster_spec=_load(ctx, form) if roster else None,
+                roster_spec=_load(ctx, form, known) if roster else None,
                 exclude=(output, *((json_path,) if json_path else ())),
                 workers=workers,
                 progress=bar.advance,
@@ -527,6 +577,7 @@ def collect(
                 key=key,
                 password=_open_password(password, password_file),
                 on_roster_warning=lambda w: _warn(ctx, w),
+                forms=known,
             )
             bar.finish()
             write_summary(coll, output)

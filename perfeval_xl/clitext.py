@@ -43,8 +43,13 @@ ZH: dict[str, str] = {
         "输出的 .xlsx 文件（空白模板），或文件夹（使用 --roster 时）。"
         "  [默认：<表式>.xlsx；使用 --roster 时为 outbox]"
     ),
-    "Built-in form id (see `perfeval-xl forms`) or path of a .toml spec.": (
-        "内置表式的编号（见 perfeval-xl forms），或 .toml 表式文件的路径。"
+    "Form id (see `perfeval-xl forms`) or path of a .toml spec.": (
+        "表式的编号（见 perfeval-xl forms），或 .toml 表式文件的路径。"
+    ),
+    "A folder of the office's own .toml form specs, used before the built-in ones "
+    "(env PERFEVAL_XL_FORMS).": (
+        "本单位自己的表式文件夹（其中的 .toml 文件），优先于内置表式使用"
+        "（也可设环境变量 PERFEVAL_XL_FORMS）。"
     ),
     "CSV or XLSX, one project per row: write one pre-filled workbook per row.": (
         "项目名册（CSV 或 XLSX，每行一个项目）：每行生成一个预填的模板。"
@@ -115,18 +120,26 @@ ZH: dict[str, str] = {
           perfeval-xl rules > 检查规则.md
         """,
     # -- forms
-    """List the built-in forms, or show one form's roster columns and named ranges.
+    """List the forms (the office's --forms folder and the built-in ones), or show one form's
+    roster columns and named ranges.
 
     \b
     Examples:
       perfeval-xl forms
       perfeval-xl forms sichuan-2022
-    """: """列出内置的表式，或显示一个表式的名册列和命名区域。
+      perfeval-xl forms national-2020 --toml > my-form.toml
+      perfeval-xl forms --forms 表式
+    """: """列出可用的表式（--forms 文件夹中本单位的表式和内置表式），或显示一个表式的名册列和命名区域。
 
         \b
         例如：
           perfeval-xl forms sichuan-2022
+          perfeval-xl forms national-2020 --toml > 本县表式.toml
+          perfeval-xl forms --forms 表式
         """,
+    "Print the form's spec file (to copy it as the start of an office's own form).": (
+        "输出该表式的定义文件（.toml），复制后改成本单位自己的表式。"
+    ),
     # -- collect
     """Collect an inbox: check every workbook (also in .zip attachments) and write the
     department summary workbook.

@@ -33,7 +33,7 @@ from .record import Field, Record
 from .roster import RosterRow, RosterWarning, load_roster, template_file_stems
 from .safety import MAX_FILE_BYTES, MAX_MEMBERS, MAX_TOTAL_BYTES, unsafe_entry_name
 from .score import ProjectScore, score_record
-from .spec import Spec
+from .spec import BUILTIN_FORMS, FormSet, Spec
 from .workers import pool as worker_pool
 
 #: Files that are, or claim to be, workbooks: each is checked (safety explains the wrong ones).
@@ -276,6 +276,7 @@ def collect(
     key: bytes | None = None,
     password: str | None = None,
     on_roster_warning: Callable[[RosterWarning], None] | None = None,
+    forms: FormSet = BUILTIN_FORMS,
 ) -> Collection:
     """Collect every workbook under `inbox`.
 
@@ -293,6 +294,8 @@ def collect(
         on_roster_warning: called with each warning about the roster (the columns it
             ignored), once it is read and before the inbox is: about the office's own file,
             they are for the terminal, not findings.
+        forms: the forms known (`spec.load_forms`: the office's folder, then built-in); a
+            workbook of none of them is read by the spec it carries.
 
     Raises:
         OutputError: `inbox` is not a readable folder.
@@ -314,7 +317,9 @@ def collect(
     items, findings = find_items(root, skip)
     if on_total is not None:
         on_total(len(items))
-    results = check_items(items, workers=workers, progress=progress, key=key, password=password)
+    results = check_items(
+        items, workers=workers, progress=progress, key=key, password=password, forms=forms
+    )
     coll = Collection(
         display_path(str(root)),
         [Submission(i, r) for i, r in zip(items, results, strict=True)],
@@ -680,11 +685,18 @@ def _bad_archive(source: str, zh: str, en: str) -> Finding:
 
 
 # -- checking ----------------------------------------------------------------------------------
-def check_item(item: Item, key: bytes | None = None, password: str | None = None) -> CheckResult:
+def check_item(
+    item: Item,
+    key: bytes | None = None,
+    password: str | None = None,
+    forms: FormSet = BUILTIN_FORMS,
+) -> CheckResult:
     """Check one input (in a worker process): a file by path, a .zip member in memory."""
     if item.member is None:
         # the fast reader: the same record and findings as `check` (tests/test_fastread.py)
-        result = check_read(read_workbook(item.path, password=password, fast=True), key=key)
+        result = check_read(
+            read_workbook(item.path, password=password, fast=True, forms=forms), key=key
+        )
     else:
         try:
             with zipfile.ZipFile(item.path) as archive, archive.open(item.member) as fh:
@@ -701,7 +713,8 @@ def check_item(item: Item, key: bytes | None = None, password: str | None = None
             f = finding("E001", item.source, _archive_problem(exc, member=True))
             return CheckResult(item.source, None, [f])
         result = check_read(
-            read_workbook_bytes(item.source, data, password=password, fast=True), key=key
+            read_workbook_bytes(item.source, data, password=password, fast=True, forms=forms),
+            key=key,
         )
     result.rename(item.source)
     return result
@@ -714,10 +727,11 @@ def check_items(
     progress: Callable[[int], None] | None = None,
     key: bytes | None = None,
     password: str | None = None,
+    forms: FormSet = BUILTIN_FORMS,
 ) -> list[CheckResult]:
     """Check every item, in parallel on all cores for a real batch; results in input order."""
     workers = workers or os.cpu_count() or 1
-    check = partial(check_item, key=key, password=password)
+    check = partial(check_item, key=key, password=password, forms=forms)
     if workers == 1 or len(items) < POOL_MIN_FILES:
         out = []
         for item in items:

@@ -52,6 +52,19 @@ class SpecError(PerfevalError):
         return f"{where}: {self.text.render(lang)}"
 
 
+class SpecErrors(SpecError):
+    """Every mistake found in one spec, so the office fixes them all in one pass; each names
+    its key. Caught as a SpecError (it is the first one, with the others behind it)."""
+
+    def __init__(self, errors: list[SpecError]) -> None:
+        first = errors[0]
+        super().__init__(first.path, first.key, first.text)
+        self.errors = errors
+
+    def render(self, lang: str = "zh") -> str:
+        return "\n".join(e.render(lang) for e in self.errors)
+
+
 class RosterError(PerfevalError):
     """A roster is unusable; names the file, the row (as the user sees it) and the column."""
 

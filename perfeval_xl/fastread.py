@@ -57,6 +57,7 @@ from openpyxl.xml.constants import SHARED_STRINGS, XLSM, XLSX, XLTM, XLTX
 from .normalize import is_percent_format
 from .read import DAMAGED, ReadResult, _read_inspected, _Reader, _x14_ranges, repeated_names
 from .safety import _CENTRAL, _EOCD, inflated, local_body
+from .spec import BUILTIN_FORMS, FormSet
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -90,16 +91,16 @@ class Unsupported(Exception):
     """The file is not one the fast path reads; the thorough path will."""
 
 
-def read_inspected_fast(name: str, data: bytes) -> ReadResult:
+def read_inspected_fast(name: str, data: bytes, forms: FormSet = BUILTIN_FORMS) -> ReadResult:
     """`read._read_inspected`, fast when the file allows it; never raises more than it does."""
     try:
         book = FastBook(data)
     except Exception:  # noqa: BLE001 - anything unexpected: the thorough path decides
-        return _read_inspected(name, data)
+        return _read_inspected(name, data, forms)
     try:
-        return _Reader(name, data, book).read()
+        return _Reader(name, data, book, forms).read()
     except Exception:  # noqa: BLE001 - a surprise while reading: the thorough path decides
-        return _read_inspected(name, data)
+        return _read_inspected(name, data, forms)
 
 
 class _Sheet:

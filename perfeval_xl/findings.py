@@ -14,11 +14,15 @@ from .errors import Text
 
 ERROR = "error"
 WARNING = "warning"
+#: A note, not a problem: what the tool did that the clerk should know (I…), such as reading a
+#: workbook by the spec it carries. Never counted as an error or a warning.
+INFO = "info"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A registered check: code (E… error, W… warning), what it checks, why, how to fix."""
+    """A registered check: code (E… error, W… warning, I… note), what it checks, why, how to
+    fix."""
 
     code: str
     severity: str
@@ -31,7 +35,7 @@ RULES: dict[str, Rule] = {}
 
 
 def _rule(code: str, what: tuple[str, str], why: tuple[str, str], fix: tuple[str, str]) -> None:
-    severity = ERROR if code.startswith("E") else WARNING
+    severity = {"E": ERROR, "W": WARNING, "I": INFO}[code[0]]
     RULES[code] = Rule(code, severity, Text(*what), Text(*why), Text(*fix))
 
 
@@ -301,6 +305,59 @@ _rule(
     ("用下发的原模板重新填写", "fill the issued template again"),
 )
 _rule(
+    "W020",
+    (
+        "工作簿内嵌的表式与本机安装的同一表式同一版本规则不同",
+        "the spec a workbook carries differs from the one installed for its id and version",
+    ),
+    (
+        "模板生成后表式又被修改，或内嵌的表式被改动；审核以财政部门安装的表式为准",
+        "the form changed after the template was made, or the embedded spec was altered; the "
+        "office's installed spec is the one checked by",
+    ),
+    (
+        "确认本机的表式（--forms 文件夹或内置表式）是本年度要用的；必要时用它重新下发模板",
+        "make sure the installed spec (--forms folder or built-in) is this year's; issue the "
+        "templates again from it if needed",
+    ),
+)
+_rule(
+    "W021",
+    (
+        "工作簿内嵌的表式无法使用（被改动、不完整、无效或与工作簿标识不符）",
+        "the spec a workbook carries cannot be used (altered, incomplete, invalid, or not the "
+        "workbook's form)",
+    ),
+    (
+        "内嵌表式由单位的文件带来，须与记录的 SHA-256 一致并通过与表式文件相同的校验；"
+        "本机没有该表式时，原因写在 E008 中",
+        "the embedded spec comes with the unit's file: it must match the SHA-256 recorded with "
+        "it and pass the checks any spec file passes; where no installed spec serves, E008 "
+        "says why",
+    ),
+    (
+        "本次按本机安装的表式审核；请核实该单位是否改动了模板，必要时用下发的原模板重新填写",
+        "it was checked by the installed spec this time; ask whether the unit altered the "
+        "template, and have it fill the issued one again if needed",
+    ),
+)
+_rule(
+    "I022",
+    (
+        "本机没有该表式，按工作簿内嵌的表式读取和审核",
+        "the form is not installed here: read and checked by the spec the workbook carries",
+    ),
+    (
+        "模板生成时会把表式写入工作簿；本机未安装时据此读取，结果与安装该表式时相同",
+        "a template carries the spec it was made from; read by it, the result is the same as "
+        "with that spec installed",
+    ),
+    (
+        "无需改正；要按自己的表式审核，把表式文件放入 --forms 文件夹",
+        "nothing to correct; to check by a spec of your own, put it into the --forms folder",
+    ),
+)
+_rule(
     "E019",
     (
         "单元格内容已损坏（格式编号或文字编号不存在、数字无法识别），该单元格未读取",
@@ -496,8 +553,8 @@ _rule(
     "E406",
     ("缺少某个一级指标", "a level-1 category has no indicator"),
     (
-        "产出、效益、满意度指标都必须设置",
-        "output, outcome and satisfaction indicators are all required",
+        "表式规定必须设置的一级指标（如产出、效益、满意度）都要有指标；表式可把某个一级指标设为可选（required = false）",
+        "every level-1 category the form requires (output, outcome, satisfaction) needs an indicator; a form may make one optional (required = false)",
     ),
     ("为该一级指标至少填写一个指标", "add at least one indicator for it"),
 )
@@ -527,7 +584,10 @@ _rule(
 )
 _rule(
     "W410",
-    ("成本指标使用了“≥”", "a cost indicator uses ≥"),
+    (
+        "成本类指标（成本指标、经济成本指标、社会成本指标、生态环境成本指标）使用了“≥”",
+        "a cost indicator (成本指标, 经济成本指标, 社会成本指标, 生态环境成本指标) uses ≥",
+    ),
     ("成本指标应为“≤”（控制在多少以内）", "a cost target is a ceiling (≤)"),
     ("改为“≤”", "use ≤"),
 )
@@ -593,10 +653,13 @@ _rule(
 _rule(
     "E503",
     (
-        "某一级指标的分值合计与规定不符（产出 50、效益 30、满意度 10）",
-        "a level-1 category's weights differ from the prescribed ones (50 / 30 / 10)",
+        "某一级指标的分值合计与表式规定的固定权重不符（如产出 50、效益 30、满意度 10）",
+        "a level-1 category's weights differ from the weight the form fixes (such as 50 / 30 / 10)",
     ),
-    ("各类指标的权重由表式规定", "the form prescribes each category's weight"),
+    (
+        '表式规定该类指标的权重固定（weight_rule = "fixed"）',
+        'the form fixes the category\'s weight (weight_rule = "fixed")',
+    ),
     ("按规定调整该类指标的分值", "adjust the category's weights"),
 )
 _rule(
@@ -678,6 +741,25 @@ _rule(
     (
         "按实际完成情况逐项评分，并写明偏差原因",
         "score each indicator by what was achieved and give the reasons",
+    ),
+)
+_rule(
+    "W512",
+    (
+        "某一级指标的分值合计与原则上的权重不符（如产出 50、效益 30、满意度 10）",
+        "a level-1 category's weights differ from its weight in principle (such as 50 / 30 / 10)",
+    ),
+    (
+        "“财预〔2020〕10号”规定一级指标权重“原则上”按此设置，“如有特殊情况，一级指标权重可做适当调整”："
+        '调整不是错误，但须有理由（表式中 weight_rule = "principle"）',
+        "财预〔2020〕10号 sets the level-1 weights 'in principle' and allows that 'where there are "
+        "special circumstances, level-1 weights may be adjusted appropriately': an adjustment is "
+        'no error, but needs a reason (weight_rule = "principle" in the spec)',
+    ),
+    (
+        "确有特殊情况的，在偏差原因或评价结论中说明调整权重的理由；否则按原则权重调整分值",
+        "where the project has special circumstances, say why the weights were adjusted; "
+        "otherwise set the weights in principle",
     ),
 )
 
@@ -921,6 +1003,8 @@ def self_check_note(code: str) -> Text:
         return Text(f"仅 check：{why.zh}", f"check only: {why.en}")
     if code == "W305":
         return Text("橙色提示，不计入", "marked orange, not counted")
+    if code.startswith("I"):
+        return Text("提示，不计入", "a note: not counted")
     return Text("警告，不计入", "a warning: not counted")
 
 
@@ -938,7 +1022,8 @@ def rules_markdown(lang: str = "zh") -> str:
             "`perfeval-xl rules`. -->",
             "",
             "Every finding has a stable code: `E…` errors (the form must be corrected; `check` exits 1),",
-            "`W…` warnings (worth a look; `check` exits 0 unless `--strict`). E0xx/W0xx are about the",
+            "`W…` warnings (worth a look; `check` exits 0 unless `--strict`), `I…` notes (what the tool",
+            "did, nothing to correct). E0xx/W0xx/I0xx are about the",
             "file and the template, 1xx the header, 2xx values as typed, 3xx the funds, 4xx the",
             "indicators, 5xx the scores (reported scores on forms with 分值/得分 columns), 6xx the inbox",
             "and the roster (`collect`), 7xx the signature of issued values (`--key`). Thresholds (tolerances, the 90 % execution and satisfaction floors, placeholder",
@@ -964,8 +1049,9 @@ def rules_markdown(lang: str = "zh") -> str:
             "<!-- 由 `perfeval-xl rules > docs/rules.md` 生成，请勿手工修改。 -->",
             "",
             "每条问题都有固定的代码：`E…` 为错误（表必须改正；有错误时 `check` 的退出码为 1），"
-            "`W…` 为警告（请核对；除非使用 `--strict`，`check` 的退出码仍为 0）。"
-            "E0xx/W0xx 关于文件和模板，1xx 关于表头，2xx 关于所填的值，3xx 关于资金，"
+            "`W…` 为警告（请核对；除非使用 `--strict`，`check` 的退出码仍为 0），"
+            "`I…` 为提示（说明工具做了什么，无需改正）。"
+            "E0xx/W0xx/I0xx 关于文件和模板，1xx 关于表头，2xx 关于所填的值，3xx 关于资金，"
             "4xx 关于绩效指标，5xx 关于得分（有分值、得分列的表式上单位自评的得分），"
             "6xx 关于收件箱和名册（`collect`），7xx 关于下发数值的签名（`--key`）。"
             "各项阈值（容差、执行率和满意度 90% 的下限、占位符文字、文字长度）"
@@ -982,7 +1068,7 @@ def rules_markdown(lang: str = "zh") -> str:
             "|---|---|---|---|---|---|",
         ]
     for r in RULES.values():
-        sev = "error 错误" if r.severity == ERROR else "warning 警告"
+        sev = {ERROR: "error 错误", WARNING: "warning 警告", INFO: "note 提示"}[r.severity]
         note = self_check_note(r.code)
         lines.append(
             f"| {r.code} | {sev} | {r.what.zh}<br>{r.what.en} | {r.why.zh}<br>{r.why.en} "

@@ -44,9 +44,28 @@ CREATED = datetime(2020, 1, 1, 0, 0, 0)
 LISTS_SHEET = "_lists"
 META_SHEET = "_meta"
 HELP_SHEET = "填报说明"
+#: `_meta` keys of the embedded spec text: `spec_toml_1`, `spec_toml_2` … in order.
+SPEC_TEXT_KEY = "spec_toml_"
+#: Characters of spec text per `_meta` cell (a cell holds at most 32,767).
+SPEC_PART_CHARS = 30_000
+
+
+def spec_parts(spec: Spec) -> list[tuple[int, str]]:
+    """The spec's TOML text cut into `_meta` cells, numbered from 1: the workbook carries its
+    own form, so it can be read where that form is not installed (`read` checks it against
+    `spec_sha256` and validates it like any spec file)."""
+    text = spec.source.decode("utf-8")
+    return [
+        (i // SPEC_PART_CHARS + 1, text[i : i + SPEC_PART_CHARS])
+        for i in range(0, len(text), SPEC_PART_CHARS)
+    ]
+
+
 #: Custom document properties that identify a template (also on the _meta sheet).
 PROP_FORM_ID = "perfeval_form_id"
 PROP_SPEC_VERSION = "perfeval_spec_version"
+#: SHA-256 of the spec text embedded on `_meta` (`spec_toml_1` …), also in the signed data.
+PROP_SPEC_SHA256 = "perfeval_spec_sha256"
 PROP_WORKBOOK_ID = "perfeval_workbook_id"
 PROP_GENERATOR = "perfeval_generator"
 PROP_SIGNATURE = "perfeval_signature"
@@ -102,6 +121,10 @@ def write_text(ws: Any, row: int, col: int, text: str, fmt: Any = None) -> int:
 
 
 MAX_AMOUNT = 10_000_000_000  # 万元: a trillion yuan; stops 1e308 and typos
+#: Height of a header row, and of one line of a header text block (`HeaderField.lines`), in
+#: points: 宋体 10 takes about 13.5 a line, with a little room between lines.
+HEADER_ROW_HEIGHT = 22
+LINE_POINTS = 15
 YEAR_RANGE = (2000, 2100)
 _WORKBOOK_ID_NS = uuid.UUID("7d3f6b1e-2f1a-5c0e-9a47-5e1f0c2b8d31")
 
@@ -241,7 +264,7 @@ class _FormWriter:
         if key is not None:
             from .sign import sign
 
-            self.signed = sign(key, spec.id, spec.version, self.wid, issued)
+            self.signed = sign(key, spec.id, spec.version, self.wid, issued, spec.digest)
 
     def write(self) -> None:
         self._properties()
@@ -331,6 +354,7 @@ class _FormWriter:
         )
         self.wb.set_custom_property(PROP_FORM_ID, self.spec.id)
         self.wb.set_custom_property(PROP_SPEC_VERSION, str(self.spec.version))
+        self.wb.set_custom_property(PROP_SPEC_SHA256, self.spec.digest)
         self.wb.set_custom_property(PROP_WORKBOOK_ID, self.wid)
         self.wb.set_custom_property(PROP_GENERATOR, f"perfeval-xl {__version__}")
         if self.signed:
@@ -357,7 +381,8 @@ class _FormWriter:
     def _header(self) -> None:
         for f in self.spec.header:
             label, value = self.lay.header[f.name]
-            self.ws.set_row(label.first_row, 22)
+            # a text block of several lines is one tall row, its cell wrapping (input_text)
+            self.ws.set_row(label.first_row, max(HEADER_ROW_HEIGHT, f.lines * LINE_POINTS))
             self.put(label, f.label, "label")
             if f.name in self.issued:
                 v = self.issued[f.name]
@@ -572,12 +597,16 @@ class _FormWriter:
             "unit": "度量单位，如 次、%、万元。",
             "reason": "未完成或未得满分时，写明偏差原因及改进措施。",
         }
+        # an extra free-text column (kind = "text") prompts with its own help
+        hint = hints.get(key) or next(
+            (c.help for c in spec.indicator_columns if c.key == key and c.extra), ""
+        )
         return {
             "validate": "length",
             "criteria": "<=",
             "value": max_length,
             "input_title": label[:32],
-            "input_message": (hints.get(key, "") + f"（不超过 {max_length} 字）")[:255],
+            "input_message": (hint + f"（不超过 {max_length} 字）")[:255],
             "error_title": "内容过长",
             "error_message": f"「{label}」不超过 {max_length} 个字符。",
         }
@@ -603,8 +632,10 @@ class _FormWriter:
             "calc_number",
             "",
         )
-        for col in range(scol + 1, lay.ncols):
-            self.put(span(row, col, col), None, "blank")
+        # every column right of 分值 but 得分: an extra column may stand between the two
+        for col in range(wcol + 1, lay.ncols):
+            if col != scol:
+                self.put(span(row, col, col), None, "blank")
 
     def _footer(self) -> None:
         for f in self.spec.footer:
@@ -682,6 +713,8 @@ class _FormWriter:
             ("generator", f"perfeval-xl {__version__}", None),
             ("indicator_rows", self.lay.indicator_rows, None),
             *((name, value, None) for name, value in self.signed.items()),
+            ("spec_sha256", self.spec.digest, None),
+            *((f"{SPEC_TEXT_KEY}{i}", part, None) for i, part in spec_parts(self.spec)),
         ]
         write_text(ws, 0, 0, "key")
         write_text(ws, 0, 1, "value")

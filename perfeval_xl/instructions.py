@@ -78,7 +78,8 @@ def instruction_rows(spec: Spec) -> list[Row]:
         "reason": (f"完成状态不是“{spec.complete_status}”或未得满分时必填", None),
     }
     for c in spec.indicator_columns:
-        text, limit = hints[c.key]
+        # an extra free-text column (kind = "text") is explained by its own help
+        text, limit = hints[c.key] if not c.extra else (c.help or "文字说明", None)
         rows.append(("text", [c.label, text, limit or f"不超过 {c.max_length} 字"]))
     for f in spec.footer:
         rows.append(("text", [f.label, f.help, f"不超过 {f.max_length} 字"]))

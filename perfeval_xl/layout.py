@@ -124,21 +124,7 @@ def make_layout(spec: Spec, indicator_rows: int | None = None) -> Layout:
     lay.selfcheck = span(row, mid, last)
     row += 1
 
-    fields = list(spec.header)
-    i = 0
-    while i < len(fields):
-        f = fields[i]
-        pair = f.span == "half" and i + 1 < len(fields) and fields[i + 1].span == "half"
-        if pair:
-            g = fields[i + 1]
-            label_end = _wide_enough(spec, mid, last - 1)
-            lay.header[f.name] = (span(row, 0, 0), span(row, 1, mid - 1))
-            lay.header[g.name] = (span(row, mid, label_end), span(row, label_end + 1, last))
-            i += 2
-        else:
-            lay.header[f.name] = (span(row, 0, 0), span(row, 1, last))
-            i += 1
-        row += 1
+    row = _header_rows(lay, "", row)
 
     # Fund block: a label area, then equal-width value columns filling the grid.
     ncells = lay.ncols - 1
@@ -156,12 +142,14 @@ def make_layout(spec: Spec, indicator_rows: int | None = None) -> Layout:
         lay.fund_rows[r.key] = row
     lay.funds_section = span(lay.funds_header_row, 0, 0, row)
     row += 1
+    row = _header_rows(lay, "funds", row)
 
     lay.goals_header_row = row
     lay.goal_expected = span(row + 1, 1, mid - 1)
     lay.goal_actual = span(row + 1, mid, last)
     lay.goals_section = span(row, 0, 0, row + 1)
     row += 2
+    row = _header_rows(lay, "goals", row)
 
     lay.indicators_header_row = row
     for offset, c in enumerate(spec.indicator_columns):
@@ -181,6 +169,31 @@ def make_layout(spec: Spec, indicator_rows: int | None = None) -> Layout:
         row += 1
     lay.last_row = row - 1
     return lay
+
+
+def _header_rows(lay: Layout, after: str, row: int) -> int:
+    """Lay out the header fields placed `after` ("" the top, "funds", "goals") from `row`, one
+    row each (a text block of several lines is one tall row), two consecutive half fields
+    sharing a row; return the next free row."""
+    spec = lay.spec
+    last = lay.ncols - 1
+    mid = 1 + (lay.ncols - 1) // 2
+    fields = [f for f in spec.header if f.after == after]
+    i = 0
+    while i < len(fields):
+        f = fields[i]
+        pair = f.span == "half" and i + 1 < len(fields) and fields[i + 1].span == "half"
+        if pair:
+            g = fields[i + 1]
+            label_end = _wide_enough(spec, mid, last - 1)
+            lay.header[f.name] = (span(row, 0, 0), span(row, 1, mid - 1))
+            lay.header[g.name] = (span(row, mid, label_end), span(row, label_end + 1, last))
+            i += 2
+        else:
+            lay.header[f.name] = (span(row, 0, 0), span(row, 1, last))
+            i += 1
+        row += 1
+    return row
 
 
 def _wide_enough(spec: Spec, first: int, limit: int) -> int:

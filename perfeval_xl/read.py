@@ -8,6 +8,7 @@ against XML entity tricks. Whatever happens, the answer is findings, never an ex
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import re
@@ -31,8 +32,10 @@ from .generate import (
     META_SHEET,
     PROP_DOCUMENT,
     PROP_FORM_ID,
+    PROP_SPEC_SHA256,
     PROP_SPEC_VERSION,
     PROP_WORKBOOK_ID,
+    SPEC_TEXT_KEY,
 )
 from .layout import contract_names, make_layout
 from .normalize import (
@@ -48,7 +51,7 @@ from .normalize import (
 )
 from .record import Field, Indicator, Record
 from .safety import MAX_FILE_BYTES, inspect_bytes, inspect_file
-from .spec import Spec, load_spec
+from .spec import BUILTIN_FORMS, FormSet, Spec, parse_spec
 
 #: Indicator columns whose values come from a list, with the rule for values outside it.
 _LIST_COLUMNS = ("level1", "level2", "status", "sign")
@@ -72,7 +75,11 @@ class ReadResult:
 
 
 def read_workbook(
-    path: Path | str, *, password: str | None = None, fast: bool = False
+    path: Path | str,
+    *,
+    password: str | None = None,
+    fast: bool = False,
+    forms: FormSet = BUILTIN_FORMS,
 ) -> ReadResult:
     """Read a filled template.
 
@@ -80,6 +87,8 @@ def read_workbook(
         path: the .xlsx file. It is opened read-only and never modified.
         password: the open password of an encrypted workbook; it is decrypted in memory.
         fast: read with `fastread` (same result, without openpyxl's full load).
+        forms: the forms known (`spec.load_forms`: the office's folder, then built-in); a
+            workbook of none of them is read by the spec it carries.
 
     Returns:
         A `ReadResult`; its findings say why the record is None when it is.
@@ -92,11 +101,11 @@ def read_workbook(
                 data = fh.read(MAX_FILE_BYTES + 1)
         except OSError:
             return ReadResult(str(path), None, [refused])
-        return read_workbook_bytes(str(path), data, password=password, fast=fast)
+        return read_workbook_bytes(str(path), data, password=password, fast=fast, forms=forms)
     if refused is not None:
         return ReadResult(str(path), None, [refused])
     assert data is not None
-    return _read_any(str(path), data, fast)
+    return _read_any(str(path), data, fast, forms)
 
 
 def is_our_summary(data: bytes) -> bool:
@@ -118,7 +127,12 @@ def is_our_summary(data: bytes) -> bool:
 
 
 def read_workbook_bytes(
-    name: str, data: bytes, *, password: str | None = None, fast: bool = False
+    name: str,
+    data: bytes,
+    *,
+    password: str | None = None,
+    fast: bool = False,
+    forms: FormSet = BUILTIN_FORMS,
 ) -> ReadResult:
     """Read a workbook held in memory (a member of a .zip attachment); `name` names it in
     findings. The same inspection as for a file comes first; an encrypted workbook is
@@ -131,15 +145,15 @@ def read_workbook_bytes(
         refused = inspect_bytes(name, data)
     if refused is not None:
         return ReadResult(name, None, [refused])
-    return _read_any(name, data, fast)
+    return _read_any(name, data, fast, forms)
 
 
-def _read_any(name: str, data: bytes, fast: bool) -> ReadResult:
+def _read_any(name: str, data: bytes, fast: bool, forms: FormSet) -> ReadResult:
     if fast:
         from .fastread import read_inspected_fast
 
-        return read_inspected_fast(name, data)
-    return _read_inspected(name, data)
+        return read_inspected_fast(name, data, forms)
+    return _read_inspected(name, data, forms)
 
 
 def _decrypt(name: str, data: bytes, password: str) -> tuple[bytes, Finding | None]:
@@ -161,14 +175,14 @@ def _decrypt(name: str, data: bytes, password: str) -> tuple[bytes, Finding | No
     return out.getvalue(), None
 
 
-def _read_inspected(name: str, data: bytes) -> ReadResult:
+def _read_inspected(name: str, data: bytes, forms: FormSet = BUILTIN_FORMS) -> ReadResult:
     """Read with openpyxl's full load; a file it refuses, or whose cells it would misread, is
     read by the fast reader, when that can read it (`_read_around`)."""
     wb, problem = _load(name, data, data_only=False)
     if (problem is not None and problem.code == "E001") or (
         problem is None and _negative_index(data)
     ):
-        around = _read_around(name, data, only_damaged=problem is None)
+        around = _read_around(name, data, forms, only_damaged=problem is None)
         if around is not None:
             if wb is not None:
                 wb.close()
@@ -177,12 +191,14 @@ def _read_inspected(name: str, data: bytes) -> ReadResult:
         return ReadResult(name, None, [problem])
     book = _OpenpyxlBook(name, data, wb)
     try:
-        return _Reader(name, data, book).read()
+        return _Reader(name, data, book, forms).read()
     finally:
         book.close()
 
 
-def _read_around(name: str, data: bytes, *, only_damaged: bool) -> ReadResult | None:
+def _read_around(
+    name: str, data: bytes, forms: FormSet, *, only_damaged: bool
+) -> ReadResult | None:
     """The file read by `fastread.FastBook`, which reads around damaged cells, or None if that
     cannot read it (or, with `only_damaged`, finds no damaged cell).
 
@@ -199,7 +215,7 @@ def _read_around(name: str, data: bytes, *, only_damaged: bool) -> ReadResult | 
         book = FastBook(data)
         if only_damaged and not book.damaged:
             return None
-        return _Reader(name, data, book).read()
+        return _Reader(name, data, book, forms).read()
     except Exception:  # noqa: BLE001 - what the fast book cannot read stays as openpyxl said
         return None
 
@@ -375,10 +391,11 @@ class _OpenpyxlBook:
 class _Reader:
     """Reads one parsed workbook; one method per part of the record."""
 
-    def __init__(self, name: str, data: bytes, wb: Any) -> None:
+    def __init__(self, name: str, data: bytes, wb: Any, forms: FormSet = BUILTIN_FORMS) -> None:
         self.name = name
         self.data = data
         self.wb = wb
+        self.forms = forms
         self.findings: list[Finding] = []
         self.formula_cells: list[tuple[str, Any]] = []
         self._meta_rows: dict[str, Any] | None = None
@@ -407,22 +424,11 @@ class _Reader:
                 ),
             )
             return ReadResult(self.name, None, self.findings)
-        try:
-            spec = load_spec(form_id) if re.fullmatch(r"[a-z0-9-]+", form_id) else None
-        except SpecError:
-            spec = None
+        spec = self._form(form_id, version)
         if spec is None:
-            self.add("E008", Text(f"未知的表式「{form_id}」", f"unknown form '{form_id}'"))
             return ReadResult(self.name, None, self.findings)
-        if version != spec.version:
-            self.add(
-                "W010",
-                Text(
-                    f"模板为 {form_id} 第 {version} 版，本工具为第 {spec.version} 版；仍按名称读取",
-                    f"template {form_id} v{version}, this tool has v{spec.version}; read by name",
-                ),
-            )
-        record = Record(self.name, spec, version, wid, self._saved(), self._meta())
+        meta = {k: v for k, v in self._meta().items() if not k.startswith(SPEC_TEXT_KEY)}
+        record = Record(self.name, spec, version, wid, self._saved(), meta)
         self._external_parts()
         self._hidden_sheets()
         self.spec = spec
@@ -433,6 +439,106 @@ class _Reader:
         self._integrity()
         self._formulas()
         return ReadResult(self.name, record, self.findings)
+
+    def _form(self, form_id: str, version: int | None) -> Spec | None:
+        """The spec to read the workbook by: the office's (`--forms`) or a built-in one of its
+        id and version, else the spec the workbook carries (validated as untrusted data), else
+        another version of its id (W010), else none (E008).
+
+        An embedded spec that differs from the installed one of its id and version is reported
+        (W020) and the installed one used: the office's rules are the rules. One that is used is
+        named (I022), since then the unit's file brought the rules it is checked by."""
+        known = re.fullmatch(r"[a-z0-9-]{1,40}", form_id) is not None
+        installed = self.forms.find(form_id, version) if known else None
+        embedded, unused = self._embedded(form_id, version, installed)
+        if embedded is not None and installed is None:
+            self.add(
+                "I022",
+                Text(
+                    f"本机没有表式 {form_id} 第 {version} 版，按工作簿内嵌的表式（{embedded.title}，"
+                    f"SHA-256 {embedded.digest[:12]}）读取和审核",
+                    f"form {form_id} v{version} is not installed here: read and checked by the "
+                    f"spec the workbook carries ({embedded.title}, SHA-256 {embedded.digest[:12]})",
+                ),
+            )
+            return embedded
+        spec = installed or (self.forms.newest(form_id) if known else None)
+        if spec is None:
+            # why the spec the workbook carries did not serve belongs to this one finding
+            why = Text(f"；{unused.zh}", f"; {unused.en}") if unused else Text("", "")
+            self.add(
+                "E008",
+                Text(f"未知的表式「{form_id}」{why.zh}", f"unknown form '{form_id}'{why.en}"),
+            )
+            return None
+        if unused is not None:
+            self.add("W021", unused, sheet=META_SHEET)
+        if spec is not installed:
+            self.add(
+                "W010",
+                Text(
+                    f"模板为 {form_id} 第 {version} 版，本工具为第 {spec.version} 版；仍按名称读取",
+                    f"template {form_id} v{version}, this tool has v{spec.version}; read by name",
+                ),
+            )
+        return spec
+
+    def _embedded(
+        self, form_id: str, version: int | None, installed: Spec | None
+    ) -> tuple[Spec | None, Text | None]:
+        """The spec the workbook carries on `_meta`, when it is whole, valid and of the
+        workbook's own id and version; else why not (None when it carries none). Compared
+        with `installed` when there is one (W020 when the rules differ)."""
+        meta = self._meta()
+        parts = []
+        for i in range(1, 100):
+            part = meta.get(f"{SPEC_TEXT_KEY}{i}")
+            if not isinstance(part, str):
+                break
+            parts.append(part)
+        if not parts:
+            return None, None
+        text = "".join(parts).encode("utf-8")
+        digest = hashlib.sha256(text).hexdigest()
+        if installed is not None and installed.digest == digest:
+            return installed, None
+        try:
+            props = self.wb.custom_props()
+        except Exception:  # noqa: BLE001 - damaged custom properties: _meta still says
+            props = {}
+        if (props.get(PROP_SPEC_SHA256) or meta.get("spec_sha256")) != digest:
+            why = Text(
+                "内嵌表式的文字与记录的 SHA-256 不符（被改动或不完整）",
+                "its text does not match the SHA-256 recorded with it (altered or incomplete)",
+            )
+            return None, _unused(why)
+        try:
+            spec = _embedded_spec(text)
+        except SpecError as exc:
+            key = Text(f"{exc.key}：", f"{exc.key}: ") if exc.key else Text("", "")
+            why = Text(
+                f"不是有效的表式（{key.zh}{exc.text.zh}）",
+                f"not a valid spec ({key.en}{exc.text.en})",
+            )
+            return None, _unused(why)
+        if (spec.id, spec.version) != (form_id, version):
+            why = Text(
+                f"内嵌表式为 {spec.id} 第 {spec.version} 版，与工作簿标识不符",
+                f"it is {spec.id} v{spec.version}, not the workbook's form",
+            )
+            return None, _unused(why)
+        if installed is not None and not installed.same_rules(spec):
+            self.add(
+                "W020",
+                Text(
+                    f"工作簿内嵌的表式与本机的 {form_id} 第 {version} 版（{installed.path}）"
+                    "规则不同；按本机表式审核",
+                    f"the spec the workbook carries differs from {form_id} v{version} "
+                    f"installed here ({installed.path}); checked by the installed one",
+                ),
+                sheet=META_SHEET,
+            )
+        return spec, None
 
     def _identity(self) -> tuple[str | None, int | None, str | None]:
         props: dict[str, Any] = {}
@@ -1023,6 +1129,20 @@ def _contract_order(spec: Spec) -> list[str]:
 
 
 _MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _unused(why: Text) -> Text:
+    """Why the spec a workbook carries was not used, as a finding says it."""
+    return Text(
+        f"工作簿内嵌的表式未使用：{why.zh}", f"the spec the workbook carries is not used: {why.en}"
+    )
+
+
+@lru_cache(maxsize=16)
+def _embedded_spec(text: bytes) -> Spec:
+    """An embedded spec, parsed once per text and process: a batch of one office form parses
+    it once. Its errors name the key, and the finding names the file."""
+    return parse_spec(text, META_SHEET)
 
 
 def repeated_names(

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from .collect import Collection
 
 _SEVERITY = {
-    "zh": {"error": "错误", "warning": "警告"},
-    "en": {"error": "error", "warning": "warning"},
+    "zh": {"error": "错误", "warning": "警告", "info": "提示"},
+    "en": {"error": "error", "warning": "warning", "info": "note"},
 }
 
 

@@ -238,7 +238,13 @@ def _rule(spec: Spec, ind: Indicator, reported: float | None, weight: float | No
 
 def weights(record: Record) -> dict[int, float | None]:
     """The weight of each indicator: the reported 分值 on scored forms (None when missing or not
-    above 0), else an equal share of its 一级's weight (产出 50 over its indicators …)."""
+    above 0), else an equal share of its 一级's weight (产出 50 over its indicators …).
+
+    On a form without 分值 an optional 一级 (`required = false`) may be absent: then the
+    weights of the 一级 present are scaled up in proportion, so that a project that filled
+    every indicator it has can still reach total − exec_weight (产出 50 / 效益 30 without the
+    optional 满意度 10 become 56.25 / 33.75). An absent required 一级 (E406) keeps its weight
+    out of reach: the form lacks it, and the score says so."""
     spec = record.spec
     if spec.scored:
         out = {}
@@ -246,8 +252,13 @@ def weights(record: Record) -> dict[int, float | None]:
             w = ind.value("weight")
             out[ind.index] = w if isinstance(w, (int, float)) and w > 0 else None
         return out
-    by_label = {x.label: x.weight for x in spec.level1}
     level1 = {ind.index: scored_level1(spec, ind) for ind in record.indicators}
+    nominal = sum(x.weight for x in spec.level1)  # total − exec_weight (the spec checks it)
+    left_out = sum(
+        x.weight for x in spec.level1 if not x.required and x.label not in level1.values()
+    )
+    scale = nominal / (nominal - left_out) if nominal - left_out > 0 else 1.0
+    by_label = {x.label: x.weight * scale for x in spec.level1}
     counts: dict[str, int] = {}
     for label in level1.values():
         counts[label] = counts.get(label, 0) + 1
@@ -389,26 +400,43 @@ def _weights(rec: Record) -> Iterator[Finding]:
             rec.where("weight_total"),
             "ind_weight",
         )
-    if spec.level1_weights_fixed:
-        # by the 一级 each indicator is scored under (a misfiled 二级 counts where it belongs)
-        level1 = [scored_level1(spec, ind) for ind in rec.indicators]
-        for l1 in spec.level1:
-            total = sum(
-                ind.value("weight")
-                for ind, label in zip(rec.indicators, level1, strict=True)
-                if label == l1.label and isinstance(ind.value("weight"), (int, float))
+    # Each 一级 by its weight rule: "fixed" E503, "principle" W512 (财预〔2020〕10号: 原则上, and
+    # 如有特殊情况可做适当调整), "free" nothing. By the 一级 each indicator is scored under (a
+    # misfiled 二级 counts where it belongs); an absent 一级 is E406's, or nobody's if optional.
+    level1 = [scored_level1(spec, ind) for ind in rec.indicators]
+    for l1 in spec.level1:
+        if l1.weight_rule == "free" or l1.label not in level1:
+            continue
+        total = sum(
+            ind.value("weight")
+            for ind, label in zip(rec.indicators, level1, strict=True)
+            if label == l1.label and isinstance(ind.value("weight"), (int, float))
+        )
+        if abs(total - l1.weight) <= spec.score_tolerance:
+            continue
+        if l1.weight_rule == "fixed":
+            yield rec.finding(
+                "E503",
+                Text(
+                    f"「{l1.label}」的分值合计 {total:g}，应为 {l1.weight:g}",
+                    f"{l1.label} weights add up to {total:g}, not {l1.weight:g}",
+                ),
+                None,
+                "ind_weight",
             )
-            present = l1.label in level1
-            if present and abs(total - l1.weight) > spec.score_tolerance:
-                yield rec.finding(
-                    "E503",
-                    Text(
-                        f"「{l1.label}」的分值合计 {total:g}，应为 {l1.weight:g}",
-                        f"{l1.label} weights add up to {total:g}, not {l1.weight:g}",
-                    ),
-                    None,
-                    "ind_weight",
-                )
+        else:
+            yield rec.finding(
+                "W512",
+                Text(
+                    f"「{l1.label}」的分值合计 {total:g}，原则上应为 {l1.weight:g}"
+                    "（“财预〔2020〕10号”：如有特殊情况，一级指标权重可做适当调整；请说明理由）",
+                    f"{l1.label} weights add up to {total:g}, {l1.weight:g} in principle "
+                    "(财预〔2020〕10号: weights may be adjusted in special circumstances; "
+                    "give the reason)",
+                ),
+                None,
+                "ind_weight",
+            )
 
 
 def _reported(rec: Record, score: ProjectScore) -> Iterator[Finding]:

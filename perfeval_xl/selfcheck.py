@@ -650,7 +650,8 @@ class _Builder:
         for k in ("target", "actual"):
             counts[k].append(self.placeholder(r, k, tx[k]))  # E407
         columns = {c.key: c for c in spec.indicator_columns}
-        for k in _TEXT_KEYS:  # E205
+        extra = [c.key for c in spec.indicator_columns if c.extra]  # kind = "text" columns
+        for k in [*_TEXT_KEYS, *extra]:  # E205
             if k in keys:
                 counts[k].append(_bool(f"LEN({tx[k]})>{columns[k].max_length}"))
         counts["reason"].append(f"({st}>1)*{noreason}")  # E405: not done, no reason
@@ -745,7 +746,11 @@ class _Builder:
         filled = "(" + "+".join(f"LEN({ROWS}tx_{k})" for k in content) + ">0)"
         inserted = self.let(f"{CELL}inserted", f"SUMPRODUCT({filled}*(ISNUMBER({under})=FALSE))")
         rows = self.let(f"{CELL}rows", f'COUNTIF({under},">=100")+{inserted}')
-        missing = "+".join(f"(COUNTIFS({level(i + 1)})=0)" for i in range(len(spec.level1)))
+        # E406 for a required 一级 only (`required = false`: its absence is no error)
+        missing = "+".join(
+            f"(COUNTIFS({level(i + 1)})=0)" for i, l1 in enumerate(spec.level1) if l1.required
+        )
+        missing = missing or "0"
         col = lay.indicator_cols["level1"]
         header = span(lay.indicators_header_row, col, col)
         self.single("t_cover", f"({rows}=0)+({rows}>0)*({inserted}=0)*({missing})", header)
@@ -761,12 +766,15 @@ class _Builder:
             f'{weights},"<={MAX_NUMBER}")-{expected:g})>{tol})',
             contract_names(lay)["pe_weight_total"],
         )
-        if getattr(spec, "level1_weights_fixed", True):
-            parts = [
-                f"(COUNTIFS({level(i + 1)})>0)*"
-                f"(ABS(SUMIFS({weights},{level(i + 1)},{valid})-{l1.weight:g})>{tol})"
-                for i, l1 in enumerate(spec.level1)
-            ]
+        # E503 for a "fixed" 一级 only: a "principle" one gives a warning (W512), never counted,
+        # and a "free" one nothing; without a fixed 一级 the 分值 header has no mark
+        parts = [
+            f"(COUNTIFS({level(i + 1)})>0)*"
+            f"(ABS(SUMIFS({weights},{level(i + 1)},{valid})-{l1.weight:g})>{tol})"
+            for i, l1 in enumerate(spec.level1)
+            if l1.weight_rule == "fixed"
+        ]
+        if parts:
             col = lay.indicator_cols["weight"]
             self.single(
                 "t_l1w",

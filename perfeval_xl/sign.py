@@ -98,16 +98,29 @@ def canonical(value: Any) -> str:
     return " ".join(unicodedata.normalize("NFC", str(value)).split())
 
 
-def signature(key: bytes, form: str, version: int, workbook_id: str, values: dict[str, str]) -> str:
-    """HMAC-SHA256 over the form, its version, the workbook id and the issued values."""
+def signature(
+    key: bytes,
+    form: str,
+    version: int,
+    workbook_id: str,
+    values: dict[str, str],
+    spec_sha256: str | None = None,
+) -> str:
+    """HMAC-SHA256 over the form, its version, the workbook id, the issued values and, in
+    templates that embed their spec, the spec text's SHA-256: the rules a workbook carries are
+    then the office's as much as its budget is. (Templates made before the spec was embedded
+    were signed without it and still verify.)"""
+    content: dict[str, Any] = {
+        "scheme": SCHEME,
+        "form": form,
+        "version": version,
+        "workbook_id": workbook_id,
+        "values": values,
+    }
+    if spec_sha256 is not None:
+        content["spec_sha256"] = spec_sha256
     payload = json.dumps(
-        {
-            "scheme": SCHEME,
-            "form": form,
-            "version": version,
-            "workbook_id": workbook_id,
-            "values": values,
-        },
+        content,
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
@@ -116,13 +129,18 @@ def signature(key: bytes, form: str, version: int, workbook_id: str, values: dic
 
 
 def sign(
-    key: bytes, form: str, version: int, workbook_id: str, issued: dict[str, Any]
+    key: bytes,
+    form: str,
+    version: int,
+    workbook_id: str,
+    issued: dict[str, Any],
+    spec_sha256: str | None = None,
 ) -> dict[str, str]:
     """The `_meta` rows that carry the signature: signed values, signature, key id."""
     values = {name: canonical(v) for name, v in sorted(issued.items())}
     return {
         "signed_values": json.dumps(values, ensure_ascii=False, sort_keys=True),
-        "signature": signature(key, form, version, workbook_id, values),
+        "signature": signature(key, form, version, workbook_id, values, spec_sha256),
         "key_id": key_id(key),
     }
 
@@ -154,7 +172,15 @@ def verify(record: Record, key: bytes) -> list[Finding]:
                 "E701", Text("签名信息损坏", "the signature data is damaged"), None, "signature"
             )
         ]
-    expected = signature(key, spec.id, record.file_version or 0, record.workbook_id or "", values)
+    spec_sha = meta.get("spec_sha256")
+    expected = signature(
+        key,
+        spec.id,
+        record.file_version or 0,
+        record.workbook_id or "",
+        values,
+        spec_sha if isinstance(spec_sha, str) else None,
+    )
     if not isinstance(sig, str) or not hmac.compare_digest(expected, sig):
         other = meta.get("key_id") and meta.get("key_id") != key_id(key)
         why = (

@@ -8,16 +8,21 @@ in a spec must be reported with the file and the key, in the users' language.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import sys
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import SpecError, Text
+from .errors import OutputError, SpecError, SpecErrors, Text
+from .fileio import read_small_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,6 +34,11 @@ DEFAULT_FORM = "national-2020"
 #: Header fields every form must have: the reader and the summary rely on them.
 REQUIRED_HEADER = ("project_name", "project_code", "year", "dept_name", "dept_code", "unit_name")
 HEADER_TYPES = ("text", "code", "year")
+#: Where a header field may go besides the top (`after`): between the fund block and 年度总体目标
+#: ("funds"), or between 年度总体目标 and the indicator table ("goals").
+HEADER_PLACES = ("funds", "goals")
+#: Most lines a header text block may ask (`lines`): Excel's rows are at most 409 points high.
+HEADER_LINES_MAX = 20
 FUND_KINDS = ("amount", "rate", "exec_weight", "exec_score", "exec_reason")
 #: Indicator columns with a meaning in the contract (`pe_ind_<key>`).
 INDICATOR_KEYS = (
@@ -44,6 +54,13 @@ INDICATOR_KEYS = (
     "score",
     "reason",
 )
+#: The `kind` that declares an indicator column beyond INDICATOR_KEYS: free text the unit types
+#: (指标解释, 评分标准, 改进措施 …), read, length-checked and summarised, with no other meaning.
+#: A key outside INDICATOR_KEYS without it is an error, so a typo (`reasn`) is still caught.
+INDICATOR_TEXT_KIND = "text"
+INDICATOR_KINDS = (INDICATOR_TEXT_KIND,)
+#: Longest key of an extra indicator column (its name is `pe_ind_<key>`).
+INDICATOR_KEY_MAX = 32
 REQUIRED_INDICATOR_KEYS = ("level1", "level2", "name", "target", "actual", "status", "reason")
 SCORED_INDICATOR_KEYS = ("weight", "score")
 REVERSE_RULES = ("linear", "ratio")
@@ -52,6 +69,15 @@ REVERSE_RULES = ("linear", "ratio")
 #: units write them to fill the cell, and a reviewer reads them as no reason at all.
 DEFAULT_EMPTY_REASONS: tuple[str, ...] = ("无", "0", "/", "—", "——", "-", "见上", "同上", "略")
 
+#: Limits on any spec, built-in, the office's or embedded in a unit's workbook (which the unit
+#: controls, so it is read as untrusted data): real specs are a few KB with short labels.
+MAX_SPEC_BYTES = 256 * 1024
+MAX_SPEC_STRING = 2000
+MAX_SPEC_ARRAY = 500
+MAX_SPEC_DEPTH = 6
+#: Control characters a spec's text may not hold (tab and line break are text).
+_SPEC_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
 _IDENT = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 _FORM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _BAD_SHEET_CHARS = set("[]:*?/\\")
@@ -59,7 +85,8 @@ _BAD_SHEET_CHARS = set("[]:*?/\\")
 
 @dataclass(frozen=True)
 class HeaderField:
-    """A single-cell field above the tables (项目名称, 主管部门代码, 年度 …)."""
+    """A single-cell field of the header area (项目名称, 主管部门代码, 年度 …), or a free-text
+    block there (项目实施内容及过程概述: `lines` > 1, a tall wrapping cell)."""
 
     name: str
     label: str
@@ -68,6 +95,11 @@ class HeaderField:
     max_length: int
     required: bool
     help: str
+    #: lines of text the cell is high (1: an ordinary row); above 1 only for full-width text
+    lines: int = 1
+    #: where the field goes: "" at the top with the others, "funds" after the fund block,
+    #: "goals" after 年度总体目标 (`HEADER_PLACES`)
+    after: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,12 +133,22 @@ class Goals:
 
 @dataclass(frozen=True)
 class IndicatorColumn:
-    """A column of the indicator table (`pe_ind_<key>`)."""
+    """A column of the indicator table (`pe_ind_<key>`): one of INDICATOR_KEYS, or an extra
+    free-text column (`kind = "text"`: 指标解释, 改进措施 …) with a key of its own."""
 
     key: str
     label: str
     width: float
     max_length: int
+    #: "" for a column of INDICATOR_KEYS, INDICATOR_TEXT_KIND for an extra free-text column
+    kind: str = ""
+    #: the input prompt of an extra column (INDICATOR_KEYS have theirs in the generator)
+    help: str = ""
+
+    @property
+    def extra(self) -> bool:
+        """An extra free-text column, beyond INDICATOR_KEYS."""
+        return self.kind == INDICATOR_TEXT_KIND
 
 
 @dataclass(frozen=True)
@@ -119,13 +161,25 @@ class FooterField:
     help: str
 
 
+#: How far the indicator weights of a 一级 may stray from its weight (`weight_rule`): "fixed"
+#: (an error, E503), "principle" (a warning, W512: 财预〔2020〕10号 sets the weights 原则上 and lets
+#: them be adjusted in special cases), "free" (weights set per project, nothing said).
+WEIGHT_RULES = ("fixed", "principle", "free")
+
+
 @dataclass(frozen=True)
 class Level1:
-    """A 一级指标 with its weight and its allowed 二级指标."""
+    """A 一级指标 with its weight and its allowed 二级指标.
+
+    `required`: a form without any indicator under it is an error (E406); real forms leave
+    out 满意度 (青神 2023), so a spec may make a 一级 optional. `weight_rule`: one of
+    WEIGHT_RULES, the entry's own or `[scoring] level1_weight_rule`."""
 
     label: str
     weight: float
     level2: tuple[str, ...]
+    required: bool = True
+    weight_rule: str = "principle"
 
 
 @dataclass(frozen=True)
@@ -169,7 +223,8 @@ class Spec:
     exec_weight: float
     qualitative_bands: dict[str, tuple[float, float]]
     qualitative_points: dict[str, float]
-    level1_weights_fixed: bool
+    #: the weight rule of `[[taxonomy.level1]]` entries that give none (each Level1 holds its own)
+    level1_weight_rule: str
     reverse_rule: str
     over_achievement: float
     round_digits: int
@@ -191,13 +246,27 @@ class Spec:
     #: other headers a roster may give a column (`[roster.aliases]`): field name -> aliases,
     #: the headers of budget-system exports (部门编码 for dept_code …)
     roster_aliases: dict[str, tuple[str, ...]]
+    #: the TOML text the spec was read from: embedded in every template made from it, so a
+    #: workbook can be read where its form is not installed
+    source: bytes
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         # A built-in form travels between processes by its id: every record a `collect` worker
         # sends back holds its spec, and the whole spec would be a third of each message.
+        # Any other spec travels as its text, parsed once per process (`_parsed`).
         if self.id in _builtin_ids() and _load_builtin(self.id) is self:
             return (_load_builtin, (self.id,))
-        return super().__reduce_ex__(protocol)
+        return (_parsed, (self.source, self.path))
+
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 of the spec's text: names exactly the form a workbook was made from."""
+        return hashlib.sha256(self.source).hexdigest()
+
+    def same_rules(self, other: Spec) -> bool:
+        """Whether `other` asks and checks exactly what this spec does (its comments, layout of
+        the text and file name aside)."""
+        return replace(other, path=self.path, source=self.source) == self
 
     @property
     def source_rows(self) -> tuple[FundRow, ...]:
@@ -326,14 +395,147 @@ def _load_builtin(form_id: str) -> Spec:
 
 def _load_file(path: Path) -> Spec:
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(
-            path,
-            "",
-            Text(f"无法读取表式文件（{exc.strerror}）", f"cannot read spec ({exc.strerror})"),
-        ) from None
+        # a regular file of at most the largest spec: an option may name a FIFO or /dev/zero
+        data = read_small_file(path, MAX_SPEC_BYTES, Text("表式文件", "spec file"))
+    except OutputError as exc:
+        raise SpecError(path, "", exc.text) from None
     return parse_spec(data, str(path))
+
+
+#: The environment variable naming the office's forms folder (as `--forms DIR` does).
+FORMS_ENV = "PERFEVAL_XL_FORMS"
+
+
+@dataclass(frozen=True)
+class FormSet:
+    """The forms a run knows: the office's own (`--forms DIR`, a folder of `.toml`) before the
+    built-in ones. A workbook names its form by id and version; `find` answers with the office's
+    spec first, so an office that changes a built-in form (same id and version) is obeyed.
+
+    Built only by `load_forms`. Travels to `collect` workers with its specs (a few KB each).
+    """
+
+    folder: str | None = None
+    specs: tuple[Spec, ...] = ()
+    #: files of the folder that are not valid specs, each as its SpecError (for `forms`)
+    problems: tuple[SpecError, ...] = ()
+
+    def __reduce__(self) -> tuple:
+        # a SpecError does not pickle; workers need only the specs
+        return (FormSet, (self.folder, self.specs, ()))
+
+    def find(self, form_id: str, version: int | None) -> Spec | None:
+        """The spec of exactly `form_id` version `version`: the office's, else built-in."""
+        for s in self.specs:
+            if s.id == form_id and s.version == version:
+                return s
+        if form_id in _builtin_ids():
+            s = _load_builtin(form_id)
+            if s.version == version:
+                return s
+        return None
+
+    def newest(self, form_id: str) -> Spec | None:
+        """A spec of `form_id` in any version (the office's newest, else built-in), for a
+        workbook whose own version is known nowhere: it is read by name (W010)."""
+        own = [s for s in self.specs if s.id == form_id]
+        if own:
+            return max(own, key=lambda s: s.version)
+        return _load_builtin(form_id) if form_id in _builtin_ids() else None
+
+    def get(self, form: str | Path) -> Spec:
+        """A form as `template --form` names it: a `.toml` path, an id of the office's folder
+        (its newest version), or a built-in id.
+
+        Raises:
+            SpecError: the form is known nowhere, or its file is not a valid spec.
+        """
+        text = str(form)
+        if not (text.endswith(".toml") or "/" in text or "\\" in text):
+            own = self.newest(text) if any(s.id == text for s in self.specs) else None
+            if own is not None:
+                return own
+            if text not in _builtin_ids():
+                known = sorted({*(s.id for s in self.specs), *_builtin_ids()})
+                raise SpecError(
+                    text,
+                    "",
+                    Text(
+                        f"没有这种表式；可选：{'、'.join(known)}，或给出 .toml 文件路径",
+                        f"unknown form; choose one of {', '.join(known)} or give a .toml path",
+                    ),
+                )
+        return load_spec(text)
+
+    def listed(self) -> list[tuple[Spec, str]]:
+        """Every form, with where it comes from (the folder's file, or "built-in"); an office
+        spec that replaces a built-in one of the same id and version hides it."""
+        own = {(s.id, s.version) for s in self.specs}
+        out = [(s, s.path) for s in self.specs]
+        for form_id in _builtin_ids():
+            s = _load_builtin(form_id)
+            if (s.id, s.version) not in own:
+                out.append((s, "built-in"))
+        return sorted(out, key=lambda x: (x[0].id, x[0].version))
+
+
+BUILTIN_FORMS = FormSet()
+
+
+def load_forms(folder: Path | str | None = None) -> FormSet:
+    """The office's forms in `folder` (every `*.toml` directly in it) before the built-in ones.
+
+    A file that is not a valid spec, or repeats the id and version of an earlier file, is kept
+    in `problems` and left out: one broken file must not stop a year's collection.
+
+    Raises:
+        SpecError: `folder` is not a readable folder.
+    """
+    if folder is None:
+        return BUILTIN_FORMS
+    root = Path(folder)
+    try:
+        names = sorted(p for p in root.iterdir() if _is_spec(p.name))
+    except OSError as exc:
+        why = Text("不是文件夹", "not a folder") if root.exists() and not root.is_dir() else None
+        raise SpecError(
+            root,
+            "",
+            why
+            or Text(
+                f"无法读取表式文件夹（{exc.strerror}）",
+                f"cannot read the forms folder ({exc.strerror})",
+            ),
+        ) from None
+    specs: list[Spec] = []
+    problems: list[SpecError] = []
+    for path in names:
+        try:
+            spec = _load_file(path)
+        except SpecError as exc:
+            problems.append(exc)
+            continue
+        twin = next((s for s in specs if (s.id, s.version) == (spec.id, spec.version)), None)
+        if twin is not None:
+            problems.append(
+                SpecError(
+                    path,
+                    "form.id",
+                    Text(
+                        f"与 {twin.path} 的表式 id 和版本相同（{spec.id} 第 {spec.version} 版），未使用",
+                        f"same id and version as {twin.path} ({spec.id} v{spec.version}): not used",
+                    ),
+                )
+            )
+            continue
+        specs.append(spec)
+    return FormSet(str(root), tuple(specs), tuple(problems))
+
+
+def forms_from_env() -> Path | None:
+    """The forms folder `PERFEVAL_XL_FORMS` names, if set and not empty."""
+    value = os.environ.get(FORMS_ENV, "").strip()
+    return Path(value) if value else None
 
 
 def _builtin_dir() -> Any:
@@ -345,7 +547,20 @@ def _is_spec(name: str) -> bool:
 
 
 def parse_spec(data: bytes, path: str) -> Spec:
-    """Parse and validate spec text; `path` is only used to name the file in errors."""
+    """Parse and validate spec text; `path` is only used to name the file in errors.
+
+    The same limits apply to every spec (`MAX_SPEC_BYTES`, `MAX_SPEC_STRING`,
+    `MAX_SPEC_ARRAY`, `MAX_SPEC_DEPTH`, no control characters), because a spec embedded in a
+    unit's workbook is the unit's data like any cell."""
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(
+            path,
+            "",
+            Text(
+                f"表式文件超过 {MAX_SPEC_BYTES // 1024} KB，不是表式",
+                f"larger than {MAX_SPEC_BYTES // 1024} KB: not a spec",
+            ),
+        )
     try:
         raw = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -354,7 +569,50 @@ def parse_spec(data: bytes, path: str) -> Spec:
         raise SpecError(
             path, "", Text(f"TOML 语法错误：{exc}", f"TOML syntax error: {exc}")
         ) from None
-    return _Builder(path).build(raw)
+    _within_limits(raw, path, "", 0)
+    return _Builder(path, data).build(raw)
+
+
+@cache
+def _parsed(data: bytes, path: str) -> Spec:
+    """`parse_spec`, once per text and process: 10,000 workbooks of one office form, or with
+    one embedded spec, parse it once (and a pickled spec arrives as this call)."""
+    return parse_spec(data, path)
+
+
+def _within_limits(value: Any, path: str, key: str, depth: int) -> None:
+    """Refuse a spec whose size or text no real form has, before any of it is used."""
+    if depth > MAX_SPEC_DEPTH:
+        raise SpecError(path, key, Text("嵌套层数过多", "nested too deeply"))
+    if isinstance(value, dict):
+        for k, v in value.items():
+            sub = f"{key}.{k}" if key else str(k)
+            _within_limits(str(k), path, sub, depth + 1)
+            _within_limits(v, path, sub, depth + 1)
+    elif isinstance(value, list):
+        if len(value) > MAX_SPEC_ARRAY:
+            raise SpecError(
+                path,
+                key,
+                Text(f"超过 {MAX_SPEC_ARRAY} 项", f"more than {MAX_SPEC_ARRAY} entries"),
+            )
+        for i, v in enumerate(value):
+            _within_limits(v, path, f"{key}[{i}]", depth + 1)
+    elif isinstance(value, str):
+        if len(value) > MAX_SPEC_STRING:
+            raise SpecError(
+                path,
+                key,
+                Text(
+                    f"文字超过 {MAX_SPEC_STRING} 个字符", f"text over {MAX_SPEC_STRING} characters"
+                ),
+            )
+        if _SPEC_CONTROL.search(value):
+            raise SpecError(
+                path,
+                key,
+                Text("含控制字符或文字方向控制符", "holds a control or text-direction character"),
+            )
 
 
 class _Table:
@@ -429,10 +687,11 @@ class _Table:
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.seen)
         if unknown:
+            known = ", ".join(sorted(self.seen))
             self.fail(
                 Text(
-                    f"未知的键（拼写错误？）：{', '.join(unknown)}",
-                    f"unknown key: {', '.join(unknown)}",
+                    f"未知的键（拼写错误？）：{', '.join(unknown)}（可用：{known}）",
+                    f"unknown key: {', '.join(unknown)} (known: {known})",
                 )
             )
 
@@ -498,50 +757,117 @@ def _statuses_only(t: _Table, table: dict, statuses: tuple[str, ...], key: str) 
         )
 
 
-class _Builder:
-    """Validates raw TOML into a `Spec`, failing on the first wrong key with its path."""
+class _Skip(Exception):
+    """A part of the spec whose mistakes are already reported: what depends on it is not
+    checked, so one mistake is not reported again as the next one's cause."""
 
-    def __init__(self, path: str) -> None:
+
+#: The top-level tables of a spec.
+_SECTIONS = (
+    "form",
+    "header",
+    "funds",
+    "goals",
+    "indicators",
+    "footer",
+    "taxonomy",
+    "scoring",
+    "checks",
+    "roster",
+)
+
+
+class _Builder:
+    """Validates raw TOML into a `Spec`, collecting every wrong key with its path: an office
+    editing a spec sees all its mistakes in one run (`SpecErrors`), not one per run. Each
+    section, and each entry of a list of tables, is checked on its own; what depends on a
+    part with a mistake is left unchecked rather than reported again."""
+
+    def __init__(self, path: str, source: bytes = b"") -> None:
         self.path = path
+        self.source = source
+        self.errors: list[SpecError] = []
+
+    @contextmanager
+    def _item(self) -> Iterator[None]:
+        """Check one section or one entry; its first mistake is kept, the rest goes on."""
+        try:
+            yield
+        except SpecError as exc:
+            self.errors.append(exc)
+        except _Skip:
+            pass
+
+    def _settle(self, mark: int) -> None:
+        """After a list of entries: stop the section if an entry had a mistake (its checks
+        across entries, such as duplicates or missing names, would only echo it)."""
+        if len(self.errors) > mark:
+            raise _Skip
 
     def build(self, raw: dict[str, Any]) -> Spec:
         top = _Table(raw, self.path, "")
-        form = top.table("form")
-        scored = form.get("scored", bool)
-        spec_fields: dict[str, Any] = {
-            "path": self.path,
+        # a section skipped for a mistake elsewhere is not an unknown key
+        top.seen.update(name for name in _SECTIONS if name != "roster" or "roster" in raw)
+        fields: dict[str, Any] = {"path": self.path, "source": self.source}
+        with self._item():
+            fields.update(self._form(top.table("form")))
+        # the funds and indicators depend on `scored`; a form table with a mistake elsewhere
+        # still says it
+        form_raw = raw.get("form")
+        scored = fields.get("scored", isinstance(form_raw, dict) and form_raw.get("scored") is True)
+        with self._item():
+            fields["header"] = self._header(top)
+        with self._item():
+            fields.update(self._funds(top.table("funds"), scored))
+        with self._item():
+            fields["goals"] = self._goals(top.table("goals"))
+        with self._item():
+            fields.update(self._indicators(top.table("indicators"), scored))
+        if "fund_columns" in fields and "indicator_columns" in fields:
+            with self._item():
+                if len(fields["fund_columns"]) + 1 > len(fields["indicator_columns"]):
+                    # The sheet's grid is the indicator columns; the fund block must fit in it.
+                    top.fail(
+                        Text(
+                            "资金列数须少于指标列数（表格按指标列排版）",
+                            "fewer fund columns than indicator columns",
+                        ),
+                        "funds.columns",
+                    )
+        if "header" in fields:
+            with self._item():
+                fields["footer"] = self._footer(top, fields["header"])
+        with self._item():
+            fields.update(self._taxonomy(top.table("taxonomy")))
+        if "level1" in fields:
+            with self._item():
+                fields.update(self._scoring(top.table("scoring"), fields, scored))
+        with self._item():
+            fields.update(self._checks(top.table("checks")))
+        if all(k in fields for k in ("header", "goals", "fund_rows")):
+            with self._item():
+                fields["roster_aliases"] = self._roster(top, fields)
+        with self._item():
+            top.done()
+        if self.errors:
+            raise self.errors[0] if len(self.errors) == 1 else SpecErrors(self.errors)
+        return Spec(**fields)
+
+    def _form(self, form: _Table) -> dict[str, Any]:
+        fields: dict[str, Any] = {
             "id": form.text("id", check=lambda v: None if _FORM_ID.match(v) else _BAD_ID),
             "version": form.integer("version", lo=1),
             "title": form.text("title"),
             "description": form.text("description", ""),
             "sheet": form.text("sheet", check=_sheet_name),
             "amount_unit": form.text("amount_unit", "万元"),
-            "scored": scored,
+            "scored": form.get("scored", bool),
             "indicator_rows": form.integer("indicator_rows", 20, lo=1, hi=500),
         }
         form.done()
-        if spec_fields["sheet"].lower() in ("_lists", "_meta", "填报说明"):
+        if fields["sheet"].lower() in ("_lists", "_meta", "填报说明"):
             form.fail(Text("此工作表名由工具保留", "this sheet name is reserved"), "sheet")
-        spec_fields["header"] = self._header(top)
-        spec_fields.update(self._funds(top.table("funds"), scored))
-        spec_fields["goals"] = self._goals(top.table("goals"))
-        spec_fields.update(self._indicators(top.table("indicators"), scored))
-        if len(spec_fields["fund_columns"]) + 1 > len(spec_fields["indicator_columns"]):
-            # The sheet's grid is the indicator table's columns; the fund block must fit in it.
-            top.fail(
-                Text(
-                    "资金列数须少于指标列数（表格按指标列排版）",
-                    "fewer fund columns than indicator columns",
-                ),
-                "funds.columns",
-            )
-        spec_fields["footer"] = self._footer(top, spec_fields["header"])
-        spec_fields.update(self._taxonomy(top.table("taxonomy")))
-        spec_fields.update(self._scoring(top.table("scoring"), spec_fields, scored))
-        spec_fields.update(self._checks(top.table("checks")))
-        spec_fields["roster_aliases"] = self._roster(top, spec_fields)
-        top.done()
-        return Spec(**spec_fields)
+        return fields
 
     def _roster(self, top: _Table, spec_fields: dict[str, Any]) -> dict[str, tuple[str, ...]]:
         """`[roster.aliases]`: each key a field the roster may give, each alias a header no
@@ -594,9 +920,10 @@ class _Builder:
 
     def _header(self, top: _Table) -> tuple[HeaderField, ...]:
         fields = []
+        mark = len(self.errors)
         for t in top.tables("header"):
-            fields.append(
-                HeaderField(
+            with self._item():
+                field = HeaderField(
                     name=t.text("name", check=_ident),
                     label=t.text("label"),
                     type=t.text("type", "text", check=_one_of(HEADER_TYPES)),
@@ -604,9 +931,21 @@ class _Builder:
                     max_length=t.integer("max_length", 100, lo=1, hi=32767),
                     required=t.get("required", bool, True),
                     help=t.text("help", ""),
+                    lines=t.integer("lines", 1, lo=1, hi=HEADER_LINES_MAX),
+                    after=t.text("after", "", check=_one_of(HEADER_PLACES)),
                 )
-            )
-            t.done()
+                if field.lines > 1 and (field.span != "full" or field.type != "text"):
+                    # a tall block wraps across the form's width; a code or year is one short line
+                    t.fail(
+                        Text(
+                            'lines 大于 1 的字段须为 span = "full" 且 type = "text"',
+                            'lines above 1 need span = "full" and type = "text"',
+                        ),
+                        "lines",
+                    )
+                fields.append(field)
+                t.done()
+        self._settle(mark)
         names = [f.name for f in fields]
         _unique(top, "header", names)
         missing = [n for n in REQUIRED_HEADER if n not in names]
@@ -626,21 +965,27 @@ class _Builder:
 
     def _funds(self, t: _Table, scored: bool) -> dict[str, Any]:
         rows = []
+        mark = len(self.errors)
         for r in t.tables("rows"):
-            label = r.text("label")
-            rows.append(FundRow(r.text("key", check=_ident), label, r.text("short", label)))
-            r.done()
+            with self._item():
+                label = r.text("label")
+                rows.append(FundRow(r.text("key", check=_ident), label, r.text("short", label)))
+                r.done()
+        self._settle(mark)
         cols = []
+        mark = len(self.errors)
         for c in t.tables("columns"):
-            cols.append(
-                FundColumn(
-                    key=c.text("key", check=_ident),
-                    label=c.text("label"),
-                    kind=c.text("kind", check=_one_of(FUND_KINDS)),
-                    max_length=c.integer("max_length", 200, lo=1, hi=32767),
+            with self._item():
+                cols.append(
+                    FundColumn(
+                        key=c.text("key", check=_ident),
+                        label=c.text("label"),
+                        kind=c.text("kind", check=_one_of(FUND_KINDS)),
+                        max_length=c.integer("max_length", 200, lo=1, hi=32767),
+                    )
                 )
-            )
-            c.done()
+                c.done()
+        self._settle(mark)
         _unique(t, "rows", [r.key for r in rows])
         _unique(t, "columns", [c.key for c in cols])
         if len(rows) < 2 or rows[0].key != "total":
@@ -688,16 +1033,50 @@ class _Builder:
 
     def _indicators(self, t: _Table, scored: bool) -> dict[str, Any]:
         cols = []
+        mark = len(self.errors)
         for c in t.tables("columns"):
-            cols.append(
-                IndicatorColumn(
-                    key=c.text("key", check=_one_of(INDICATOR_KEYS)),
-                    label=c.text("label"),
-                    width=c.number("width", 12, lo=1),
-                    max_length=c.integer("max_length", 100, lo=1, hi=32767),
+            with self._item():
+                key = c.text("key", check=_ident)
+                kind = c.text("kind", "", check=_one_of(INDICATOR_KINDS))
+                if key in INDICATOR_KEYS and kind:
+                    c.fail(
+                        Text(
+                            f"{key} 是内置列，不能写 kind（kind 只用于额外的文字列）",
+                            f"{key} is a built-in column: kind is only for extra text columns",
+                        ),
+                        "kind",
+                    )
+                if key not in INDICATOR_KEYS and not kind:
+                    c.fail(
+                        Text(
+                            f"未知的指标列 {key}：应为 {' / '.join(INDICATOR_KEYS)} 之一，"
+                            f'或写 kind = "{INDICATOR_TEXT_KIND}" 作为额外的文字列',
+                            f"unknown column {key}: must be one of {', '.join(INDICATOR_KEYS)}, "
+                            f'or an extra text column with kind = "{INDICATOR_TEXT_KIND}"',
+                        ),
+                        "key",
+                    )
+                if len(key) > INDICATOR_KEY_MAX:
+                    c.fail(
+                        Text(
+                            f"不能超过 {INDICATOR_KEY_MAX} 个字符",
+                            f"at most {INDICATOR_KEY_MAX} characters",
+                        ),
+                        "key",
+                    )
+                cols.append(
+                    IndicatorColumn(
+                        key=key,
+                        label=c.text("label"),
+                        width=c.number("width", 12, lo=1),
+                        max_length=c.integer("max_length", 100, lo=1, hi=32767),
+                        kind=kind,
+                        # built-in columns have their prompts in the generator: `help` stays unknown
+                        help=c.text("help", "") if kind else "",
+                    )
                 )
-            )
-            c.done()
+                c.done()
+        self._settle(mark)
         keys = [c.key for c in cols]
         _unique(t, "columns", keys)
         if keys[:3] != ["level1", "level2", "name"]:
@@ -740,24 +1119,39 @@ class _Builder:
 
     def _footer(self, top: _Table, header: tuple[HeaderField, ...]) -> tuple[FooterField, ...]:
         fields = []
+        mark = len(self.errors)
         for t in top.tables("footer", None):
-            fields.append(
-                FooterField(
-                    name=t.text("name", check=_ident),
-                    label=t.text("label"),
-                    max_length=t.integer("max_length", 200, lo=1, hi=32767),
-                    help=t.text("help", ""),
+            with self._item():
+                fields.append(
+                    FooterField(
+                        name=t.text("name", check=_ident),
+                        label=t.text("label"),
+                        max_length=t.integer("max_length", 200, lo=1, hi=32767),
+                        help=t.text("help", ""),
+                    )
                 )
-            )
-            t.done()
+                t.done()
+        self._settle(mark)
         _unique(top, "footer", [f.name for f in fields] + [h.name for h in header])
         return tuple(fields)
 
     def _taxonomy(self, t: _Table) -> dict[str, Any]:
         level1 = []
+        mark = len(self.errors)
         for lt in t.tables("level1"):
-            level1.append(Level1(lt.text("label"), lt.number("weight", lo=0), lt.strings("level2")))
-            lt.done()
+            with self._item():
+                level1.append(
+                    Level1(
+                        lt.text("label"),
+                        lt.number("weight", lo=0),
+                        lt.strings("level2"),
+                        required=lt.get("required", bool, True),
+                        # "" until `_scoring` reads the form's default (`level1_weight_rule`)
+                        weight_rule=lt.text("weight_rule", "", check=_one_of(WEIGHT_RULES)),
+                    )
+                )
+                lt.done()
+        self._settle(mark)
         if not level1:
             t.fail(Text("至少需要一个一级指标", "at least one level1 entry"), "level1")
         _unique(t, "level1", [x.label for x in level1])
@@ -848,9 +1242,12 @@ class _Builder:
             points[status] = float(point)
         _statuses_only(t, raw_points, fields["statuses"], "qualitative_points")
         grades = []
+        mark = len(self.errors)
         for g in t.tables("grades"):
-            grades.append(Grade(g.text("label"), g.number("min", lo=0)))
-            g.done()
+            with self._item():
+                grades.append(Grade(g.text("label"), g.number("min", lo=0)))
+                g.done()
+        self._settle(mark)
         mins = [g.min for g in grades]
         if not grades or mins != sorted(mins, reverse=True) or mins[-1] != 0:
             t.fail(
@@ -859,12 +1256,32 @@ class _Builder:
                 ),
                 "grades",
             )
+        # the default of `[[taxonomy.level1]]` entries without a `weight_rule` ("principle"
+        # unless given); the old `level1_weights_fixed` still reads (true: "fixed", false:
+        # "free"), so that specs copied before it was replaced load; both at once are refused
+        old = t.get("level1_weights_fixed", bool, None)
+        rule = t.text("level1_weight_rule", None, check=_one_of(WEIGHT_RULES))
+        if old is not None and rule is not None:
+            t.fail(
+                Text(
+                    "level1_weight_rule 与旧键 level1_weights_fixed 只能给出一个"
+                    '（level1_weights_fixed = true 即 "fixed"，false 即 "free"）',
+                    "give level1_weight_rule or the old level1_weights_fixed, not both "
+                    '(level1_weights_fixed = true is "fixed", false is "free")',
+                ),
+                "level1_weight_rule",
+            )
+        if rule is None:
+            rule = "principle" if old is None else ("fixed" if old else "free")
         result = {
             "score_total": total,
             "exec_weight": exec_weight,
             "qualitative_bands": bands,
             "qualitative_points": points,
-            "level1_weights_fixed": t.get("level1_weights_fixed", bool, True),
+            "level1": tuple(
+                replace(x, weight_rule=x.weight_rule or rule) for x in fields["level1"]
+            ),
+            "level1_weight_rule": rule,
             "reverse_rule": t.text("reverse_rule", "linear", check=_one_of(REVERSE_RULES)),
             "over_achievement": t.number("over_achievement", 1.3, lo=1),
             "round_digits": t.integer("round_digits", 2, lo=0, hi=6),

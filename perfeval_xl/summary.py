@@ -29,7 +29,7 @@ from xlsxwriter.xmlwriter import XMLwriter
 from ._version import __version__
 from .collect import Collection, RosterStatus, Submission, no_gc_pauses
 from .fileio import write_output
-from .findings import ERROR, Finding
+from .findings import ERROR, INFO, WARNING, Finding
 from .generate import (
     DOCUMENT_SUMMARY,
     PROP_DOCUMENT,
@@ -121,6 +121,8 @@ PRINT_CAPS: dict[str, dict[str, int]] = {
     },
     SHEET_ROSTER: {"实施单位": 20, "项目名称": 24, "来源文件": 24},
 }
+#: Width cap of 绩效指标's columns of extra free-text indicator columns (指标解释 …).
+EXTRA_CAP = 24
 
 _BASE = {"font_name": "宋体", "font_size": 10, "valign": "vcenter", "border": 1}
 _TOTAL = {"bold": True, "bg_color": "#DDEBF7"}
@@ -259,7 +261,7 @@ def other_counts(collection: Collection) -> dict[str, int]:
     found = collection.unattributed()
     return {
         "errors": sum(f.severity == ERROR for f in found),
-        "warnings": sum(f.severity != ERROR for f in found),
+        "warnings": sum(f.severity == WARNING for f in found),
     }
 
 
@@ -1174,6 +1176,8 @@ class _SummaryWriter:
             ("自评得分", "score"),
             ("偏差原因", "text"),
         ]
+        extra = _extra_indicator_columns(self.projects, {h for h, _ in columns})
+        columns += [(header, "text") for _, header in extra]
         table = self._bulk(SHEET_INDICATORS, columns)
         for s in self.projects:
             rec, score = _rec(s), _score(s)
@@ -1198,9 +1202,12 @@ class _SummaryWriter:
                         sc.computed if sc else None,
                         reported,
                         ind.value("reason"),
+                        # blank where the project's form has no such column
+                        *(ind.value(key) for key, _ in extra),
                     ]
                 )
-        table.finish(caps=PRINT_CAPS[SHEET_INDICATORS])
+        caps = {**PRINT_CAPS[SHEET_INDICATORS], **{h: EXTRA_CAP for _, h in extra}}
+        table.finish(caps=caps)
 
     # -- 问题清单 --------------------------------------------------------------------------
     def _findings(self) -> None:
@@ -1239,12 +1246,12 @@ class _SummaryWriter:
                     f.sheet,
                     f.cell,
                     f.code,
-                    "错误" if error else "警告",
+                    "错误" if error else "提示" if f.severity == INFO else "警告",
                     "有效" if live else "已被取代",
                     _field_label(spec or fallback, f),
                     f.message.render("zh"),
                 ],
-                {7: "bad" if error else "warn"} if live else None,
+                {7: "bad" if error else "warn"} if live and f.severity != INFO else None,
             )
         table.finish(caps=PRINT_CAPS[SHEET_FINDINGS])
 
@@ -1294,6 +1301,23 @@ class _SummaryWriter:
                 {5: "warn"},
             )
         table.finish(caps=PRINT_CAPS[SHEET_ROSTER])
+
+
+def _extra_indicator_columns(
+    projects: Sequence[Submission], taken: set[str]
+) -> list[tuple[str, str]]:
+    """(key, header) of every extra free-text indicator column (`kind = "text"`: 指标解释,
+    改进措施 …) of the forms summarised, in the order first met: one column each, headed by
+    the label its first form gives it, or by "label（key）" where that header is already
+    another column's."""
+    out: dict[str, str] = {}
+    for s in projects:
+        for c in _rec(s).spec.indicator_columns:
+            if c.extra and c.key not in out:
+                header = c.label if c.label not in taken else f"{c.label}（{c.key}）"
+                taken.add(header)
+                out[c.key] = header
+    return list(out.items())
 
 
 def _abs_col_range(col: int, first: int, count: int) -> str:

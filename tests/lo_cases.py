@@ -16,7 +16,7 @@ from pathlib import Path
 
 from perfeval_xl import DEFAULT_PASSWORD, build_template, load_spec, read_roster
 
-FORMS = ["national-2020", "sichuan-2023", "sichuan-2022"]
+FORMS = ["national-2020", "sichuan-2023", "sichuan-2022", "national-2021"]
 DEPT = {
     "dept_code": "109101",
     "dept_name": "中共攀枝花市仁和区委宣传部",
@@ -33,6 +33,8 @@ CASES = {
     "tampered-budget": ("national-2020", "城市形象宣传片"),
     # protection removed in LibreOffice, a row inserted into the indicator table and filled
     "inserted-row": ("national-2020", "新闻发布会保障"),
+    # 成本指标 as a 一级 of its own (财预〔2021〕101号)
+    "national-2021": ("national-2021", "新时代文明实践宣讲活动"),
 }
 ROSTER_COLUMNS = [
     "dept_code",
@@ -94,6 +96,8 @@ def indicators(form: str, rows: list[tuple] | None = None) -> list[dict]:
         if form == "sichuan-2023":
             sign, target, actual, unit = SICHUAN_2023[i]
             ind.update(sign=sign, target=target, actual=actual, unit=unit)
+        if form == "national-2021" and ind["level2"] == "成本指标":
+            ind.update(level1="成本指标", level2="经济成本指标")
         out.append({k: v for k, v in ind.items() if k in spec.indicator_keys})
     return out
 

@@ -120,8 +120,8 @@ def test_unknown_form():
     result = run("--lang", "en", "template", "--form", "hainan-2030")
     assert result.exit_code == 1
     assert result.output == (
-        "Error: hainan-2030: unknown form; choose one of national-2020, sichuan-2022, "
-        "sichuan-2023 or give a .toml path\n"
+        "Error: hainan-2030: unknown form; choose one of national-2020, national-2021, "
+        "sichuan-2022, sichuan-2023 or give a .toml path\n"
     )
 
 
@@ -168,6 +168,7 @@ def test_forms_lists_and_describes():
     assert result.exit_code == 0
     assert [line.split("\t")[0] for line in result.output.splitlines()] == [
         "national-2020 *",
+        "national-2021",
         "sichuan-2022",
         "sichuan-2023",
     ]

@@ -262,6 +262,7 @@ def test_identity_in_properties_and_meta_sheet(form_id, templates):
         "perfeval_spec_version": str(spec.version),
         "perfeval_workbook_id": wid,
         "perfeval_generator": props["perfeval_generator"],
+        "perfeval_spec_sha256": spec.digest,
     }
     assert props["perfeval_generator"].startswith("perfeval-xl ")
     assert named_cell(wb, "pe_meta_form_id").value == form_id

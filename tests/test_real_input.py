@@ -172,7 +172,7 @@ def test_a_word_that_is_no_status_is_still_an_error(tmp_path):
 
 
 # -- 3. pre-printed rows -------------------------------------------------------------------------
-@pytest.mark.parametrize("form", ["national-2020", "sichuan-2022", "sichuan-2023"])
+@pytest.mark.parametrize("form", ["national-2020", "national-2021", "sichuan-2022", "sichuan-2023"])
 def test_a_row_with_only_its_categories_is_no_indicator(tmp_path, form):
     printed = {"level1": "效益指标", "level2": "经济效益指标"}
     if form == "sichuan-2023":

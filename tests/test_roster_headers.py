@@ -106,7 +106,7 @@ ALIASES = [
 ]
 
 
-@pytest.mark.parametrize("form", ["national-2020", "sichuan-2022", "sichuan-2023"])
+@pytest.mark.parametrize("form", ["national-2020", "national-2021", "sichuan-2022", "sichuan-2023"])
 @pytest.mark.parametrize(("header", "field"), ALIASES)
 def test_each_alias_names_its_field(tmp_path, form, header, field):
     base = {"dept_code": "主管部门代码", "unit_name": "实施单位", "project_name": "项目名称"}

@@ -71,6 +71,7 @@ SCORES = {
     "sichuan-2022": 89.72,
     "tampered-budget": 87.73,  # 104.63 / 155.5 = 67.29 % gives 6.73 points
     "inserted-row": 89.71,
+    "national-2021": 89.71,
 }
 
 
@@ -322,7 +323,7 @@ def test_what_libreoffice_itself_holds(live):
 
 
 def test_collect_reads_what_libreoffice_saved(saved, tmp_path):
-    """All five files in one inbox, compared with the roster they were issued from: only the
+    """All six files in one inbox, compared with the roster they were issued from: only the
     two tampered files are reported, with what was done to them."""
     inbox = inbox_of(list(saved.files.values()), tmp_path / "inbox")
     code, out = run_collect(inbox, saved.roster, tmp_path)
@@ -333,9 +334,10 @@ def test_collect_reads_what_libreoffice_saved(saved, tmp_path):
     }
     assert found == {
         "national-2020": [],
-        # one national-2020 roster for the three forms: the other two are W606
+        # one national-2020 roster for the four forms: the other three are W606
         "sichuan-2023": [("W606", None)],
         "sichuan-2022": [("W606", None)],
+        "national-2021": [("W606", None)],
         "tampered-budget": [("W012", None), ("E603", "fund_fiscal_budget")],
         "inserted-row": [("W012", None), ("W016", None)],
     }
@@ -343,14 +345,14 @@ def test_collect_reads_what_libreoffice_saved(saved, tmp_path):
     assert all(r["received"] for r in out["roster"])
     ((dept,),) = [out["departments"]]
     assert (dept["projects"], dept["errors"], dept["warnings"]) == (
-        5,
+        6,
         1,
-        5,
-    )  # W012 ×2, W016, W606 ×2
+        6,
+    )  # W012 ×2, W016, W606 ×3
     # the office's issued budget, not the one typed over it (E603): every file's is the same
-    assert dept["budget"] == pytest.approx(5 * BUDGET_TOTAL)
-    assert dept["spent"] == pytest.approx(5 * SPENT_TOTAL)
-    assert dept["grades"] == {"优": 0, "良": 5, "中": 0, "差": 0}
+    assert dept["budget"] == pytest.approx(6 * BUDGET_TOTAL)
+    assert dept["spent"] == pytest.approx(6 * SPENT_TOTAL)
+    assert dept["grades"] == {"优": 0, "良": 6, "中": 0, "差": 0}
 
 
 def test_libreoffice_files_in_tests_data():

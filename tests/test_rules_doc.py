@@ -33,8 +33,8 @@ def test_rules_doc_in_english_differs_in_headings_only():
 
 def test_codes_are_stable_and_well_formed():
     for code, rule in RULES.items():
-        assert re.fullmatch(r"[EW]\d{3}", code)
-        assert rule.severity == ("error" if code[0] == "E" else "warning")
+        assert re.fullmatch(r"[EWI]\d{3}", code)
+        assert rule.severity == {"E": "error", "W": "warning", "I": "info"}[code[0]]
         for text in (rule.what, rule.why, rule.fix):
             assert text.zh and text.en
 
@@ -43,5 +43,5 @@ def test_every_code_used_in_the_package_is_registered():
     package = Path(__file__).resolve().parent.parent / "perfeval_xl"
     used = set()
     for path in package.glob("*.py"):
-        used |= set(re.findall(r'"([EW]\d{3})"', path.read_text(encoding="utf-8")))
+        used |= set(re.findall(r'"([EWI]\d{3})"', path.read_text(encoding="utf-8")))
     assert used <= set(RULES)

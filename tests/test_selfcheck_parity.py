@@ -20,7 +20,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from helpers import named_cell, open_xlsx
+from helpers import check_as, named_cell, open_xlsx, spec_variant
 from openpyxl.formula.tokenizer import Token, Tokenizer
 from openpyxl.utils.cell import coordinate_to_tuple
 
@@ -46,8 +46,25 @@ from perfeval_xl.selfcheck import (
     too_long,
 )
 
-FORMS = ["national-2020", "sichuan-2023", "sichuan-2022"]
+FORMS = ["national-2020", "national-2021", "sichuan-2023", "sichuan-2022"]
 SHEET = "'自评表'"
+#: national-2020 with its weights fixed (E503): no built-in form fixes them
+FIXED = "national-2020+fixed"
+
+
+def spec_of(form: str):
+    """A built-in form, or FIXED."""
+    if form == FIXED:
+        return spec_variant(
+            "national-2020", 'level1_weight_rule = "principle"', 'level1_weight_rule = "fixed"'
+        )
+    return load_spec(form)
+
+
+def check_case(form: str, path: Path):
+    """`check_workbook`, by the spec the case's template was made from."""
+    return check_as(spec_of(form), path) if form == FIXED else check_workbook(path)
+
 
 # -- what the unit types: a clean form of each kind ----------------------------------------
 ISSUED = {
@@ -81,13 +98,15 @@ SPLIT = [("≥", "12", "15", "次"), ("≥", "95", "100", "%"), ("≤", "100", "
 
 
 def base_rows(form: str) -> list[dict]:
-    spec = load_spec(form)
+    spec = spec_of(form)
     rows = []
     for i, values in enumerate(ROWS_NATIONAL):
         row = dict(zip(KEYS, values, strict=True))
         if form == "sichuan-2023":
             sign, target, actual, unit = SPLIT[i]
             row.update(sign=sign, target=target, actual=actual, unit=unit)
+        if form == "national-2021" and row["level2"] == "成本指标":  # a 一级 of its own there
+            row.update(level1="成本指标", level2="经济成本指标")
         rows.append({k: v for k, v in row.items() if k in spec.indicator_keys})
     return rows
 
@@ -133,19 +152,22 @@ class Case:
             if i not in self.drop
         ]
         rows += [dict(r) for r in self.add]
-        keys = load_spec(self.form).indicator_keys
+        keys = spec_of(self.form).indicator_keys
         if rows:
             for k in keys:
                 values[f"pe_ind_{k}"] = [row.get(k) for row in rows]
         return {k: v for k, v in values.items() if v is not None}
 
 
-N, S23, S22 = "national-2020", "sichuan-2023", "sichuan-2022"
+N, N21, S23, S22 = "national-2020", "national-2021", "sichuan-2023", "sichuan-2022"
+#: 产出 45 and 效益 35 (of 50 and 30)
+SPLIT_WEIGHTS = {0: {"weight": 15, "score": 15}, 3: {"weight": 35, "score": 35}}
 QUALITATIVE_ROW = 3  # 城市形象: 定性, weight 30, band 24–30 when done, 18–24 when partly done
 CASES = [
     Case("clean"),
     Case("clean-s23", S23),
     Case("clean-s22", S22),
+    Case("clean-n21", N21),
     # nothing filled in but a code: what the issued template's own cached 自检 says, recalculated
     Case(
         "untouched",
@@ -170,7 +192,17 @@ CASES = [
     Case("E401-no-status-s22", S22, exp={"E401"}, rows={1: {"status": None}}),
     Case("E402-level1", exp={"E402"}, rows={0: {"level1": "产出类"}}),
     Case("E403-unknown", exp={"E403"}, rows={1: {"level2": "宣传指标"}}),
-    Case("E403-misfiled", exp={"E403", "E503"}, rows={2: {"level2": "社会效益指标"}}),
+    # (产出 40 and 效益 40 of 50 and 30 in principle: W512 twice, a warning, not counted)
+    Case("E403-misfiled", exp={"E403"}, rows={2: {"level2": "社会效益指标"}}),
+    Case("E403-misfiled-fixed", FIXED, exp={"E403", "E503"}, rows={2: {"level2": "社会效益指标"}}),
+    # a 2020-style 产出指标 / 成本指标 row on national-2021: read as 经济成本指标 (W204), which
+    # belongs to the 一级 成本指标
+    Case(
+        "E403-cost-under-output-n21",
+        N21,
+        exp={"E403"},
+        rows={2: {"level1": "产出指标", "level2": "成本指标"}},
+    ),
     Case("E404-status", exp={"E404"}, rows={0: {"status": "完成了"}}),
     Case("E404-stop-inside", exp={"E404"}, rows={0: {"status": "已.完成"}}),
     Case("E405-partly", exp={"E405"}, rows={QUALITATIVE_ROW: {"status": "部分完成", "score": 21}}),
@@ -192,6 +224,10 @@ CASES = [
     Case("E405-alias", exp={"E405"}, rows={QUALITATIVE_ROW: {"status": "基本完成", "score": 21}}),
     Case("E405-not-done-s22", S22, exp={"E405"}, rows={0: {"status": "未完成"}}),
     Case("E406-no-satisfaction", S22, exp={"E406"}, drop=(4,)),
+    Case("E406-no-cost-n21", N21, exp={"E406"}, drop=(2,), rows={0: {"weight": 30, "score": 30}}),
+    # 满意度 and 效益 are optional on sichuan-2023, and its weights free: 产出 60 / 效益 30 is clean
+    Case("optional-absent-s23", S23, drop=(4,), rows={0: {"weight": 30, "score": 30}}),
+    Case("only-output-s23", S23, drop=(3, 4), rows={0: {"weight": 60, "score": 60}}),
     Case("E407-target", exp={"E407"}, rows={0: {"target": "XX"}}),
     Case("E407-actual", exp={"E407"}, rows={1: {"actual": "——"}}),
     Case("E407-full-width", exp={"E407"}, rows={0: {"target": "ＸＸ"}}),
@@ -200,11 +236,11 @@ CASES = [
     # -- the scores
     Case("E502-no-weight", exp={"E501", "E502"}, rows={4: {"weight": None}}),
     Case("E202-weight-text", exp={"E202", "E502"}, rows={4: {"weight": "十分"}}),
-    Case(
-        "E503-level1-split",
-        exp={"E503"},
-        rows={0: {"weight": 15, "score": 15}, QUALITATIVE_ROW: {"weight": 35, "score": 35}},
-    ),
+    Case("E503-level1-split", FIXED, exp={"E503"}, rows=SPLIT_WEIGHTS),
+    # the same weights where they are set in principle (W512, not counted) or free (nothing)
+    Case("principle-level1-split", rows=SPLIT_WEIGHTS),
+    Case("principle-level1-split-n21", N21, rows=SPLIT_WEIGHTS),
+    Case("free-level1-split-s23", S23, rows=SPLIT_WEIGHTS),
     Case("E504-over-weight", exp={"E504"}, rows={0: {"score": 22}}),
     Case("E505-positive", exp={"E505"}, rows={0: {"actual": "9次"}}),
     Case("E505-reverse", exp={"E505"}, rows={2: {"actual": "120万元"}}),
@@ -286,7 +322,7 @@ assert len(BY_ID) == len(CASES)
 
 
 def job(case: Case, tmp: Path) -> dict:
-    spec = load_spec(case.form)
+    spec = spec_of(case.form)
     template = tmp / f"{case.id}-template.xlsx"
     template.write_bytes(build_template(spec, issued(case.form)))
     steps: list[dict] = [{"op": "type", "values": case.typed()}]
@@ -303,6 +339,7 @@ class Filled:
     path: Path
     sheet: float | None  # the 自检's saved value
     errors: list  # check's error findings
+    warnings: list  # and its warnings (never counted)
 
 
 @pytest.fixture(scope="module")
@@ -313,12 +350,13 @@ def filled(office, tmp_path_factory) -> dict[str, Filled]:
     out = {}
     for case, j in zip(CASES, jobs, strict=True):
         path = Path(j["save"])
-        result = check_workbook(path)
+        result = check_case(case.form, path)
         wb = openpyxl.load_workbook(path, data_only=True)
         out[case.id] = Filled(
             path,
             named_cell(wb, "pe_selfcheck").value,
             [f for f in result.findings if f.severity == ERROR],
+            [f for f in result.findings if f.severity != ERROR],
         )
         wb.close()
     return out
@@ -342,6 +380,28 @@ def test_the_count_is_above_zero_exactly_when_check_has_a_self_checked_error(fil
         assert {f.code for f in counted(got.errors)} == {case.beyond}
 
 
+#: cases whose 一级 weights differ from the spec's, and the 一级 weight findings of `check`
+WEIGHT_RULE_CASES = {
+    "E503-level1-split": ["E503", "E503"],  # fixed: counted
+    "E403-misfiled-fixed": ["E503", "E503"],
+    "principle-level1-split": ["W512", "W512"],  # 原则上: a warning, not counted
+    "principle-level1-split-n21": ["W512", "W512"],
+    "E403-misfiled": ["W512", "W512"],
+    "E406-no-cost-n21": ["W512"],
+    "free-level1-split-s23": [],  # free: nothing
+    "optional-absent-s23": [],
+    "only-output-s23": [],
+}
+
+
+@pytest.mark.parametrize("case", list(WEIGHT_RULE_CASES))
+def test_weight_rules_are_counted_only_when_fixed(filled, case):
+    got = filled[case]
+    found = sorted(f.code for f in got.errors + got.warnings if f.code in ("E503", "W512"))
+    assert found == WEIGHT_RULE_CASES[case]
+    assert "E406" not in [f.code for f in got.errors] or BY_ID[case].form == N21
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_the_count_is_the_number_of_errors(filled, case):
     """Stronger than the parity: one count for each error `check` reports that the sheet sees."""
@@ -353,7 +413,7 @@ def test_the_count_is_the_number_of_errors(filled, case):
 # -- the marks --------------------------------------------------------------------------------
 def _designated(form: str) -> dict[str, tuple[int, int]]:
     """Where the sheet marks an error `check` names no cell for (1-based row, column)."""
-    lay = make_layout(load_spec(form))
+    lay = make_layout(spec_of(form))
     row = lay.indicators_header_row + 1
     out = {c: (row, lay.indicator_cols["level1"] + 1) for c in ("E406", "E414")}
     if "weight" in lay.indicator_cols:
@@ -368,7 +428,7 @@ def marked(office, filled, tmp_path_factory) -> dict[str, set[tuple[int, int]]]:
     tmp = tmp_path_factory.mktemp("marks")
     jobs = []
     for case in CASES:
-        spec = load_spec(case.form)
+        spec = spec_of(case.form)
         check = for_form(spec, make_layout(spec), SHEET)
         wb = openpyxl.load_workbook(filled[case.id].path)
         ws = wb.create_sheet("_marks")

@@ -14,14 +14,15 @@ NATIONAL = resources.files("perfeval_xl.workbook_templates").joinpath("national-
 NATIONAL_TEXT = NATIONAL.read_text(encoding="utf-8")
 
 
-def test_builtin_forms_are_the_three_profiles():
-    assert builtin_forms() == ["national-2020", "sichuan-2022", "sichuan-2023"]
+def test_builtin_forms_are_the_four_profiles():
+    assert builtin_forms() == ["national-2020", "national-2021", "sichuan-2022", "sichuan-2023"]
 
 
 @pytest.mark.parametrize(
     ("form", "scored", "sources", "extra_columns"),
     [
         ("national-2020", True, ["fiscal", "carryover", "other"], []),
+        ("national-2021", True, ["fiscal", "carryover", "other"], []),
         ("sichuan-2023", True, ["fiscal", "special", "unit", "other"], ["sign", "unit"]),
         ("sichuan-2022", False, ["fiscal", "other"], []),
     ],
@@ -35,11 +36,11 @@ def test_builtin_profiles(form, scored, sources, extra_columns):
         assert key in spec.indicator_keys
     assert ("weight" in spec.indicator_keys) is scored
     assert spec.statuses == ("已完成", "部分完成", "未完成")
-    assert [(x.label, x.weight) for x in spec.level1] == [
-        ("产出指标", 50),
-        ("效益指标", 30),
-        ("满意度指标", 10),
-    ]
+    assert [(x.label, x.weight) for x in spec.level1] == (
+        [("产出指标", 40), ("成本指标", 10), ("效益指标", 30), ("满意度指标", 10)]
+        if form == "national-2021"
+        else [("产出指标", 50), ("效益指标", 30), ("满意度指标", 10)]
+    )
     assert spec.exec_weight == 10 and spec.score_total == 100
     assert spec.level1_aliases["完成指标"] == "产出指标"
 
@@ -54,7 +55,10 @@ def test_load_from_a_file_path(tmp_path: Path):
 def test_unknown_form_lists_the_choices():
     with pytest.raises(SpecError) as err:
         load_spec("guangxi-2024")
-    exp = "guangxi-2024: unknown form; choose one of national-2020, sichuan-2022, sichuan-2023"
+    exp = (
+        "guangxi-2024: unknown form; choose one of "
+        "national-2020, national-2021, sichuan-2022, sichuan-2023"
+    )
     assert err.value.render("en").startswith(exp)
     assert "没有这种表式" in err.value.render("zh")
 
@@ -63,7 +67,7 @@ def test_missing_file_is_named(tmp_path: Path):
     with pytest.raises(SpecError) as err:
         load_spec(tmp_path / "nope.toml")
     assert err.value.path == str(tmp_path / "nope.toml")
-    assert "cannot read spec" in err.value.render("en")
+    assert "cannot read the spec file" in err.value.render("en")
 
 
 # (what is wrong, text replaced, replacement, key named in the error, English message fragment)
@@ -260,3 +264,43 @@ def builtin_spec_bytes(form: str) -> bytes:
     from importlib import resources
 
     return resources.files("perfeval_xl.workbook_templates").joinpath(f"{form}.toml").read_bytes()
+
+
+def test_every_mistake_of_a_spec_is_reported_in_one_run(tmp_path):
+    """An office editing a copy sees all its mistakes at once, each with its key and what is
+    allowed; a mistake's consequences (the header without the broken field) are not echoed."""
+    text = (
+        NATIONAL_TEXT.replace('reverse_rule = "linear"', 'reverse_rule = "steep"')
+        .replace(
+            'name = "year"\nlabel = "年度"\ntype = "year"\nspan = "half"',
+            'name = "year"\nlabel = "年度"\ntype = "year"\nspan = "wide"',
+        )
+        .replace("amount_tolerance = 0.01", "amount_tolerance = -1")
+        .replace(
+            '{ key = "rate", label = "执行率", kind = "rate" }',
+            '{ key = "rate", label = "执行率", kind = "ratio" }',
+        )
+        + "\n[extra]\nx = 1\n"
+    )
+    path = tmp_path / "county.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    keys = [e.key for e in err.value.errors]
+    assert keys == [
+        "header[2].span",
+        "funds.columns[4].kind",
+        "scoring.reverse_rule",
+        "checks.amount_tolerance",
+        "",
+    ]
+    shown = err.value.render("zh").splitlines()
+    assert len(shown) == 5 and all(line.startswith(f"{path}: ") for line in shown)
+    assert "full / half" in shown[0]
+    assert "linear / ratio" in shown[2]
+    assert "extra" in shown[4]
+    # one mistake stays one error (and a SpecError with its key, as before)
+    path.write_text(NATIONAL_TEXT.replace('reverse_rule = "linear"', 'reverse_rule = "x"'), "utf-8")
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    assert err.value.key == "scoring.reverse_rule" and not hasattr(err.value, "errors")
