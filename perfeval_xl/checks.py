@@ -30,7 +30,15 @@ REQUIRED_INDICATOR = ("level1", "level2", "name", "target", "actual", "status")
 def check_record(record: Record) -> list[Finding]:
     """All rule findings for a record (reading findings come from the reader)."""
     out: list[Finding] = []
-    for check in (_header, _lengths, _funds, _plausible_funds, _indicators, _coverage):
+    if record.spec.department:
+        # its rows are the office's (`[[items]]`): the department fills the header, the
+        # 自评得分 and the 扣分原因 (score.score_findings); there are no funds or targets
+        checks: tuple = (_header, _lengths)
+    elif not record.spec.has_funds:
+        checks = (_header, _lengths, _indicators, _coverage)
+    else:
+        checks = (_header, _lengths, _funds, _plausible_funds, _indicators, _coverage)
+    for check in checks:
         out.extend(check(record))
     return out
 
@@ -59,8 +67,9 @@ def _lengths(rec: Record) -> Iterator[Finding]:
     spec = rec.spec
     limits = {f.name: (f.label, f.max_length) for f in spec.header if f.type != "year"}
     limits.update({f.name: (f.label, f.max_length) for f in spec.footer})
-    limits["goal_expected"] = (spec.goals.expected_label, spec.goals.max_length)
-    limits["goal_actual"] = (spec.goals.actual_label, spec.goals.max_length)
+    if spec.goals is not None:
+        limits["goal_expected"] = (spec.goals.expected_label, spec.goals.max_length)
+        limits["goal_actual"] = (spec.goals.actual_label, spec.goals.max_length)
     reason = spec.fund_column("exec_reason")
     if reason is not None:
         limits["exec_reason"] = (reason.label, reason.max_length)

@@ -593,6 +593,10 @@ def collect(
         missing = len(coll.missing)
         zh = f"已读取 {projects} 个项目，{unreadable} 个文件无法读取；{coll.errors} 个错误，{coll.warnings} 个警告"
         en = f"{projects} projects read, {unreadable} files unreadable; {coll.errors} errors, {coll.warnings} warnings"
+        if coll.departments:
+            n = len(coll.departments)
+            zh = zh.replace("个项目，", f"个项目、{n} 份部门整体自评表，", 1)
+            en = en.replace("projects read,", f"projects and {n} department forms read,", 1)
         if coll.roster is not None:
             zh += f"；{missing} 个项目未收到"
             en += f"; {missing} projects not received"

@@ -93,11 +93,21 @@ class Submission:
     )
 
     @property
-    def key(self) -> tuple[str, str] | None:
-        """The project's identity, from the workbook's own values: (主管部门代码, 项目名称)."""
+    def department_form(self) -> bool:
+        """A 部门整体支出绩效自评表 (read, of a department form): not a project's."""
+        rec = self.result.record
+        return rec is not None and rec.spec.department
+
+    @property
+    def key(self) -> tuple[str, ...] | None:
+        """The project's identity, from the workbook's own values: (主管部门代码, 项目名称); a
+        department form's: (主管部门代码, 年度, form id)."""
         rec = self.result.record
         if rec is None:
             return None
+        if rec.spec.department:
+            code, year = rec.value("dept_code"), rec.value("year")
+            return (str(code), str(year), rec.spec.id) if code and year else None
         code, name = rec.value("dept_code"), rec.value("project_name")
         if not code or not name:
             return None
@@ -191,9 +201,20 @@ class Collection:
 
     @property
     def projects(self) -> list[Submission]:
-        """The submissions used in the summary: readable, one per project, in a stable order."""
-        used = [s for s in self.submissions if s.used and s.result.record is not None]
+        """The submissions used in the summary: readable, one per project, in a stable order
+        (department forms are no projects: `departments`)."""
+        used = [
+            s
+            for s in self.submissions
+            if s.used and s.result.record is not None and not s.department_form
+        ]
         return sorted(used, key=lambda s: (*(s.key or ("", "")), s.item.source))
+
+    @property
+    def departments(self) -> list[Submission]:
+        """The department forms (部门整体) used: one per department, year and form."""
+        used = [s for s in self.submissions if s.used and s.department_form]
+        return sorted(used, key=lambda s: (*(s.key or ("", "", "")), s.item.source))
 
     @property
     def unreadable(self) -> list[Submission]:
@@ -219,12 +240,13 @@ class Collection:
         ] + self.findings
 
     def unattributed(self) -> list[Finding]:
-        """Live findings of no summarised project: unreadable and lock files, the inbox's own
-        (files not read, the roster). With the projects' they make every count."""
+        """Live findings of no summarised project: unreadable and lock files, department forms
+        (部门整体: no project), the inbox's own (files not read, the roster). With the
+        projects' they make every count."""
         return [
             f
             for s in self.submissions
-            if s.superseded_by is None and s.result.record is None
+            if s.superseded_by is None and (s.result.record is None or s.department_form)
             for f in s.result.findings
         ] + self.findings
 
@@ -330,7 +352,7 @@ def collect(
         coll.roster_path = display_path(str(roster))
         _compare_roster(coll, rows, roster_spec or load_spec())
     if key is not None:
-        for s in coll.projects:
+        for s in coll.projects + coll.departments:
             _signed_values_back(s)
     return coll
 
@@ -784,7 +806,7 @@ def no_gc_pauses(*, freeze: bool = False) -> Iterator[None]:
 def _supersede(coll: Collection) -> None:
     """When several files carry the same project, use the newest (by the workbook's own saved
     time, then the file's) and report the others as superseded."""
-    groups: dict[tuple[str, str], list[Submission]] = {}
+    groups: dict[tuple[str, ...], list[Submission]] = {}
     for s in coll.submissions:
         if s.result.record is None:
             s.used = False
@@ -795,6 +817,13 @@ def _supersede(coll: Collection) -> None:
             continue
         ordered = sorted(subs, key=_newness, reverse=True)
         keep = ordered[0]
+        if keep.department_form:
+            what = Text(
+                f"同一部门整体自评表（{key[0]} {key[1]} 年，{key[2]}）",
+                f"the same department form ({key[0]}, {key[1]}, {key[2]})",
+            )
+        else:
+            what = Text(f"同一项目（{key[0]} {key[1]}）", f"same project ({key[0]} {key[1]})")
         for old in ordered[1:]:
             old.used = False
             old.superseded_by = keep.item.source
@@ -803,8 +832,8 @@ def _supersede(coll: Collection) -> None:
                     "W601",
                     old.item.source,
                     Text(
-                        f"与 {keep.item.source} 是同一项目（{key[0]} {key[1]}），已采用较新的文件",
-                        f"same project ({key[0]} {key[1]}) as {keep.item.source}, which is newer and is used",
+                        f"与 {keep.item.source} 是{what.zh}，已采用较新的文件",
+                        f"{what.en} as {keep.item.source}, which is newer and is used",
                     ),
                 )
             )

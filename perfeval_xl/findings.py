@@ -942,9 +942,11 @@ SELF_CHECK_LIMITS: dict[str, Text] = {
         "by check alone",
     ),
     "E506": Text(
-        "执行率、执行率得分被改写时计入；改写的总分只由 check 发现（总分要按规则逐项计分）",
+        "执行率、执行率得分被改写时计入；改写的总分只由 check 发现（总分要按规则逐项计分）；"
+        "部门整体表的合计被改写时计入（合计即各项自评得分之和）",
         "counted for 执行率 and 执行率得分 typed over; a 总分 typed over is seen by check "
-        "alone (it needs every indicator scored by the rules)",
+        "alone (it needs every indicator scored by the rules); a department form's 合计 typed "
+        "over is counted (it is the sum of the 自评得分 typed)",
     ),
 }
 

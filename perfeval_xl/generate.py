@@ -148,6 +148,8 @@ _FORMATS: dict[str, dict[str, Any]] = {
         "align": "center",
     },
     "issued_text": {**_BASE, "bg_color": _ISSUED_FILL, "num_format": "@"},
+    "issued_label": {**_BASE, "bg_color": _ISSUED_FILL, "num_format": "@", "align": "center"},
+    "issued_number": {**_BASE, "bg_color": _ISSUED_FILL, "align": "center"},
     "issued_amount": {**_BASE, "bg_color": _ISSUED_FILL, "num_format": "#,##0.00"},
     "issued_year": {**_BASE, "bg_color": _ISSUED_FILL, "num_format": "0", "align": "center"},
     "calc_amount": {**_BASE, "bg_color": _CALC_FILL, "num_format": "#,##0.00"},
@@ -346,7 +348,7 @@ class _FormWriter:
         self.wb.set_properties(
             {
                 "title": self.spec.title,
-                "subject": "项目支出绩效自评",
+                "subject": "部门整体支出绩效自评" if self.spec.department else "项目支出绩效自评",
                 "author": "perfeval-xl",
                 "comments": f"{self.spec.id} v{self.spec.version}",
                 "created": CREATED,
@@ -371,10 +373,10 @@ class _FormWriter:
         self.ws.set_row(lay.title.first_row, 32)
         self.put(lay.title, self.spec.title, "title")
         self.ws.set_row(lay.note.first_row, 30)
+        unit = f"金额单位：{self.spec.amount_unit}。" if self.spec.has_funds else ""
         self.put(
             lay.note,
-            f"金额单位：{self.spec.amount_unit}。黄色单元格由填报单位填写，"
-            "蓝色为财政部门预填，灰色为自动计算。",
+            f"{unit}黄色单元格由填报单位填写，蓝色为财政部门预填，灰色为自动计算。",
             "note",
         )
 
@@ -409,6 +411,8 @@ class _FormWriter:
 
     def _funds(self) -> None:
         spec, lay = self.spec, self.lay
+        if not spec.has_funds:
+            return
         hr = lay.funds_header_row
         first, last = lay.funds_label_cols
         self.ws.set_row(hr, 30)
@@ -505,6 +509,8 @@ class _FormWriter:
     def _goals(self) -> None:
         spec, lay = self.spec, self.lay
         g = spec.goals
+        if g is None or lay.goal_expected is None or lay.goal_actual is None:
+            return
         self.ws.set_row(lay.goals_header_row, 22)
         self.ws.set_row(lay.goal_expected.first_row, 90)
         self.put(lay.goals_section, g.label, "label")
@@ -536,6 +542,10 @@ class _FormWriter:
         for c in spec.indicator_columns:
             col = lay.indicator_cols[c.key]
             self.put(span(hr, col, col), c.label, "label")
+        if spec.department:
+            self._items()
+            self._total_row()
+            return
         for row in range(lay.first_indicator_row, lay.last_indicator_row + 1):
             self.ws.set_row(row, 30)
             for c in spec.indicator_columns:
@@ -549,6 +559,66 @@ class _FormWriter:
             )
         if lay.total_row is not None:
             self._total_row()
+
+    def _items(self) -> None:
+        """A department form's rows, as the finance office set them (`[[items]]`): 一级 and 二级
+        merged over their rows with their 分值 in the label (规划（15分）), 三级, 分值 and the
+        extra texts (指标解释, 评分标准) locked; the 自评得分 (0 to the row's 分值) and 扣分原因
+        are the department's."""
+        spec, lay = self.spec, self.lay
+        first = lay.first_indicator_row
+        for key, weights in (
+            ("level1", {x.label: x.weight for x in spec.level1}),
+            ("level2", spec.level2_weight),
+        ):
+            col = lay.indicator_cols[key]
+            start = 0
+            for i in range(1, len(spec.items) + 1):
+                here = getattr(spec.items[start], key)
+                if (
+                    i < len(spec.items)
+                    and getattr(spec.items[i], key) == here
+                    and (key == "level1" or spec.items[i].level1 == spec.items[start].level1)
+                ):
+                    continue
+                label = f"{here}（{weights[here]:g}分）" if here in weights else here
+                self.put(Area(first + start, col, first + i - 1, col), label, "issued_label")
+                start = i
+        for i, item in enumerate(spec.items):
+            row = first + i
+            texts = dict(item.texts)
+            longest = max([len(item.name), *(len(t) for t in texts.values())])
+            self.ws.set_row(row, max(30, 13 * (1 + longest // 18)))
+            for c in spec.indicator_columns:
+                cell = span(row, lay.indicator_cols[c.key], lay.indicator_cols[c.key])
+                if c.key == "name":
+                    self.put(cell, item.name, "issued_text")
+                elif c.key == "weight":
+                    self.put(cell, item.weight, "issued_number")
+                elif c.extra:
+                    self.put(cell, texts.get(c.key), "issued_text")
+                elif c.key == "score":
+                    self.put(cell, None, "input_number")
+                    self.validate(
+                        cell,
+                        {
+                            "validate": "decimal",
+                            "criteria": "between",
+                            "minimum": 0,
+                            "maximum": item.weight,
+                            "input_title": c.label[:32],
+                            "input_message": f"自评得分，0 到本项分值 {item.weight:g} 之间的数字。",
+                            "error_title": f"{c.label}有误"[:32],
+                            "error_message": f"{c.label}须为 0 到 {item.weight:g} 之间的数字。",
+                        },
+                    )
+                elif c.key not in ("level1", "level2"):
+                    self.put(cell, None, "input_text")
+        for c in spec.indicator_columns:
+            if c.key in ("reason",):
+                self.validate(
+                    lay.indicator_column(c.key), self._indicator_rule(c.key, c.label, c.max_length)
+                )
 
     def _indicator_rule(self, key: str, label: str, max_length: int) -> dict[str, Any]:
         spec = self.spec
@@ -595,7 +665,9 @@ class _FormWriter:
             "target": "量化的指标值，如“≥90%”“12次”，或写明定性。",
             "actual": "实际完成的数值或情况。",
             "unit": "度量单位，如 次、%、万元。",
-            "reason": "未完成或未得满分时，写明偏差原因及改进措施。",
+            "reason": "未得满分时，写明扣分原因。"
+            if spec.department
+            else "未完成或未得满分时，写明偏差原因及改进措施。",
         }
         # an extra free-text column (kind = "text") prompts with its own help
         hint = hints.get(key) or next(
@@ -619,19 +691,16 @@ class _FormWriter:
         weights = lay.indicator_column("weight").a1(absolute=False)
         scores = lay.indicator_column("score").a1(absolute=False)
         wcol, scol = lay.indicator_cols["weight"], lay.indicator_cols["score"]
-        exec_score = self.cell("pe_exec_score")
-        self.formula(
-            span(row, wcol, wcol),
-            f'=IF(COUNT({weights})=0,"",{spec.exec_weight:g}+SUM({weights}))',
-            "calc_number",
-            "",
-        )
-        self.formula(
-            span(row, scol, scol),
-            f'=IF(COUNT({exec_score},{scores})=0,"",ROUND(N({exec_score})+SUM({scores}),2))',
-            "calc_number",
-            "",
-        )
+        issued = sum(x.weight for x in spec.items)
+        if spec.has_funds:
+            exec_score = self.cell("pe_exec_score")
+            weight = f'=IF(COUNT({weights})=0,"",{spec.exec_weight:g}+SUM({weights}))'
+            score = f'=IF(COUNT({exec_score},{scores})=0,"",ROUND(N({exec_score})+SUM({scores}),2))'
+        else:
+            weight = f'=IF(COUNT({weights})=0,"",{spec.exec_weight:g}+SUM({weights}))'
+            score = f'=IF(COUNT({scores})=0,"",ROUND(SUM({scores}),2))'
+        self.formula(span(row, wcol, wcol), weight, "calc_number", round(issued, 6) or "")
+        self.formula(span(row, scol, scol), score, "calc_number", "")
         # every column right of 分值 but 得分: an extra column may stand between the two
         for col in range(wcol + 1, lay.ncols):
             if col != scol:

@@ -60,10 +60,15 @@ def instruction_rows(spec: Spec) -> list[Row]:
         )
         rows.append(("text", [c.label, what, limit]))
     g = spec.goals
-    rows.append(("text", [g.expected_label, "年初设定的年度总体目标", f"不超过 {g.max_length} 字"]))
-    rows.append(
-        ("text", [g.actual_label, "对照预期目标写明实际完成情况", f"不超过 {g.max_length} 字"])
-    )
+    if g is not None:
+        rows.append(
+            ("text", [g.expected_label, "年初设定的年度总体目标", f"不超过 {g.max_length} 字"])
+        )
+        rows.append(
+            ("text", [g.actual_label, "对照预期目标写明实际完成情况", f"不超过 {g.max_length} 字"])
+        )
+    if spec.department:
+        return rows + _department_rows(spec)
     hints = {
         "level1": ("从下拉列表选择", "见下表"),
         "level2": ("须属于所选一级指标，从下拉列表选择", "见下表"),
@@ -108,6 +113,41 @@ def instruction_rows(spec: Spec) -> list[Row]:
     rows.append(("text", ["反向指标（≤ <）", f"实际值 ≤ 指标值得满分；{reverse}", ""]))
     for status, (lo, hi) in spec.qualitative_bands.items():
         rows.append(("text", [f"定性指标：{status}", f"得分为分值的 {_pct(lo)}–{_pct(hi)}", ""]))
+    grades = "；".join(f"{g.label} ≥ {g.min:g}" for g in spec.grades)
+    rows.append(("text", ["等级", grades, ""]))
+    return rows
+
+
+def _department_rows(spec: Spec) -> list[Row]:
+    """The columns and rules of a department form (部门整体): its rows are the office's."""
+    rows: list[Row] = []
+    for c in spec.indicator_columns:
+        if c.key == "score":
+            text, limit = "按本行“评分标准”自评的得分，不得超过本行分值", "0–本行分值"
+        elif c.key == "reason":
+            text, limit = "自评得分低于本行分值时必填，写明扣分原因", f"不超过 {c.max_length} 字"
+        else:
+            text, limit = "财政部门预设，已锁定", ""
+        rows.append(("text", [c.label, text, limit]))
+    rows.append(("title", ["指标体系"]))
+    rows.append(("head", ["一级指标", "二级指标", "分值"]))
+    for l1 in spec.level1:
+        weights = dict(l1.level2_weights)
+        level2 = "、".join(f"{x}（{weights[x]:g}分）" if x in weights else x for x in l1.level2)
+        rows.append(("text", [l1.label, level2, f"{l1.weight:g}"]))
+    rows.append(("title", ["评分规则"]))
+    rows.append(("head", ["规则", "说明", ""]))
+    rows.append(
+        (
+            "text",
+            [
+                "自评得分",
+                f"逐项按“评分标准”自评，合计为自评总分（满分 {spec.score_total:g}）；"
+                "财政部门按评分标准复核",
+                "",
+            ],
+        )
+    )
     grades = "；".join(f"{g.label} ≥ {g.min:g}" for g in spec.grades)
     rows.append(("text", ["等级", grades, ""]))
     return rows

@@ -113,7 +113,9 @@ def make_layout(spec: Spec, indicator_rows: int | None = None) -> Layout:
         spec: the form.
         indicator_rows: rows in the indicator table (default: the spec's `indicator_rows`).
     """
-    lay = Layout(spec, indicator_rows or spec.indicator_rows)
+    # a department form's table is its pre-printed rows, no more and no fewer
+    rows = spec.indicator_rows if spec.department else indicator_rows or spec.indicator_rows
+    lay = Layout(spec, rows)
     lay.ncols = 1 + len(spec.indicator_columns)
     last = lay.ncols - 1
     mid = 1 + (lay.ncols - 1) // 2
@@ -126,29 +128,16 @@ def make_layout(spec: Spec, indicator_rows: int | None = None) -> Layout:
 
     row = _header_rows(lay, "", row)
 
-    # Fund block: a label area, then equal-width value columns filling the grid.
-    ncells = lay.ncols - 1
-    nvalues = len(spec.fund_columns)
-    width = max(1, ncells // (nvalues + 1))
-    label_width = ncells - nvalues * width
-    lay.funds_header_row = row
-    lay.funds_label_cols = (1, label_width)
-    col = 1 + label_width
-    for c in spec.fund_columns:
-        lay.fund_cols[c.key] = (col, col + width - 1)
-        col += width
-    for r in spec.fund_rows:
-        row += 1
-        lay.fund_rows[r.key] = row
-    lay.funds_section = span(lay.funds_header_row, 0, 0, row)
-    row += 1
+    if spec.has_funds:
+        row = _funds(lay, row)
     row = _header_rows(lay, "funds", row)
 
-    lay.goals_header_row = row
-    lay.goal_expected = span(row + 1, 1, mid - 1)
-    lay.goal_actual = span(row + 1, mid, last)
-    lay.goals_section = span(row, 0, 0, row + 1)
-    row += 2
+    if spec.goals is not None:
+        lay.goals_header_row = row
+        lay.goal_expected = span(row + 1, 1, mid - 1)
+        lay.goal_actual = span(row + 1, mid, last)
+        lay.goals_section = span(row, 0, 0, row + 1)
+        row += 2
     row = _header_rows(lay, "goals", row)
 
     lay.indicators_header_row = row
@@ -169,6 +158,27 @@ def make_layout(spec: Spec, indicator_rows: int | None = None) -> Layout:
         row += 1
     lay.last_row = row - 1
     return lay
+
+
+def _funds(lay: Layout, row: int) -> int:
+    """Lay out the fund block from `row`: a label area, then equal-width value columns filling
+    the grid; return the next free row."""
+    spec = lay.spec
+    ncells = lay.ncols - 1
+    nvalues = len(spec.fund_columns)
+    width = max(1, ncells // (nvalues + 1))
+    label_width = ncells - nvalues * width
+    lay.funds_header_row = row
+    lay.funds_label_cols = (1, label_width)
+    col = 1 + label_width
+    for c in spec.fund_columns:
+        lay.fund_cols[c.key] = (col, col + width - 1)
+        col += width
+    for r in spec.fund_rows:
+        row += 1
+        lay.fund_rows[r.key] = row
+    lay.funds_section = span(lay.funds_header_row, 0, 0, row)
+    return row + 1
 
 
 def _header_rows(lay: Layout, after: str, row: int) -> int:
@@ -217,14 +227,15 @@ def contract_names(lay: Layout) -> dict[str, Area]:
     names: dict[str, Area] = {}
     for f in spec.header:
         names[f"pe_{f.name}"] = lay.header[f.name][1].anchor()
-    names["pe_goal_expected"] = lay.goal_expected.anchor()
-    names["pe_goal_actual"] = lay.goal_actual.anchor()
+    if lay.goal_expected is not None and lay.goal_actual is not None:
+        names["pe_goal_expected"] = lay.goal_expected.anchor()
+        names["pe_goal_actual"] = lay.goal_actual.anchor()
     for r in spec.fund_rows:
         for c in spec.amount_columns:
             names[f"pe_fund_{r.key}_{c.key}"] = lay.fund_cell(r.key, c.key).anchor()
     for kind, name in _EXEC_NAMES.items():
         col = spec.fund_column(kind)
-        if col is not None:
+        if col is not None and spec.has_funds:
             names[name] = lay.fund_cell("total", col.key).anchor()
     for key in spec.indicator_keys:
         names[f"pe_ind_{key}"] = lay.indicator_column(key)

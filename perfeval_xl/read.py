@@ -745,7 +745,9 @@ class _Reader:
     # -- single cells ------------------------------------------------------------------------
     def _singles(self) -> None:
         spec, rec = self.spec, self.record
-        texts = [f.name for f in spec.header if f.type != "year"] + ["goal_expected", "goal_actual"]
+        texts = [f.name for f in spec.header if f.type != "year"]
+        if spec.goals is not None:
+            texts += ["goal_expected", "goal_actual"]
         texts += [f.name for f in spec.footer]
         if spec.fund_column("exec_reason") is not None:
             texts.append("exec_reason")
@@ -882,8 +884,14 @@ class _Reader:
     def _indicator(self, index: int, raws: dict[str, tuple[Any, str, str]]) -> Indicator:
         """One row of the indicator table from its cells' (raw value, sheet, A1)."""
         fields: dict[str, Field] = {}
+        items = self.spec.items
+        # a department form's rows are the office's (locked, in the spec): what the sheet
+        # shows for them (规划（15分） over merged cells) is not read back
+        issued = self._issued_item(items[index]) if index < len(items) else {}
         for k, (raw, sheet, cell) in raws.items():
-            if k in ("weight", "score"):
+            if k in issued:
+                value = issued[k]
+            elif k in ("weight", "score"):
                 parsed = Parsed(None, None, None) if _is_formula(raw) else parse_number(raw)
                 value: Any = self._report(parsed, raw, f"ind_{k}", sheet, cell)
             else:
@@ -910,6 +918,13 @@ class _Reader:
         if ind.target is not None and ind.target.percent and ind.actual is not None:
             ind.actual = self._share(ind.actual, fields["actual"])
         return ind
+
+    @staticmethod
+    def _issued_item(item: Any) -> dict[str, Any]:
+        """An `[[items]]` row as the values of its issued columns."""
+        values = dict(item.texts)
+        values.update(level1=item.level1, level2=item.level2, name=item.name, weight=item.weight)
+        return values
 
     def _shown_as_percent(self, key: str, index: int, raw: Any) -> bool:
         """A number (not a text) in a cell whose number format is a percentage."""
@@ -1021,7 +1036,8 @@ class _Reader:
         self._table_size()
         covered = self.wb.validated_ranges(sheet)
         missing = []
-        for k in _LIST_COLUMNS:
+        # a department form's 一级 / 二级 are the office's, locked: no dropdowns to lose
+        for k in () if spec.department else _LIST_COLUMNS:
             area = self.areas.get(f"pe_ind_{k}")
             if area is None or area[0] != sheet:
                 continue

@@ -142,11 +142,11 @@ def _missing_words(s: ProjectScore, lang: str) -> str:
     n = s.unscored
     if lang == "en":
         words = [f"{n} indicator{'s' if n != 1 else ''} not scored"] if n else []
-        if s.exec_score is None:
+        if s.exec_score is None and s.has_funds:
             words.append("execution rate not scored")
         return "; ".join(words)
     words = [f"{n} 个指标无法计分"] if n else []
-    if s.exec_score is None:
+    if s.exec_score is None and s.has_funds:
         words.append("执行率无法计分")
     return "，".join(words)
 
@@ -249,6 +249,7 @@ def collection_json(coll: Collection, lang: str = "zh") -> str:
         "totals": {
             "files": len(coll.submissions),
             "projects": len(coll.projects),
+            "department_forms": len(coll.departments),
             "unreadable": len(coll.unreadable),
             "errors": coll.errors,
             "warnings": coll.warnings,

@@ -32,6 +32,15 @@ from .spec import Spec, issuable_fields, roster_key
 
 #: Columns every roster row needs: they make the file name and identify the project.
 REQUIRED_COLUMNS = ("dept_code", "unit_name", "project_name")
+#: ... for a department form (部门整体: one per department, no project or unit)
+REQUIRED_DEPARTMENT_COLUMNS = ("dept_code",)
+
+
+def required_columns(spec: Spec) -> tuple[str, ...]:
+    """The columns a roster for `spec` must have."""
+    return REQUIRED_DEPARTMENT_COLUMNS if spec.department else REQUIRED_COLUMNS
+
+
 #: Most problems reported at once; more would drown the clerk.
 MAX_REPORTED = 50
 
@@ -108,7 +117,7 @@ def load_roster(path: Path | str, spec: Spec) -> Roster:
         for index, name in columns.items():
             raw = cells[index] if index < len(cells) else None
             if is_blank(raw):
-                if name in REQUIRED_COLUMNS:
+                if name in required_columns(spec):
                     empty = Text("不能为空", "must not be empty")
                     errors.append(RosterError(path, empty, line, shown[index]))
                 continue
@@ -128,16 +137,14 @@ def template_file_stems(rows: list[RosterRow]) -> list[str]:
     `<主管部门代码>_<实施单位>_<项目名称>`, made safe for Windows, `_2` … for a name taken by an
     earlier row. `collect` knows by it which row a file it cannot read was sent for."""
     taken: set[str] = set()
-    return [
-        unique_stem(
-            safe_file_stem(
-                f"{r.values.get('dept_code', '')}_{r.values.get('unit_name', '')}"
-                f"_{r.values.get('project_name', '')}"
-            ),
-            taken,
-        )
-        for r in rows
-    ]
+    return [unique_stem(safe_file_stem(_stem(r.values)), taken) for r in rows]
+
+
+def _stem(values: dict[str, Any]) -> str:
+    code, unit, project = (values.get(k, "") for k in ("dept_code", "unit_name", "project_name"))
+    if not unit and not project:  # a department form's row: `<主管部门代码>_<主管部门>`
+        return f"{code}_{values.get('dept_name', '')}"
+    return f"{code}_{unit}_{project}"
 
 
 @dataclass(frozen=True)
@@ -442,7 +449,7 @@ def _map_header(
             )
         else:
             columns[index] = names[0]
-    for name in REQUIRED_COLUMNS:
+    for name in required_columns(spec):
         if name not in columns.values():
             other = "、".join([name, *spec.roster_aliases.get(name, ())])
             other_en = ", ".join([name, *spec.roster_aliases.get(name, ())])

@@ -79,6 +79,8 @@ class ProjectScore:
     grade: str | None = None
     #: 自评总分: the unit's own total as its sheet shows it (forms with score columns only)
     reported_total: float | None = None
+    #: False on forms without a fund block (department forms): no 执行率 to score
+    has_funds: bool = True
 
     @property
     def unscored(self) -> int:
@@ -88,7 +90,7 @@ class ProjectScore:
     @property
     def complete(self) -> bool:
         """True when the execution score and every indicator score could be computed."""
-        return self.exec_score is not None and self.unscored == 0
+        return (self.exec_score is not None or not self.has_funds) and self.unscored == 0
 
     def to_dict(self) -> dict:
         """The JSON shape of a project's score."""
@@ -181,14 +183,40 @@ def share_quantitative(sign: str, target: float, actual: float, reverse_rule: st
     )
 
 
+#: How a department form's row is scored: the tool cannot apply its 评分标准 (prose), so the
+#: 核定 score is the reported 得分 when it is a number within [0, 分值].
+REPORTED = "reported"
+
+
 def score_indicator(spec: Spec, ind: Indicator, weight: float | None) -> IndicatorScore:
     """Score one indicator against `weight` (None: it cannot be scored)."""
     reported = ind.value("score") if spec.scored else None
-    rule = _rule(spec, ind, reported, weight)
+    rule = (
+        _department_rule(reported, weight)
+        if spec.department
+        else _rule(spec, ind, reported, weight)
+    )
     computed = None
     if weight is not None and rule.share is not None:
         computed = round(min(max(rule.share, 0.0), 1.0) * weight, spec.round_digits)
     return IndicatorScore(ind.index, scored_level1(spec, ind), weight, computed, reported, rule)
+
+
+def _department_rule(reported: float | None, weight: float | None) -> Rule:
+    if weight is None or not _number(reported) or not 0 <= reported <= weight + 1e-9:
+        return Rule(
+            UNSCORED,
+            None,
+            Text(
+                "自评得分为空或不在 0 到分值之间，无法核定",
+                "the self-score is blank or not within 0 to the weight: not scored",
+            ),
+        )
+    return Rule(
+        REPORTED,
+        reported / weight if weight > 0 else 0.0,
+        Text("按评分标准自评，核定为自评得分", "scored by its criteria: the self-score stands"),
+    )
 
 
 def _rule(spec: Spec, ind: Indicator, reported: float | None, weight: float | None) -> Rule:
@@ -282,7 +310,7 @@ def score_record(record: Record) -> ProjectScore:
     if rate is not None and math.isfinite(rate):
         # A negative amount spent is an error (E203) elsewhere; it never scores below 0.
         exec_score = round(min(max(rate, 0.0), 1.0) * spec.exec_weight, spec.round_digits)
-    result = ProjectScore(spec.scored, rate, exec_score)
+    result = ProjectScore(spec.scored, rate, exec_score, has_funds=spec.has_funds)
     w = weights(record)
     for ind in record.indicators:
         result.indicators.append(score_indicator(spec, ind, w[ind.index]))
@@ -326,6 +354,10 @@ def score_findings(record: Record, score: ProjectScore) -> list[Finding]:
     """What a reviewer says about the scores (E5xx/W5xx); reported scores only where the form
     has them, plus the over-achievement and missing-reason checks on every form."""
     out = list(_over_achievement(record))
+    if record.spec.department:
+        # the rows and their 分值 are the office's (validated with the spec): only the
+        # department's 自评得分, 扣分原因 and a 合计 typed over are its to get wrong
+        return out + list(_reported(record, score)) + list(_stated_totals(record, score))
     if record.spec.scored:
         out += list(_weights(record))
         out += list(_reported(record, score))
@@ -403,23 +435,28 @@ def _weights(rec: Record) -> Iterator[Finding]:
     # Each 一级 by its weight rule: "fixed" E503, "principle" W512 (财预〔2020〕10号: 原则上, and
     # 如有特殊情况可做适当调整), "free" nothing. By the 一级 each indicator is scored under (a
     # misfiled 二级 counts where it belongs); an absent 一级 is E406's, or nobody's if optional.
+    # A weighted 二级 (`{ label = "基础信息", weight = 3 }`) likewise, by its 一级's rule and by
+    # the 二级 read.
     level1 = [scored_level1(spec, ind) for ind in rec.indicators]
-    for l1 in spec.level1:
-        if l1.weight_rule == "free" or l1.label not in level1:
+    level2 = [ind.value("level2") for ind in rec.indicators]
+    groups = [(l1, l1.label, l1.weight, level1) for l1 in spec.level1]
+    groups += [(l1, l2, w, level2) for l1 in spec.level1 for l2, w in l1.level2_weights]
+    for l1, label, weight, read in groups:
+        if l1.weight_rule == "free" or label not in read:
             continue
         total = sum(
             ind.value("weight")
-            for ind, label in zip(rec.indicators, level1, strict=True)
-            if label == l1.label and isinstance(ind.value("weight"), (int, float))
+            for ind, got in zip(rec.indicators, read, strict=True)
+            if got == label and isinstance(ind.value("weight"), (int, float))
         )
-        if abs(total - l1.weight) <= spec.score_tolerance:
+        if abs(total - weight) <= spec.score_tolerance:
             continue
         if l1.weight_rule == "fixed":
             yield rec.finding(
                 "E503",
                 Text(
-                    f"「{l1.label}」的分值合计 {total:g}，应为 {l1.weight:g}",
-                    f"{l1.label} weights add up to {total:g}, not {l1.weight:g}",
+                    f"「{label}」的分值合计 {total:g}，应为 {weight:g}",
+                    f"{label} weights add up to {total:g}, not {weight:g}",
                 ),
                 None,
                 "ind_weight",
@@ -428,9 +465,9 @@ def _weights(rec: Record) -> Iterator[Finding]:
             yield rec.finding(
                 "W512",
                 Text(
-                    f"「{l1.label}」的分值合计 {total:g}，原则上应为 {l1.weight:g}"
+                    f"「{label}」的分值合计 {total:g}，原则上应为 {weight:g}"
                     "（“财预〔2020〕10号”：如有特殊情况，一级指标权重可做适当调整；请说明理由）",
-                    f"{l1.label} weights add up to {total:g}, {l1.weight:g} in principle "
+                    f"{label} weights add up to {total:g}, {weight:g} in principle "
                     "(财预〔2020〕10号: weights may be adjusted in special circumstances; "
                     "give the reason)",
                 ),
@@ -493,13 +530,18 @@ def _reported(rec: Record, score: ProjectScore) -> Iterator[Finding]:
         if (
             isinstance(weight, (int, float))
             and reported < weight - 1e-9
-            and ind.value("status") == spec.complete_status
+            # a department form asks a 扣分原因 where it has the column (寿县's has none)
+            and (
+                ("reason" in spec.indicator_keys)
+                if spec.department
+                else ind.value("status") == spec.complete_status
+            )
             and is_no_reason(ind.value("reason"), spec.empty_reasons)
         ):
             yield rec.finding(
                 "E508",
                 Text(
-                    f"指标{t.zh}未得满分（{reported:g}/{weight:g}），缺少偏差原因",
+                    f"指标{t.zh}未得满分（{reported:g}/{weight:g}），缺少{_reason_label(spec)}",
                     f"indicator {t.en}: {reported:g} of {weight:g} without a reason",
                 ),
                 ind.field("reason"),
@@ -507,13 +549,24 @@ def _reported(rec: Record, score: ProjectScore) -> Iterator[Finding]:
             )
 
 
+def _reason_label(spec: Spec) -> str:
+    return "扣分原因" if spec.department else "偏差原因"
+
+
 def _stated_totals(rec: Record, score: ProjectScore) -> Iterator[Finding]:
     """Values typed over the sheet's own formulas (执行率, 执行率得分, 总分) must still be right."""
-    tol = rec.spec.score_tolerance
+    spec = rec.spec
+    tol = spec.score_tolerance
+    total = score.total
+    if spec.department:
+        # the 合计 adds up the 自评得分 as typed (the formula's sum); ours leaves out the
+        # invalid ones, each reported on its own
+        typed = [s.reported for s in score.indicators if _number(s.reported)]
+        total = round(sum(typed), 2) if typed else None
     checks = (
         ("exec_rate", score.exec_rate, 100, "执行率", "execution rate"),
         ("exec_score", score.exec_score, 1, "执行率得分", "execution score"),
-        ("total_score", score.total, 1, "总分", "total score"),
+        ("total_score", total, 1, spec.indicators_total_label, "total score"),
     )
     for name, computed, scale, zh, en in checks:
         stated = rec.stated.get(name)

@@ -177,7 +177,7 @@ class SheetCheck:
 def build(spec: Spec, lay: Layout, sheet_ref: str) -> SheetCheck:
     """The self-check of a form (pure: the same spec and layout give the same names)."""
     check = SheetCheck(spec, lay, sheet_ref)
-    _Builder(check).build()
+    (_DepartmentBuilder if spec.department else _Builder)(check).build()
     return check
 
 
@@ -216,7 +216,12 @@ def template_count(spec: Spec, issued: Mapping[str, Any]) -> int:
             )
         else:
             n += len(text) > f.max_length
-    n += len(clean_text(issued.get("goal_expected")) or "") > spec.goals.max_length
+    if spec.goals is not None:
+        n += len(clean_text(issued.get("goal_expected")) or "") > spec.goals.max_length
+    if spec.department:
+        return n + len(spec.items)  # E510: every 自评得分 still to fill
+    if not spec.has_funds:
+        return n + 1  # E414
     budgets = []
     for r in spec.source_rows:
         for c in spec.amount_columns:
@@ -403,9 +408,10 @@ class _Builder:
         self.c.columns = {k: (table[k], one[k]) for k in table}
         self.table()
         self.header()
-        self.funds()
-        if self.spec.scored:
-            self.stated()
+        if self.spec.has_funds:  # a form without [funds] has no amounts and no 执行率
+            self.funds()
+            if self.spec.scored:
+                self.stated()
         self.dispatch()
 
     def dispatch(self) -> None:
@@ -774,6 +780,18 @@ class _Builder:
             for i, l1 in enumerate(spec.level1)
             if l1.weight_rule == "fixed"
         ]
+        # ... and each weighted 二级 of a "fixed" 一级 (`{ label = …, weight = … }`), by the
+        # 二级 read (helper lab: 100 × its index in the taxonomy)
+        lab = _Rows(self, ROWS).helper("lab")
+        flat = [y for x in spec.level1 for y in x.level2]
+        ok = f"ISNUMBER({weights})*({weights}>=0)*({weights}<={MAX_NUMBER})"
+        for l1 in spec.level1:
+            if l1.weight_rule != "fixed":
+                continue
+            for l2, w in l1.level2_weights:
+                rows2 = f"(INT({lab}/100)={flat.index(l2) + 1})*({under}>=100)"
+                got = f"SUMPRODUCT({rows2}*{_value(weights)}*{ok})"
+                parts.append(f"(SUMPRODUCT({rows2}*1)>0)*(ABS({got}-{w:g})>{tol})")
         if parts:
             col = lay.indicator_cols["weight"]
             self.single(
@@ -811,7 +829,8 @@ class _Builder:
             self.single(f"h_{f.name}", "+".join(parts), area)
         g = spec.goals
         for name, area in (("goal_expected", lay.goal_expected), ("goal_actual", lay.goal_actual)):
-            self.single(f"h_{name}", f"LEN({self.text(self.cell(area))})>{g.max_length}", area)
+            if g is not None and area is not None:
+                self.single(f"h_{name}", f"LEN({self.text(self.cell(area))})>{g.max_length}", area)
         for f in spec.footer:
             area = lay.footer[f.name][1]
             self.single(f"h_{f.name}", f"LEN({self.text(self.cell(area))})>{f.max_length}", area)
@@ -906,6 +925,64 @@ class _Builder:
         self.single(
             "s_exec",
             f"{known}*ISNUMBER({rate})*ISNUMBER({ref})*(ABS(N({ref})-{exec_score})>{tol})",
+            area,
+        )
+
+
+class _DepartmentBuilder(_Builder):
+    """The 自检 of a department form (部门整体): its rows are the office's, locked, so only the
+    department's cells are checked: the header (E101, E102, E205), each 自评得分 (E510 blank or
+    not a number, E203 out of range, E504 above the row's 分值), each 扣分原因 (E508 missing
+    below the 分值, E205 too long) and the 合计 typed over (E506). One helper cell a row:
+    whether the 扣分原因 gives none (an IF, which the whole-column names may not hold)."""
+
+    def __init__(self, check: SheetCheck) -> None:
+        super().__init__(check)
+        self.helper_col = {"nr": self.lay.ncols} if "reason" in self.keys else {}
+
+    def build(self) -> None:
+        row = _Rows(self, ROW)
+        if "reason" in self.keys:
+            tx = self.texts(row)["reason"]
+            name = row.let("h_nr", self.no_reason(row, tx))
+            self.c.helpers.append(Helper("nr", self.helper_col["nr"], name, 1))
+        table = self.counts(_Rows(self, ROWS))
+        one = self.counts(row)
+        self.c.columns = {k: (table[k], one[k]) for k in table}
+        self.header()
+        self.total()
+        self.dispatch()
+
+    def counts(self, r: _Rows) -> dict[str, str]:
+        w_ref, s_ref = r.ref("weight"), r.ref("score")
+        s_ok = r.let("s_ok", _bool(f"ISNUMBER({s_ref})*({s_ref}>=0)*({s_ref}<={MAX_NUMBER})"))
+        w, s = r.let("w", _value(w_ref)), r.let("s", _value(s_ref))
+        score = [
+            _out_of_range(s_ref),  # E203
+            _bool(f"{s_ok}*({s}>{w}+1E-9)"),  # E504
+            f"(1-{s_ok})",  # E510
+        ]
+        out = {"score": r.let("n_score", "(" + "+".join(score) + ")")}
+        if "reason" in self.keys:
+            tx = self.texts(r)["reason"]
+            limit = next(c.max_length for c in self.spec.indicator_columns if c.key == "reason")
+            reason = [
+                _bool(f"{s_ok}*({s}<{w}-1E-9)") + f"*{r.helper('nr')}",  # E508
+                _bool(f"LEN({tx})>{limit}"),  # E205
+            ]
+            out["reason"] = r.let("n_reason", "(" + "+".join(reason) + ")")
+        return out
+
+    def total(self) -> None:
+        """E506: a 合计 typed over its formula, compared with what the formula gives."""
+        lay, spec = self.lay, self.spec
+        area = contract_names(lay)["pe_total_score"]
+        ref = self.cell(area)
+        # what the formula gives: the numbers typed, whatever they are (`check` likewise)
+        scores = _Rows(self, ROWS).ref("score")
+        self.single(
+            "s_total",
+            f"ISNUMBER({ref})*(ABS(N({ref})-ROUND(SUM({scores}),2))>{spec.score_tolerance})",
             area,
         )
 

@@ -31,8 +31,13 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 DEFAULT_FORM = "national-2020"
 
+#: What a form is (`[form] kind`): one 项目支出绩效自评表 per project, or the 部门整体支出绩效自评表
+#: a department fills once a year (its rows pre-printed by the finance office, `[[items]]`).
+FORM_KINDS = ("project", "department")
 #: Header fields every form must have: the reader and the summary rely on them.
 REQUIRED_HEADER = ("project_name", "project_code", "year", "dept_name", "dept_code", "unit_name")
+#: ... and those of a department form (部门整体: no project, no 实施单位).
+REQUIRED_DEPARTMENT_HEADER = ("dept_name", "dept_code", "year")
 HEADER_TYPES = ("text", "code", "year")
 #: Where a header field may go besides the top (`after`): between the fund block and 年度总体目标
 #: ("funds"), or between 年度总体目标 and the indicator table ("goals").
@@ -62,12 +67,23 @@ INDICATOR_KINDS = (INDICATOR_TEXT_KIND,)
 #: Longest key of an extra indicator column (its name is `pe_ind_<key>`).
 INDICATOR_KEY_MAX = 32
 REQUIRED_INDICATOR_KEYS = ("level1", "level2", "name", "target", "actual", "status", "reason")
+#: A department form's table: the office's rows (一级 / 二级 / 三级 / 分值) and the 自评得分.
+REQUIRED_DEPARTMENT_KEYS = ("level1", "level2", "name", "weight", "score")
 SCORED_INDICATOR_KEYS = ("weight", "score")
 REVERSE_RULES = ("linear", "ratio")
 
 #: 偏差原因 texts that give no reason (compared without spaces and trailing stops, after NFKC):
 #: units write them to fill the cell, and a reviewer reads them as no reason at all.
 DEFAULT_EMPTY_REASONS: tuple[str, ...] = ("无", "0", "/", "—", "——", "-", "见上", "同上", "略")
+
+#: A department form has no 完成状态 column: its statuses and bands (which nothing reads) default
+#: to the national ones rather than being asked for.
+DEFAULT_STATUSES: tuple[str, ...] = ("已完成", "部分完成", "未完成")
+DEFAULT_BANDS: dict[str, list[float]] = {
+    "已完成": [0.8, 1.0],
+    "部分完成": [0.6, 0.8],
+    "未完成": [0.0, 0.6],
+}
 
 #: Limits on any spec, built-in, the office's or embedded in a unit's workbook (which the unit
 #: controls, so it is read as untrusted data): real specs are a few KB with short labels.
@@ -180,6 +196,22 @@ class Level1:
     level2: tuple[str, ...]
     required: bool = True
     weight_rule: str = "principle"
+    #: the 二级 given a weight of their own (`{ label = "基础信息", weight = 3 }`), in order:
+    #: the indicator 分值 under each must add up to it, by this 一级's `weight_rule`
+    level2_weights: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Item:
+    """A pre-printed row of the indicator table (`[[items]]`): the 一级 / 二级 / 三级 and 分值 the
+    finance office sets, with the office's text for extra columns (指标解释, 评分标准)."""
+
+    level1: str
+    level2: str
+    name: str
+    weight: float
+    #: (extra column key, text), in the spec's column order
+    texts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -205,9 +237,11 @@ class Spec:
     indicator_rows: int
     header: tuple[HeaderField, ...]
     funds_label: str
+    #: empty when the form has no `[funds]` block (then no 执行率 and `exec_weight` 0)
     fund_rows: tuple[FundRow, ...]
     fund_columns: tuple[FundColumn, ...]
-    goals: Goals
+    #: None when the form has no `[goals]` block (department forms only)
+    goals: Goals | None
     indicators_label: str
     indicators_total_label: str
     indicator_columns: tuple[IndicatorColumn, ...]
@@ -249,6 +283,10 @@ class Spec:
     #: the TOML text the spec was read from: embedded in every template made from it, so a
     #: workbook can be read where its form is not installed
     source: bytes
+    #: one of FORM_KINDS
+    kind: str = "project"
+    #: the pre-printed rows (`[[items]]`); a department form's table has exactly these rows
+    items: tuple[Item, ...] = ()
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         # A built-in form travels between processes by its id: every record a `collect` worker
@@ -267,6 +305,21 @@ class Spec:
         """Whether `other` asks and checks exactly what this spec does (its comments, layout of
         the text and file name aside)."""
         return replace(other, path=self.path, source=self.source) == self
+
+    @property
+    def department(self) -> bool:
+        """A 部门整体支出绩效自评表 (`kind = "department"`), not a project's form."""
+        return self.kind == "department"
+
+    @property
+    def has_funds(self) -> bool:
+        """Whether the form has a fund block (and so a 执行率)."""
+        return bool(self.fund_rows)
+
+    @cached_property
+    def level2_weight(self) -> dict[str, float]:
+        """The weight of each weighted 二级 (`{ label = …, weight = … }` in the taxonomy)."""
+        return {l2: w for x in self.level1 for l2, w in x.level2_weights}
 
     @property
     def source_rows(self) -> tuple[FundRow, ...]:
@@ -325,12 +378,13 @@ def issuable_fields(spec: Spec) -> dict[str, str]:
 
 def _issuable(
     header: tuple[HeaderField, ...],
-    goals: Goals,
+    goals: Goals | None,
     fund_rows: tuple[FundRow, ...],
     fund_columns: tuple[FundColumn, ...],
 ) -> dict[str, str]:
     fields = {f.name: f.label for f in header}
-    fields["goal_expected"] = goals.expected_label
+    if goals is not None:
+        fields["goal_expected"] = goals.expected_label
     for r in fund_rows[1:]:
         for c in fund_columns:
             if c.kind == "amount" and c.key != "spent":
@@ -774,6 +828,7 @@ _SECTIONS = (
     "scoring",
     "checks",
     "roster",
+    "items",
 )
 
 
@@ -815,14 +870,32 @@ class _Builder:
         # still says it
         form_raw = raw.get("form")
         scored = fields.get("scored", isinstance(form_raw, dict) and form_raw.get("scored") is True)
+        raw_kind = form_raw.get("kind") if isinstance(form_raw, dict) else None
+        department = fields.get("kind", raw_kind) == "department"
         with self._item():
-            fields["header"] = self._header(top)
+            fields["header"] = self._header(top, department)
+        if "funds" in raw:
+            with self._item():
+                if department:
+                    # 部门整体 forms have no fund block (寿县 2023); reading and scoring one
+                    # with 执行率 is not built
+                    top.fail(
+                        Text(
+                            '部门整体表式（kind = "department"）不能有 [funds]',
+                            'a department form (kind = "department") has no [funds]',
+                        ),
+                        "funds",
+                    )
+                fields.update(self._funds(top.table("funds"), scored))
+        else:
+            fields.update({"funds_label": "", "fund_rows": (), "fund_columns": ()})
+        if "goals" in raw or not department:
+            with self._item():
+                fields["goals"] = self._goals(top.table("goals"))
+        else:
+            fields["goals"] = None
         with self._item():
-            fields.update(self._funds(top.table("funds"), scored))
-        with self._item():
-            fields["goals"] = self._goals(top.table("goals"))
-        with self._item():
-            fields.update(self._indicators(top.table("indicators"), scored))
+            fields.update(self._indicators(top.table("indicators"), scored, department))
         if "fund_columns" in fields and "indicator_columns" in fields:
             with self._item():
                 if len(fields["fund_columns"]) + 1 > len(fields["indicator_columns"]):
@@ -838,10 +911,13 @@ class _Builder:
             with self._item():
                 fields["footer"] = self._footer(top, fields["header"])
         with self._item():
-            fields.update(self._taxonomy(top.table("taxonomy")))
+            fields.update(self._taxonomy(top.table("taxonomy"), department))
         if "level1" in fields:
             with self._item():
                 fields.update(self._scoring(top.table("scoring"), fields, scored))
+        if all(k in fields for k in ("level1", "indicator_columns", "score_total", "kind")):
+            with self._item():
+                fields["items"] = self._items(top, fields, raw.get("form", {}))
         with self._item():
             fields.update(self._checks(top.table("checks")))
         if all(k in fields for k in ("header", "goals", "fund_rows")):
@@ -851,6 +927,8 @@ class _Builder:
             top.done()
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else SpecErrors(self.errors)
+        if fields["kind"] == "department":
+            fields["indicator_rows"] = len(fields["items"])
         return Spec(**fields)
 
     def _form(self, form: _Table) -> dict[str, Any]:
@@ -863,8 +941,17 @@ class _Builder:
             "amount_unit": form.text("amount_unit", "万元"),
             "scored": form.get("scored", bool),
             "indicator_rows": form.integer("indicator_rows", 20, lo=1, hi=500),
+            "kind": form.text("kind", "project", check=_one_of(FORM_KINDS)),
         }
         form.done()
+        if fields["kind"] == "department" and not fields["scored"]:
+            form.fail(
+                Text(
+                    '部门整体表式（kind = "department"）须 scored = true（有分值与自评得分）',
+                    'a department form (kind = "department") needs scored = true',
+                ),
+                "scored",
+            )
         if fields["sheet"].lower() in ("_lists", "_meta", "填报说明"):
             form.fail(Text("此工作表名由工具保留", "this sheet name is reserved"), "sheet")
         return fields
@@ -918,7 +1005,7 @@ class _Builder:
         table.done()
         return aliases
 
-    def _header(self, top: _Table) -> tuple[HeaderField, ...]:
+    def _header(self, top: _Table, department: bool = False) -> tuple[HeaderField, ...]:
         fields = []
         mark = len(self.errors)
         for t in top.tables("header"):
@@ -948,7 +1035,8 @@ class _Builder:
         self._settle(mark)
         names = [f.name for f in fields]
         _unique(top, "header", names)
-        missing = [n for n in REQUIRED_HEADER if n not in names]
+        required = REQUIRED_DEPARTMENT_HEADER if department else REQUIRED_HEADER
+        missing = [n for n in required if n not in names]
         if missing:
             top.fail(
                 Text(
@@ -1031,7 +1119,7 @@ class _Builder:
         t.done()
         return goals
 
-    def _indicators(self, t: _Table, scored: bool) -> dict[str, Any]:
+    def _indicators(self, t: _Table, scored: bool, department: bool = False) -> dict[str, Any]:
         cols = []
         mark = len(self.errors)
         for c in t.tables("columns"):
@@ -1088,7 +1176,10 @@ class _Builder:
                 ),
                 "columns",
             )
-        needed = REQUIRED_INDICATOR_KEYS + (SCORED_INDICATOR_KEYS if scored else ())
+        if department:
+            needed: tuple[str, ...] = REQUIRED_DEPARTMENT_KEYS
+        else:
+            needed = REQUIRED_INDICATOR_KEYS + (SCORED_INDICATOR_KEYS if scored else ())
         missing = [k for k in needed if k not in keys]
         if missing:
             t.fail(
@@ -1135,19 +1226,23 @@ class _Builder:
         _unique(top, "footer", [f.name for f in fields] + [h.name for h in header])
         return tuple(fields)
 
-    def _taxonomy(self, t: _Table) -> dict[str, Any]:
+    def _taxonomy(self, t: _Table, department: bool = False) -> dict[str, Any]:
         level1 = []
         mark = len(self.errors)
         for lt in t.tables("level1"):
             with self._item():
+                label = lt.text("label")
+                weight = lt.number("weight", lo=0)
+                level2, weights = self._level2(lt, weight)
                 level1.append(
                     Level1(
-                        lt.text("label"),
-                        lt.number("weight", lo=0),
-                        lt.strings("level2"),
+                        label,
+                        weight,
+                        level2,
                         required=lt.get("required", bool, True),
                         # "" until `_scoring` reads the form's default (`level1_weight_rule`)
                         weight_rule=lt.text("weight_rule", "", check=_one_of(WEIGHT_RULES)),
+                        level2_weights=weights,
                     )
                 )
                 lt.done()
@@ -1157,7 +1252,8 @@ class _Builder:
         _unique(t, "level1", [x.label for x in level1])
         all_level2 = [l2 for x in level1 for l2 in x.level2]
         _unique(t, "level1[*].level2", all_level2)
-        statuses = t.strings("statuses")
+        # a department form has no status column: its statuses only feed the [scoring] bands
+        statuses = t.strings("statuses", DEFAULT_STATUSES if department else ...)
         if len(statuses) < 2:
             t.fail(
                 Text("至少两个完成状态，第一个表示已完成", "at least two statuses, first = done"),
@@ -1189,9 +1285,60 @@ class _Builder:
         t.done()
         return {"level1": tuple(level1), "statuses": statuses, **aliases}
 
+    def _level2(
+        self, lt: _Table, weight: float
+    ) -> tuple[tuple[str, ...], tuple[tuple[str, float], ...]]:
+        """A 一级's `level2`: labels, or `{ label = "基础信息", weight = 3 }` tables giving a 二级 a
+        weight of its own; weighted 二级 add up to the 一级's weight (all weighted) or stay
+        below it (some)."""
+        items = lt.get("level2", list)
+        labels: list[str] = []
+        weights: list[tuple[str, float]] = []
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                sub = _Table(item, self.path, f"{lt.key}.level2[{i}]")
+                label = sub.text("label")
+                weights.append((label, sub.number("weight", lo=0)))
+                sub.done()
+                labels.append(label)
+            elif isinstance(item, str) and item.strip():
+                labels.append(item)
+            else:
+                lt.fail(
+                    Text(
+                        "应为非空文本或 { label = …, weight = … }",
+                        "must be a non-empty string or { label = …, weight = … }",
+                    ),
+                    f"level2[{i}]",
+                )
+        got = sum(w for _, w in weights)
+        if weights and (
+            got - weight > 1e-9 or (len(weights) == len(labels) and weight - got > 1e-9)
+        ):
+            lt.fail(
+                Text(
+                    f"二级指标分值之和 {got:g} 应{'等于' if len(weights) == len(labels) else '不超过'}"
+                    f"一级指标分值 {weight:g}",
+                    f"level2 weights add up to {got:g}, "
+                    f"{'not' if len(weights) == len(labels) else 'above'} the level1 weight {weight:g}",
+                ),
+                "level2",
+            )
+        return tuple(labels), tuple(weights)
+
     def _scoring(self, t: _Table, fields: dict[str, Any], scored: bool) -> dict[str, Any]:
         total = t.number("total", lo=1)
-        exec_weight = t.number("exec_weight", lo=0)
+        funds = bool(fields.get("fund_rows", True))
+        # without a fund block there is no 执行率 to score
+        exec_weight = t.number("exec_weight", ... if funds else 0.0, lo=0)
+        if not funds and exec_weight:
+            t.fail(
+                Text(
+                    f"表式没有 [funds]（无执行率），exec_weight 须为 0（现为 {exec_weight:g}）",
+                    f"the form has no [funds] (no 执行率): exec_weight must be 0, not {exec_weight:g}",
+                ),
+                "exec_weight",
+            )
         weights = sum(x.weight for x in fields["level1"])
         if abs(weights + exec_weight - total) > 1e-9:
             t.fail(
@@ -1201,7 +1348,8 @@ class _Builder:
                 ),
                 "total",
             )
-        raw_bands = t.get("qualitative_bands", dict)
+        department = fields.get("kind") == "department"
+        raw_bands = t.get("qualitative_bands", dict, DEFAULT_BANDS if department else ...)
         bands: dict[str, tuple[float, float]] = {}
         for status in fields["statuses"]:
             band = raw_bands.get(status)
@@ -1289,6 +1437,103 @@ class _Builder:
         }
         t.done()
         return result
+
+    def _items(self, top: _Table, fields: dict[str, Any], form_raw: Any) -> tuple[Item, ...]:
+        """`[[items]]`: the rows the finance office pre-prints (一级 / 二级 / 三级 / 分值, and the
+        text of extra columns such as 指标解释 and 评分标准). A department form's table is
+        exactly these rows; their 分值 add up to each weighted 二级, each 一级 and the total."""
+        tables = top.tables("items", None)
+        if fields["kind"] != "department":
+            if tables:
+                top.fail(
+                    Text(
+                        '[[items]] 只用于部门整体表式（kind = "department"）',
+                        '[[items]] is for department forms (kind = "department") only',
+                    ),
+                    "items",
+                )
+            return ()
+        if not tables:
+            top.fail(
+                Text(
+                    "部门整体表式须以 [[items]] 列出财政部门预设的各项三级指标",
+                    "a department form lists its pre-printed rows in [[items]]",
+                ),
+                "items",
+            )
+        level1 = {x.label: x for x in fields["level1"]}
+        columns = {c.key: c for c in fields["indicator_columns"]}
+        extra = [c for c in fields["indicator_columns"] if c.extra]
+        items: list[Item] = []
+        mark = len(self.errors)
+        for t in tables:
+            with self._item():
+                l1 = t.text("level1")
+                if l1 not in level1:
+                    t.fail(
+                        Text(
+                            f"不是 [taxonomy] 的一级指标：{l1}（可用：{'、'.join(level1)}）",
+                            f"not a level1 of [taxonomy]: {l1} (known: {', '.join(level1)})",
+                        ),
+                        "level1",
+                    )
+                l2 = t.text("level2")
+                if l2 not in level1[l1].level2:
+                    t.fail(
+                        Text(
+                            f"不是「{l1}」下的二级指标：{l2}（可用：{'、'.join(level1[l1].level2)}）",
+                            f"not a level2 of {l1}: {l2} (known: {', '.join(level1[l1].level2)})",
+                        ),
+                        "level2",
+                    )
+                name = t.text("name")
+                weight = t.number("weight", lo=0)
+                texts = []
+                for col in [columns["name"], *extra]:
+                    value = name if col.key == "name" else t.text(col.key, "")
+                    if len(value) > col.max_length:
+                        t.fail(
+                            Text(
+                                f"超过「{col.label}」列的 {col.max_length} 字",
+                                f"longer than the {col.max_length} characters of {col.label}",
+                            ),
+                            col.key,
+                        )
+                    if col.key != "name" and value:
+                        texts.append((col.key, value))
+                items.append(Item(l1, l2, name, weight, tuple(texts)))
+                t.done()
+        self._settle(mark)
+        _unique(top, "items", [f"{x.level1}/{x.level2}/{x.name}" for x in items])
+        groups = [(l2, w, "二级指标", "level2") for l2, w in self._level2_weights(fields)]
+        groups += [(x.label, x.weight, "一级指标", "level1") for x in fields["level1"]]
+        for label, want, zh, en in groups:
+            got = sum(x.weight for x in items if getattr(x, en) == label)
+            if abs(got - want) > 1e-6:
+                top.fail(
+                    Text(
+                        f"{zh}「{label}」下各项分值之和为 {got:g}，应为 {want:g}",
+                        f"the weights of the items under {en} {label} add up to {got:g}, "
+                        f"not {want:g}",
+                    ),
+                    "items",
+                )
+        given = form_raw.get("indicator_rows") if isinstance(form_raw, dict) else None
+        if given is not None and given != len(items):
+            top.fail(
+                Text(
+                    f"部门整体表式的指标行即 [[items]] 的 {len(items)} 行：删去 indicator_rows"
+                    "或使其相等",
+                    f"a department form has the {len(items)} rows of [[items]]: drop "
+                    "indicator_rows or make it equal",
+                ),
+                "form.indicator_rows",
+            )
+        return tuple(items)
+
+    @staticmethod
+    def _level2_weights(fields: dict[str, Any]) -> list[tuple[str, float]]:
+        return [pair for x in fields["level1"] for pair in x.level2_weights]
 
     def _checks(self, t: _Table) -> dict[str, Any]:
         result = {

@@ -48,6 +48,8 @@ from .spec import Spec, load_spec
 
 SHEET_DEPARTMENTS = "部门汇总"
 SHEET_PROJECTS = "项目明细"
+#: One row per 部门整体支出绩效自评表 read (only when any was)
+SHEET_DEPARTMENT_FORMS = "部门整体"
 SHEET_INDICATORS = "绩效指标"
 SHEET_FINDINGS = "问题清单"
 SHEET_ROSTER = "报送情况"
@@ -867,6 +869,8 @@ class _SummaryWriter:
         self.departments = department_rows(collection)
         # Added in the contract's order; filled in whatever order their formulas need.
         names = [SHEET_DEPARTMENTS, SHEET_PROJECTS, SHEET_INDICATORS, SHEET_FINDINGS]
+        if collection.departments:
+            names.insert(2, SHEET_DEPARTMENT_FORMS)
         if collection.roster is not None:
             names.append(SHEET_ROSTER)
         self.sheets = {n: wb.add_worksheet(n) for n in names}
@@ -892,6 +896,8 @@ class _SummaryWriter:
         self.wb.set_custom_property(PROP_GENERATOR, f"perfeval-xl {__version__}")
         self._departments()
         self._project_rows()
+        if self.coll.departments:
+            self._department_forms()
         self._indicators()
         self._findings()
         if self.coll.roster is not None:
@@ -1154,6 +1160,54 @@ class _SummaryWriter:
         name = lay.columns.index(("项目名称", "text"))
         table.finish(caps=PRINT_CAPS[SHEET_PROJECTS], repeat_col=name)
 
+    # -- 部门整体 --------------------------------------------------------------------------
+    def _department_forms(self) -> None:
+        """One row per department form used (部门整体支出绩效自评表): its own total, ours (its
+        valid 自评得分: the tool cannot apply 评分标准 text), the sub-total of each 一级."""
+        forms = self.coll.departments
+        level1: list[str] = []
+        for s in forms:
+            level1 += [x.label for x in _rec(s).spec.level1 if x.label not in level1]
+        columns = [
+            ("主管部门代码", "center"),
+            ("主管部门", "text"),
+            ("年度", "center"),
+            ("自评总分", "score"),
+            ("核定总分", "score"),
+            *((x, "score") for x in level1),
+            ("等级", "center"),
+            ("错误", "int"),
+            ("警告", "int"),
+            ("状态", "center"),
+            ("表式", "center"),
+            ("来源文件", "text"),
+            ("收到时间", "datetime"),
+        ]
+        table = self._bulk(SHEET_DEPARTMENT_FORMS, columns)
+        status_col = next(i for i, (h, _) in enumerate(columns) if h == "状态")
+        for s in forms:
+            rec, score, result = _rec(s), _score(s), s.result
+            labels = {x.label for x in rec.spec.level1}
+            year = rec.value("year")
+            grade = _grade(s)
+            values: list[Any] = [
+                rec.value("dept_code"),
+                rec.value("dept_name"),
+                None if year is None else str(year),
+                score.reported_total if score else None,
+                _total(s),
+                *(score.subtotals.get(x, 0.0) if score and x in labels else None for x in level1),
+                grade + GRADE_BASIS if grade and grade != INCOMPLETE else grade,
+                result.errors,
+                result.warnings,
+                "通过" if result.errors == 0 else "有错误",
+                rec.spec.id,
+                s.item.source,
+                s.item.received,
+            ]
+            table.add(values, {status_col: "bad"} if result.errors else None)
+        table.finish(caps=PRINT_CAPS[SHEET_PROJECTS], repeat_col=1)
+
     # -- 绩效指标 --------------------------------------------------------------------------
     def _indicators(self) -> None:
         with_unit = any(
@@ -1398,6 +1452,8 @@ class _Owners:
             code, *values = (row.values.get(n) for n in _OWNER_FIELDS)
         if _text(values[0]) == "":
             values[0] = self.names.get(_text(code)) or code
+        if rec is not None and rec.spec.department and _text(values[2]) == "":
+            values[2] = rec.spec.title  # no project: the form is what the finding is about
         return [None if v == "" else v for v in values]
 
 
@@ -1413,8 +1469,9 @@ def _field_label(spec: Spec | None, f: Finding) -> str | None:
         return name
     labels = {h.name: h.label for h in spec.header}
     labels.update({x.name: x.label for x in spec.footer})
-    labels["goal_expected"] = spec.goals.expected_label
-    labels["goal_actual"] = spec.goals.actual_label
+    if spec.goals is not None:
+        labels["goal_expected"] = spec.goals.expected_label
+        labels["goal_actual"] = spec.goals.actual_label
     for c in spec.fund_columns:
         labels["exec_reason" if c.kind == "exec_reason" else f"exec_{c.key}"] = c.label
         for r in spec.fund_rows:

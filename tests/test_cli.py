@@ -120,8 +120,8 @@ def test_unknown_form():
     result = run("--lang", "en", "template", "--form", "hainan-2030")
     assert result.exit_code == 1
     assert result.output == (
-        "Error: hainan-2030: unknown form; choose one of national-2020, national-2021, "
-        "sichuan-2022, sichuan-2023 or give a .toml path\n"
+        "Error: hainan-2030: unknown form; choose one of department-2023, national-2020, "
+        "national-2021, sichuan-2022, sichuan-2023 or give a .toml path\n"
     )
 
 
@@ -167,6 +167,7 @@ def test_forms_lists_and_describes():
     result = run("forms")
     assert result.exit_code == 0
     assert [line.split("\t")[0] for line in result.output.splitlines()] == [
+        "department-2023",
         "national-2020 *",
         "national-2021",
         "sichuan-2022",
@@ -349,6 +350,7 @@ def test_collect_command(tmp_path):
     assert doc["totals"] == {
         "files": 3,
         "projects": 2,
+        "department_forms": 0,
         "unreadable": 1,
         "errors": 3,
         "warnings": 0,

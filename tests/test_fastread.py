@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import DEPARTMENT_FORMS, FORMS
 from helpers import filled, open_xlsx, with_parts
 from test_bad_files import CASES as BAD_CASES
 from test_bad_files import build
@@ -16,7 +17,7 @@ from test_check import CASES as RULE_CASES
 from test_hostile_cells import CASES as HOSTILE_CELLS
 from test_seed import filled_seed
 
-from perfeval_xl import builtin_forms, seed_projects
+from perfeval_xl import seed_projects
 from perfeval_xl.fastread import FastBook
 from perfeval_xl.read import ReadResult, read_workbook
 
@@ -89,7 +90,7 @@ def test_rule_cases(tmp_path, rule, form, over, change, expected):
     assert_same(filled(tmp_path, form, change, **dict(over)))
 
 
-@pytest.mark.parametrize("form", builtin_forms())
+@pytest.mark.parametrize("form", FORMS)
 def test_every_form_clean_and_blank_takes_the_fast_path(tmp_path, form, templates):
     path = filled(tmp_path, form)
     assert takes_fast_path(path)
@@ -98,6 +99,22 @@ def test_every_form_clean_and_blank_takes_the_fast_path(tmp_path, form, template
     blank.write_bytes(templates[form])
     assert takes_fast_path(blank)
     assert_same(blank)
+
+
+@pytest.mark.parametrize("form", DEPARTMENT_FORMS)
+def test_a_department_form_blank_and_scored_takes_the_fast_path(tmp_path, form, templates):
+    blank = tmp_path / "blank.xlsx"
+    blank.write_bytes(templates[form])
+    assert takes_fast_path(blank)
+    assert_same(blank)
+    wb = open_xlsx(templates[form])
+    (sheet, ref), *_ = wb.defined_names["pe_ind_score"].destinations
+    for i, row in enumerate(wb[sheet][ref.replace("$", "")]):
+        row[0].value = 1 if i % 3 else "x"  # 1 below most 分值, a text now and then
+    scored = tmp_path / "scored.xlsx"
+    wb.save(scored)
+    assert takes_fast_path(scored)
+    assert_same(scored)
 
 
 @pytest.mark.parametrize("index", range(len(seed_projects())))

@@ -31,12 +31,13 @@ from functools import cache
 from pathlib import Path
 
 import openpyxl
+from conftest import FORMS as PROJECT_FORMS
 from helpers import filled, named_cell, with_parts
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from perfeval_xl import builtin_forms, load_spec
+from perfeval_xl import load_spec
 from perfeval_xl.checks import CheckResult, check_workbook
 from perfeval_xl.collect import Collection, Item, Submission
 from perfeval_xl.findings import ERROR, RULES
@@ -136,7 +137,7 @@ def test_signaling_nan_decimal_is_an_error_not_an_exception():
 
 
 # -- values typed into a template --------------------------------------------------------------
-FORMS = builtin_forms()
+FORMS = PROJECT_FORMS  # the department form has nothing of a project's to generate
 
 
 @cache

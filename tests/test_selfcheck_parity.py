@@ -46,10 +46,16 @@ from perfeval_xl.selfcheck import (
     too_long,
 )
 
-FORMS = ["national-2020", "national-2021", "sichuan-2023", "sichuan-2022"]
+#: the department form (部门整体) counts its own rules: header, 自评得分, 扣分原因, 合计
+DEP = "department-2023"
+FORMS = ["national-2020", "national-2021", "sichuan-2023", "sichuan-2022", DEP]
 SHEET = "'自评表'"
 #: national-2020 with its weights fixed (E503): no built-in form fixes them
 FIXED = "national-2020+fixed"
+
+
+def sheet_ref(spec) -> str:
+    return SHEET if spec.sheet == "自评表" else "'" + spec.sheet + "'"
 
 
 def spec_of(form: str):
@@ -99,6 +105,8 @@ SPLIT = [("≥", "12", "15", "次"), ("≥", "95", "100", "%"), ("≤", "100", "
 
 def base_rows(form: str) -> list[dict]:
     spec = spec_of(form)
+    if spec.department:  # the rows are the office's: the department types 自评得分, full marks
+        return [{"score": x.weight} for x in spec.items]
     rows = []
     for i, values in enumerate(ROWS_NATIONAL):
         row = dict(zip(KEYS, values, strict=True))
@@ -112,6 +120,8 @@ def base_rows(form: str) -> list[dict]:
 
 
 def base_values(form: str) -> dict:
+    if form == DEP:
+        return {"pe_dept_name": "寿县某局", "pe_year": 2023}
     values = dict(TYPED)
     if form == "sichuan-2022":
         values["pe_fund_fiscal_budget"] = 100  # not issued on this form: typed by the unit
@@ -123,6 +133,8 @@ def base_values(form: str) -> dict:
 
 
 def issued(form: str) -> dict:
+    if form == DEP:
+        return {"dept_code": "341521101"}
     return ISSUED if form == "sichuan-2022" else {**ISSUED, "fund_fiscal_budget": 100.0}
 
 
@@ -317,6 +329,26 @@ CASES = [
         rows={0: {"target": "2022年12月底前完成", "score": 10, "reason": REASON}},
     ),
 ]
+CASES += [
+    Case("clean-dep", DEP),
+    Case(
+        "dep-untouched",
+        DEP,
+        exp={"E101", "E510"},
+        values={"pe_dept_name": None},
+        rows={0: {"score": None}, 1: {"score": None}},
+    ),
+    Case("E504-dep", DEP, exp={"E504"}, rows={0: {"score": 4}}),
+    Case("E510-dep-blank", DEP, exp={"E510"}, rows={1: {"score": None}}),
+    Case("E510-dep-text", DEP, exp={"E510"}, rows={1: {"score": "满分"}}),
+    Case("E203-dep-negative", DEP, exp={"E203", "E510"}, rows={2: {"score": -1}}),
+    Case("E508-dep", DEP, exp={"E508"}, rows={20: {"score": 9}}),
+    Case("E508-dep-no-reason", DEP, exp={"E508"}, rows={20: {"score": 9, "reason": "同上。"}}),
+    Case("dep-reason-given", DEP, rows={20: {"score": 9, "reason": "满意度调查 88%"}}),
+    Case("E205-dep-reason", DEP, exp={"E205"}, rows={3: {"reason": "长" * 301}}),
+    Case("E506-dep-total", DEP, exp={"E506"}, over={"pe_total_score": 50}),
+    Case("dep-total-right", DEP, over={"pe_total_score": 100}),
+]
 BY_ID = {c.id: c for c in CASES}
 assert len(BY_ID) == len(CASES)
 
@@ -429,7 +461,7 @@ def marked(office, filled, tmp_path_factory) -> dict[str, set[tuple[int, int]]]:
     jobs = []
     for case in CASES:
         spec = spec_of(case.form)
-        check = for_form(spec, make_layout(spec), SHEET)
+        check = for_form(spec, make_layout(spec), sheet_ref(spec))
         wb = openpyxl.load_workbook(filled[case.id].path)
         ws = wb.create_sheet("_marks")
         for mark in check.marks:
@@ -520,7 +552,7 @@ def inlined(names: dict[str, str]):
 def test_formulas_fit_excel(form):
     spec = load_spec(form)
     lay = make_layout(spec)
-    check = for_form(spec, lay, SHEET)
+    check = for_form(spec, lay, sheet_ref(spec))
     assert too_long(check) == []
     formulas = [*check.names.values(), check.count_formula, *(m.formula for m in check.marks)]
     used = {f for text in formulas for f in re.findall(r"([A-Z][A-Z0-9.]*)\(", text)}

@@ -15,7 +15,13 @@ NATIONAL_TEXT = NATIONAL.read_text(encoding="utf-8")
 
 
 def test_builtin_forms_are_the_four_profiles():
-    assert builtin_forms() == ["national-2020", "national-2021", "sichuan-2022", "sichuan-2023"]
+    assert builtin_forms() == [
+        "department-2023",
+        "national-2020",
+        "national-2021",
+        "sichuan-2022",
+        "sichuan-2023",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -57,7 +63,7 @@ def test_unknown_form_lists_the_choices():
         load_spec("guangxi-2024")
     exp = (
         "guangxi-2024: unknown form; choose one of "
-        "national-2020, national-2021, sichuan-2022, sichuan-2023"
+        "department-2023, national-2020, national-2021, sichuan-2022, sichuan-2023"
     )
     assert err.value.render("en").startswith(exp)
     assert "没有这种表式" in err.value.render("zh")
