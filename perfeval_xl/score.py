@@ -466,10 +466,19 @@ def _weights(rec: Record) -> Iterator[Finding]:
                 "W512",
                 Text(
                     f"「{label}」的分值合计 {total:g}，原则上应为 {weight:g}"
-                    "（“财预〔2020〕10号”：如有特殊情况，一级指标权重可做适当调整；请说明理由）",
+                    + (
+                        "（“财预〔2020〕10号”：如有特殊情况，一级指标权重可做适当调整；请说明理由）"
+                        if label == l1.label
+                        else f"（表式给定的二级指标分值，属「{l1.label}」；如有调整请说明理由）"
+                    ),
                     f"{label} weights add up to {total:g}, {weight:g} in principle "
-                    "(财预〔2020〕10号: weights may be adjusted in special circumstances; "
-                    "give the reason)",
+                    + (
+                        "(财预〔2020〕10号: weights may be adjusted in special circumstances; "
+                        "give the reason)"
+                        if label == l1.label
+                        else f"(the form's weight of this level-2 under {l1.label}; give the "
+                        "reason for a change)"
+                    ),
                 ),
                 None,
                 "ind_weight",

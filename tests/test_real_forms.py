@@ -362,3 +362,17 @@ def test_bad_rules_name_file_and_key(what, old, new, key, message):
     assert message in got.render("en")
     assert got.render("zh").startswith(f"custom.toml: {key}: ")
     assert got.render("en").startswith(f"custom.toml: {key}: ")
+
+
+def test_a_weighted_level2_is_held_to_its_weight_by_its_level1_rule(tmp_path):
+    """青神's 效益 30 lies all on 社会效益指标: a form that weights that 二级 at 20 (under a
+    principle 效益) warns once, naming the 二级 and its 一级, not the 一级 rule of 10号."""
+    old = '"社会效益指标"'
+    spec = spec_variant("national-2020", old, '{ label = "社会效益指标", weight = 20 }')
+    assert spec.level2_weight["社会效益指标"] == 20
+    result = check_as(spec, qingshen_national(tmp_path))
+    warned = [f for f in result.findings if f.code == "W512"]
+    assert len(warned) == 2  # 产出 60 (the 一级 rule) and 社会效益指标 30 (the 二级's)
+    level2 = next(f for f in warned if "社会效益指标" in f.message.zh)
+    assert "分值合计 30，原则上应为 20" in level2.message.zh
+    assert "属「效益指标」" in level2.message.zh and "10号" not in level2.message.zh
