@@ -7,7 +7,15 @@ This package is a library first; `perfeval_xl.cli` is a thin command line over i
 from ._version import __version__
 from .checks import CheckResult, check_record, check_workbook
 from .demo import run_demo
-from .errors import OutputError, PerfevalError, RosterError, RosterErrors, SpecError, Text
+from .errors import (
+    OutputError,
+    PerfevalError,
+    RosterError,
+    RosterErrors,
+    SpecError,
+    SpecErrors,
+    Text,
+)
 from .findings import RULES, Finding
 from .generate import (
     DEFAULT_PASSWORD,
@@ -21,7 +29,7 @@ from .read import ReadResult, read_workbook
 from .record import Record
 from .roster import load_roster, read_roster
 from .samples import sample_roster_path, seed_projects
-from .spec import DEFAULT_FORM, Spec, builtin_forms, load_spec
+from .spec import DEFAULT_FORM, FormSet, Spec, builtin_forms, load_forms, load_spec, parse_spec
 
 __all__ = [
     "DEFAULT_FORM",
@@ -29,6 +37,7 @@ __all__ = [
     "RULES",
     "CheckResult",
     "Finding",
+    "FormSet",
     "OutputError",
     "PerfevalError",
     "ReadResult",
@@ -37,6 +46,7 @@ __all__ = [
     "RosterErrors",
     "Spec",
     "SpecError",
+    "SpecErrors",
     "Text",
     "__version__",
     "build_template",
@@ -45,9 +55,11 @@ __all__ = [
     "check_workbook",
     "contract_names",
     "issuable_fields",
+    "load_forms",
     "load_roster",
     "load_spec",
     "make_layout",
+    "parse_spec",
     "read_roster",
     "read_workbook",
     "run_demo",

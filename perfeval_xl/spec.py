@@ -9,7 +9,6 @@ in a spec must be reported with the file and the key, in the users' language.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import sys
 import unicodedata
@@ -456,7 +455,8 @@ def _load_file(path: Path) -> Spec:
     return parse_spec(data, str(path))
 
 
-#: The environment variable naming the office's forms folder (as `--forms DIR` does).
+#: The environment variable naming the office's forms folder (as `--forms DIR` does; the
+#: command line reads it).
 FORMS_ENV = "PERFEVAL_XL_FORMS"
 
 
@@ -584,12 +584,6 @@ def load_forms(folder: Path | str | None = None) -> FormSet:
             continue
         specs.append(spec)
     return FormSet(str(root), tuple(specs), tuple(problems))
-
-
-def forms_from_env() -> Path | None:
-    """The forms folder `PERFEVAL_XL_FORMS` names, if set and not empty."""
-    value = os.environ.get(FORMS_ENV, "").strip()
-    return Path(value) if value else None
 
 
 def _builtin_dir() -> Any:
