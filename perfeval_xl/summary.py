@@ -326,6 +326,30 @@ def _grade(s: Submission) -> str | None:
     return score.grade if score.complete else INCOMPLETE
 
 
+def _shown_grade(s: Submission) -> str | None:
+    """The grade as the summary shows it: marked as ours (核定) unless the score is
+    incomplete."""
+    grade = _grade(s)
+    return grade + GRADE_BASIS if grade and grade != INCOMPLETE else grade
+
+
+def _level1_labels(subs: Sequence[Submission]) -> list[str]:
+    """Every 一级 of the forms of `subs`, in the order first met: a column each."""
+    level1: list[str] = []
+    for s in subs:
+        level1 += [x.label for x in _rec(s).spec.level1 if x.label not in level1]
+    return level1
+
+
+def _subtotals(s: Submission, level1: list[str]) -> list[float | None]:
+    """The sub-score of each 一级 column: blank where the form has no such 一级."""
+    score = _score(s)
+    labels = {x.label for x in _rec(s).spec.level1}
+    return [
+        score.subtotals.get(label, 0.0) if score and label in labels else None for label in level1
+    ]
+
+
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -822,13 +846,12 @@ class _ProjectLayout:
 def _project_layout(projects: Sequence[Submission]) -> _ProjectLayout:
     sources: dict[str, str] = {}
     statuses: list[str] = []
-    level1: list[str] = []
     for s in projects:
         spec = _rec(s).spec
         for r in spec.source_rows:
             sources.setdefault(r.key, r.short)
         statuses += [x for x in spec.statuses if x not in statuses]
-        level1 += [x.label for x in spec.level1 if x.label not in level1]
+    level1 = _level1_labels(projects)
     statuses = statuses or list(DEFAULT_STATUSES)
     columns = [
         ("主管部门代码", "center"),
@@ -1137,16 +1160,12 @@ class _SummaryWriter:
             statuses = Counter(ind.value("status") for ind in rec.indicators)
             values += [len(rec.indicators), *[statuses.get(x, 0) for x in lay.statuses]]
             values.append(_missing_reasons(rec))
-            labels = {x.label for x in rec.spec.level1}
-            for label in lay.level1:
-                got = score.subtotals.get(label, 0.0) if score and label in labels else None
-                values.append(got)
-            grade = _grade(s)
+            values += _subtotals(s, lay.level1)
             values += [
                 score.exec_score if score else None,
                 score.reported_total if score and score.reported_form else None,
                 _total(s),
-                grade + GRADE_BASIS if grade and grade != INCOMPLETE else grade,
+                _shown_grade(s),
                 _score_kind(s),
                 result.errors,
                 result.warnings,
@@ -1165,9 +1184,7 @@ class _SummaryWriter:
         """One row per department form used (部门整体支出绩效自评表): its own total, ours (its
         valid 自评得分: the tool cannot apply 评分标准 text), the sub-total of each 一级."""
         forms = self.coll.departments
-        level1: list[str] = []
-        for s in forms:
-            level1 += [x.label for x in _rec(s).spec.level1 if x.label not in level1]
+        level1 = _level1_labels(forms)
         columns = [
             ("主管部门代码", "center"),
             ("主管部门", "text"),
@@ -1187,17 +1204,15 @@ class _SummaryWriter:
         status_col = next(i for i, (h, _) in enumerate(columns) if h == "状态")
         for s in forms:
             rec, score, result = _rec(s), _score(s), s.result
-            labels = {x.label for x in rec.spec.level1}
             year = rec.value("year")
-            grade = _grade(s)
             values: list[Any] = [
                 rec.value("dept_code"),
                 rec.value("dept_name"),
                 None if year is None else str(year),
                 score.reported_total if score else None,
                 _total(s),
-                *(score.subtotals.get(x, 0.0) if score and x in labels else None for x in level1),
-                grade + GRADE_BASIS if grade and grade != INCOMPLETE else grade,
+                *_subtotals(s, level1),
+                _shown_grade(s),
                 result.errors,
                 result.warnings,
                 "通过" if result.errors == 0 else "有错误",
