@@ -6,6 +6,8 @@ import hashlib
 import io
 import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from importlib import resources
@@ -261,3 +263,17 @@ def texts_of(path: Path) -> set[str]:
         }
     finally:
         wb.close()
+
+
+def run_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The installed command, outside the repository and without PERFEVAL_XL_FORMS."""
+    environ = {k: v for k, v in os.environ.items() if k != "PERFEVAL_XL_FORMS"}
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "perfeval_xl", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import openpyxl
 import pytest
-from helpers import open_xlsx, staged
+from helpers import open_xlsx, run_cli, staged
 from soffice import tool_or_skip
 
 from perfeval_xl import SpecError, build_template, load_spec
@@ -223,18 +222,6 @@ HEADER = {"pe_dept_name": "寿县某局", "pe_dept_code": "341521101", "pe_year"
 
 def typed(scores=SCORES, reasons=REASONS) -> dict[str, object]:
     return {**HEADER, "pe_ind_score": list(scores), "pe_ind_reason": list(reasons)}
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if k != "PERFEVAL_XL_FORMS"}
-    return subprocess.run(
-        [sys.executable, "-m", "perfeval_xl", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_the_template_prints_the_office_rows_locked_and_leaves_the_scores_to_fill():

@@ -9,6 +9,7 @@ the embedded spec meet: the office's spec wins, a changed or broken embedded spe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from helpers import open_xlsx
+from helpers import open_xlsx, run_cli
 
 from perfeval_xl import build_template
 from perfeval_xl.checks import check_workbook
@@ -98,20 +99,6 @@ def typed() -> dict[str, object]:
     for i, key in enumerate(KEYS):
         values[f"pe_ind_{key}"] = [row[i] for row in INDICATORS]
     return values
-
-
-def run_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    """The installed command, outside the repository and without PERFEVAL_XL_FORMS."""
-    environ = {k: v for k, v in os.environ.items() if k != "PERFEVAL_XL_FORMS"}
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "perfeval_xl", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def codes(result) -> list[str]:
@@ -249,6 +236,22 @@ def _meta_edit(src: Path, dst: Path, change) -> None:
     wb.save(dst)
 
 
+def _respec(src: Path, dst: Path, old: str, new: str) -> None:
+    """The workbook with its carried spec text changed and its SHA-256 recorded anew in both
+    places: a whole, consistent spec, as a careful forger would leave it."""
+
+    def change(cells, wb):
+        text = cells[f"{SPEC_TEXT_KEY}1"].value
+        assert old in text, old
+        text = text.replace(old, new)
+        cells[f"{SPEC_TEXT_KEY}1"].value = text
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        cells["spec_sha256"].value = digest
+        wb.custom_doc_props["perfeval_spec_sha256"].value = digest
+
+    _meta_edit(src, dst, change)
+
+
 def test_an_altered_embedded_spec_is_not_used(tmp_path):
     spec = parse_spec(county_spec_text().encode(), "county.toml")
     src = tmp_path / "a.xlsx"
@@ -275,14 +278,7 @@ def test_an_altered_embedded_spec_is_not_used(tmp_path):
     # with the digest changed to match, the text is whole but not the workbook's own id
     renamed = tmp_path / "renamed.xlsx"
 
-    def other_id(cells, wb):
-        text = cells[f"{SPEC_TEXT_KEY}1"].value.replace('id = "county-2024"', 'id = "other"')
-        cells[f"{SPEC_TEXT_KEY}1"].value = text
-        digest = parse_spec(text.encode(), "x").digest
-        cells["spec_sha256"].value = digest
-        wb.custom_doc_props["perfeval_spec_sha256"].value = digest
-
-    _meta_edit(src, renamed, other_id)
+    _respec(src, renamed, 'id = "county-2024"', 'id = "other"')
     result = check_workbook(renamed)
     assert codes(result) == ["E008"]
     assert "other" in result.findings[0].message.zh
@@ -294,16 +290,7 @@ def test_an_embedded_spec_is_validated_like_a_spec_file(tmp_path):
     src.write_bytes(build_template(spec))
     bad = tmp_path / "bad.xlsx"
 
-    def control_char(cells, wb):
-        text = cells[f"{SPEC_TEXT_KEY}1"].value.replace(
-            'title = "某县项目支出绩效自评表"', 'title = "某县\\u202e表"'
-        )
-        cells[f"{SPEC_TEXT_KEY}1"].value = text
-        digest = __import__("hashlib").sha256(text.encode()).hexdigest()
-        cells["spec_sha256"].value = digest
-        wb.custom_doc_props["perfeval_spec_sha256"].value = digest
-
-    _meta_edit(src, bad, control_char)
+    _respec(src, bad, 'title = "某县项目支出绩效自评表"', 'title = "某县\\u202e表"')
     result = check_workbook(bad)
     assert codes(result) == ["E008"]
     assert "form.title" in result.findings[0].message.zh
@@ -350,16 +337,8 @@ def test_signature_covers_the_embedded_spec(tmp_path):
 
     swapped = tmp_path / "swapped.xlsx"
 
-    def loosen_and_rehash(cells, wb):  # a consistent new spec, but not the office's
-        text = cells[f"{SPEC_TEXT_KEY}1"].value.replace(
-            "satisfaction_min = 0.9", "satisfaction_min = 0.5"
-        )
-        cells[f"{SPEC_TEXT_KEY}1"].value = text
-        digest = parse_spec(text.encode(), "x").digest
-        cells["spec_sha256"].value = digest
-        wb.custom_doc_props["perfeval_spec_sha256"].value = digest
-
-    _meta_edit(src, swapped, loosen_and_rehash)
+    # a consistent new spec, but not the office's
+    _respec(src, swapped, "satisfaction_min = 0.9", "satisfaction_min = 0.5")
     result = check_workbook(swapped)
     assert result.record.spec.satisfaction_min == 0.5  # used: nothing else is installed …
     assert [f.code for f in verify_signature(result.record, key)] == ["E702"]  # … but caught
