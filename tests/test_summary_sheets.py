@@ -20,6 +20,7 @@ import openpyxl
 import pytest
 from helpers import INDICATORS, fill, named_cell
 from soffice import convert, tool_or_skip
+from test_summary import FINDINGS_HEADER
 
 from perfeval_xl import load_spec
 from perfeval_xl.collect import Collection, collect
@@ -46,19 +47,6 @@ ROSTER = [
     (PROPAGANDA, "没交的项目", 50),  # not sent: W604
     (EDUCATION, "课后服务", 80),  # the whole department sent nothing: W604 ×2
     (EDUCATION, "校舍维修", 120),
-]
-FINDINGS_HEADER = [
-    "主管部门",
-    "实施单位",
-    "项目名称",
-    "文件",
-    "工作表",
-    "单元格",
-    "代码",
-    "级别",
-    "状态",
-    "栏目",
-    "说明",
 ]
 
 
