@@ -399,6 +399,7 @@ class _Reader:
         self.findings: list[Finding] = []
         self.formula_cells: list[tuple[str, Any]] = []
         self._meta_rows: dict[str, Any] | None = None
+        self._custom_props: dict[str, Any] | None = None
 
     def add(self, code: str, message: Text, sheet=None, cell=None, field=None) -> None:
         self.findings.append(finding(code, self.name, message, sheet=sheet, cell=cell, field=field))
@@ -502,11 +503,7 @@ class _Reader:
         digest = hashlib.sha256(text).hexdigest()
         if installed is not None and installed.digest == digest:
             return installed, None
-        try:
-            props = self.wb.custom_props()
-        except Exception:  # noqa: BLE001 - damaged custom properties: _meta still says
-            props = {}
-        if (props.get(PROP_SPEC_SHA256) or meta.get("spec_sha256")) != digest:
+        if (self._props().get(PROP_SPEC_SHA256) or meta.get("spec_sha256")) != digest:
             why = Text(
                 "内嵌表式的文字与记录的 SHA-256 不符（被改动或不完整）",
                 "its text does not match the SHA-256 recorded with it (altered or incomplete)",
@@ -540,12 +537,17 @@ class _Reader:
             )
         return spec, None
 
+    def _props(self) -> dict[str, Any]:
+        """The custom document properties, read once ({} when damaged: _meta says the same)."""
+        if self._custom_props is None:
+            try:
+                self._custom_props = self.wb.custom_props()
+            except Exception:  # noqa: BLE001 - damaged custom properties: fall back to _meta
+                self._custom_props = {}
+        return self._custom_props
+
     def _identity(self) -> tuple[str | None, int | None, str | None]:
-        props: dict[str, Any] = {}
-        try:
-            props = self.wb.custom_props()
-        except Exception:  # noqa: BLE001 - damaged custom properties: fall back to _meta
-            props = {}
+        props = self._props()
         meta = self._meta()
         form_id = props.get(PROP_FORM_ID) or meta.get("form_id")
         version = _as_int(props.get(PROP_SPEC_VERSION) or meta.get("spec_version"))
@@ -553,12 +555,8 @@ class _Reader:
         return (str(form_id).strip() if form_id else None), version, (str(wid) if wid else None)
 
     def _our_summary(self) -> bool:
-        try:
-            if self.wb.custom_props().get(PROP_DOCUMENT) == DOCUMENT_SUMMARY:
-                return True
-        except Exception:  # noqa: BLE001 - damaged custom properties: try the core ones
-            pass
-        return is_our_summary(self.data)
+        # damaged custom properties read as none: the core ones still say
+        return self._props().get(PROP_DOCUMENT) == DOCUMENT_SUMMARY or is_our_summary(self.data)
 
     def _external_parts(self) -> None:
         """External links, data connections and web queries are reported, never followed."""
