@@ -3,8 +3,9 @@
 Column headers are contract names without `pe_` (`project_name`, `fund_fiscal_budget`), their
 Chinese labels from the spec (项目名称, 当年财政拨款全年预算数), or the spec's aliases for them
 (`[roster.aliases]`: 部门编码, 预算单位 … as budget systems export them). Other columns (序号,
-备注 …) are ignored with one warning naming them. The roster is checked completely before
-anything is written, and every problem names its row and column (by the form's Chinese name),
+备注 …) are ignored with one warning naming them; the unit's contact (联系人, 联系电话:
+`CONTACT_COLUMNS`) is kept apart from the values issued. The roster is checked completely
+before anything is written, and every problem names its row and column (by the form's Chinese name),
 so a clerk can fix the whole file in one go and never ends up with half an outbox.
 """
 
@@ -17,7 +18,7 @@ import math
 import re
 import unicodedata
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,28 @@ def required_columns(spec: Spec) -> tuple[str, ...]:
 #: Most problems reported at once; more would drown the clerk.
 MAX_REPORTED = 50
 
+#: Optional columns with whom to call at a unit about its report (催报), by key in
+#: `RosterRow.contact`, and the headers that name them (matched by `roster_key`, as every
+#: header). Why apart from the spec's fields: the form has no cell for them, so they are never
+#: issued into a template nor compared by `collect`; the office only needs them for the list of
+#: units still to remind. Budget systems and clerks' own sheets call them many ways, hence the
+#: aliases. A spec field that uses one of these headers (its name, label or an alias) keeps it:
+#: the contact then is not read from that column, and no header becomes ambiguous.
+CONTACT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "contact_name": ("contact_name", "联系人", "联系人姓名", "填报人", "经办人"),
+    "contact_phone": ("contact_phone", "联系电话", "电话", "手机", "手机号", "联系方式"),
+}
+
 
 @dataclass(frozen=True)
 class RosterRow:
-    """One project of the roster: its line in the file and the values to issue, by field name."""
+    """One project of the roster: its line in the file, the values to issue, by field name, and
+    the unit's contact (`contact_name`, `contact_phone`: text, only those the row gives), which
+    is never issued and only says whom to call about a missing report."""
 
     line: int
     values: dict[str, Any]
+    contact: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,7 +122,7 @@ def load_roster(path: Path | str, spec: Spec) -> Roster:
         raise RosterError(path, Text("名册为空，没有表头行", "the roster is empty (no header row)"))
     header_line, header = table[0]
     fields = issuable_fields(spec)
-    columns, warnings = _map_header(path, header_line, header, spec, fields)
+    columns, contact_columns, warnings = _map_header(path, header_line, header, spec, fields)
     shown = {i: _field_column(header, i, fields[name]) for i, name in columns.items()}
     errors: list[RosterError] = [r.error(path, header, shown) for r in unreadable]
     rows: list[RosterRow] = []
@@ -125,7 +141,12 @@ def load_roster(path: Path | str, spec: Spec) -> Roster:
                 values[name] = _convert(name, raw, spec)
             except ValueError as exc:
                 errors.append(RosterError(path, exc.args[0], line, shown[index]))
-        rows.append(RosterRow(line, values))
+        contact: dict[str, str] = {}
+        for index, key in contact_columns.items():
+            raw = cells[index] if index < len(cells) else None
+            if not is_blank(raw) and (text := _contact_text(raw)):
+                contact[key] = f"{contact[key]} / {text}" if key in contact else text
+        rows.append(RosterRow(line, values, contact))
     errors.extend(_duplicates(path, rows, {name: shown[i] for i, name in columns.items()}))
     if errors:
         raise RosterErrors(sorted(errors, key=lambda e: e.row or 0)[:MAX_REPORTED])
@@ -400,22 +421,29 @@ def _drop_leading_blank(rows: list[tuple[int, list[Any]]]) -> list[tuple[int, li
 
 def _map_header(
     path: Path, line: int, header: list[Any], spec: Spec, fields: dict[str, str]
-) -> tuple[dict[int, str], list[RosterWarning]]:
-    """Column index -> field name, and a warning naming the columns that were ignored.
+) -> tuple[dict[int, str], dict[int, str], list[RosterWarning]]:
+    """Column index -> field name, column index -> contact key (`CONTACT_COLUMNS`), and a
+    warning naming the columns that were ignored.
 
     A header is a field's name, its label or one of the spec's aliases for it (`roster_key`
-    decides what counts as the same header). Other columns are ignored; a header that could
-    mean two fields, two columns for one field, and a missing required column are errors, all
-    reported at once (with the ignored columns, which may explain a missing one)."""
+    decides what counts as the same header), or a contact header no field uses (two columns of
+    one contact, 联系电话 and 手机, are both kept). Other columns are ignored; a header that
+    could mean two fields, two columns for one field, and a missing required column are errors,
+    all reported at once (with the ignored columns, which may explain a missing one)."""
     known = _known_headers(spec, fields)
+    contacts = _contact_headers(known)
     errors: list[RosterError] = []
     columns: dict[int, str] = {}
+    contact_columns: dict[int, str] = {}
     ignored: list[Any] = []
     for index, cell in enumerate(header):
         if is_blank(cell):
             continue
         names = list(known.get(roster_key(cell), {}))
-        if not names:
+        if not names and (key := contacts.get(roster_key(cell))):
+            # 联系电话 and 手机 side by side are both worth a call: kept, joined by " / "
+            contact_columns[index] = key
+        elif not names:
             ignored.append(cell)
         elif len(names) > 1:
             both = "、".join(f"{fields[n]}（{n}）" for n in names)
@@ -434,19 +462,7 @@ def _map_header(
         elif names[0] in columns.values():
             name = names[0]
             first = next(i for i, n in columns.items() if n == name)
-            label = fields[name]
-            errors.append(
-                RosterError(
-                    path,
-                    Text(
-                        f"列重复：与「{_shown(header[first])}」都是「{label}」，只能保留一列",
-                        f"duplicate column: it and '{_shown(header[first])}' are both "
-                        f"'{label}'; keep one",
-                    ),
-                    line,
-                    _shown(cell),
-                )
-            )
+            errors.append(_duplicate_column(path, line, cell, header[first], fields[name]))
         else:
             columns[index] = names[0]
     for name in required_columns(spec):
@@ -466,10 +482,39 @@ def _map_header(
             )
     # "did you mean" only a field no column gives yet
     free = {k: v for k, v in known.items() if not set(v) & set(columns.values())}
+    for key, texts in CONTACT_COLUMNS.items():  # and a contact no column gives yet
+        if key not in contact_columns.values():
+            for text in texts:
+                if contacts.get(roster_key(text)) == key:
+                    free.setdefault(roster_key(text), {key: text})
     warnings = [RosterWarning(str(path), _ignored(ignored, free), line)] if ignored else []
     if errors:
         raise RosterErrors(errors + [RosterError(path, w.text, w.row) for w in warnings])
-    return columns, warnings
+    return columns, contact_columns, warnings
+
+
+def _duplicate_column(path: Path, line: int, cell: Any, first: Any, label: str) -> RosterError:
+    """The error for a column `cell` that means what an earlier column `first` means."""
+    return RosterError(
+        path,
+        Text(
+            f"列重复：与「{_shown(first)}」都是「{label}」，只能保留一列",
+            f"duplicate column: it and '{_shown(first)}' are both '{label}'; keep one",
+        ),
+        line,
+        _shown(cell),
+    )
+
+
+def _contact_headers(known: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Each contact header key (`roster_key`) -> its key in `RosterRow.contact`, but for the
+    headers a field of the spec uses (`known`): the field keeps them."""
+    return {
+        roster_key(text): key
+        for key, texts in CONTACT_COLUMNS.items()
+        for text in texts
+        if roster_key(text) not in known
+    }
 
 
 def _known_headers(spec: Spec, fields: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -589,6 +634,19 @@ def _text(raw: Any) -> str:
     if isinstance(raw, (datetime, date)):
         raise ValueError(Text("应为文本，却是日期", "a date where text was expected"))
     return re.sub(r"\s+", " ", str(raw)).strip()
+
+
+def _contact_text(raw: Any) -> str:
+    """A contact cell as text: a phone number Excel stored as a number (13800000000, or
+    13800000000.0) without `.0` or an exponent; spaces collapsed, control characters dropped.
+    Never an error: the contact helps remind units, no template or comparison depends on it,
+    so an odd one must not stop the templates being written."""
+    if isinstance(raw, int):  # bool too: True, False
+        return str(raw)
+    if isinstance(raw, float) and math.isfinite(raw):
+        return str(int(raw)) if raw.is_integer() else repr(raw)  # no exponent from 1e-4 up
+    text = _CONTROL.sub("", str(raw))
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def _year(raw: Any) -> int:
