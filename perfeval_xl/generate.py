@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import unicodedata
@@ -73,6 +74,10 @@ PROP_SIGNATURE = "perfeval_signature"
 #: summary left in an inbox is recognised there and not counted unreadable (W608).
 PROP_DOCUMENT = "perfeval_document"
 DOCUMENT_SUMMARY = "summary"
+#: ... and the lists of the feedback step (审核结果, 未报送: feedback.py)
+DOCUMENT_REVIEW = "review"
+#: Every kind of workbook of ours that holds no unit's data.
+OUR_DOCUMENTS = (DOCUMENT_SUMMARY, DOCUMENT_REVIEW)
 #: Every workbook we write: in memory, and text stays text (a unit's "=HYPERLINK(…)" or
 #: "http://…" must never become a formula or a link; xlsxwriter converts both by default).
 XLSXWRITER_OPTIONS = {
@@ -95,7 +100,19 @@ class FormSheet(Worksheet):
     def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
         if _JUST_A_NAME.fullmatch(formula):
             return formula[1:]
-        return super()._prepare_formula(formula, expand_future_functions)
+        # Every workbook of a form has the same formulas: each is prepared once (a pure
+        # function of its text), which a batch of returned workbooks (feedback.py) feels.
+        key = (formula, expand_future_functions)
+        got = _PREPARED.get(key)
+        if got is None:
+            got = super()._prepare_formula(formula, expand_future_functions)
+            if len(_PREPARED) >= 4096:
+                _PREPARED.clear()
+            _PREPARED[key] = got
+        return got
+
+
+_PREPARED: dict[tuple[str, bool], str] = {}
 
 
 _JUST_A_NAME = re.compile(r"=_p[ars]_[a-z0-9_]+")
@@ -168,6 +185,16 @@ _FORMATS: dict[str, dict[str, Any]] = {
     "good": {"bg_color": "#C6EFCE", "font_color": "#006100"},
     "helper": {"num_format": ";;;", "locked": True, "hidden": True},
     "help_title": {"font_name": "黑体", "font_size": 14},
+    # the review sheet of a returned workbook (feedback.py)
+    "review_title": {"font_name": "黑体", "font_size": 14, "valign": "vcenter"},
+    "review_head": {**_BASE, "bold": True, "bg_color": "#F2F2F2"},
+    "review_text": {"font_name": "宋体", "font_size": 10, "valign": "top"},
+    "review_para": {"font_name": "宋体", "font_size": 10, "valign": "top", "text_wrap": True},
+    "review_cell": {**_BASE, "valign": "top"},
+    "review_error": {**_BASE, "valign": "top", "font_color": "#9C0006"},
+    "review_warning": {**_BASE, "valign": "top", "font_color": "#9C5700"},
+    "review_fixed": {**_BASE, "valign": "top", "font_color": "#006100"},
+    "review_link": {**_BASE, "valign": "top", "font_color": "#0563C1", "underline": 1},
     "help_head": {**_BASE, "bold": True, "bg_color": "#F2F2F2"},
     "help_text": {**_BASE},
     "plain": {"font_name": "宋体", "font_size": 10},
@@ -202,6 +229,40 @@ def excel_safe_name(prefix: str, label: str, taken: set[str]) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class Filled:
+    """What a unit entered, for a workbook handed back to it (feedback.py): single cells by
+    contract name without `pe_`, indicator rows by their index in the table, each key -> the
+    value as the unit's file stored it (text, number or None)."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+    rows: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReviewLink:
+    """A cell of the review sheet that links to a cell of the form sheet (`target`: A1)."""
+
+    text: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Review:
+    """The office's review, laid over a returned workbook (feedback.py decides the content).
+
+    `lines` become a first sheet named `sheet`, each a style (title, head, text, error, warning,
+    fixed) and its cells, a cell being text or a `ReviewLink`. `notes` are cell comments on the
+    form sheet (A1 -> text). `marks` are conditional formats on the form sheet (A1 -> formula
+    and format, "bad" or "warn"): a mark is a rule, so it goes when the cell is put right."""
+
+    sheet: str
+    widths: tuple[float, ...]
+    lines: list[tuple[str, list[str | ReviewLink]]]
+    notes: Mapping[str, str] = field(default_factory=dict)
+    marks: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+
 def build_template(
     spec: Spec,
     issued: Mapping[str, Any] | None = None,
@@ -209,6 +270,8 @@ def build_template(
     password: str = DEFAULT_PASSWORD,
     indicator_rows: int | None = None,
     key: bytes | None = None,
+    filled: Filled | None = None,
+    review: Review | None = None,
 ) -> bytes:
     """Build one locked template.
 
@@ -220,6 +283,13 @@ def build_template(
         indicator_rows: rows in the indicator table (default: the spec's).
         key: the office's signing key (`sign.load_key`): the issued values and their
             HMAC-SHA256 signature go on the `_meta` sheet, so changes can be proven later.
+        filled: values a unit entered, written into their input cells (still unlocked, with
+            their validations): a returned workbook is a fresh template, not the unit's file
+            re-saved (which would lose Excel's x14 validations and the cached values).
+        review: the office's review sheet, notes and marks (feedback.py). The form sheet's
+            formulas then carry no cached results: with values typed in, every total and mark
+            must be computed on opening, as LibreOffice does for a formula without one (Excel
+            and WPS recalculate every file xlsxwriter writes).
 
     Returns:
         The .xlsx file's bytes.
@@ -231,9 +301,12 @@ def build_template(
     lay = make_layout(spec, indicator_rows)
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, XLSXWRITER_OPTIONS)
-    _FormWriter(wb, spec, lay, issued, password, key).write()
+    _FormWriter(wb, spec, lay, issued, password, key, filled, review).write()
     wb.close()
-    return protect_structure(buf.getvalue(), password)
+    form_part = f"xl/worksheets/sheet{2 if review is not None else 1}.xml"
+    return protect_structure(
+        buf.getvalue(), password, uncached=form_part if filled is not None else None
+    )
 
 
 class _FormWriter:
@@ -247,13 +320,19 @@ class _FormWriter:
         issued: dict[str, Any],
         password: str,
         key: bytes | None = None,
+        filled: Filled | None = None,
+        review: Review | None = None,
     ) -> None:
         self.wb = wb
         self.spec = spec
         self.lay = lay
         self.issued = issued
         self.password = password
+        self.filled = filled or Filled()
+        self.review = review
         self.fmt = {k: wb.add_format(v) for k, v in _FORMATS.items()}
+        # the review comes first: the sheet a unit sees on opening its returned workbook
+        self.front = wb.add_worksheet(review.sheet) if review is not None else None
         self.ws = wb.add_worksheet(spec.sheet, worksheet_class=FormSheet)
         self.help = wb.add_worksheet(HELP_SHEET)
         self.lists = wb.add_worksheet(LISTS_SHEET)
@@ -283,6 +362,7 @@ class _FormWriter:
         self._help()
         self._define_names()
         self._print_and_protect()
+        self._review()
 
     # -- helpers ---------------------------------------------------------------------------
     def ref(self, area: Area) -> str:
@@ -339,6 +419,15 @@ class _FormWriter:
             },
         )
 
+    def typed(self, name: str) -> Any:
+        """What the unit entered in a single input cell (returned workbooks), else None."""
+        return self.filled.values.get(name)
+
+    def typed_row(self, index: int, key: str) -> Any:
+        """What the unit entered in row `index` of the indicator table, column `key`."""
+        row = self.filled.rows.get(index)
+        return None if row is None else row.get(key)
+
     def cell(self, name: str) -> str:
         """Relative A1 reference of a single named cell, for formulas."""
         return self.names[name].a1(absolute=False)
@@ -391,7 +480,7 @@ class _FormWriter:
                 self.put(value, v, "issued_year" if f.type == "year" else "issued_text")
                 continue
             if f.type == "year":
-                self.put(value, None, "input_year")
+                self.put(value, self.typed(f.name), "input_year")
                 self.validate(
                     value.anchor(),
                     {
@@ -406,7 +495,7 @@ class _FormWriter:
                     },
                 )
             else:
-                self.put(value, None, "input_text")
+                self.put(value, self.typed(f.name), "input_text")
                 self.text_rule(value.anchor(), f.label, f.help, f.max_length)
 
     def _funds(self) -> None:
@@ -468,7 +557,7 @@ class _FormWriter:
         elif name in self.issued:
             self.put(area, self.issued[name], "issued_amount")
         else:
-            self.put(area, None, "input_amount")
+            self.put(area, self.typed(name), "input_amount")
             self.validate(
                 area.anchor(),
                 {
@@ -497,7 +586,7 @@ class _FormWriter:
 
     def _exec_reason(self, area: Area, last_src: int, max_length: int) -> None:
         whole = Area(area.first_row, area.first_col, last_src, area.last_col)
-        self.put(whole, None, "input_text")
+        self.put(whole, self.typed("exec_reason"), "input_text")
         threshold = f"{self.spec.exec_reason_below:.0%}"
         self.text_rule(
             whole.anchor(),
@@ -525,11 +614,11 @@ class _FormWriter:
         if "goal_expected" in self.issued:
             self.put(lay.goal_expected, self.issued["goal_expected"], "issued_text")
         else:
-            self.put(lay.goal_expected, None, "input_text")
+            self.put(lay.goal_expected, self.typed("goal_expected"), "input_text")
             self.text_rule(
                 lay.goal_expected.anchor(), g.expected_label, "年初设定的年度总体目标", g.max_length
             )
-        self.put(lay.goal_actual, None, "input_text")
+        self.put(lay.goal_actual, self.typed("goal_actual"), "input_text")
         self.text_rule(
             lay.goal_actual.anchor(), g.actual_label, "对照预期目标写明实际完成情况", g.max_length
         )
@@ -546,13 +635,14 @@ class _FormWriter:
             self._items()
             self._total_row()
             return
-        for row in range(lay.first_indicator_row, lay.last_indicator_row + 1):
+        for i, row in enumerate(range(lay.first_indicator_row, lay.last_indicator_row + 1)):
             self.ws.set_row(row, 30)
             for c in spec.indicator_columns:
                 fmt = "input_choice" if c.key in _CHOICE_COLUMNS else "input_text"
                 if c.key in ("weight", "score"):
                     fmt = "input_number"
-                self.put(span(row, lay.indicator_cols[c.key], lay.indicator_cols[c.key]), None, fmt)
+                col = lay.indicator_cols[c.key]
+                self.put(span(row, col, col), self.typed_row(i, c.key), fmt)
         for c in spec.indicator_columns:
             self.validate(
                 lay.indicator_column(c.key), self._indicator_rule(c.key, c.label, c.max_length)
@@ -598,7 +688,7 @@ class _FormWriter:
                 elif c.extra:
                     self.put(cell, texts.get(c.key), "issued_text")
                 elif c.key == "score":
-                    self.put(cell, None, "input_number")
+                    self.put(cell, self.typed_row(i, c.key), "input_number")
                     self.validate(
                         cell,
                         {
@@ -613,7 +703,7 @@ class _FormWriter:
                         },
                     )
                 elif c.key not in ("level1", "level2"):
-                    self.put(cell, None, "input_text")
+                    self.put(cell, self.typed_row(i, c.key), "input_text")
         for c in spec.indicator_columns:
             if c.key in ("reason",):
                 self.validate(
@@ -711,7 +801,7 @@ class _FormWriter:
             label, value = self.lay.footer[f.name]
             self.ws.set_row(label.first_row, 45)
             self.put(label, f.label, "label")
-            self.put(value, None, "input_text")
+            self.put(value, self.typed(f.name), "input_text")
             self.text_rule(value.anchor(), f.label, f.help, f.max_length)
 
     def _selfcheck(self) -> None:
@@ -842,12 +932,85 @@ class _FormWriter:
         ws.print_area(p.first_row, p.first_col, p.last_row, p.last_col)
         ws.set_footer("&C第 &P 页，共 &N 页")
         ws.hide_gridlines(2)
-        ws.activate()
+        if self.front is None:  # else the review is the sheet shown on opening
+            ws.activate()
         # Units may resize rows and columns to read long text; everything else stays put.
         ws.protect(
             self.password,
             {"format_columns": True, "format_rows": True, "select_locked_cells": True},
         )
+
+    def _review(self) -> None:
+        """The office's review sheet, and its notes and marks on the form (`Review`)."""
+        review, ws = self.review, self.front
+        if review is None or ws is None:
+            return
+        fmt = self.fmt
+        for col, width in enumerate(review.widths):
+            ws.set_column(col, col, width)
+        ws.hide_gridlines(2)
+        last = len(review.widths) - 1
+        for row, (style, cells) in enumerate(review.lines):
+            if style == "title":
+                ws.set_row(row, 28)
+            elif style == "para":  # a label, and a paragraph over the other columns
+                text = str(cells[1])
+                write_text(ws, row, 0, str(cells[0]), fmt["review_text"])
+                ws.merge_range(row, 1, row, last, "", fmt["review_para"])
+                write_text(ws, row, 1, text, fmt["review_para"])
+                ws.set_row(row, _lines(text, sum(review.widths[1:])) * 14 + 4)
+                continue
+            else:
+                tall = max(
+                    (
+                        _lines(c.text if isinstance(c, ReviewLink) else c, review.widths[i])
+                        for i, c in enumerate(cells)
+                        if i <= last
+                    ),
+                    default=1,
+                )
+                if tall > 1 and style != "text":
+                    ws.set_row(row, tall * 14 + 4)
+            for col, cell in enumerate(cells):
+                if isinstance(cell, ReviewLink):
+                    ws.write_url(
+                        row,
+                        col,
+                        f"internal:{self.sheet_ref}!{cell.target}",
+                        fmt["review_link"],
+                        cell.text,
+                    )
+                else:
+                    write_text(ws, row, col, cell, fmt[f"review_{style}"])
+        ws.set_landscape()
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
+        ws.protect(self.password, {"format_columns": True, "format_rows": True})
+        ws.activate()
+        for a1, text in review.notes.items():
+            rows = 4 + len(text) // 28 + text.count("\n")
+            self.ws.write_comment(
+                a1,
+                text,
+                {
+                    "author": "财政部门",
+                    "x_scale": 2.4,
+                    "y_scale": max(1.0, rows / 4.5),
+                    "font_name": "宋体",
+                    "font_size": 10,
+                },
+            )
+        for a1, (criteria, kind) in review.marks.items():
+            options = {"type": "formula", "criteria": criteria, "format": self.fmt[kind]}
+            if self.ws.conditional_format(a1, options) != 0:
+                raise RuntimeError(f"conditional_format({a1}, {criteria}) failed")
+
+
+def _lines(text: str, width: float) -> int:
+    """About the lines `text` wraps to in a column `width` characters wide: a CJK character of
+    宋体 10 is about 1.9 widths of Excel's "0", somewhat less as LibreOffice renders it."""
+    wide = sum(1.8 if ord(ch) >= 0x2E80 else 1.0 for ch in text)
+    return max(1, text.count("\n") + 1, math.ceil(wide / max(1.0, width - 1)))
 
 
 _CHOICE_COLUMNS = ("level1", "level2", "status", "sign")

@@ -29,10 +29,11 @@ def legacy_password_hash(password: str) -> str:
     return f"{digest:X}"
 
 
-def protect_structure(xlsx: bytes, password: str) -> bytes:
+def protect_structure(xlsx: bytes, password: str, *, uncached: str | None = None) -> bytes:
     """Return `xlsx` with `<workbookProtection lockStructure="1">` added to the workbook part.
 
     Sheets can then not be added, deleted, renamed, moved or unhidden without the password.
+    `uncached` names a sheet part whose formulas lose their cached results (`drop_cached`).
     """
     attrs = f'workbookPassword="{legacy_password_hash(password)}" ' if password else ""
     element = f'<workbookProtection {attrs}lockStructure="1"/>'
@@ -42,6 +43,8 @@ def protect_structure(xlsx: bytes, password: str) -> bytes:
             data = src.read(info)
             if info.filename == _WORKBOOK_XML:
                 data = _insert_protection(data.decode("utf-8"), element).encode("utf-8")
+            elif info.filename == uncached:
+                data = drop_cached(data.decode("utf-8")).encode("utf-8")
             dst.writestr(info, data)
     return out.getvalue()
 
@@ -56,3 +59,21 @@ def _insert_protection(xml: str, element: str) -> str:
     if count != 1:
         raise ValueError("workbook.xml has neither workbookPr nor bookViews")
     return new
+
+
+#: A formula cell as xlsxwriter writes it: reference and style, the result's type, the formula,
+#: the cached result.
+_FORMULA_CELL = re.compile(
+    r'(<c r="[A-Z]+[0-9]+"(?: s="[0-9]+")?)(?: t="[a-z]+")?>(<f>[^<]*</f>)<v>[^<]*</v>'
+)
+
+
+def drop_cached(xml: str) -> str:
+    """A sheet's XML with no cached formula results.
+
+    LibreOffice does not recalculate an xlsx on opening; it shows the cached results, and
+    computes only a formula that has none (measured: a cached 999 stays 999, a missing one is
+    computed). A workbook written with values already in its inputs (a returned workbook) has
+    totals, rates and the 自检 marks that only a calculation knows, so it carries none. Excel
+    and WPS recalculate on opening anyway (`fullCalcOnLoad`, which xlsxwriter always sets)."""
+    return _FORMULA_CELL.sub(r"\1>\2", xml)
