@@ -65,15 +65,32 @@ _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _CT = "{http://schemas.openxmlformats.org/package/2006/content-types}"
 _WORKSHEET_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
 _PRINTER_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/printerSettings"
+#: What a sheet may point to and still be read here: its printer settings and cell notes.
+_SHEET_RELS = frozenset(
+    {
+        _PRINTER_REL,
+        "http://schemas.openxmlformats.org/officeDocument/2006/relationships/comments",
+        "http://schemas.openxmlformats.org/officeDocument/2006/relationships/vmlDrawing",
+    }
+)
 #: The parts the fast path knows; a file with any other part is read by the thorough path.
 _KNOWN_PART = re.compile(
     r"\[Content_Types\]\.xml|_rels/\.rels|docProps/(app|core|custom)\.xml"
     r"|xl/workbook\.xml|xl/_rels/workbook\.xml\.rels|xl/styles\.xml|xl/theme/theme\d+\.xml"
     r"|xl/sharedStrings\.xml|xl/calcChain\.xml|xl/worksheets/sheet\d+\.xml"
     r"|xl/worksheets/_rels/sheet\d+\.xml\.rels|xl/printerSettings/printerSettings\d+\.bin"
+    r"|xl/comments\d+\.xml|xl/drawings/vmlDrawing\d+\.vml"
 )
-#: Parts openpyxl's load does not read (the theme it reads, so a damaged one is noticed too).
-_UNREAD_PARTS = ("xl/print", "xl/calcChain.xml", "docProps/app.xml")
+#: Parts openpyxl's load does not read (the theme it reads, so a damaged one is noticed too),
+#: or that hold nothing the reader uses: cell notes (a returned workbook's, feedback.py, or a
+#: unit's own), which openpyxl reads and the record never looks at.
+_UNREAD_PARTS = (
+    "xl/print",
+    "xl/calcChain.xml",
+    "docProps/app.xml",
+    "xl/comments",
+    "xl/drawings/vml",
+)
 _ROW, _C, _V, _F, _IS, _T, _R = (f"{_MAIN}{tag}" for tag in ("row", "c", "v", "f", "is", "t", "r"))
 _RPR, _RPH, _PHONETIC_PR, _SI = (f"{_MAIN}{tag}" for tag in ("rPr", "rPh", "phoneticPr", "si"))
 #: A defined name that is one plain range on one sheet: read without openpyxl's tokenizer.
@@ -636,7 +653,7 @@ def _x14_of(data: bytes) -> tuple[list[tuple[int, int, int, int]], bool]:
 
 def _sheet_rels(data: bytes) -> None:
     for r in _parse_xml(data).iter(f"{_PKG_REL}Relationship"):
-        if r.get("Type") != _PRINTER_REL:
+        if r.get("Type") not in _SHEET_RELS:
             raise Unsupported("sheet relationship")
 
 
