@@ -6,8 +6,9 @@ Exit codes follow click: 0 success, 1 the run failed (bad roster, bad spec, unwr
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -486,6 +487,34 @@ def forms(ctx: click.Context, form: str | None, forms_dir: Path | None, as_toml:
         click.echo(f"  {name:<28}{s.sheet}!{area.a1(absolute=False)}")
 
 
+def _review_day(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> datetime.date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            Text("日期须写成 2023-03-01 的形式", "a date like 2023-03-01").render(
+                ctx.obj["lang"] if ctx.obj else "zh"
+            )
+        ) from None
+
+
+_CONTACT_OPTION = click.option(
+    "--contact",
+    default="",
+    help="The office's contact line on every 审核意见 sheet (who to call, phone).",
+)
+_REVIEW_DATE_OPTION = click.option(
+    "--review-date",
+    callback=_review_day,
+    metavar="DATE",
+    help="The review date on every 审核意见 sheet, as 2023-03-01.  [default: today]",
+)
+
+
 @cli.command()
 @click.argument("inbox", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
@@ -514,6 +543,14 @@ def forms(ctx: click.Context, form: str | None, forms_dir: Path | None, as_toml:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write every file's check result and the department figures as JSON.",
 )
+@click.option(
+    "--feedback",
+    "feedback_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also write each unit its workbook back, marked, into this folder (see `feedback`).",
+)
+@_CONTACT_OPTION
+@_REVIEW_DATE_OPTION
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--strict", is_flag=True, help="Warnings count as errors for the exit code.")
 @click.option(
@@ -531,6 +568,9 @@ def collect(
     form: str,
     forms_dir: Path | None,
     json_path: Path | None,
+    feedback_dir: Path | None,
+    contact: str,
+    review_date: datetime.date | None,
     quiet: bool,
     strict: bool,
     workers: int | None,
@@ -539,7 +579,7 @@ def collect(
     password_file: Path | None,
 ) -> None:
     """Collect an inbox: check every workbook (also in .zip attachments) and write the
-    department summary workbook.
+    department summary workbook; with --feedback, each unit's workbook back, marked.
 
     Exit code 0 when no file has errors (warnings allowed unless --strict), 1 when any has.
 
@@ -557,6 +597,10 @@ def collect(
         )
     try:
         collect_mod.check_outputs(inbox, output, json_path)
+        if feedback_dir is not None:
+            from .feedback import check_feedback_dir
+
+            check_feedback_dir(inbox, feedback_dir)
     except PerfevalError as exc:
         raise _Failure(exc, lang) from None
     known = _forms(ctx, forms_dir)
@@ -586,6 +630,21 @@ def collect(
                 from .report import collection_json
 
                 write_output(json_path, collection_json(coll, lang).encode("utf-8"))
+            returned = None
+            if feedback_dir is not None:
+                returned = _write_feedback(
+                    ctx,
+                    coll,
+                    feedback_dir,
+                    roster,
+                    form,
+                    known,
+                    contact,
+                    review_date,
+                    quiet,
+                    workers,
+                    key,
+                )
         except PerfevalError as exc:
             bar.finish()
             raise _Failure(exc, lang) from None
@@ -614,8 +673,147 @@ def collect(
         _say(ctx, f"已写入 {output}", f"wrote {output}")
         if json_path is not None:
             _say(ctx, f"已写入 {json_path}", f"wrote {json_path}")
+        if returned is not None:
+            from .feedback import feedback_lines
+
+            for line in feedback_lines(returned, lang):
+                click.echo(display_path(line))
         if coll.errors or (strict and coll.warnings):
             ctx.exit(1)
+
+
+def _write_feedback(
+    ctx: click.Context,
+    coll: Any,
+    outdir: Path,
+    roster: Path | None,
+    form: str,
+    known: spec.FormSet,
+    contact: str,
+    review_date: datetime.date | None,
+    quiet: bool,
+    workers: int | None,
+    key: bytes | None,
+) -> Any:
+    """The returned workbooks of a collection (`feedback.write_feedback`), with a progress bar."""
+    from .feedback import write_feedback
+
+    bar = _Progress(
+        ctx.obj["lang"],
+        enabled=not quiet and _is_terminal(),
+        label=("生成 {} 个退回工作簿", "writing {} returned workbooks"),
+    )
+    try:
+        return write_feedback(
+            coll,
+            outdir,
+            roster_spec=_load(ctx, form, known) if roster else None,
+            contact=contact,
+            review_date=review_date,
+            key=key,
+            forms=known,
+            workers=workers,
+            progress=bar.advance,
+            on_total=bar.start,
+        )
+    finally:
+        bar.finish()
+
+
+@cli.command()
+@click.argument("inbox", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("退回"),
+    show_default=True,
+    help="The folder to write into (an earlier run's files it no longer needs are removed).",
+)
+@click.option(
+    "--roster",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV or XLSX roster (as for `template`): issued values, 未收到 and 催报 list.",
+)
+@click.option(
+    "--form",
+    default=spec.DEFAULT_FORM,
+    show_default=True,
+    help="The form whose column names the roster uses.",
+)
+@_FORMS_OPTION
+@_CONTACT_OPTION
+@_REVIEW_DATE_OPTION
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), help="Processes to use.  [default: all cores]"
+)
+@_KEY_OPTION
+@_PASSWORD_OPTION
+@_PASSWORD_FILE_OPTION
+@click.pass_context
+def feedback(
+    ctx: click.Context,
+    inbox: Path,
+    outdir: Path,
+    roster: Path | None,
+    form: str,
+    forms_dir: Path | None,
+    contact: str,
+    review_date: datetime.date | None,
+    quiet: bool,
+    workers: int | None,
+    key_path: Path | None,
+    password: str | None,
+    password_file: Path | None,
+) -> None:
+    """Give every unit its workbook back: a fresh template of its form with its values, each
+    finding as a note and a mark on its cell, and a first sheet 审核意见; per department a .zip
+    and 审核结果.xlsx, and 未报送.xlsx (催报) with --roster. Nothing in INBOX is changed.
+
+    Exit code 0 when no file has errors, 1 when any has (as `collect`).
+
+    \b
+    Example:
+      perfeval-xl feedback inbox/ -o 退回 --roster roster.csv --contact "绩效股 0812-1234567"
+    """
+    from . import collect as collect_mod
+    from .feedback import check_feedback_dir, feedback_lines
+
+    lang = ctx.obj["lang"]
+    try:
+        check_feedback_dir(inbox, outdir)
+    except PerfevalError as exc:
+        raise _Failure(exc, lang) from None
+    known = _forms(ctx, forms_dir)
+    bar = _Progress(lang, enabled=not quiet and _is_terminal())
+    with collect_mod.no_gc_pauses(freeze=_process_ends_after_command):
+        try:
+            key = _key(key_path)
+            coll = collect_mod.collect(
+                inbox,
+                roster=roster,
+                roster_spec=_load(ctx, form, known) if roster else None,
+                workers=workers,
+                progress=bar.advance,
+                on_total=bar.start,
+                key=key,
+                password=_open_password(password, password_file),
+                on_roster_warning=lambda w: _warn(ctx, w),
+                forms=known,
+            )
+            bar.finish()
+            returned = _write_feedback(
+                ctx, coll, outdir, roster, form, known, contact, review_date, quiet, workers, key
+            )
+        except PerfevalError as exc:
+            bar.finish()
+            raise _Failure(exc, lang) from None
+    for line in feedback_lines(returned, lang):
+        click.echo(display_path(line))
+    if coll.errors:
+        ctx.exit(1)
 
 
 def _is_terminal() -> bool:

@@ -142,21 +142,57 @@ ZH: dict[str, str] = {
     ),
     # -- collect
     """Collect an inbox: check every workbook (also in .zip attachments) and write the
-    department summary workbook.
+    department summary workbook; with --feedback, each unit's workbook back, marked.
 
     Exit code 0 when no file has errors (warnings allowed unless --strict), 1 when any has.
 
     \b
     Example:
       perfeval-xl collect inbox/ -o 2022汇总.xlsx --roster projects.xlsx
-    """: """汇总收件箱：检查每个工作簿（含 .zip 附件中的），写出部门汇总表。
+    """: """汇总收件箱：检查每个工作簿（含 .zip 附件中的），写出部门汇总表；加 --feedback
+        时，把每个单位的工作簿标好问题后退回。
 
         没有文件有错误时退出码为 0（警告不算，除非使用 --strict），有错误时为 1。
 
         \b
         例如：
-          perfeval-xl collect 收件箱 -o 2022汇总.xlsx --roster 名册.xlsx
+          perfeval-xl collect 收件箱 -o 汇总.xlsx --roster 名册.csv --feedback 退回
         """,
+    "Also write each unit its workbook back, marked, into this folder (see `feedback`).": (
+        "同时把每个单位的工作簿标好问题，写到这个文件夹里退回（见 feedback 命令）。"
+    ),
+    "The office's contact line on every 审核意见 sheet (who to call, phone).": (
+        "写在每份「审核意见」上的财政部门联系方式（联系人、电话）。"
+    ),
+    "The review date on every 审核意见 sheet, as 2023-03-01.  [default: today]": (
+        "写在每份「审核意见」上的审核日期，如 2023-03-01。  [默认：今天]"
+    ),
+    # -- feedback
+    """Give every unit its workbook back: a fresh template of its form with its values, each
+    finding as a note and a mark on its cell, and a first sheet 审核意见; per department a .zip
+    and 审核结果.xlsx, and 未报送.xlsx (催报) with --roster. Nothing in INBOX is changed.
+
+    Exit code 0 when no file has errors, 1 when any has (as `collect`).
+
+    \b
+    Example:
+      perfeval-xl feedback inbox/ -o 退回 --roster roster.csv --contact "绩效股 0812-1234567"
+    """: """把每个单位的工作簿退回：同一表式的新模板，填好单位原来的内容，每个问题在所在单元格
+        加批注和标记，第一个工作表为「审核意见」；每个主管部门一个压缩包和「审核结果.xlsx」，
+        有 --roster 时另有「未报送.xlsx」（催报清单）。收件箱中的文件一概不动。
+
+        没有文件有错误时退出码为 0，有错误时为 1（与 collect 相同）。
+
+        \b
+        例如：
+          perfeval-xl feedback 收件箱 -o 退回 --roster 名册.csv --contact 张三
+        """,
+    "The folder to write into (an earlier run's files it no longer needs are removed).": (
+        "写入的文件夹（上次写入、本次不再需要的文件会被删除，别的文件不动）。"
+    ),
+    "CSV or XLSX roster (as for `template`): issued values, 未收到 and 催报 list.": (
+        "项目名册（CSV 或 XLSX，与 template 所用的相同）：预填的数值、未收到的项目和催报清单。"
+    ),
     "The summary workbook to write (atomically; never read as input).": (
         "要写出的汇总表（写完整后才替换原文件；不会被当作输入读取）。"
     ),

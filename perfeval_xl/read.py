@@ -27,9 +27,9 @@ from openpyxl.utils import get_column_letter, range_boundaries
 from .errors import SpecError, Text
 from .findings import Finding, finding
 from .generate import (
-    DOCUMENT_SUMMARY,
     LISTS_SHEET,
     META_SHEET,
+    OUR_DOCUMENTS,
     PROP_DOCUMENT,
     PROP_FORM_ID,
     PROP_SPEC_SHA256,
@@ -109,10 +109,11 @@ def read_workbook(
 
 
 def is_our_summary(data: bytes) -> bool:
-    """Whether the workbook `data` is a summary this tool wrote (`summary.write_summary`): its
-    custom property says so, and the summaries written before it had one say so in their core
-    properties (author perfeval-xl, comments "perfeval-xl <version>"). Asked of a workbook with
-    no form id, and of an output path before it is overwritten: a normal batch never pays."""
+    """Whether the workbook `data` is a summary or a list this tool wrote (`summary`,
+    `feedback`): its custom property says so, and the summaries written before it had one say
+    so in their core properties (author perfeval-xl, comments "perfeval-xl <version>"). Asked
+    of a workbook with no form id, and of an output path before it is overwritten: a normal
+    batch never pays."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = set(z.namelist())
@@ -120,8 +121,8 @@ def is_our_summary(data: bytes) -> bool:
             custom = z.read("docProps/custom.xml") if "docProps/custom.xml" in names else b""
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
         return False
-    marked = f'name="{PROP_DOCUMENT}"><vt:lpwstr>{DOCUMENT_SUMMARY}</vt:lpwstr>'.encode()
-    return marked in custom or (
+    marked = [f'name="{PROP_DOCUMENT}"><vt:lpwstr>{d}</vt:lpwstr>'.encode() for d in OUR_DOCUMENTS]
+    return any(m in custom for m in marked) or (
         b"<dc:creator>perfeval-xl</dc:creator>" in core and b"<dc:description>perfeval-xl " in core
     )
 
@@ -556,7 +557,7 @@ class _Reader:
 
     def _our_summary(self) -> bool:
         # damaged custom properties read as none: the core ones still say
-        return self._props().get(PROP_DOCUMENT) == DOCUMENT_SUMMARY or is_our_summary(self.data)
+        return self._props().get(PROP_DOCUMENT) in OUR_DOCUMENTS or is_our_summary(self.data)
 
     def _external_parts(self) -> None:
         """External links, data connections and web queries are reported, never followed."""

@@ -75,9 +75,12 @@ def test_collect_help_exactly():
     assert out.startswith(
         "用法：perfeval-xl collect [选项] INBOX\n"
         "\n"
-        "  汇总收件箱：检查每个工作簿（含 .zip 附件中的），写出部门汇总表。\n"
+        "  汇总收件箱：检查每个工作簿（含 .zip 附件中的），写出部门汇总表；加 --feedback\n"
     )
-    assert "  例如：\n    perfeval-xl collect 收件箱 -o 2022汇总.xlsx --roster 名册.xlsx\n" in out
+    assert (
+        "  例如：\n    perfeval-xl collect 收件箱 -o 汇总.xlsx --roster 名册.csv --feedback 退回\n"
+        in out
+    )
     assert "  --form TEXT              名册的列名按哪个表式解释。  [默认：national-2020]\n" in out
     assert "  -q, --quiet              不显示进度条。\n" in out
 

@@ -15,6 +15,7 @@ Reads one JSON request on stdin and writes one JSON answer on stdout:
               {"op": "insert_cells", "name": contract name, "before": k}
               {"op": "copy", "source": [name, k], "target": [name, k]}
               {"op": "percent", "name": contract name, "row": k}
+              {"op": "read", "names": [name, …]}
     answer  = {"results": [{"ok": true, "info": {…}} | {"ok": false, "error": text}, …]}
 
 `type` finds each cell by its defined name (`doc.NamedRanges`), a list filling the rows of a
@@ -26,7 +27,9 @@ sheet is refused (a person could not) unless `force` is set: the API itself does
 one cell there, shifting only that column down; `copy` copies one cell over another with its
 attributes, as a paste does. `save` stores the
 workbook as .xlsx with the filter "Calc MS Excel 2007 XML", `pdf` prints it with
-"calc_pdf_Export". `info` tells what LibreOffice holds after the steps (sheets, protection,
+"calc_pdf_Export". `read` puts what each named cell shows now (column 0 of the name's range, top
+to bottom) in `info["values"]`, and every cell note (comment) in `info["notes"]`: read first,
+it is what the file shows on opening, before anything recalculates. `info` tells what LibreOffice holds after the steps (sheets, protection,
 names), for the tests and for docs/compatibility.md. A job that fails answers with
 LibreOffice's own message; the other jobs still run.
 """
@@ -130,6 +133,30 @@ def percent_format(doc, name, row):
     cell.NumberFormat = doc.getNumberFormats().getStandardFormat(percent, Locale())
 
 
+def read_values(doc, names, out):
+    values = out.setdefault("values", {})
+    for name in names:
+        cells = named(doc, name)
+        rows = cells.getRows().getCount()
+        values[name] = [cells.getCellByPosition(0, i).getString() for i in range(rows)]
+
+
+def notes(doc):
+    """Every cell note: "sheet!A1" -> its text."""
+    out = {}
+    for i in range(doc.Sheets.Count):
+        sheet = doc.Sheets.getByIndex(i)
+        annotations = sheet.getAnnotations()
+        for k in range(annotations.getCount()):
+            note = annotations.getByIndex(k)
+            addr = note.getPosition()
+            cell = sheet.getCellByPosition(addr.Column, addr.Row)
+            out[f"{sheet.Name}!{cell.AbsoluteName.split('.')[-1].replace('$', '')}"] = (
+                note.getString()
+            )
+    return out
+
+
 def info(doc):
     sheets = doc.Sheets
     out = {"sheets": [], "structure_protected": bool(doc.isProtected()), "names": {}}
@@ -160,6 +187,7 @@ def run_job(ctx, desktop, job):
     try:
         if not doc.supportsService("com.sun.star.sheet.SpreadsheetDocument"):
             raise TypeError(f"LibreOffice opened {job['open']} as something else than a workbook")
+        seen = {}
         for step in job.get("steps", []):
             op = step["op"]
             if op == "type":
@@ -176,9 +204,12 @@ def run_job(ctx, desktop, job):
                 copy_cell(doc, step["source"], step["target"])
             elif op == "percent":
                 percent_format(doc, step["name"], step["row"])
+            elif op == "read":
+                read_values(doc, step["names"], seen)
+                seen["notes"] = notes(doc)
             else:
                 raise ValueError(f"unknown step {op!r}")
-        result = info(doc)
+        result = {**info(doc), **seen}
         if job.get("save"):
             target = file_url(job["save"])
             doc.storeToURL(target, (prop("FilterName", XLSX_FILTER),))
