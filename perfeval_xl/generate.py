@@ -1,7 +1,7 @@
 """Template generator: a spec, and what the office already knows, become a locked workbook.
 
-The workbook is built with xlsxwriter in memory, then workbook-structure protection is added to
-its XML (xlsxpost). Everything a unit must type is a yellow unlocked cell with data validation;
+The workbook is built with xlsxwriter in memory, with workbook-structure protection and a few
+private steps of xlsxwriter overridden (xlsxpost). Everything a unit must type is a yellow unlocked cell with data validation;
 what the office issued is locked; totals, 执行率 and scores are formulas whose cached values are
 written too, so a program that never recalculates still shows right numbers. Generation is
 deterministic: the same spec, options and issued values give the same bytes.
@@ -24,9 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
-from xlsxwriter.worksheet import Worksheet
 
 from . import selfcheck
 from ._version import __version__
@@ -35,7 +33,7 @@ from .fileio import write_output
 from .layout import SECTION_COL_WIDTH, Area, Layout, contract_names, make_layout, span
 from .spec import Spec, issuable_fields
 from .workers import pool
-from .xlsxpost import protect_structure
+from .xlsxpost import CachedSheet, FormBook, FormSheet
 
 #: Sheet protection password when the office gives none (documented in the README). Protection
 #: guards against slips, not attacks: Excel's legacy hash is 16 bits.
@@ -86,36 +84,6 @@ XLSXWRITER_OPTIONS = {
     "strings_to_urls": False,
     "strings_to_numbers": False,
 }
-
-
-class FormSheet(Worksheet):
-    """xlsxwriter's worksheet, writing a formula that is one of the self-check's names as it is.
-
-    The form holds a helper cell per row and helper (selfcheck.HELPERS), each `=_pr_h_…`, and
-    xlsxwriter runs some thirty regular expressions over every formula it is given, looking for
-    functions newer than Excel 2010 to prefix: a third of the time a template took. A name has
-    none to prefix. Should xlsxwriter rename that private step, this override is never called
-    and every formula goes the long way (tests/test_selfcheck_parity.py says so)."""
-
-    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
-        if _JUST_A_NAME.fullmatch(formula):
-            return formula[1:]
-        # Every workbook of a form has the same formulas: each is prepared once (a pure
-        # function of its text), which a batch of returned workbooks (feedback.py) feels.
-        key = (formula, expand_future_functions)
-        got = _PREPARED.get(key)
-        if got is None:
-            got = super()._prepare_formula(formula, expand_future_functions)
-            if len(_PREPARED) >= 4096:
-                _PREPARED.clear()
-            _PREPARED[key] = got
-        return got
-
-
-_PREPARED: dict[tuple[str, bool], str] = {}
-
-
-_JUST_A_NAME = re.compile(r"=_p[ars]_[a-z0-9_]+")
 
 
 def looks_rich(text: str) -> bool:
@@ -300,13 +268,11 @@ def build_template(
         raise ValueError(f"not issuable on {spec.id}: {sorted(unknown)}")
     lay = make_layout(spec, indicator_rows)
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, XLSXWRITER_OPTIONS)
+    wb = FormBook(buf, XLSXWRITER_OPTIONS)
+    wb.protect_structure(password)
     _FormWriter(wb, spec, lay, issued, password, key, filled, review).write()
     wb.close()
-    form_part = f"xl/worksheets/sheet{2 if review is not None else 1}.xml"
-    return protect_structure(
-        buf.getvalue(), password, uncached=form_part if filled is not None else None
-    )
+    return buf.getvalue()
 
 
 class _FormWriter:
@@ -331,11 +297,16 @@ class _FormWriter:
         self.filled = filled or Filled()
         self.review = review
         self.fmt = {k: wb.add_format(v) for k, v in _FORMATS.items()}
+        wb.number_styles(list(self.fmt.values()))
         # the review comes first: the sheet a unit sees on opening its returned workbook
         self.front = wb.add_worksheet(review.sheet) if review is not None else None
         self.ws = wb.add_worksheet(spec.sheet, worksheet_class=FormSheet)
-        self.help = wb.add_worksheet(HELP_SHEET)
-        self.lists = wb.add_worksheet(LISTS_SHEET)
+        self.ws.uncached = filled is not None
+        self.help = wb.add_worksheet(HELP_SHEET, worksheet_class=CachedSheet)
+        self.lists = wb.add_worksheet(LISTS_SHEET, worksheet_class=CachedSheet)
+        # the same XML in every workbook of this form and password (xlsxpost.CachedSheet)
+        self.help.cache_key = (HELP_SHEET, spec.digest, password)
+        self.lists.cache_key = (LISTS_SHEET, spec.digest, password)
         self.meta = wb.add_worksheet(META_SHEET)
         self.sheet_ref = "'" + spec.sheet.replace("'", "''") + "'"
         self.names = contract_names(lay)
@@ -348,6 +319,11 @@ class _FormWriter:
             self.signed = sign(key, spec.id, spec.version, self.wid, issued, spec.digest)
 
     def write(self) -> None:
+        # The sheets that depend on the form alone first: their texts then take the same
+        # shared-string numbers (and formats the same style numbers) in every workbook of the
+        # form, so their XML is the same bytes in each, and `collect` parses it once.
+        self._help()
+        self._lists()
         self._properties()
         self._columns()
         self._title()
@@ -357,9 +333,7 @@ class _FormWriter:
         self._indicators()
         self._footer()
         self._selfcheck()
-        self._lists()
         self._meta()
-        self._help()
         self._define_names()
         self._print_and_protect()
         self._review()
@@ -635,8 +609,15 @@ class _FormWriter:
             self._items()
             self._total_row()
             return
+        widths = {c.key: c.width for c in spec.indicator_columns}
         for i, row in enumerate(range(lay.first_indicator_row, lay.last_indicator_row + 1)):
-            self.ws.set_row(row, 30)
+            typed = self.filled.rows.get(i, {})
+            # a returned workbook's rows as tall as the unit's longest text needs (at most
+            # Excel's 409 points): the template's 30 points hide all but two lines of it
+            tall = max(
+                (_lines(v, widths[k]) for k, v in typed.items() if isinstance(v, str)), default=1
+            )
+            self.ws.set_row(row, min(409, max(30, 13.5 * tall + 4)))
             for c in spec.indicator_columns:
                 fmt = "input_choice" if c.key in _CHOICE_COLUMNS else "input_text"
                 if c.key in ("weight", "score"):
@@ -1009,7 +990,8 @@ class _FormWriter:
 def _lines(text: str, width: float) -> int:
     """About the lines `text` wraps to in a column `width` characters wide: a CJK character of
     宋体 10 is about 1.9 widths of Excel's "0", somewhat less as LibreOffice renders it."""
-    wide = sum(1.8 if ord(ch) >= 0x2E80 else 1.0 for ch in text)
+    # UTF-8 takes 3 bytes for a CJK character, 1 for ASCII: counted without a Python loop
+    wide = len(text) + 0.4 * (len(text.encode("utf-8")) - len(text))
     return max(1, text.count("\n") + 1, math.ceil(wide / max(1.0, width - 1)))
 
 
