@@ -962,10 +962,10 @@ def _signed_values_back(sub: Submission) -> None:
     for name in changed:
         if name in sub.issued or not isinstance(signed.get(name), str):
             continue
-        sub.correct(name, _from_canonical(name, signed[name]), rec.value(name))
+        sub.correct(name, from_canonical(name, signed[name]), rec.value(name))
 
 
-def _from_canonical(name: str, text: str) -> Any:
+def from_canonical(name: str, text: str) -> Any:
     """A signed value (`sign.canonical`) as the record holds such a value."""
     if not text:
         return None

@@ -34,12 +34,13 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .checks import check_read
-from .collect import Collection, RosterStatus, Submission
+from .collect import Collection, RosterStatus, Submission, from_canonical
 from .errors import OutputError, Text
-from .fileio import atomic_write_bytes, safe_file_stem, unique_stem
-from .findings import ERROR, INFO, RULES, SELF_CHECKED, WARNING, Finding
+from .fileio import safe_file_stem, unique_stem, write_output
+from .findings import ERROR, INFO, RULES, SELF_CHECK_LIMITS, SELF_CHECKED, WARNING, Finding
 from .generate import (
     CREATED,
     DEFAULT_PASSWORD,
@@ -50,11 +51,14 @@ from .generate import (
     Review,
     ReviewLink,
     build_template,
+    write_text,
 )
+from .layout import contract_names, make_layout
 from .read import read_workbook_bytes
 from .record import Field, Record
 from .roster import template_file_stems
-from .spec import BUILTIN_FORMS, FormSet, Spec
+from .selfcheck import MARKED_WARNINGS
+from .spec import BUILTIN_FORMS, FormSet, Spec, issuable_fields, load_spec
 from .workers import pool as worker_pool
 
 #: The first sheet of a returned workbook.
@@ -81,22 +85,6 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 #: More workbooks than this are built on every core.
 POOL_MIN = 8
 _SEVERITY = {ERROR: ("错误", "error"), WARNING: ("警告", "warning"), INFO: ("提示", "note")}
-
-
-@dataclass
-class Returned:
-    """One returned workbook: where it goes (relative to the feedback folder), for whom, and
-    what its review says (`open`: findings to correct; `fixed`: the unit's file had them, the
-    returned workbook has not)."""
-
-    path: str
-    dept: tuple[str, str]
-    unit: str
-    project: str
-    source: str | None
-    data: bytes
-    open: list[Finding]
-    fixed: list[Finding]
 
 
 @dataclass
@@ -167,8 +155,7 @@ def _returned(job: _Job) -> tuple[bytes, list[Finding], list[Finding]]:
     if job.unreadable is not None:
         review = _review(job, [], [])
         return build_template(job.spec, **build, filled=filled, review=review), [], []
-    # what the file itself says: the inbox's own findings (the roster's) are not in it
-    guess = [f for f in job.original if f.code[1] != "6"]
+    guess = _expected(job)
     data = build_template(
         job.spec,
         **build,
@@ -189,22 +176,40 @@ def _returned(job: _Job) -> tuple[bytes, list[Finding], list[Finding]]:
     return data, found + carried, _not_found(job.original, found)
 
 
+def _expected(job: _Job) -> list[Finding]:
+    """What the returned workbook is expected to say (a guess, checked by reading it back): what
+    the unit's file says, but the inbox's own findings (the roster's, 6xx), those the fresh
+    template cannot have (its structure, signature and formulas are intact) and those on a value
+    the office issued (its value replaces the unit's)."""
+    return [
+        f
+        for f in job.original
+        if f.code[1] != "6" and f.code not in _STRUCTURE and f.field not in job.issued
+    ]
+
+
+#: Findings about a workbook's structure, signature or formulas: never in a fresh template.
+_STRUCTURE = frozenset(
+    {"W010", "E011", "W012", "W013", "E014", "W016", "E017", "W018", "E019"}
+    | {"W020", "W021", "E302", "E506", "E701", "E702", "E703"}
+)
+
+
 def _key(f: Finding) -> tuple:
     return (f.code, f.sheet, f.cell, f.field, f.message.zh)
 
 
 def _not_found(original: list[Finding], found: list[Finding]) -> list[Finding]:
-    """The findings of the unit's file that the returned workbook does not have (matched by
-    code, field and message, each at most once)."""
-    left = Counter((f.code, f.field, f.message.zh) for f in found)
-    out = []
-    for f in original:
-        k = (f.code, f.field, f.message.zh)
-        if left[k] > 0:
-            left[k] -= 1
-        elif f.code not in CARRIED and f.severity != INFO:
-            out.append(f)
-    return out
+    """The findings of the unit's file that the returned workbook has no more: none of the same
+    code on the same field. (The same code on the same field with other words is the same
+    problem seen on other values, such as spending above the roster's budget instead of the
+    unit's: still to correct, not corrected.)"""
+    left = {(f.code, f.field) for f in found}
+    return [
+        f
+        for f in original
+        if (f.code, f.field) not in left and f.code not in CARRIED and f.severity != INFO
+    ]
 
 
 def _review(job: _Job, found: list[Finding], fixed: list[Finding]) -> Review:
@@ -326,8 +331,8 @@ def _notes_and_marks(
     job: _Job, found: list[Finding]
 ) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
     """A note on every cell with findings, and a mark where the template has none of its own:
-    a rule the 自检 applies marks the cell red until it is right (`SELF_CHECKED`); any other
-    finding marks the cell until its value is changed (the value it has now, as a formula)."""
+    a rule the 自检 applies marks the cell until it is right (`LIVE`); any other finding marks
+    the cell until its value is changed (the value it has now, as a formula)."""
     by_cell: dict[str, list[Finding]] = defaultdict(list)
     for f in sorted(found, key=_order):
         if f.cell and f.sheet == job.spec.sheet and f.severity != INFO:
@@ -336,13 +341,13 @@ def _notes_and_marks(
     notes: dict[str, str] = {}
     marks: dict[str, tuple[str, str]] = {}
     for cell, fs in by_cell.items():
-        live = all(f.code in SELF_CHECKED for f in fs)
+        live = all(f.code in LIVE for f in fs)
         parts = [
             f"{_SEVERITY[f.severity][0]} {f.code}：{f.message.zh}\n改法：{RULES[f.code].fix.zh}"
             for f in fs
         ]
         if live:
-            parts.append("（改正后本格的红色标记自动消失）")
+            parts.append("（改正后本格的标记自动消失）")
         else:
             parts.append("（改动本格后标记消失；是否已改正，以重新报送后的审核为准）")
             kind = "bad" if any(f.severity == ERROR for f in fs) else "warn"
@@ -351,10 +356,14 @@ def _notes_and_marks(
     return notes, marks
 
 
+#: Findings the template marks itself, on their cell, by their own rule: the errors the 自检
+#: applies in full (`SELF_CHECK_LIMITS`: not always, so they get a mark of their own) and the
+#: warnings it marks.
+LIVE = (SELF_CHECKED - set(SELF_CHECK_LIMITS)) | MARKED_WARNINGS
+
+
 def _cell_values(job: _Job) -> dict[str, Any]:
     """A1 cell -> what the returned workbook holds there, for the unchanged-marks."""
-    from .layout import contract_names, make_layout
-
     names = contract_names(make_layout(job.spec, job.rows))
     out: dict[str, Any] = {}
     filled = job.filled or Filled()
@@ -368,27 +377,26 @@ def _cell_values(job: _Job) -> dict[str, Any]:
             key = short[4:]
             for index, row in filled.rows.items():
                 if key in row and area.first_row + index <= area.last_row:
-                    cell = _a1(area.first_row + index, area.first_col)
+                    cell = xl_rowcol_to_cell(area.first_row + index, area.first_col)
                     out[cell] = row[key]
     return out
 
 
-def _a1(row: int, col: int) -> str:
-    from xlsxwriter.utility import xl_rowcol_to_cell
-
-    return xl_rowcol_to_cell(row, col)
-
-
 def _unchanged(cell: str, value: Any) -> str:
-    """A formula true while `cell` still holds `value` (blank when None)."""
+    """A formula true while `cell` still holds `value` (blank when None). A text is compared
+    by its length (as Excel counts it, in UTF-16 units) and its first hundred characters, up
+    to the first one a formula's string cannot hold as it is (a line break, a character
+    beyond the BMP): a formula may be at most 8,192 characters, a string in it 255."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return f"=LEN(TRIM({cell}))=0"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return f"=AND(ISNUMBER({cell}),{cell}={float(value)!r})"
     text = str(value)
-    head = re.split(r"[\x00-\x1f\x7f\u2028\u2029]", text, maxsplit=1)[0][:100]
+    head = re.split(r"[\x00-\x1f\x7f\u2028\u2029\U00010000-\U0010ffff]", text, maxsplit=1)[0]
+    head = head[:100]
     quoted = head.replace('"', '""')
-    return f'=AND(LEN({cell})={len(text)},EXACT(LEFT({cell},{len(head)}),"{quoted}"))'
+    units = len(text.encode("utf-16-le")) // 2
+    return f'=AND(LEN({cell})={units},EXACT(LEFT({cell},{len(head)}),"{quoted}"))'
 
 
 # -- from a submission to a job ----------------------------------------------------------------
@@ -440,8 +448,6 @@ def _indicator_rows(rec: Record) -> int | None:
 
 def _signed_issued(rec: Record, findings: list[Finding], key: bytes | None) -> dict[str, Any]:
     """The signed issued values, when the office's key verified the signature."""
-    from .collect import _from_canonical
-
     if key is None or any(f.code in ("E701", "E702") for f in findings):
         return {}
     try:
@@ -451,9 +457,9 @@ def _signed_issued(rec: Record, findings: list[Finding], key: bytes | None) -> d
     if not isinstance(signed, dict):
         return {}
     return {
-        k: _from_canonical(k, v)
+        k: from_canonical(k, v)
         for k, v in signed.items()
-        if isinstance(v, str) and _from_canonical(k, v) is not None
+        if isinstance(v, str) and from_canonical(k, v) is not None
     }
 
 
@@ -488,8 +494,6 @@ def write_feedback(
     Raises:
         OutputError: `outdir` cannot be created or written.
     """
-    from .spec import load_spec
-
     outdir = Path(outdir)
     review_day = (review_date or date.today()).isoformat()
     roster_spec = roster_spec or load_spec()
@@ -523,14 +527,17 @@ def write_feedback(
         values = {**{k: rec.value(k) for k in rec.fields}, **issued}
         dept = (str(values.get("dept_code") or ""), str(values.get("dept_name") or ""))
         unit = "" if rec.spec.department else str(values.get("unit_name") or "")
-        project = "" if rec.spec.department else str(values.get("project_name") or "")
-        original = [f for f in sub.result.findings]
+        # a department form (部门整体) is the department's own: listed under its title
+        project = rec.spec.title if rec.spec.department else str(values.get("project_name") or "")
+        original = list(sub.result.findings)
         if not any(f.severity in (ERROR, WARNING) for f in original):
             lines[dept].append(ResultRow(unit, project, "passed", 0, 0, sub.item.source, ""))
             result.passed += 1
             continue
         stem = stems.get(id(status)) if status is not None else None
-        stem = stem or "_".join(x for x in (dept[0], unit or dept[1], project) if x)
+        if not stem:
+            parts = (dept[0], dept[1]) if rec.spec.department else (dept[0], unit, project)
+            stem = "_".join(x for x in parts if x)
         job = _Job(
             sub.item.source,
             rec.spec,
@@ -580,12 +587,18 @@ def write_feedback(
             result.unattributed.append(bad.item.source)
     if on_total is not None:
         on_total(len(jobs))
-    built = _build_all([j[0] for j in jobs], workers, progress)
+    writer = _Folder(outdir, result)
     files: dict[str, bytes] = {}
-    for (job, dept, unit, project, path, sub), (data, found, _fixed) in zip(
+
+    def arrived(index: int, data: bytes) -> None:
+        # written while the others are still being built
+        files[jobs[index][4]] = data
+        writer.write(jobs[index][4], data)
+
+    built = _build_all([j[0] for j in jobs], workers, progress, arrived)
+    for (job, dept, unit, project, path, sub), (_data, found, _fixed) in zip(
         jobs, built, strict=True
     ):
-        files[path] = data
         unreadable = job.unreadable is not None
         lines[dept].append(
             ResultRow(
@@ -613,13 +626,13 @@ def write_feedback(
     if coll.roster is not None:
         files[MISSING_NAME] = missing_workbook(coll.missing, review_day)
         result.missing_list = outdir / MISSING_NAME
-    _write_folder(outdir, files, result)
+    for rel in sorted(set(files) - set(writer.written)):
+        writer.write(rel, files[rel])
+    writer.finish()
     return result
 
 
 def _issuable(spec: Spec) -> set[str]:
-    from .spec import issuable_fields
-
     return set(issuable_fields(spec))
 
 
@@ -628,7 +641,7 @@ def _heading(
 ) -> list[tuple[str, str]]:
     out = []
     if project:
-        out.append(("项目名称", project))
+        out.append(("自评表" if spec.department else "项目名称", project))
     out.append(("主管部门", " ".join(x for x in dept if x)))
     if unit:
         out.append(("实施单位", unit))
@@ -637,21 +650,30 @@ def _heading(
 
 
 def _build_all(
-    jobs: list[_Job], workers: int | None, progress: Callable[[int], None] | None
+    jobs: list[_Job],
+    workers: int | None,
+    progress: Callable[[int], None] | None,
+    arrived: Callable[[int, bytes], None],
 ) -> list[tuple[bytes, list[Finding], list[Finding]]]:
+    """Every job's workbook, in order, on every core for a real batch; `arrived` is called
+    with each as it comes."""
     workers = workers or os.cpu_count() or 1
     out = []
+
+    def take(got: tuple[bytes, list[Finding], list[Finding]]) -> None:
+        arrived(len(out), got[0])
+        out.append(got)
+        if progress is not None:
+            progress(1)
+
     if workers == 1 or len(jobs) < POOL_MIN:
         for job in jobs:
-            out.append(_returned(job))
-            if progress is not None:
-                progress(1)
+            take(_returned(job))
         return out
     with worker_pool(workers) as pool:
-        for got in pool.map(_returned, jobs, chunksize=max(1, min(16, len(jobs) // (workers * 4)))):
-            out.append(got)
-            if progress is not None:
-                progress(1)
+        chunk = max(1, min(16, len(jobs) // (workers * 4)))
+        for got in pool.map(_returned, jobs, chunksize=chunk):
+            take(got)
     return out
 
 
@@ -692,10 +714,10 @@ def _list_workbook(
         for col, value in enumerate(values):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 ws.write_number(3 + n, col, value, cell)
+            elif value is None or value == "":
+                ws.write_blank(3 + n, col, None, cell)
             else:
-                from .generate import write_text
-
-                write_text(ws, 3 + n, col, "" if value is None else str(value), cell)
+                write_text(ws, 3 + n, col, str(value), cell)
     ws.autofilter(3, 0, 3 + n, len(header) - 1)
     ws.freeze_panes(4, 0)
     ws.repeat_rows(3)
@@ -839,10 +861,21 @@ def feedback_lines(result: FeedbackResult, lang: str = "zh") -> list[str]:
         + f"; written to {out}"
     )
     for name, returned in result.zips[:_SHOWN_DEPARTMENTS]:
-        zh.append(f"  发给 {name[:-4]}：{out / name}（{returned} 个退回工作簿和 {RESULTS_NAME}）")
-        en.append(
-            f"  send to {name[:-4]}: {out / name} ({returned} returned workbooks and {RESULTS_NAME})"
-        )
+        if returned:
+            zh.append(
+                f"  发给 {name[:-4]}：{out / name}（{returned} 个退回工作簿和 {RESULTS_NAME}）"
+            )
+            en.append(
+                f"  send to {name[:-4]}: {out / name} "
+                f"({returned} returned workbooks and {RESULTS_NAME})"
+            )
+        else:
+            zh.append(
+                f"  发给 {name[:-4]}：{out / name}（只有 {RESULTS_NAME}，没有要退回的工作簿）"
+            )
+            en.append(
+                f"  send to {name[:-4]}: {out / name} (only {RESULTS_NAME}, nothing returned)"
+            )
     if len(result.zips) > _SHOWN_DEPARTMENTS:
         more = len(result.zips) - _SHOWN_DEPARTMENTS
         zh.append(f"  …另有 {more} 个部门，见 {out}")
@@ -877,54 +910,59 @@ _SHOWN_DEPARTMENTS = 20
 
 
 # -- writing the folder ------------------------------------------------------------------------
-def _write_folder(outdir: Path, files: dict[str, bytes], result: FeedbackResult) -> None:
-    """Write every file atomically; then remove what the last run wrote and this one did not
-    (by the manifest), unless someone changed it since; write the new manifest last."""
+class _Folder:
+    """The feedback folder, written one file at a time (each atomically, as soon as it is
+    built); `finish` then removes what the last run wrote and this one did not (by the
+    manifest), unless someone changed it since, and writes the new manifest last."""
+
+    def __init__(self, outdir: Path, result: FeedbackResult) -> None:
+        self.outdir = outdir
+        self.result = result
+        self.written: dict[str, str] = {}
+        _make_dir(outdir)
+        manifest = outdir / MANIFEST
+        try:
+            old = json.loads(manifest.read_text("utf-8")) if manifest.is_file() else {}
+        except (OSError, ValueError):
+            old = {}
+        self.old: dict[Any, Any] = old if isinstance(old, dict) else {}
+
+    def write(self, rel: str, data: bytes) -> None:
+        path = self.outdir / rel
+        _make_dir(path.parent)
+        write_output(path, data)
+        self.written[rel] = hashlib.sha256(data).hexdigest()
+        self.result.written.append(path)
+
+    def finish(self) -> None:
+        result, outdir = self.result, self.outdir
+        for rel, digest in sorted(self.old.items(), key=lambda kv: str(kv[0])):
+            if not isinstance(rel, str) or rel in self.written or ".." in Path(rel).parts:
+                continue
+            path = outdir / rel
+            try:
+                if not path.is_file() or path.is_symlink():
+                    continue
+                if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+                    result.kept.append(path)  # someone changed it: no longer ours to remove
+                    continue
+                path.unlink()
+                result.removed.append(path)
+            except OSError:
+                result.kept.append(path)
+                continue
+            _prune(path.parent, outdir)
+        manifest = json.dumps(self.written, ensure_ascii=False, indent=0, sort_keys=True)
+        write_output(outdir / MANIFEST, manifest.encode("utf-8"))
+
+
+def _make_dir(folder: Path) -> None:
     try:
-        outdir.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(
-            outdir, Text(f"无法创建文件夹：{exc.strerror}", f"cannot be created: {exc.strerror}")
+            folder, Text(f"无法创建文件夹：{exc.strerror}", f"cannot be created: {exc.strerror}")
         ) from exc
-    manifest = outdir / MANIFEST
-    try:
-        old = json.loads(manifest.read_text("utf-8")) if manifest.is_file() else {}
-        if not isinstance(old, dict):
-            old = {}
-    except (OSError, ValueError):
-        old = {}
-    written: dict[str, str] = {}
-    for rel, data in sorted(files.items()):
-        path = outdir / rel
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(
-                path.parent,
-                Text(f"无法创建文件夹：{exc.strerror}", f"cannot be created: {exc.strerror}"),
-            ) from exc
-        atomic_write_bytes(path, data)
-        written[rel] = hashlib.sha256(data).hexdigest()
-        result.written.append(path)
-    for rel, digest in sorted(old.items()):
-        if rel in written or not isinstance(rel, str) or ".." in Path(rel).parts:
-            continue
-        path = outdir / rel
-        try:
-            if not path.is_file() or path.is_symlink():
-                continue
-            if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-                result.kept.append(path)  # someone changed it: no longer ours to remove
-                continue
-            path.unlink()
-            result.removed.append(path)
-        except OSError:
-            result.kept.append(path)
-            continue
-        _prune(path.parent, outdir)
-    atomic_write_bytes(
-        manifest, json.dumps(written, ensure_ascii=False, indent=0, sort_keys=True).encode("utf-8")
-    )
 
 
 def _prune(folder: Path, top: Path) -> None:

@@ -73,6 +73,9 @@ HELPERS: dict[str, tuple[str, Any]] = {
     "ar": ("actual value: its sign (0 none, else as `tr`), then the text after it", "0"),
     "a": ("actual number; -1 none, -2 a text only `check` parses", -1),
 }
+#: Warnings of `check` the sheet marks too (orange, never counted): the mark is the rule, so it
+#: goes when the cell is put right (a returned workbook's notes say so: feedback.py).
+MARKED_WARNINGS = frozenset({"W305"})
 #: Helpers of forms without scores (the rest parse targets for the score rules).
 UNSCORED_HELPERS = ("lab", "st")
 
