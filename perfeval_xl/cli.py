@@ -866,7 +866,7 @@ class _Progress:
 @click.pass_context
 def demo(ctx: click.Context, directory: Path) -> None:
     """Run the whole workflow on the built-in sample data (the seed form's three projects):
-    roster → templates → filled copies → collect → summary.
+    roster → templates → filled copies → collect → summary and returned workbooks.
 
     \b
     Example:
@@ -896,6 +896,13 @@ def demo(ctx: click.Context, directory: Path) -> None:
         f"{len(coll.projects)} projects read; {coll.errors} errors, {coll.warnings} warnings; {len(coll.missing)} projects not received",
     )
     _say(ctx, f"部门汇总：{result.summary}", f"summary: {result.summary}")
+    back = result.returned
+    _say(
+        ctx,
+        f"退回各单位的工作簿：{back.returned} 个，在 {back.outdir}（按主管部门分文件夹和压缩包）",
+        f"workbooks returned to the units: {back.returned} in {back.outdir} (a folder and a .zip "
+        "per department)",
+    )
     _say(
         ctx,
         f"查看问题：perfeval-xl check {result.filled[0].parent}/*.xlsx",

@@ -207,12 +207,13 @@ ZH: dict[str, str] = {
     "Processes to use.  [default: all cores]": "使用的进程数。  [默认：全部 CPU 核心]",
     # -- demo
     """Run the whole workflow on the built-in sample data (the seed form's three projects):
-    roster → templates → filled copies → collect → summary.
+    roster → templates → filled copies → collect → summary and returned workbooks.
 
     \b
     Example:
       perfeval-xl demo perfeval-demo
-    """: """用内置的示例数据（种子表的三个项目）把整个流程跑一遍：名册 → 模板 → 填好的工作簿 → 汇总。
+    """: """用内置的示例数据（种子表的三个项目）把整个流程跑一遍：名册 → 模板 → 填好的工作簿 →
+        汇总表和退回各单位的工作簿。
 
         \b
         例如：

@@ -1,7 +1,8 @@
 """The demo: the whole workflow on built-in data, so a fresh install shows what the tool does.
 
 roster → pre-filled templates (the office) → filled copies with the seed's own figures and
-indicators (the units) → collect → department summary (the office again). The seed is the 2022
+indicators (the units) → collect → department summary and the workbooks returned to the units,
+marked (the office again). The seed is the 2022
 form of 攀枝花市仁和区 (区委宣传部, three projects), filled in exactly as the paper has it,
 including what a reviewer would object to.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .collect import Collection, collect
+from .feedback import FeedbackResult, write_feedback
 from .fileio import write_output
 from .generate import DEFAULT_PASSWORD, write_roster_templates
 from .samples import sample_roster_path, seed_projects
@@ -22,6 +24,10 @@ from .spec import load_spec
 
 DEMO_FORM = "sichuan-2022"
 SUMMARY_NAME = "2022汇总.xlsx"
+#: The folder of the workbooks returned to the units (`feedback`).
+RETURNED_NAME = "退回"
+#: The office's contact line on the demo's 审核意见 sheets.
+DEMO_CONTACT = "仁和区财政局绩效管理股（演示）0812-0000000"
 
 
 @dataclass
@@ -33,6 +39,8 @@ class DemoResult:
     filled: list[Path]
     summary: Path
     collection: Collection
+    #: what `feedback.write_feedback` wrote into `outdir/退回`
+    returned: FeedbackResult
 
 
 def fill_template(data: bytes, values: dict[str, Any], indicators: list[dict[str, Any]]) -> bytes:
@@ -59,7 +67,8 @@ def fill_template(data: bytes, values: dict[str, Any], indicators: list[dict[str
 
 
 def run_demo(outdir: Path | str, *, password: str = DEFAULT_PASSWORD) -> DemoResult:
-    """Write `roster.csv`, `outbox/` (templates), `inbox/` (filled) and the summary in `outdir`."""
+    """Write `roster.csv`, `outbox/` (templates), `inbox/` (filled), the summary and `退回/` (the
+    workbooks returned to the units) in `outdir`."""
     from .summary import write_summary
 
     outdir = Path(outdir)
@@ -83,4 +92,7 @@ def run_demo(outdir: Path | str, *, password: str = DEFAULT_PASSWORD) -> DemoRes
         filled.append(target)
     coll = collect(inbox, roster=roster, roster_spec=spec)
     summary = write_summary(coll, outdir / SUMMARY_NAME)
-    return DemoResult(roster, templates, filled, summary, coll)
+    returned = write_feedback(
+        coll, outdir / RETURNED_NAME, roster_spec=spec, contact=DEMO_CONTACT, password=password
+    )
+    return DemoResult(roster, templates, filled, summary, coll, returned)

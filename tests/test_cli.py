@@ -189,20 +189,22 @@ def test_demo(tmp_path):
         f"filled workbooks: 3 in {out / 'inbox'}",
         "3 projects read; 6 errors, 39 warnings; 0 projects not received",
         f"summary: {out / '2022汇总.xlsx'}",
+        f"workbooks returned to the units: 3 in {out / '退回'} (a folder and a .zip per "
+        "department)",
         f"see the findings: perfeval-xl check {out / 'inbox'}/*.xlsx",
     ]
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    names = ("2022年媒体合作项目", "创建全国文明城市", "仁和区重大对外宣传活动及重要外宣产品专项")
+    dept = "109101_中共攀枝花市仁和区委宣传部"
     assert files == sorted(
         ["roster.csv", "2022汇总.xlsx"]
         + [
             f"{box}/109101_攀枝花市区委宣传部_{name}.xlsx"
-            for box in ("outbox", "inbox")
-            for name in (
-                "2022年媒体合作项目",
-                "创建全国文明城市",
-                "仁和区重大对外宣传活动及重要外宣产品专项",
-            )
+            for box in ("outbox", "inbox", f"退回/{dept}/攀枝花市区委宣传部")
+            for name in names
         ]
+        + [f"退回/{dept}.zip", f"退回/{dept}/审核结果.xlsx", "退回/未报送.xlsx"]
+        + ["退回/.perfeval-feedback.json"]
     )
     wb = open_xlsx(
         (out / "outbox" / "109101_攀枝花市区委宣传部_创建全国文明城市.xlsx").read_bytes()
