@@ -59,6 +59,18 @@ def named_cell(wb: openpyxl.Workbook, name: str):
     return wb[sheet][ref.replace("$", "").split(":")[0]]
 
 
+def unlocked(ws) -> set[str]:
+    """The cells of a worksheet a person may type into (unlocked)."""
+    return {c.coordinate for row in ws.iter_rows() for c in row if c.protection.locked is False}
+
+
+def list_rules(ws) -> dict[str, str]:
+    """A worksheet's dropdowns: range -> list source."""
+    return {
+        str(dv.sqref): dv.formula1 for dv in ws.data_validations.dataValidation if dv.type == "list"
+    }
+
+
 def fill(wb: openpyxl.Workbook, values: dict[str, object], indicators: list[dict]) -> None:
     """Type values into a template by contract name (openpyxl: for formula tests only)."""
     for name, value in values.items():

@@ -25,6 +25,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from helpers import list_rules, unlocked
 from lo_cases import (
     BUDGET,
     CASES,
@@ -132,16 +133,6 @@ def cached(path: Path, names: list[str]) -> dict[str, object]:
         ((sheet, ref),) = wb.defined_names[name].destinations
         out[name] = wb[sheet][ref.replace("$", "")].value
     return out
-
-
-def unlocked(ws) -> set[str]:
-    return {c.coordinate for row in ws.iter_rows() for c in row if c.protection.locked is False}
-
-
-def list_rules(ws) -> dict[str, str]:
-    return {
-        str(dv.sqref): dv.formula1 for dv in ws.data_validations.dataValidation if dv.type == "list"
-    }
 
 
 def application(path: Path) -> str:
