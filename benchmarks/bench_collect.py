@@ -1,7 +1,7 @@
 """Benchmark `perfeval-xl collect` (and `template --roster`) against a naive openpyxl loop.
 
     python benchmarks/bench_collect.py [--n N[,N…]] [--repeat R] [--naive-repeat R]
-                                       [--what collect|template]
+                                       [--what collect|template|feedback]
 
 For each N, generates N filled workbooks once into a temporary folder (national-2020 mostly,
 5–20 indicators, about 30 % with one typical error, one in ten saved by LibreOffice, 1 % bad
@@ -11,6 +11,11 @@ cells. Prints the medians as a Markdown table: files/s, the ratio, and the peak 
 the largest process of each run (collect's pool workers included, as
 `getrusage(RUSAGE_CHILDREN)` sees them). With several N, also how much collect's peak grew per
 workbook, beside what one record takes in memory as collect keeps it.
+
+`--what feedback` fills every workbook with one of the typical errors, then times `collect`
+with a roster, and the same with `--feedback DIR`, in the same run: the difference is what
+writing the returned workbooks (and the lists and .zip files) costs, beside `template --roster`
+writing as many blank templates.
 Standard library and the project only.
 """
 
@@ -115,9 +120,9 @@ def _indicator_rows(rng: random.Random, count: int) -> list[dict]:
     return rows
 
 
-def _variant(rng: random.Random, index: int) -> tuple[str, dict, list[dict]]:
+def _variant(rng: random.Random, index: int, flawed: bool = False) -> tuple[str, dict, list[dict]]:
     """One filled form's values: form, header and funds, indicators; about 30 % with one
-    error of the kinds units make, the rest clean."""
+    error of the kinds units make (every one when `flawed`), the rest clean."""
     form = "national-2020" if rng.random() < 0.8 else rng.choice(["sichuan-2022", "sichuan-2023"])
     budget = rng.choice([20, 50, 100, 114.56, 300])
     spent = round(budget * rng.uniform(0.9, 1.0), 2)
@@ -137,7 +142,7 @@ def _variant(rng: random.Random, index: int) -> tuple[str, dict, list[dict]]:
     if form == "sichuan-2023":
         for row in rows:
             row["sign"] = "定性" if "定性" in row["target"] else row["target"][:1]
-    error = rng.random()
+    error = rng.random() * (0.3 if flawed else 1.0)
     if error < 0.1:
         values["fund_fiscal_spent"] = budget * 1.5  # spent over budget
     elif error < 0.2:
@@ -240,9 +245,10 @@ def _libreoffice_copy(data: bytes, fragment: str, index: int, rng: random.Random
     return out.getvalue()
 
 
-def make_inbox(folder: Path, n: int, seed: int = 7) -> None:
+def make_inbox(folder: Path, n: int, seed: int = 7, flawed: bool = False) -> None:
     """N files: up to 200 distinct fills, then copies with their own project names (one in ten
-    a LibreOffice-saved workbook, when tests/data has them); 1 % bad."""
+    a LibreOffice-saved workbook, when tests/data has them); 1 % bad. `flawed`: every fill with
+    an error (`_variant`)."""
     from perfeval_xl import build_template, load_spec
 
     rng = random.Random(seed)
@@ -252,7 +258,7 @@ def make_inbox(folder: Path, n: int, seed: int = 7) -> None:
     distinct = min(n, 200)
     variants = []
     for i in range(distinct):
-        form, values, rows = _variant(rng, i)
+        form, values, rows = _variant(rng, i, flawed)
         variants.append((values["project_name"], _fill(templates[form], form, values, rows)))
     good = variants[0][1]
     bad = [
@@ -278,14 +284,21 @@ def make_inbox(folder: Path, n: int, seed: int = 7) -> None:
         (folder / f"unit{i:05d}.xlsx").write_bytes(data)
 
 
-def make_roster(path: Path, n: int) -> None:
+def make_roster(path: Path, n: int, *, as_inbox: bool = False) -> None:
+    """N roster rows with a budget to issue; `as_inbox`: each as `make_inbox` fills project i
+    (its department code, and no budget: the inbox's budgets vary)."""
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(
-            ["dept_code", "dept_name", "unit_name", "project_name", "year", "fund_fiscal_budget"]
-        )
+        head = ["dept_code", "dept_name", "unit_name", "project_name", "year"]
+        w.writerow(head if as_inbox else [*head, "fund_fiscal_budget"])
         for i in range(n):
-            w.writerow(["109101", "宣传部", "攀枝花市区委宣传部", f"基准项目{i:05d}", 2022, 100])
+            if as_inbox:
+                dept = [f"1091{i % 50:02d}", "中共攀枝花市仁和区委宣传部"]
+                w.writerow([*dept, "攀枝花市区委宣传部", f"基准项目{i:05d}", 2022])
+            else:
+                w.writerow(
+                    ["109101", "宣传部", "攀枝花市区委宣传部", f"基准项目{i:05d}", 2022, 100]
+                )
 
 
 def run(cmd: list[str], cwd: Path) -> dict:
@@ -417,6 +430,51 @@ def bench_template(n: int, repeat: int, tmp: Path) -> None:
     )
 
 
+def bench_feedback(n: int, repeat: int, tmp: Path) -> None:
+    inbox, roster = tmp / "inbox", tmp / "roster.csv"
+    make_inbox(inbox, n, flawed=True)
+    make_roster(roster, n, as_inbox=True)
+    summary, returned, outbox = tmp / "summary.xlsx", tmp / "returned", tmp / "outbox"
+    base = [sys.executable, "-m", "perfeval_xl", "collect", str(inbox), "-o", str(summary)]
+    base += ["--roster", str(roster), "-q"]
+    with_feedback = [*base, "--feedback", str(returned), "--review-date", "2023-03-01"]
+    template = [sys.executable, "-m", "perfeval_xl", "template", "--roster", str(roster)]
+    template += ["-o", str(outbox), "-q"]
+
+    def clean() -> None:
+        summary.unlink(missing_ok=True)
+        shutil.rmtree(returned, ignore_errors=True)
+        shutil.rmtree(outbox, ignore_errors=True)
+
+    # alternating, so that a slow spell of the machine weighs on both alike
+    walls: dict[str, list[float]] = {"collect": [], "feedback": [], "template": []}
+    made = zips = 0
+    for _ in range(repeat):
+        for key, cmd in (("collect", base), ("feedback", with_feedback), ("template", template)):
+            clean()
+            walls[key].append(run(cmd, tmp)["wall"])
+            if key == "feedback":
+                made = sum(1 for p in returned.glob("*/*/*.xlsx"))  # <部门>/<单位>/<项目>.xlsx
+                zips = len(list(returned.glob("*.zip")))
+    if not made:
+        sys.exit("collect --feedback wrote no returned workbook")
+    c, f, t = (statistics.median(walls[k]) for k in ("collect", "feedback", "template"))
+    print(
+        f"\nN = {n:,} workbooks, every one with a finding; median of {repeat} runs, {machine()}\n"
+    )
+    print("| way | wall time | returned workbooks/s |")
+    print("|---|---|---|")
+    print(f"| `collect --roster` | {c:.2f} s | |")
+    print(
+        f"| `collect --roster --feedback DIR` ({made:,} returned workbooks, {zips} .zip) | {f:.2f} s | |"
+    )
+    print(f"| the feedback step (difference) | {f - c:.2f} s | {made / max(f - c, 1e-9):,.0f} |")
+    print(
+        f"| `template --roster` ({n:,} blank templates: the baseline) | {t:.2f} s | {n / t:,.0f} |"
+    )
+    print(f"| feedback step ÷ templates, per workbook | | **{(f - c) / made / (t / n):.2f}×** |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -430,13 +488,16 @@ def main() -> None:
         type=int,
         help="runs of the naive baseline (default: --repeat; it takes 6 min at N = 10,000)",
     )
-    ap.add_argument("--what", choices=["collect", "template"], default="collect")
+    ap.add_argument("--what", choices=["collect", "template", "feedback"], default="collect")
     args = ap.parse_args()
     sizes = [int(x) for x in args.n.split(",")]
     naive_repeat = args.naive_repeat or args.repeat
     with tempfile.TemporaryDirectory(prefix="perfeval-bench-") as tmp:
         if args.what == "collect":
             bench_collect(sizes, args.repeat, naive_repeat, Path(tmp))
+        elif args.what == "feedback":
+            for n in sizes:
+                bench_feedback(n, args.repeat, Path(tmp) / f"n{n}")
         else:
             for n in sizes:
                 bench_template(n, args.repeat, Path(tmp))

@@ -38,3 +38,13 @@ def test_collect_benchmark_prints_both_sizes_the_ratio_and_the_growth():
 def test_template_benchmark_writes_every_workbook():
     out = run("--n", "20", "--repeat", "1", "--what", "template")
     assert "`perfeval-xl template --roster` (20 written, exit 0)" in out
+
+
+def test_feedback_benchmark_returns_every_flawed_workbook_and_prints_the_ratio():
+    out = run("--n", "12", "--repeat", "1", "--what", "feedback")
+    assert re.search(
+        r"\| `collect --roster --feedback DIR` \(12 returned workbooks, \d+ \.zip\) \|", out
+    )
+    assert re.search(r"\| the feedback step \(difference\) \| -?[\d.]+ s \| [\d,-]+ \|", out)
+    assert re.search(r"\| feedback step ÷ templates, per workbook \| \| \*\*-?[\d.]+×\*\* \|", out)
+    assert "--n 12 --repeat 1 --what feedback" in out
