@@ -1,12 +1,14 @@
 """Render what the workbooks look like when printed: page 1 of each built-in form's template and
-of a department summary, as PNG images in docs/ (about 100 dpi, A4 landscape).
+of a department summary, and pages 1 and 2 of a workbook returned to its unit (its 审核意见 and
+its marked form), as PNG images in docs/ (about 100 dpi, A4 landscape).
 
-    .venv/bin/python docs/render.py                      # docs/<form>.png, docs/summary.png
+    .venv/bin/python docs/render.py      # docs/<form>.png, docs/summary.png, docs/returned-*.png
     .venv/bin/python docs/render.py --outdir /tmp/r --keep-pdf
 
 Each template is issued from the first row of the built-in sample roster (the blue cells are
 pre-filled by the office, the yellow ones are empty); the summary is the demo's (`perfeval-xl
-demo`). LibreOffice prints them to PDF (`soffice --headless --convert-to pdf`, private profile,
+demo`), and so is the returned workbook (its 创建全国文明城市, reviewed on a fixed date).
+LibreOffice prints them to PDF (`soffice --headless --convert-to pdf`, private profile,
 killed after a time limit) and poppler's `pdftoppm` turns page 1 into a PNG. Needs the package
 installed, `soffice` and `pdftoppm` (Debian: libreoffice-calc, fonts-noto-cjk, poppler-utils).
 Standard library and perfeval_xl only.
@@ -25,6 +27,8 @@ from datetime import datetime
 from pathlib import Path
 
 from perfeval_xl import build_template, builtin_forms, load_spec, read_roster, run_demo
+from perfeval_xl.demo import DEMO_CONTACT, DEMO_FORM
+from perfeval_xl.feedback import write_feedback
 from perfeval_xl.samples import sample_roster_path
 from perfeval_xl.summary import write_summary
 
@@ -32,6 +36,10 @@ DPI = 100
 TIMEOUT = 180
 #: The summary's 生成时间, fixed so that the picture changes only when the layout does.
 GENERATED = datetime(2023, 1, 10, 8, 0)
+#: Which pages of a workbook become which pictures (default: page 1, named as the workbook).
+PAGES = {"returned": {1: "returned-review", 2: "returned-form"}}
+#: The demo project whose returned workbook is pictured.
+RETURNED_PROJECT = "创建全国文明城市"
 
 
 def need(program: str) -> str:
@@ -77,11 +85,21 @@ def workbooks(tmp: Path) -> list[Path]:
     finally:
         os.chdir(here)
     out.append(write_summary(demo.collection, tmp / "summary.xlsx", generated=GENERATED))
+    back = write_feedback(
+        demo.collection,
+        tmp / "returned",
+        roster_spec=load_spec(DEMO_FORM),
+        contact=DEMO_CONTACT,
+        review_date=GENERATED.date(),
+    )
+    [book] = [p for p in back.written if p.suffix == ".xlsx" and RETURNED_PROJECT in p.name]
+    out.append(Path(shutil.copy(book, tmp / "returned.xlsx")))
     return out
 
 
 def render(outdir: Path, keep_pdf: bool = False) -> list[Path]:
-    """Write `<name>.png` (page 1) for every workbook into `outdir`; return the PNGs."""
+    """Write `<name>.png` (page 1, or the pages `PAGES` names) for every workbook into
+    `outdir`; return the PNGs."""
     soffice, pdftoppm = need("soffice"), need("pdftoppm")
     outdir.mkdir(parents=True, exist_ok=True)
     pngs = []
@@ -107,11 +125,12 @@ def render(outdir: Path, keep_pdf: bool = False) -> list[Path]:
             pdf = pdfdir / f"{book.stem}.pdf"
             if not pdf.exists():
                 sys.exit(f"render.py: LibreOffice did not print {book.name}")
-            png = outdir / f"{book.stem}.png"
-            page1 = ["-png", "-r", str(DPI), "-f", "1", "-l", "1", "-singlefile"]
-            run([pdftoppm, *page1, str(pdf), str(png.with_suffix(""))])
-            pngs.append(png)
-            print(f"{png} ({png.stat().st_size // 1024} KB)")
+            for page, name in PAGES.get(book.stem, {1: book.stem}).items():
+                png = outdir / f"{name}.png"
+                one = ["-png", "-r", str(DPI), "-f", str(page), "-l", str(page), "-singlefile"]
+                run([pdftoppm, *one, str(pdf), str(png.with_suffix(""))])
+                pngs.append(png)
+                print(f"{png} ({png.stat().st_size // 1024} KB)")
     return pngs
 
 
