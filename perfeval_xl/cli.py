@@ -604,26 +604,23 @@ def collect(
     except PerfevalError as exc:
         raise _Failure(exc, lang) from None
     known = _forms(ctx, forms_dir)
-    bar = _Progress(lang, enabled=not quiet and _is_terminal())
     # The cycle collector stays off to the end; when the process ends with this command, it
     # never walks the results again (see collect.no_gc_pauses).
     with collect_mod.no_gc_pauses(freeze=_process_ends_after_command):
         try:
             key = _key(key_path)
-            coll = collect_mod.collect(
+            coll = _collect_inbox(
+                ctx,
                 inbox,
-                roster=roster,
-                roster_spec=_load(ctx, form, known) if roster else None,
-                exclude=(output, *((json_path,) if json_path else ())),
-                workers=workers,
-                progress=bar.advance,
-                on_total=bar.start,
-                key=key,
-                password=_open_password(password, password_file),
-                on_roster_warning=lambda w: _warn(ctx, w),
-                forms=known,
+                roster,
+                form,
+                known,
+                (output, *((json_path,) if json_path else ())),
+                workers,
+                quiet,
+                key,
+                _open_password(password, password_file),
             )
-            bar.finish()
             write_summary(coll, output)
             if json_path is not None:
                 from .fileio import write_output
@@ -646,7 +643,6 @@ def collect(
                     key,
                 )
         except PerfevalError as exc:
-            bar.finish()
             raise _Failure(exc, lang) from None
         projects, unreadable = len(coll.projects), len(coll.unreadable)
         missing = len(coll.missing)
@@ -680,6 +676,40 @@ def collect(
                 click.echo(display_path(line))
         if coll.errors or (strict and coll.warnings):
             ctx.exit(1)
+
+
+def _collect_inbox(
+    ctx: click.Context,
+    inbox: Path,
+    roster: Path | None,
+    form: str,
+    known: spec.FormSet,
+    exclude: tuple[Path, ...],
+    workers: int | None,
+    quiet: bool,
+    key: bytes | None,
+    password: str | None,
+) -> Any:
+    """`collect.collect` with a progress bar and the roster's warnings on the terminal."""
+    from . import collect as collect_mod
+
+    bar = _Progress(ctx.obj["lang"], enabled=not quiet and _is_terminal())
+    try:
+        return collect_mod.collect(
+            inbox,
+            roster=roster,
+            roster_spec=_load(ctx, form, known) if roster else None,
+            exclude=exclude,
+            workers=workers,
+            progress=bar.advance,
+            on_total=bar.start,
+            key=key,
+            password=password,
+            on_roster_warning=lambda w: _warn(ctx, w),
+            forms=known,
+        )
+    finally:
+        bar.finish()
 
 
 def _write_feedback(
@@ -787,28 +817,17 @@ def feedback(
     except PerfevalError as exc:
         raise _Failure(exc, lang) from None
     known = _forms(ctx, forms_dir)
-    bar = _Progress(lang, enabled=not quiet and _is_terminal())
     with collect_mod.no_gc_pauses(freeze=_process_ends_after_command):
         try:
             key = _key(key_path)
-            coll = collect_mod.collect(
-                inbox,
-                roster=roster,
-                roster_spec=_load(ctx, form, known) if roster else None,
-                workers=workers,
-                progress=bar.advance,
-                on_total=bar.start,
-                key=key,
-                password=_open_password(password, password_file),
-                on_roster_warning=lambda w: _warn(ctx, w),
-                forms=known,
+            password = _open_password(password, password_file)
+            coll = _collect_inbox(
+                ctx, inbox, roster, form, known, (), workers, quiet, key, password
             )
-            bar.finish()
             returned = _write_feedback(
                 ctx, coll, outdir, roster, form, known, contact, review_date, quiet, workers, key
             )
         except PerfevalError as exc:
-            bar.finish()
             raise _Failure(exc, lang) from None
     for line in feedback_lines(returned, lang):
         click.echo(display_path(line))
