@@ -253,11 +253,11 @@ def build_template(
             HMAC-SHA256 signature go on the `_meta` sheet, so changes can be proven later.
         filled: values a unit entered, written into their input cells (still unlocked, with
             their validations): a returned workbook is a fresh template, not the unit's file
-            re-saved (which would lose Excel's x14 validations and the cached values).
-        review: the office's review sheet, notes and marks (feedback.py). The form sheet's
-            formulas then carry no cached results: with values typed in, every total and mark
-            must be computed on opening, as LibreOffice does for a formula without one (Excel
-            and WPS recalculate every file xlsxwriter writes).
+            re-saved (which would lose Excel's x14 validations and the cached values). The
+            form sheet's formulas then carry no cached results: with values typed in, every
+            total and mark must be computed on opening, as LibreOffice does for a formula
+            without one (Excel and WPS recalculate every file xlsxwriter writes).
+        review: the office's review sheet, notes and marks (feedback.py).
 
     Returns:
         The .xlsx file's bytes.
