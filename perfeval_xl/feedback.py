@@ -284,7 +284,9 @@ def _review(job: _Job, found: list[Finding], fixed: list[Finding]) -> Review:
     if job.contact:
         lines.append(("para", ["联系方式", job.contact]))
     notes, marks = _notes_and_marks(job, found)
-    return Review(REVIEW_SHEET, (10, 14, 10, 60, 46), lines, notes, marks)
+    # an office's own form could call its sheet 审核意见: two sheets may not share a name
+    sheet = REVIEW_SHEET if spec.sheet != REVIEW_SHEET else f"{REVIEW_SHEET}（财政）"
+    return Review(sheet, (10, 14, 10, 60, 46), lines, notes, marks)
 
 
 #: How the returned workbook dealt with a finding of the unit's file it does not have.

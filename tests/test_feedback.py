@@ -458,3 +458,19 @@ def test_a_department_form_goes_back_to_its_department(tmp_path):
     ws = openpyxl.load_workbook(tmp_path / "退回" / "341521101_寿县某局" / RESULTS_NAME).active
     row = [c.value for c in next(ws.iter_rows(min_row=5))]
     assert row[1:6] == [None, spec.title, "退回修改", 1, 0]
+
+
+def test_a_form_whose_sheet_is_called_like_the_review_keeps_both(tmp_path):
+    from helpers import spec_variant
+
+    from perfeval_xl.feedback import _Job, _review
+    from perfeval_xl.generate import Filled, build_template
+    from perfeval_xl.spec import BUILTIN_FORMS
+
+    spec = spec_variant("national-2020", 'sheet = "自评表"', f'sheet = "{REVIEW_SHEET}"')
+    job = _Job("x.xlsx", spec, {}, Filled(), None, [], [], "", "2023-03-01", "pw", None,
+               BUILTIN_FORMS)  # fmt: skip
+    review = _review(job, [], [])
+    assert review.sheet == f"{REVIEW_SHEET}（财政）"
+    wb = openpyxl.load_workbook(io.BytesIO(build_template(spec, review=review, filled=Filled())))
+    assert wb.sheetnames[:2] == [f"{REVIEW_SHEET}（财政）", REVIEW_SHEET]
