@@ -32,6 +32,7 @@ from functools import partial
 from typing import Any
 
 from openpyxl.cell.text import InlineFont, PhoneticProperties, PhoneticText
+from openpyxl.comments.comment_sheet import CommentSheet
 from openpyxl.packaging.core import DocumentProperties
 from openpyxl.packaging.custom import CustomPropertyList
 from openpyxl.styles.numbers import (
@@ -81,16 +82,11 @@ _KNOWN_PART = re.compile(
     r"|xl/worksheets/_rels/sheet\d+\.xml\.rels|xl/printerSettings/printerSettings\d+\.bin"
     r"|xl/comments\d+\.xml|xl/drawings/vmlDrawing\d+\.vml"
 )
-#: Parts openpyxl's load does not read (the theme it reads, so a damaged one is noticed too),
-#: or that hold nothing the reader uses: cell notes (a returned workbook's, feedback.py, or a
-#: unit's own), which openpyxl reads and the record never looks at.
-_UNREAD_PARTS = (
-    "xl/print",
-    "xl/calcChain.xml",
-    "docProps/app.xml",
-    "xl/comments",
-    "xl/drawings/vml",
-)
+#: Parts openpyxl's load does not read (the theme it reads, so a damaged one is noticed too; the
+#: VML drawing of cell notes it does not parse). Cell notes themselves (a returned workbook's,
+#: feedback.py, or a unit's own) the record never looks at, but openpyxl parses them, so they
+#: are parsed here too (`_notes`): a damaged one goes to the thorough path, which decides.
+_UNREAD_PARTS = ("xl/print", "xl/calcChain.xml", "docProps/app.xml", "xl/drawings/vml")
 _ROW, _C, _V, _F, _IS, _T, _R = (f"{_MAIN}{tag}" for tag in ("row", "c", "v", "f", "is", "t", "r"))
 _RPR, _RPH, _PHONETIC_PR, _SI = (f"{_MAIN}{tag}" for tag in ("rPr", "rPh", "phoneticPr", "si"))
 #: A defined name that is one plain range on one sheet: read without openpyxl's tokenizer.
@@ -261,6 +257,9 @@ class FastBook:
         self.damaged: dict[str, dict[tuple[int, int], tuple[str, str]]] = {}
         for title, part in self._sheet_parts:
             self.sheets[title] = self._sheet(title, part)
+        for name, data in self._parts.items():
+            if name.startswith("xl/comments"):
+                _MEMO.get("notes", data, _notes)
         self._names_by_sheet()
 
     def _workbook(self) -> None:
@@ -634,6 +633,11 @@ def _modified(data: bytes) -> Any:
 
 def _core_modified(data: bytes) -> Any:
     return DocumentProperties.from_tree(_parse_xml(data)).modified
+
+
+def _notes(data: bytes) -> None:
+    """A comments part as openpyxl's load parses it (raising where it raises)."""
+    CommentSheet.from_tree(_parse_xml(data))
 
 
 def _custom(data: bytes) -> dict[str, Any]:

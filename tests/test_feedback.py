@@ -369,6 +369,29 @@ def test_fast_and_thorough_reader_agree_on_a_returned_workbook(office_files, tmp
         assert fast.record.project() == slow.record.project()
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b[: len(b) // 2],  # cut short
+        lambda b: b.replace(b"<authors>", b"<x>").replace(b"</authors>", b"</x>"),
+        lambda b: b.replace(b"<commentList>", b"<commentList><!DOCTYPE x>"),
+    ],
+)
+def test_damaged_notes_read_alike_on_both_paths(office_files, tmp_path, damage):
+    # the fast reader skips nothing openpyxl parses: notes it cannot read, neither can the other
+    from helpers import with_parts
+
+    box, roster = office_files
+    _run(box, roster, tmp_path / "退回")
+    path = tmp_path / "退回" / DEPT / UNIT / f"109101_{UNIT}_超支项目.xlsx"
+    data = with_parts(path.read_bytes(), {"xl/comments1.xml": damage})
+    fast = read_workbook_bytes(path.name, data, fast=True)
+    slow = read_workbook_bytes(path.name, data, fast=False)
+    assert fast.findings == slow.findings
+    assert [f.code for f in slow.findings][:1] in (["E001"], ["E006"])
+    assert fast.record is None and slow.record is None
+
+
 def test_cli_collect_feedback_tells_what_to_send_to_whom(office_files, tmp_path):
     box, roster = office_files
     run = run_cli(
