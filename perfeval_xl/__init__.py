@@ -16,6 +16,7 @@ from .errors import (
     SpecErrors,
     Text,
 )
+from .feedback import FeedbackResult, write_feedback
 from .findings import RULES, Finding
 from .generate import (
     DEFAULT_PASSWORD,
@@ -36,6 +37,7 @@ __all__ = [
     "DEFAULT_PASSWORD",
     "RULES",
     "CheckResult",
+    "FeedbackResult",
     "Finding",
     "FormSet",
     "OutputError",
@@ -65,6 +67,7 @@ __all__ = [
     "run_demo",
     "sample_roster_path",
     "seed_projects",
+    "write_feedback",
     "write_roster_templates",
     "write_template",
 ]

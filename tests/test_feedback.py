@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from helpers import INDICATORS, digests, named_cell, run_cli, staged
 
-from perfeval_xl import load_spec
+from perfeval_xl import load_spec, write_feedback
 from perfeval_xl.checks import check_read, check_workbook
 from perfeval_xl.collect import collect
 from perfeval_xl.feedback import (
@@ -22,7 +22,6 @@ from perfeval_xl.feedback import (
     MISSING_NAME,
     RESULTS_NAME,
     REVIEW_SHEET,
-    write_feedback,
 )
 from perfeval_xl.read import read_workbook, read_workbook_bytes
 
