@@ -502,6 +502,17 @@ def _review_day(
         ) from None
 
 
+#: Options `collect` and `feedback` share (both read an inbox, with or without a roster).
+_ROSTER_FORM_OPTION = click.option(
+    "--form",
+    default=spec.DEFAULT_FORM,
+    show_default=True,
+    help="The form whose column names the roster uses.",
+)
+_QUIET_OPTION = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+_WORKERS_OPTION = click.option(
+    "--workers", type=click.IntRange(1, 64), help="Processes to use.  [default: all cores]"
+)
 _CONTACT_OPTION = click.option(
     "--contact",
     default="",
@@ -530,12 +541,7 @@ _REVIEW_DATE_OPTION = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV or XLSX roster (as for `template`): expected versus received.",
 )
-@click.option(
-    "--form",
-    default=spec.DEFAULT_FORM,
-    show_default=True,
-    help="The form whose column names the roster uses.",
-)
+@_ROSTER_FORM_OPTION
 @_FORMS_OPTION
 @click.option(
     "--json",
@@ -551,11 +557,9 @@ _REVIEW_DATE_OPTION = click.option(
 )
 @_CONTACT_OPTION
 @_REVIEW_DATE_OPTION
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@_QUIET_OPTION
 @click.option("--strict", is_flag=True, help="Warnings count as errors for the exit code.")
-@click.option(
-    "--workers", type=click.IntRange(1, 64), help="Processes to use.  [default: all cores]"
-)
+@_WORKERS_OPTION
 @_KEY_OPTION
 @_PASSWORD_OPTION
 @_PASSWORD_FILE_OPTION
@@ -766,19 +770,12 @@ def _write_feedback(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV or XLSX roster (as for `template`): issued values, 未收到 and 催报 list.",
 )
-@click.option(
-    "--form",
-    default=spec.DEFAULT_FORM,
-    show_default=True,
-    help="The form whose column names the roster uses.",
-)
+@_ROSTER_FORM_OPTION
 @_FORMS_OPTION
 @_CONTACT_OPTION
 @_REVIEW_DATE_OPTION
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@click.option(
-    "--workers", type=click.IntRange(1, 64), help="Processes to use.  [default: all cores]"
-)
+@_QUIET_OPTION
+@_WORKERS_OPTION
 @_KEY_OPTION
 @_PASSWORD_OPTION
 @_PASSWORD_FILE_OPTION
