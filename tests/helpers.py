@@ -289,3 +289,40 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Comple
         text=True,
         timeout=300,
     )
+
+
+#: The header of a department's 审核结果.xlsx (feedback), on row 4.
+RESULTS_HEADER = (
+    "序号",
+    "实施单位",
+    "项目名称",
+    "审核结果",
+    "错误",
+    "警告",
+    "收到的文件",
+    "退回的工作簿",
+)
+
+
+def results_rows(path: Path) -> list[tuple]:
+    """The rows of a 审核结果.xlsx under its header (which must be `RESULTS_HEADER`)."""
+    ws = openpyxl.load_workbook(path).worksheets[0]
+    rows = list(ws.iter_rows(min_row=4, values_only=True))
+    assert rows[0] == RESULTS_HEADER
+    return rows[1:]
+
+
+def review_findings(path: Path) -> list[tuple]:
+    """The findings a returned workbook's 审核意见 lists, from the table under 序号 … 如何改正:
+    (类别 as "错误 E301", 位置 (None for none), 问题)."""
+    from perfeval_xl.feedback import REVIEW_SHEET
+
+    ws = openpyxl.load_workbook(path)[REVIEW_SHEET]
+    rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    start = rows.index(["序号", "类别", "位置", "问题", "如何改正"]) + 1
+    out = []
+    for r in rows[start:]:
+        if not r[0]:
+            break
+        out.append((r[1], r[2], r[3]))
+    return out

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from helpers import INDICATORS, digests, named_cell, run_cli, staged
+from helpers import INDICATORS, digests, named_cell, results_rows, review_findings, run_cli, staged
 
 from perfeval_xl import load_spec, write_feedback
 from perfeval_xl.checks import check_read, check_workbook
@@ -75,17 +75,8 @@ def _run(box: Path, roster: Path | None, out: Path, **kw):
 
 
 def _review_rows(path: Path) -> list[tuple]:
-    """The findings listed on a returned workbook's 审核意见 sheet: (类别, 位置, 问题)."""
-    wb = openpyxl.load_workbook(path)
-    ws = wb[REVIEW_SHEET]
-    rows = [[c.value for c in row] for row in ws.iter_rows()]
-    start = next(i for i, r in enumerate(rows) if r[:2] == ["序号", "类别"])
-    out = []
-    for r in rows[start + 1 :]:
-        if not r[0]:
-            break
-        out.append((r[1], r[2] or "", r[3]))
-    return out
+    """The findings listed on a returned workbook's 审核意见 sheet: (类别, 位置 or "", 问题)."""
+    return [(kind, cell or "", message) for kind, cell, message in review_findings(path)]
 
 
 def _findings(path: Path) -> list[tuple]:
@@ -127,19 +118,7 @@ def test_folder_layout_zip_and_lists(office_files, tmp_path):
         ]
         for name in z.namelist():
             assert z.read(name) == (out / DEPT / name).read_bytes()
-    ws = openpyxl.load_workbook(out / DEPT / RESULTS_NAME).active
-    rows = [[c.value for c in row] for row in ws.iter_rows(min_row=4)]
-    assert rows[0] == [
-        "序号",
-        "实施单位",
-        "项目名称",
-        "审核结果",
-        "错误",
-        "警告",
-        "收到的文件",
-        "退回的工作簿",
-    ]
-    assert rows[1:] == [
+    assert [list(r) for r in results_rows(out / DEPT / RESULTS_NAME)] == [
         [
             1,
             UNIT,
@@ -477,9 +456,8 @@ def test_a_department_form_goes_back_to_its_department(tmp_path):
     texts = {c.value for row in back[REVIEW_SHEET].iter_rows() for c in row if c.value}
     assert {"自评表", spec.title, "341521101 寿县某局", "dept.xlsx"} <= texts
     assert "项目名称" not in texts and "实施单位" not in texts
-    ws = openpyxl.load_workbook(tmp_path / "退回" / "341521101_寿县某局" / RESULTS_NAME).active
-    row = [c.value for c in next(ws.iter_rows(min_row=5))]
-    assert row[1:6] == [None, spec.title, "退回修改", 1, 0]
+    (row, *_) = results_rows(tmp_path / "退回" / "341521101_寿县某局" / RESULTS_NAME)
+    assert list(row[1:6]) == [None, spec.title, "退回修改", 1, 0]
 
 
 def test_a_form_whose_sheet_is_called_like_the_review_keeps_both(tmp_path):

@@ -24,7 +24,16 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from helpers import list_rules, named_cell, open_xlsx, run_cli, texts_of, unlocked
+from helpers import (
+    list_rules,
+    named_cell,
+    open_xlsx,
+    results_rows,
+    review_findings,
+    run_cli,
+    texts_of,
+    unlocked,
+)
 from lo_cases import BUDGET, DEPT, ROSTER_COLUMNS, indicators, typed
 from openpyxl.utils.cell import range_boundaries
 from soffice import tool_or_skip
@@ -206,32 +215,8 @@ def listed(path: Path) -> tuple[str, list[tuple[str, str, str]]]:
     """The 审核意见 of a returned workbook: its 审核结论, and each finding it lists as
     (code, cell, message), read from the table under 序号 … 如何改正."""
     ws = openpyxl.load_workbook(path)[REVIEW_SHEET]
-    rows = [list(r) for r in ws.iter_rows(values_only=True)]
-    verdict = next(r[1] for r in rows if r[0] == "审核结论")
-    start = rows.index(["序号", "类别", "位置", "问题", "如何改正"]) + 1
-    out = []
-    for r in rows[start:]:
-        if r[0] is None:
-            break
-        out.append((r[1].split()[1], r[2], r[3]))
-    return verdict, out
-
-
-def results(path: Path) -> list[tuple]:
-    """The rows of a 审核结果.xlsx under its header (row 4)."""
-    ws = openpyxl.load_workbook(path).worksheets[0]
-    rows = list(ws.iter_rows(min_row=4, values_only=True))
-    assert rows[0] == (
-        "序号",
-        "实施单位",
-        "项目名称",
-        "审核结果",
-        "错误",
-        "警告",
-        "收到的文件",
-        "退回的工作簿",
-    )
-    return rows[1:]
+    verdict = next(r[1] for r in ws.iter_rows(values_only=True) if r[0] == "审核结论")
+    return verdict, [(kind.split()[1], cell, msg) for kind, cell, msg in review_findings(path)]
 
 
 def pdf_pages(pdf: Path) -> list[tuple[int, int]]:
@@ -454,7 +439,7 @@ def test_returned_unchanged_gives_the_same_findings(rounds, which, tmp_path):
     if which == "own":
         assert sorted(listing[OWN]) == sorted(OWN_FOUND)
         (listing_file,) = r.outdir.glob(f"*/{RESULTS_NAME}")
-        assert results(listing_file) == [
+        assert results_rows(listing_file) == [
             (
                 *(1, "攀枝花市区委宣传部", OWN, "退回修改", 3, 1, f"{OWN}.xlsx"),
                 f"攀枝花市区委宣传部/109101_攀枝花市区委宣传部_{OWN}.xlsx",
@@ -496,5 +481,5 @@ def test_corrected_in_libreoffice_passes(lo, rounds, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.xlsx"))
     assert written == [f"109101_中共攀枝花市仁和区委宣传部/{RESULTS_NAME}", "未报送.xlsx"]
-    (row,) = results(out / f"109101_中共攀枝花市仁和区委宣传部/{RESULTS_NAME}")
+    (row,) = results_rows(out / f"109101_中共攀枝花市仁和区委宣传部/{RESULTS_NAME}")
     assert row == (1, "攀枝花市区委宣传部", OWN, "通过", 0, 0, f"{OWN}.xlsx", None)
