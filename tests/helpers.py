@@ -326,3 +326,19 @@ def review_findings(path: Path) -> list[tuple]:
             break
         out.append((r[1], r[2], r[3]))
     return out
+
+
+def write_csv(path: Path, rows: list[list], encoding: str = "utf-8") -> Path:
+    """A roster as CSV, one list a row (None as an empty cell)."""
+    text = "".join(",".join("" if c is None else str(c) for c in r) + "\n" for r in rows)
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def write_xlsx(path: Path, rows: list[list]) -> Path:
+    """A roster as XLSX (openpyxl), one list a row."""
+    wb = openpyxl.Workbook()
+    for r in rows:
+        wb.active.append(r)
+    wb.save(path)
+    return path

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import openpyxl
 import pytest
-from helpers import named_cell, open_xlsx, texts_of
+from helpers import named_cell, open_xlsx, texts_of, write_csv, write_xlsx
 
 from perfeval_xl import load_roster, load_spec, read_roster, write_roster_templates
 from perfeval_xl.roster import CONTACT_COLUMNS, RosterRow
@@ -15,20 +14,6 @@ from perfeval_xl.spec import parse_spec
 
 BASE = ["主管部门代码", "实施单位", "项目名称", "当年财政拨款全年预算数"]
 PROJECT = ["109101", "宣传部", "项目一", 100]
-
-
-def write_csv(path: Path, rows: list[list], encoding: str = "utf-8") -> Path:
-    text = "".join(",".join("" if c is None else str(c) for c in r) + "\n" for r in rows)
-    path.write_bytes(text.encode(encoding))
-    return path
-
-
-def write_xlsx(path: Path, rows: list[list]) -> Path:
-    wb = openpyxl.Workbook()
-    for r in rows:
-        wb.active.append(r)
-    wb.save(path)
-    return path
 
 
 def test_existing_callers_build_rows_without_a_contact():

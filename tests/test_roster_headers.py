@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from helpers import write_csv, write_xlsx
 
 from perfeval_xl import (
     RosterErrors,
@@ -28,20 +29,6 @@ EXTRA = [
 ]
 WARNING_ZH = "第 1 行: 以下 3 列不是模板预填的内容，已忽略：序号、备注、颜色"
 WARNING_EN = "row 1: ignored 3 columns the template does not pre-fill: 序号, 备注, 颜色"
-
-
-def write_csv(path: Path, rows: list[list]) -> Path:
-    text = "".join(",".join("" if c is None else str(c) for c in r) + "\n" for r in rows)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def write_xlsx(path: Path, rows: list[list]) -> Path:
-    wb = openpyxl.Workbook()
-    for r in rows:
-        wb.active.append(r)
-    wb.save(path)
-    return path
 
 
 @pytest.mark.parametrize("writer", [write_csv, write_xlsx], ids=["csv", "xlsx"])
