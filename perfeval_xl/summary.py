@@ -1167,12 +1167,7 @@ class _SummaryWriter:
                 _total(s),
                 _shown_grade(s),
                 _score_kind(s),
-                result.errors,
-                result.warnings,
-                "通过" if result.errors == 0 else "有错误",
-                rec.spec.id,
-                s.item.source,
-                s.item.received,
+                *_file_columns(s),
                 _typed_by_unit(s) or None,
             ]
             table.add(values, {status_col: "bad"} if result.errors else None)
@@ -1213,12 +1208,7 @@ class _SummaryWriter:
                 _total(s),
                 *_subtotals(s, level1),
                 _shown_grade(s),
-                result.errors,
-                result.warnings,
-                "通过" if result.errors == 0 else "有错误",
-                rec.spec.id,
-                s.item.source,
-                s.item.received,
+                *_file_columns(s),
             ]
             table.add(values, {status_col: "bad"} if result.errors else None)
         table.finish(caps=PRINT_CAPS[SHEET_PROJECTS], repeat_col=1)
@@ -1393,6 +1383,20 @@ def _abs_col_range(col: int, first: int, count: int) -> str:
     """`$X$2:$X$4`: rows `first` … `first + count - 1` (0-based) of one column."""
     name = xl_col_to_name(col)
     return f"${name}${first + 1}:${name}${first + count}"
+
+
+def _file_columns(s: Submission) -> list[Any]:
+    """The columns a 项目明细 and a 部门整体 row end alike with: errors, warnings, 通过 / 有错误,
+    the form, the source file and when it came."""
+    result = s.result
+    return [
+        result.errors,
+        result.warnings,
+        "通过" if result.errors == 0 else "有错误",
+        _rec(s).spec.id,
+        s.item.source,
+        s.item.received,
+    ]
 
 
 def _typed_by_unit(s: Submission) -> str:
