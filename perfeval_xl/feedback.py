@@ -617,11 +617,16 @@ def write_feedback(
             result.returned_blank += 1
         else:
             result.returned += 1
+    # each department folder's returned workbooks, gathered in one pass over them
+    by_folder: dict[str, dict[str, bytes]] = defaultdict(dict)
+    for rel, data in files.items():
+        folder, member = rel.split("/", 1)
+        by_folder[folder][member] = data
     for dept, rows in sorted(lines.items()):
         folder = safe_file_stem(f"{dept[0]}_{dept[1]}")
         listing = results_workbook(dept, rows, review_day)
         files[f"{folder}/{RESULTS_NAME}"] = listing
-        members = {p.split("/", 1)[1]: d for p, d in files.items() if p.split("/", 1)[0] == folder}
+        members = {**by_folder[folder], RESULTS_NAME: listing}
         files[f"{folder}.zip"] = deterministic_zip(members)
         result.zips.append((f"{folder}.zip", len(members) - 1))
     result.departments = len(lines)
