@@ -474,3 +474,23 @@ def test_a_form_whose_sheet_is_called_like_the_review_keeps_both(tmp_path):
     assert review.sheet == f"{REVIEW_SHEET}（财政）"
     wb = openpyxl.load_workbook(io.BytesIO(build_template(spec, review=review, filled=Filled())))
     assert wb.sheetnames[:2] == [f"{REVIEW_SHEET}（财政）", REVIEW_SHEET]
+
+
+def test_a_percent_stored_as_a_number_comes_back_as_the_text_it_showed(tmp_path):
+    # pasted from another workbook, 95% is the number 0.95 shown as a percentage (domain §7)
+    def pasted(wb):
+        cell = named_cell(wb, "pe_ind_target").offset(row=1)
+        cell.value, cell.number_format = 0.95, "0%"
+
+    box = tmp_path / "inbox"
+    staged(box / "p.xlsx", change=pasted, fund_fiscal_spent=120, **_header("百分比项目"))
+    coll = collect(box, workers=1)
+    before = sorted((f.code, f.cell, f.message.zh) for f in coll.projects[0].result.findings)
+    write_feedback(coll, tmp_path / "退回", review_date=DAY)
+    [path] = (tmp_path / "退回" / DEPT / UNIT).glob("*.xlsx")
+    target = named_cell(openpyxl.load_workbook(path), "pe_ind_target").offset(row=1)
+    assert (target.value, target.data_type) == ("95%", "s")
+    after = sorted((f.code, f.cell, f.message.zh) for f in check_workbook(path).findings)
+    assert after == before
+    total = coll.projects[0].result.score.total
+    assert total is not None and check_workbook(path).score.total == pytest.approx(total)
