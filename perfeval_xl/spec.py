@@ -286,6 +286,18 @@ class Spec:
     kind: str = "project"
     #: the pre-printed rows (`[[items]]`); a department form's table has exactly these rows
     items: tuple[Item, ...] = ()
+    #: `[publish] title`: the heading of each project's table in a published annex (`publish`),
+    #: `{year}` replaced by the year; empty: "{year}年" + the form's title
+    publish_title: str = ""
+    #: `[publish] identify`: labels a Word table shows only when it is this form (年初预算数,
+    #: 分值 …): a published annex is read by the form whose labels it shows most (`annexread`)
+    annex_labels: tuple[str, ...] = ()
+
+    def annex_title(self, year: Any) -> str:
+        """The heading of a project's table in a published annex, for `year` (may be None)."""
+        text = self.publish_title or "{year}年" + self.title
+        shown = str(year) if year not in (None, "") else ""
+        return text.replace("{year}", shown).strip()
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         # A built-in form travels between processes by its id: every record a `collect` worker
@@ -302,8 +314,16 @@ class Spec:
 
     def same_rules(self, other: Spec) -> bool:
         """Whether `other` asks and checks exactly what this spec does (its comments, layout of
-        the text and file name aside)."""
-        return replace(other, path=self.path, source=self.source) == self
+        the text and file name aside). How the form is printed in an annex (`[publish]`) is no
+        rule: a template issued before a title was added is still the same form."""
+        same = replace(
+            other,
+            path=self.path,
+            source=self.source,
+            publish_title=self.publish_title,
+            annex_labels=self.annex_labels,
+        )
+        return same == self
 
     @property
     def department(self) -> bool:
@@ -823,6 +843,7 @@ _SECTIONS = (
     "checks",
     "roster",
     "items",
+    "publish",
 )
 
 
@@ -917,6 +938,9 @@ class _Builder:
         if all(k in fields for k in ("header", "goals", "fund_rows")):
             with self._item():
                 fields["roster_aliases"] = self._roster(top, fields)
+        if "publish" in raw:
+            with self._item():
+                fields.update(self._publish(top.table("publish")))
         with self._item():
             top.done()
         if self.errors:
@@ -1528,6 +1552,15 @@ class _Builder:
     @staticmethod
     def _level2_weights(fields: dict[str, Any]) -> list[tuple[str, float]]:
         return [pair for x in fields["level1"] for pair in x.level2_weights]
+
+    def _publish(self, t: _Table) -> dict[str, Any]:
+        """`[publish]`: how the form is printed in a published annex, and how it is known there."""
+        result = {
+            "publish_title": t.text("title", ""),
+            "annex_labels": t.strings("identify", ()),
+        }
+        t.done()
+        return result
 
     def _checks(self, t: _Table) -> dict[str, Any]:
         result = {
