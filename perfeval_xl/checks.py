@@ -589,7 +589,8 @@ def _cell_position(cell: str | None) -> tuple[int, int]:
         return (0, 0)
     m = re.match(r"([A-Z]+)(\d+)", cell)
     if not m:
-        return (0, 0)
+        shown = re.match(r"第(\d+)行", cell)  # a Word annex's table (annexread)
+        return (int(shown.group(1)), 0) if shown else (0, 0)
     col = 0
     for ch in m.group(1):
         col = col * 26 + ord(ch) - 64

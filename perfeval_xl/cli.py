@@ -402,7 +402,7 @@ def check(
         if got is None:
             results.append(check_workbook(path, key=key, password=secret, forms=known))
         else:
-            results += [next(checked) for _ in got[0]]
+            results += [r for _ in got[0] for r in next(checked)]
             findings += got[1]
     # the findings about what was not checked are listed once a folder or a .zip was given
     listed = findings if any(got is not None for got in found) else None

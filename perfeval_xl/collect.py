@@ -31,7 +31,14 @@ from .findings import Finding, finding
 from .read import is_our_summary, read_workbook, read_workbook_bytes
 from .record import Field, Record
 from .roster import RosterRow, RosterWarning, load_roster, template_file_stems
-from .safety import MAX_FILE_BYTES, MAX_MEMBERS, MAX_TOTAL_BYTES, unsafe_entry_name
+from .safety import (
+    MAX_FILE_BYTES,
+    MAX_MEMBERS,
+    MAX_TOTAL_BYTES,
+    inspect_document,
+    inspect_file,
+    unsafe_entry_name,
+)
 from .score import ProjectScore, score_record
 from .spec import BUILTIN_FORMS, FormSet, Spec
 from .workers import pool as worker_pool
@@ -50,6 +57,8 @@ WORKBOOK_SUFFIXES = {
     ".xlsb",
     ".csv",
 }
+#: Published Word annexes (`annexread`): each of their 自评表 tables is one project's input.
+DOCUMENT_SUFFIXES = {".docx", ".docm", ".doc"}
 ARCHIVE_SUFFIXES = {".zip"}
 #: Findings of files that are no unit's submission (`Submission.not_a_submission`).
 _NOT_A_SUBMISSION = frozenset({"W009", "W608"})
@@ -344,7 +353,7 @@ def collect(
     )
     coll = Collection(
         display_path(str(root)),
-        [Submission(i, r) for i, r in zip(items, results, strict=True)],
+        [Submission(i, r) for i, got in zip(items, results, strict=True) for r in got],
         findings,
     )
     _supersede(coll)
@@ -495,7 +504,7 @@ def find_items(root: Path, skip: set[Path]) -> tuple[list[Item], list[Finding]]:
                 found, problems = _archive_items(path, source)
                 items += found
                 findings += problems
-            elif suffix in WORKBOOK_SUFFIXES or name.startswith("~$"):
+            elif suffix in _INPUT_SUFFIXES or name.startswith("~$"):
                 items.append(Item(source, str(path), None, _mtime(path)))
             else:
                 findings.append(
@@ -529,6 +538,9 @@ def inputs_of(path: Path | str) -> tuple[list[Item], list[Finding]] | None:
         )
     if path.suffix.lower() in ARCHIVE_SUFFIXES:
         return _archive_items(path, shown)
+    if path.suffix.lower() in DOCUMENT_SUFFIXES:
+        # a Word annex holds several projects: checked as collect checks it, one per table
+        return [Item(shown, str(path), None, _mtime(path))], []
     return None
 
 
@@ -625,7 +637,7 @@ def _archive_items(path: Path, source: str) -> tuple[list[Item], list[Finding]]:
                     f"{info.file_size:,} bytes, over the limit",
                 )
             )
-        elif suffix in WORKBOOK_SUFFIXES or name.startswith("~$"):
+        elif suffix in _INPUT_SUFFIXES or name.startswith("~$"):
             items.append(Item(shown, str(path), info.filename, datetime(*info.date_time)))
         else:
             findings.append(
@@ -707,6 +719,53 @@ def _bad_archive(source: str, zh: str, en: str) -> Finding:
 
 
 # -- checking ----------------------------------------------------------------------------------
+_INPUT_SUFFIXES = WORKBOOK_SUFFIXES | DOCUMENT_SUFFIXES
+
+
+def check_inputs(
+    item: Item,
+    key: bytes | None = None,
+    password: str | None = None,
+    forms: FormSet = BUILTIN_FORMS,
+) -> list[CheckResult]:
+    """Check one input (in a worker process): a workbook gives one result, a Word annex one per
+    自评表 table it holds (`annexread`), or one saying why none was read."""
+    name = item.member if item.member is not None else item.path
+    if Path(name).suffix.lower() not in DOCUMENT_SUFFIXES:
+        return [check_item(item, key=key, password=password, forms=forms)]
+    from .annexread import read_document
+
+    data, problem = _input_bytes(item)
+    if problem is not None:
+        return [CheckResult(item.source, None, [problem])]
+    results = [check_read(r, key=key) for r in read_document(item.source, data, forms)]
+    for result in results:
+        result.rename(item.source)
+    return results
+
+
+def _input_bytes(item: Item) -> tuple[bytes, Finding | None]:
+    """The bytes of a Word annex, past the safety gate: a file (`inspect_file`: no folder,
+    device or oversized file is read) or a .zip member."""
+    if item.member is None:
+        data, problem = inspect_file(item.path, inspect_document)
+        return (data or b""), problem
+    try:
+        with zipfile.ZipFile(item.path) as archive, archive.open(item.member) as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except (
+        OSError,
+        zipfile.BadZipFile,
+        ValueError,
+        KeyError,
+        EOFError,
+        RuntimeError,
+        zlib.error,
+    ) as exc:
+        return b"", finding("E001", item.source, _archive_problem(exc, member=True))
+    return data, inspect_document(item.source, data)
+
+
 def check_item(
     item: Item,
     key: bytes | None = None,
@@ -750,10 +809,11 @@ def check_items(
     key: bytes | None = None,
     password: str | None = None,
     forms: FormSet = BUILTIN_FORMS,
-) -> list[CheckResult]:
-    """Check every item, in parallel on all cores for a real batch; results in input order."""
+) -> list[list[CheckResult]]:
+    """Check every item, in parallel on all cores for a real batch: each item's results (one
+    per workbook, one per form table of a Word annex), in input order."""
     workers = workers or os.cpu_count() or 1
-    check = partial(check_item, key=key, password=password, forms=forms)
+    check = partial(check_inputs, key=key, password=password, forms=forms)
     if workers == 1 or len(items) < POOL_MIN_FILES:
         out = []
         for item in items:

@@ -60,9 +60,11 @@ class Finding:
 
     @property
     def location(self) -> str:
-        """`自评表!C7`, `自评表`, or "" when the problem is the file itself."""
+        """`自评表!C7`, `自评表`, or "" when the problem is the file itself; in a Word annex
+        `表2 第9行「实际完成指标值」` (a table has no A1 cells: its row and column as shown)."""
         if self.sheet and self.cell:
-            return f"{self.sheet}!{self.cell}"
+            sep = "!" if self.cell[:1].isascii() else " "
+            return f"{self.sheet}{sep}{self.cell}"
         return self.sheet or ""
 
     def to_dict(self, lang: str = "zh") -> dict[str, Any]:
@@ -355,6 +357,40 @@ _rule(
     (
         "无需改正；要按自己的表式审核，把表式文件放入 --forms 文件夹",
         "nothing to correct; to check by a spec of your own, put it into the --forms folder",
+    ),
+)
+_rule(
+    "E023",
+    (
+        "Word 文档中没有自评表（找不到「项目名称」和指标表表头的表格），未读取",
+        "the Word document holds no self-evaluation table (no table with 项目名称 and an "
+        "indicator header): nothing was read",
+    ),
+    (
+        "发布的附件按表格读取：每张自评表须有项目名称、资金、总体目标和指标表表头",
+        "a published annex is read by its tables: each form table has 项目名称, the funds, "
+        "the goals and an indicator header row",
+    ),
+    (
+        "提交含自评表的 .docx 附件，或用下发的 Excel 模板填写",
+        "send the .docx annex that holds the form tables, or fill the issued Excel template",
+    ),
+)
+_rule(
+    "I024",
+    (
+        "Word 表格按标签识别为某表式后读取",
+        "a Word table was read as the form whose labels it shows",
+    ),
+    (
+        "Word 附件没有表式标识；按表格中的标签（年初预算数、分值、实际完成指标值等）选最接近的表式",
+        "a Word annex carries no form id; the closest form is chosen by the labels the table "
+        "shows (年初预算数, 分值, 实际完成指标值 …)",
+    ),
+    (
+        "无需改正；位置按表格中的行和栏目名称给出（表2 第9行「实际完成指标值」）",
+        "nothing to correct; places are given by the table's row and column label "
+        "(表2 第9行「实际完成指标值」)",
     ),
 )
 _rule(
@@ -959,6 +995,7 @@ CHECK_ONLY: dict[str, Text] = {
     **dict.fromkeys(("E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008"), _FILE),
     "E011": _FILE,
     "E014": _FILE,
+    "E023": _FILE,
     "E017": Text(
         "表内公式按名称引用单元格，看不出一个名称被定义了两次",
         "the sheet's formulas use the names and cannot see that one is defined twice",

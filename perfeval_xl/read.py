@@ -149,6 +149,29 @@ def read_workbook_bytes(
     return _read_any(name, data, fast, forms)
 
 
+def read_cells(
+    name: str,
+    book: Any,
+    spec: Spec,
+    record: Record,
+    areas: dict[str, tuple[str, int, int, int, int]],
+) -> list[Finding]:
+    """Fill `record` from the cells `areas` names in `book`, by the reader's value rules, and
+    return the findings: a Word annex's table (`annexread`), laid out as a virtual sheet.
+
+    Only the values are read (singles and indicator rows: amounts, years, aliases, statuses,
+    targets); a table has no template to check, no names, no formulas and no protection, so
+    those parts of `_Reader.read` do not apply. `book` answers `cell`, `rows_with_values` and
+    `percent` as the workbook back-ends do."""
+    reader = _Reader(name, b"", book)
+    reader.spec = spec
+    reader.record = record
+    reader.areas = dict(areas)
+    reader._singles()
+    reader._indicators()
+    return reader.findings
+
+
 def _read_any(name: str, data: bytes, fast: bool, forms: FormSet) -> ReadResult:
     if fast:
         from .fastread import read_inspected_fast

@@ -101,15 +101,20 @@ def _file_line(r: CheckResult, lang: str) -> str:
         return r.path
     n = len(r.record.indicators)
     s = r.score
+    # a Word annex holds several projects: each is named by its table and project (I024)
+    table = next((f.sheet for f in r.findings if f.code == "I024"), None)
+    path = (
+        r.path if table is None else f"{r.path} {table}「{r.record.value('project_name') or ''}」"
+    )
     if lang == "en":
         parts = [r.record.spec.id, f"{n} indicator{'s' if n != 1 else ''}"]
         if s is not None:
             parts += score_words(s, "en")
-        return f"{r.path}  ({', '.join(parts)})"
+        return f"{path}  ({', '.join(parts)})"
     parts = [r.record.spec.id, f"{n} 个指标"]
     if s is not None:
         parts += score_words(s, "zh")
-    return f"{r.path}  （{'，'.join(parts)}）"
+    return f"{path}  （{'，'.join(parts)}）"
 
 
 def score_words(s: ProjectScore, lang: str = "zh") -> list[str]:

@@ -107,6 +107,23 @@ _MACRO_FORMATS: dict[str, tuple[str, str]] = {
     ".xlsm": ("启用宏的 Excel 工作簿（.xlsm）", "a macro-enabled Excel workbook (.xlsm)"),
     ".xltm": ("启用宏的 Excel 模板（.xltm）", "a macro-enabled Excel template (.xltm)"),
 }
+#: Word files refused by name when a Word annex is read (`inspect_document`).
+_DOC_FORMATS: dict[str, tuple[str, str]] = {
+    ".doc": ("旧版 Word 97-2003 文档（.doc）", "a legacy Word 97-2003 document (.doc)"),
+    ".dot": ("旧版 Word 97-2003 模板（.dot）", "a legacy Word 97-2003 template (.dot)"),
+    ".wps": ("WPS 文字 .wps 格式", "a WPS Writer .wps document"),
+    ".rtf": ("RTF 文本", "an RTF text"),
+    ".odt": ("OpenDocument 文本（.odt）", "an OpenDocument text (.odt)"),
+}
+_DOC_MACRO_FORMATS: dict[str, tuple[str, str]] = {
+    ".docm": ("启用宏的 Word 文档（.docm）", "a macro-enabled Word document (.docm)"),
+    ".dotm": ("启用宏的 Word 模板（.dotm）", "a macro-enabled Word template (.dotm)"),
+}
+_DOCUMENT = "word/document.xml"
+_DO_DOCX = (
+    "请在 Word/WPS 中打开并另存为 Word 文档（.docx）后重新提交",
+    "open it in Word/WPS, save it as a Word document (.docx) and send it again",
+)
 #: Other well-known files that get renamed or attached by mistake.
 _MAGIC_KINDS: tuple[tuple[bytes, str, str], ...] = (
     (b"%PDF-", "PDF 文件", "a PDF file"),
@@ -161,12 +178,58 @@ def inspect_bytes(name: str, data: bytes) -> Finding | None:
     return _inspect_zip(name, data)
 
 
-def inspect_file(path: Path | str) -> tuple[bytes | None, Finding | None]:
+def inspect_document(name: str, data: bytes) -> Finding | None:
+    """`inspect_bytes` for a Word annex (.docx): the same limits and order, with Word's formats.
+
+    A published annex is read like a workbook, so it passes the same gate: lock files, size,
+    legacy and macro-enabled formats by name and content, then the zip limits (sizes, ratio,
+    entries, truncation) before any XML is parsed."""
+    base = _base_name(name)
+    if base.startswith("~$"):
+        return _lock_file(name)
+    if not data:
+        return _e001(name, ("空文件（0 字节）", "an empty file (0 bytes)"), _DO_DOCX)
+    if len(data) > MAX_FILE_BYTES:
+        return _too_big(name, len(data))
+    ext = _extension(base)
+    is_ole = data.startswith(_OLE_MAGIC)
+    if ext in _DOC_MACRO_FORMATS:
+        zh, en = _DOC_MACRO_FORMATS[ext]
+        return finding("E004", name, _message((f"这是{_gap(zh)}", f"this is {en}"), _DO_DOCX))
+    if is_ole and _ENCRYPTED_PACKAGE in data:
+        what = (
+            "文档设置了打开密码（加密的 Word 文档，无法读取）",
+            "the document has an open password (an encrypted Word file cannot be read)",
+        )
+        do = (
+            "请在 Word/WPS 中取消密码，另存为 .docx 后重新提交",
+            "remove the password in Word/WPS, save as .docx and send it again",
+        )
+        return finding("E003", name, _message(what, do))
+    if ext in _DOC_FORMATS or is_ole:
+        zh, en = _DOC_FORMATS.get(ext, _DOC_FORMATS[".doc"])
+        if is_ole and ext not in _DOC_FORMATS:
+            zh, en = "旧版二进制 Office 文档（Word 97-2003 .doc 等）", "a legacy binary Office file"
+        return finding(
+            "E002",
+            name,
+            _message((f"这是{_gap(zh)}，不是 .docx", f"this is {en}, not .docx"), _DO_DOCX),
+        )
+    if not data.startswith(_ZIP_MAGIC):
+        what = ("文件已损坏或不是 Word 文档（.docx）", "the file is damaged or not a Word document")
+        return _e001(name, what, _DO_DOCX)
+    return _inspect_zip(name, data, _inspect_document)
+
+
+def inspect_file(
+    path: Path | str, inspect: Callable[[str, bytes], Finding | None] | None = None
+) -> tuple[bytes | None, Finding | None]:
     """Read a unit's file once and inspect it: `(data, None)` if it may be parsed, else `(None, f)`.
 
     The size is checked before reading, so a huge file costs nothing; a lock file is recognised
     by name alone (Excel may hold it locked); an unreadable path (no permission, vanished, a
     folder, a device) gives E001 with the reason instead of an exception, so a batch goes on.
+    `inspect` judges the bytes (default `inspect_bytes`; `inspect_document` for a Word annex).
     """
     path = Path(path)
     name = str(path)
@@ -192,13 +255,17 @@ def inspect_file(path: Path | str) -> tuple[bytes | None, Finding | None]:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         return None, _unreadable(name, exc)
-    found = inspect_bytes(name, data)
+    found = (inspect or inspect_bytes)(name, data)
     return (None, found) if found else (data, None)
 
 
 # -- the zip archive ---------------------------------------------------------------------------
-def _inspect_zip(name: str, data: bytes) -> Finding | None:
-    """Steps 6–10 for data that starts like a zip: directory, limits, kind, macros."""
+def _inspect_zip(
+    name: str, data: bytes, kind: Callable[..., Finding | None] | None = None
+) -> Finding | None:
+    """Steps 6–10 for data that starts like a zip: directory, limits, kind, macros (`kind`:
+    `_inspect_workbook`, or `_inspect_document` for a Word annex)."""
+    kind = kind or _inspect_workbook
     eocd = data.rfind(_EOCD_MAGIC, max(0, len(data) - _EOCD.size - 0xFFFF))
     if eocd < 0 or len(data) - eocd < _EOCD.size:
         what = (
@@ -217,7 +284,7 @@ def _inspect_zip(name: str, data: bytes) -> Finding | None:
     entries = _plain_entries(data, eocd)
     if entries is not None:
         try:
-            return _inspect_archive(name, data, entries, partial(_read_plain, data))
+            return _inspect_archive(name, data, entries, partial(_read_plain, data), kind)
         except _Unsure:
             pass  # zipfile decides
     try:
@@ -229,11 +296,15 @@ def _inspect_zip(name: str, data: bytes) -> Finding | None:
         )
         return _e001(name, what, _DO_RESAVE)
     with archive:
-        return _inspect_archive(name, data, archive.infolist(), partial(_read_small, archive))
+        return _inspect_archive(name, data, archive.infolist(), partial(_read_small, archive), kind)
 
 
 def _inspect_archive(
-    name: str, data: bytes, infos: list[Any], read: Callable[[Any], bytes | None]
+    name: str,
+    data: bytes,
+    infos: list[Any],
+    read: Callable[[Any], bytes | None],
+    kind: Callable[..., Finding | None] | None = None,
 ) -> Finding | None:
     """Steps 7–10 over the directory's entries (`zipfile.ZipInfo` or `_Entry`); `read` gives
     a small entry's bytes, or None if they cannot be read."""
@@ -312,7 +383,7 @@ def _inspect_archive(
                 "it declares",
             )
             return _e005(name, what)
-    return _inspect_workbook(name, read, {info.filename: info for info in infos})
+    return (kind or _inspect_workbook)(name, read, {info.filename: info for info in infos})
 
 
 #: Deflated entries found to inflate to no more than they declare, by (CRC, size, compressed
@@ -426,6 +497,51 @@ def _inspect_workbook(
             "this is a macro-enabled workbook renamed to .xlsx (its content types declare macros)",
         )
         return _e004(name, what)
+    return None
+
+
+def _inspect_document(
+    name: str, read: Callable[[Any], bytes | None], entries: dict[str, Any]
+) -> Finding | None:
+    """Steps 8–9 for a Word annex: a Word document, and a macro-free one?"""
+    if _CONTENT_TYPES not in entries or _DOCUMENT not in entries:
+        zh, en = "zip 文件，但不是 Word 文档", "a zip archive but not a Word document"
+        if _WORKBOOK in entries:
+            zh, en = (
+                f"{zh}（像是 Excel 工作簿，请改用 .xlsx 扩展名）",
+                f"{en} (it looks like an Excel workbook: name it .xlsx)",
+            )
+        return _e001(name, (zh, en), _DO_DOCX)
+    for entry in entries:
+        if entry.lower() == "word/vbaproject.bin":
+            what = (
+                f"这是启用宏的 Word 文档，只是扩展名为 .docx（内含 {entry}）",
+                f"this is a macro-enabled Word document renamed to .docx (it contains {entry})",
+            )
+            return finding("E004", name, _message(what, _DO_DOCX))
+    types = entries[_CONTENT_TYPES]
+    if types.file_size >= SMALL_PART_BYTES or types.compress_size >= SMALL_PART_BYTES:
+        what = (
+            f"{_CONTENT_TYPES} 声明为 {_bytes_zh(types.file_size)}，真实文档中它只有几 KB",
+            f"{_CONTENT_TYPES} declares {_bytes_en(types.file_size)}; in a real document "
+            "it is a few KB",
+        )
+        return _e005(name, what)
+    raw = read(types)
+    if raw is None:
+        what = (
+            f"文件已损坏（{_CONTENT_TYPES} 无法读取）",
+            f"the file is damaged ({_CONTENT_TYPES} cannot be read)",
+        )
+        return _e001(name, what, _DO_DOCX)
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raw = raw.decode("utf-16", errors="replace").encode("utf-8")
+    if any(marker in raw.lower() for marker in _MACRO_MARKERS):
+        what = (
+            "这是启用宏的 Word 文档，只是扩展名为 .docx（内容类型声明了宏）",
+            "this is a macro-enabled Word document renamed to .docx (its content types declare macros)",
+        )
+        return finding("E004", name, _message(what, _DO_DOCX))
     return None
 
 

@@ -1,0 +1,712 @@
+"""Published annexes: the 自评表 tables of a Word document (.docx) become records.
+
+A department publishes its self-evaluation as 附件2 of its final accounts: one Word table per
+project, in the form's printed layout, made by hand (the seed is one). Such a table has no
+named cells and no form id, so it is read by its labels, as a reviewer reads it: 项目名称 and
+the text to its right, the fund block by its column labels (预算数 / 全年执行数 …) and row labels
+(财政拨款 / 其他资金 …), 年度总体目标 by 预期目标 / 实际完成情况 and the text below each, and the
+indicator table by its header row. Merged cells are followed (a vertically merged 一级 cell
+belongs to every row it covers); labels are compared without spaces, line breaks, full-width
+forms or a trailing colon, so `社会效益  指标` and `完成\\n指标` are the labels they look like.
+
+Each table is read as the closest form (the one whose `[publish] identify` labels it shows
+most) by the workbook reader's own value rules (`read.read_cells`: aliases, statuses, amounts,
+percentages), so a number read from Word is read exactly as the same text typed into a
+workbook. Findings name the table and the place as a person sees it: `表2 第9行「实际完成指标值」`.
+
+The document passes the same gate as a workbook first (`safety.inspect_document`: sizes, zip
+limits, macro-enabled and legacy formats), and its XML is parsed by defusedxml with DTDs
+forbidden, so an entity declaration is refused (E006), never expanded.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass, replace
+from typing import Any
+
+from openpyxl.utils import get_column_letter
+
+from .errors import Text
+from .findings import Finding, finding
+from .read import ReadResult, read_cells
+from .record import Field, Record
+from .safety import inspect_document
+from .spec import BUILTIN_FORMS, FormSet, Spec, builtin_forms, load_spec
+
+#: File name endings read as Word annexes (the others are refused with a message by name).
+DOCUMENT_SUFFIXES = {".docx", ".docm", ".doc"}
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_DOCUMENT = "word/document.xml"
+#: Largest number of rows of one table read (a real form has a few dozen).
+MAX_TABLE_ROWS = 1000
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+_PLAIN_NUMBER = re.compile(r"\s*\d{1,12}(?:\.\d{1,10})?\s*")
+
+
+# -- the document's tables ---------------------------------------------------------------------
+@dataclass(eq=False)
+class _Cell:
+    """A cell of the table's grid as Word shows it: merged cells are one `_Cell` at every grid
+    position they cover; `row` / `col` are its top-left position (from 0)."""
+
+    text: str
+    row: int
+    col: int
+
+    @property
+    def key(self) -> str:
+        return label_key(self.text)
+
+
+@dataclass
+class _Table:
+    number: int  # counted from 1 in the document
+    rows: list[dict[int, _Cell]]
+    before: str  # the text of the paragraphs just above the table (its title)
+
+    def cells(self, r: int) -> list[_Cell]:
+        """The distinct cells of row `r`, left to right."""
+        out: list[_Cell] = []
+        for c in sorted(self.rows[r]):
+            cell = self.rows[r][c]
+            if not out or out[-1] is not cell:
+                out.append(cell)
+        return out
+
+    def right_of(self, cell: _Cell, r: int | None = None) -> _Cell | None:
+        row = self.cells(cell.row if r is None else r)
+        for i, c in enumerate(row):
+            if c is cell:
+                return row[i + 1] if i + 1 < len(row) else None
+        return None
+
+    def below(self, cell: _Cell) -> _Cell | None:
+        """The cell under `cell`, in its first grid column."""
+        for r in range(cell.row + 1, len(self.rows)):
+            got = self.rows[r].get(cell.col)
+            if got is not cell:
+                return got
+        return None
+
+    def all_cells(self) -> list[_Cell]:
+        seen: dict[int, _Cell] = {}
+        for r in range(len(self.rows)):
+            for c in self.cells(r):
+                seen.setdefault(id(c), c)
+        return list(seen.values())
+
+
+def label_key(text: str) -> str:
+    """A label as compared: NFKC (full-width forms), no whitespace, no colon at either end,
+    no `其中：` and no `（万元）` / `（自动计算）`; `社会效益  指标` → `社会效益指标`."""
+    t = unicodedata.normalize("NFKC", text)
+    t = re.sub(r"\s+", "", t)
+    t = t.strip(":")
+    t = t.removeprefix("其中:").removeprefix("其中")
+    t = re.sub(r"\((?:万元|单位:万元|自动计算)\)$", "", t)
+    return t.strip(":")
+
+
+def _texts(el: Any) -> str:
+    """A cell's or paragraph's visible text: runs, tabs and line breaks; deleted text, field
+    codes and nested tables left out."""
+    out: list[str] = []
+    for p in _paragraphs(el):
+        parts = []
+        for node in p.iter():
+            tag = node.tag
+            if tag == f"{_W}t":
+                parts.append(node.text or "")
+            elif tag == f"{_W}tab":
+                parts.append(" ")
+            elif tag in (f"{_W}br", f"{_W}cr"):
+                parts.append("\n")
+            elif tag == f"{_W}noBreakHyphen":
+                parts.append("-")
+        out.append("".join(parts))
+    return "\n".join(out).strip()
+
+
+def _paragraphs(el: Any) -> list[Any]:
+    """The paragraphs directly in `el` (or in its content controls), not in nested tables."""
+    if el.tag == f"{_W}p":
+        return [el]
+    out = []
+    for child in el:
+        if child.tag == f"{_W}p":
+            out.append(child)
+        elif child.tag in (f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml"):
+            out += _paragraphs(child)
+    return out
+
+
+def _val(el: Any, tag: str, default: str | None = None) -> str | None:
+    found = el.find(f"{_W}{tag}") if el is not None else None
+    if found is None:
+        return default
+    return found.get(f"{_W}val", "")
+
+
+def _grid(tbl: Any) -> list[dict[int, _Cell]]:
+    """The table as grid rows: horizontal spans (gridSpan, gridBefore) and vertical merges
+    (vMerge restart / continue) resolved to the cell that shows the text."""
+    rows: list[dict[int, _Cell]] = []
+    above: dict[int, _Cell] = {}
+    for r, tr in enumerate(tbl.findall(f"{_W}tr")[:MAX_TABLE_ROWS]):
+        col = _int(_val(tr.find(f"{_W}trPr"), "gridBefore"), 0)
+        row: dict[int, _Cell] = {}
+        for tc in _row_cells(tr):
+            props = tc.find(f"{_W}tcPr")
+            span = max(1, min(_int(_val(props, "gridSpan"), 1), 64))
+            merge = _val(props, "vMerge")
+            if merge is not None and merge in ("", "continue") and col in above:
+                cell = above[col]
+            else:
+                cell = _Cell(_texts(tc), r, col)
+            for c in range(col, col + span):
+                row[c] = cell
+                above[c] = cell
+            col += span
+        rows.append(row)
+    return rows
+
+
+def _row_cells(tr: Any) -> list[Any]:
+    out = []
+    for child in tr:
+        if child.tag == f"{_W}tc":
+            out.append(child)
+        elif child.tag in (f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml"):
+            out += _row_cells(child)
+    return out
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
+
+
+def _tables(body: Any) -> list[_Table]:
+    """The document's top-level tables, in order, each with the text just above it."""
+    tables: list[_Table] = []
+    recent: list[str] = []
+
+    def walk(el: Any) -> None:
+        for child in el:
+            if child.tag == f"{_W}p":
+                text = _texts(child)
+                if text:
+                    recent.append(text)
+                    del recent[:-3]
+            elif child.tag == f"{_W}tbl":
+                tables.append(_Table(len(tables) + 1, _grid(child), "\n".join(recent)))
+                recent.clear()
+            elif child.tag in (f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml"):
+                walk(child)
+
+    walk(body)
+    return tables
+
+
+# -- labels ------------------------------------------------------------------------------------
+#: Labels of single values as departments write them, beside each form's own labels.
+_HEADER_ALIASES = {
+    "project_name": ("项目名称",),
+    "project_code": ("项目代码", "项目编码"),
+    "year": ("年度", "评价年度", "预算年度", "项目年度"),
+    "dept_name": ("主管部门", "主管部门名称", "主管单位"),
+    "dept_code": ("主管部门代码", "主管部门编码", "部门代码", "部门编码", "单位代码"),
+    "unit_name": ("实施单位", "项目实施单位", "实施单位名称"),
+}
+#: 主管部门 and its code in one cell (the seed's 主管部门及代码).
+_DEPT_BOTH = ("主管部门及代码", "主管部门及编码", "主管部门及其代码", "主管部门(代码)")
+_FUND_COLUMNS = {
+    "initial": ("年初预算数", "年初预算"),
+    "budget": ("全年预算数", "调整后预算数", "预算数", "全年预算", "调整后预算"),
+    "spent": ("全年执行数", "预算执行数", "执行数", "实际执行数", "全年实际执行数"),
+    "rate": ("执行率", "预算执行率"),
+    "score": ("得分",),
+}
+_FUND_ROWS = {
+    "total": ("合计", "年度资金总额", "总额", "资金总额", "总计", "项目资金总额"),
+    "fiscal": ("财政拨款", "当年财政拨款", "财政资金", "本年财政拨款"),
+    "carryover": ("上年结转资金", "上年结转"),
+    "other": ("其他资金",),
+    "special": ("财政专户管理资金",),
+    "unit": ("单位资金", "单位自有资金"),
+}
+_GOAL_EXPECTED = ("预期目标", "年度预期目标")
+_GOAL_ACTUAL = ("实际完成情况", "目标实际完成情况", "全年实际完成情况", "实际完成")
+_INDICATOR_COLUMNS = {
+    "level1": ("一级指标", "一级"),
+    "level2": ("二级指标", "二级"),
+    "name": ("三级指标", "三级", "指标名称"),
+    "sign": ("指标性质",),
+    "target": ("年度指标值", "预期指标值", "指标值", "年度目标值", "预期目标值"),
+    "unit": ("度量单位", "计量单位"),
+    "actual": ("实际完成值", "实际完成指标值", "完成值", "全年实际值", "实际值"),
+    "status": ("完成状态",),
+    "weight": ("分值", "权重"),
+    "score": ("得分",),
+    "reason": ("偏差原因分析及改进措施", "偏差原因", "未完成原因分析", "偏差原因分析", "原因分析"),
+}
+_TOTAL_ROW = ("总分", "合计", "总计")
+
+
+def _keys(*groups: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for group in groups:
+        for text in group:
+            k = label_key(text)
+            if k and k not in out:
+                out.append(k)
+    return tuple(out)
+
+
+def _indicator_labels(spec: Spec) -> dict[str, tuple[str, ...]]:
+    """key → the labels its column answers to: the form's own first, then the aliases."""
+    return {
+        c.key: _keys((c.label,), _INDICATOR_COLUMNS.get(c.key, ())) for c in spec.indicator_columns
+    }
+
+
+# -- reading one table -------------------------------------------------------------------------
+def read_document(name: str, data: bytes, forms: FormSet = BUILTIN_FORMS) -> list[ReadResult]:
+    """Read every 自评表 table of a Word document held in memory; `name` names it in findings.
+
+    Returns one `ReadResult` per form table, in document order; a document that cannot be read,
+    or holds no form table, gives one result without a record and the finding that says why.
+    """
+    refused = inspect_document(name, data)
+    if refused is not None:
+        return [ReadResult(name, None, [refused])]
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            xml = z.read(_DOCUMENT)
+        root = fromstring(xml, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        kind = type(exc).__name__
+        return [
+            ReadResult(
+                name,
+                None,
+                [
+                    finding(
+                        "E006",
+                        name,
+                        Text(
+                            f"XML 含实体定义或外部引用（{kind}）",
+                            f"XML with entity definitions ({kind})",
+                        ),
+                    )
+                ],
+            )
+        ]
+    except Exception as exc:  # noqa: BLE001 - any parser failure of a foreign file is a finding
+        why = Text(
+            f"文档内容已损坏，无法读取（{type(exc).__name__}）；请在 Word/WPS 中打开并另存为 .docx 后重新提交",
+            f"the document's content is damaged ({type(exc).__name__}); open it in Word/WPS, "
+            "save it as .docx and send it again",
+        )
+        return [ReadResult(name, None, [finding("E001", name, why)])]
+    body = root.find(f"{_W}body")
+    tables = _tables(body) if body is not None else []
+    candidates = _candidates(forms)
+    results = []
+    for table in tables:
+        got = _TableReader(name, table, candidates).read()
+        if got is not None:
+            results.append(got)
+    if results:
+        return results
+    why = Text(
+        f"文档中有 {len(tables)} 张表格，没有一张是自评表（含「项目名称」和指标表表头）",
+        f"the document has {len(tables)} table(s), none of them a self-evaluation form "
+        "(项目名称 and an indicator header row)",
+    )
+    return [ReadResult(name, None, [finding("E023", name, why)])]
+
+
+def _candidates(forms: FormSet) -> list[Spec]:
+    """The project forms a table may be: the office's (`--forms`) first, then the built-in."""
+    out: list[Spec] = []
+    ids = set()
+    for spec in list(forms.specs) + [load_spec(f) for f in builtin_forms()]:
+        if spec.kind == "project" and spec.id not in ids:
+            out.append(spec)
+            ids.add(spec.id)
+    return out
+
+
+class _TableReader:
+    def __init__(self, name: str, table: _Table, forms: list[Spec]) -> None:
+        self.name = name
+        self.table = table
+        self.forms = forms
+        self.sheet = f"表{table.number}"
+        self.values: dict[tuple[int, int], Any] = {}
+        self.areas: dict[str, tuple[str, int, int, int, int]] = {}
+        self.places: dict[str, str] = {}  # virtual A1 → 第K行「label」
+        self.findings: list[Finding] = []
+
+    def place(self, cell: _Cell, label: str) -> str:
+        """`第9行「实际完成指标值」`: the cell's row in the table and the label of its column."""
+        shown = re.sub(r"\s+", "", label).strip("：:").removeprefix("其中：")
+        return f"第{cell.row + 1}行「{shown}」"
+
+    def read(self) -> ReadResult | None:
+        table = self.table
+        if not any(c.key == "项目名称" for c in table.all_cells()):
+            return None
+        spec = self._form()
+        if spec is None:
+            return None
+        self.spec = spec
+        header_row = self._indicator_header(spec)
+        if header_row is None:
+            return None
+        record = Record(self.name, spec, None, None)
+        self._header(spec)
+        self._funds(spec, header_row[0])
+        self._goals(spec)
+        self._indicators(spec, *header_row)
+        self.findings += read_cells(self.name, _Book(self.values), spec, record, self.areas)
+        self._relocate(record)
+        # a merged 一级 cell is read once per row it covers: its note is said once
+        self.findings = list(dict.fromkeys(self.findings))
+        self.findings.insert(
+            0,
+            finding(
+                "I024",
+                self.name,
+                Text(
+                    f"按表式 {spec.id}（{spec.title}）读取",
+                    f"read as form {spec.id} ({spec.title})",
+                ),
+                sheet=self.sheet,
+            ),
+        )
+        return ReadResult(self.name, record, self.findings)
+
+    # -- which form ----------------------------------------------------------------------------
+    def _form(self) -> Spec | None:
+        keys = {c.key for c in self.table.all_cells()}
+        best, best_rank = None, (0, 0)
+        for spec in self.forms:
+            own = [label_key(x) for x in spec.annex_labels]
+            shown = sum(k in keys for k in own)
+            labels = [label_key(c.label) for c in spec.indicator_columns]
+            labels += [label_key(c.label) for c in spec.fund_columns]
+            labels += [label_key(r.label) for r in spec.fund_rows]
+            rank = (shown, sum(k in keys for k in labels))
+            if rank > best_rank:
+                best, best_rank = spec, rank
+        return best
+
+    def _indicator_header(self, spec: Spec) -> tuple[int, dict[int, str]] | None:
+        """(row, grid column → indicator key) of the indicator table's header row: the row
+        showing most indicator labels, with at least 一级/二级/三级 and one more."""
+        labels = _indicator_labels(spec)
+        best: tuple[int, dict[int, str]] | None = None
+        for r in range(len(self.table.rows)):
+            cols: dict[int, str] = {}
+            for cell in self.table.cells(r):
+                if cell.row != r:
+                    continue  # a merged cell from above is no header of this row
+                key = next((k for k, ls in labels.items() if cell.key in ls), None)
+                if key is not None and key not in cols.values():
+                    cols[cell.col] = key
+            levels = {"level1", "level2", "name"} & set(cols.values())
+            if len(levels) >= 2 and len(cols) >= 4 and (best is None or len(cols) > len(best[1])):
+                best = (r, cols)
+        return best
+
+    # -- values, placed in a virtual sheet the workbook reader reads -----------------------------
+    def _put(self, name: str, raw: Any, where: str) -> None:
+        """A single value `pe_<name>` at its own virtual cell, shown in findings as `where`.
+
+        A plain number (100, 114.56, 2022) is given as the number: Word has only text, and a
+        number written plainly is no "number stored as text" (W201) as it is in a workbook."""
+        numeric = name.startswith("fund_") or name in ("year", "exec_score", "total_score")
+        if numeric and isinstance(raw, str) and _PLAIN_NUMBER.fullmatch(raw):
+            number = float(raw)
+            raw = int(number) if number.is_integer() and "." not in raw else number
+        row = len(self.areas) + 1
+        self.areas[f"pe_{name}"] = (self.sheet, row, 1, row, 1)
+        self.values[(row, 1)] = raw
+        self.places[f"A{row}"] = where
+
+    def _header(self, spec: Spec) -> None:
+        table = self.table
+        found: dict[str, tuple[Any, str]] = {}
+        fields = list(spec.header) + list(spec.footer)
+        for cell in table.all_cells():
+            key = cell.key
+            if key in {label_key(x) for x in _DEPT_BOTH}:
+                value = table.right_of(cell)
+                text = value.text if value is not None and not self._is_label(value) else ""
+                name, code = _split_dept(text)
+                where = self.place(value or cell, cell.text.replace("\n", ""))
+                found.setdefault("dept_code", (code, where))
+                if name:
+                    found.setdefault("dept_name", (name, where))
+                continue
+            for f in fields:
+                if key in _keys((f.label,), _HEADER_ALIASES.get(f.name, ())):
+                    value = table.right_of(cell)
+                    text = value.text if value is not None and not self._is_label(value) else ""
+                    where = self.place(value or cell, cell.text.replace("\n", ""))
+                    found.setdefault(f.name, (text, where))
+                    break
+        if "year" not in found and any(f.name == "year" for f in spec.header):
+            m = _YEAR.search(table.before)
+            if m:
+                found["year"] = (m.group(1), "表前标题")
+        for f in fields:
+            if f.name in found:
+                self._put(f.name, *found[f.name])
+
+    def _is_label(self, cell: _Cell) -> bool:
+        return cell.key in _all_labels()
+
+    def _funds(self, spec: Spec, stop: int) -> None:
+        """The fund block above the indicator table: `预算数：` | value pairs (the seed), or a
+        grid of column labels over rows labelled 财政拨款 / 其他资金 (the national form)."""
+        if not spec.fund_rows:
+            return
+        table = self.table
+        columns = {
+            c.key: _keys((c.label,), _FUND_COLUMNS.get(c.key, ()))
+            for c in spec.fund_columns
+            if c.kind in ("amount", "rate", "exec_score")
+        }
+        rows = {r.key: _keys((r.label, r.short), _FUND_ROWS.get(r.key, ())) for r in spec.fund_rows}
+        total_row = spec.fund_rows[0].key if spec.fund_rows else "total"
+        seen: set[str] = set()
+        for r in range(min(stop, len(table.rows))):
+            for cell in table.cells(r):
+                if cell.row != r:
+                    continue
+                col = next((k for k, ls in columns.items() if cell.key in ls), None)
+                if col is None or col in seen:
+                    continue
+                seen.add(col)
+                label = cell.text.replace("\n", "").strip()
+                right = table.right_of(cell)
+                if right is not None and not self._is_label(right):
+                    # pairs: this row is the total, the rows below hold row labels in this column
+                    self._fund(total_row, col, right, label, spec)
+                    for r2 in range(r + 1, stop):
+                        below = table.rows[r2].get(cell.col)
+                        row_key = self._row_key(below, rows) if below is not None else None
+                        if row_key is None:
+                            break
+                        value = table.right_of(below, r2)
+                        if value is not None and not self._is_label(value):
+                            self._fund(row_key, col, value, label, spec)
+                else:
+                    for r2 in range(r + 1, stop):
+                        row_key, row_label = None, None
+                        for c2 in table.cells(r2):
+                            if c2.col < cell.col:
+                                got = self._row_key(c2, rows)
+                                if got is not None:
+                                    row_key, row_label = got, c2
+                        if row_key is None:
+                            if r2 > r + 1:
+                                break
+                            continue
+                        value = table.rows[r2].get(cell.col)
+                        if value is not None and value is not row_label and value.row == r2:
+                            self._fund(row_key, col, value, label, spec)
+
+    @staticmethod
+    def _row_key(cell: _Cell, rows: dict[str, tuple[str, ...]]) -> str | None:
+        return next((k for k, ls in rows.items() if cell.key in ls), None)
+
+    def _fund(self, row: str, col: str, cell: _Cell, label: str, spec: Spec) -> None:
+        where = self.place(cell, label)
+        amount_cols = {c.key for c in spec.amount_columns}
+        if col in amount_cols:
+            name = f"fund_{row}_{col}"
+            if f"pe_{name}" not in self.areas:
+                self._put(name, cell.text, where)
+        elif row == spec.fund_rows[0].key:
+            kind = next(c.kind for c in spec.fund_columns if c.key == col)
+            name = {"rate": "exec_rate", "exec_score": "exec_score"}.get(kind)
+            if kind == "rate":
+                # a printed rate counts only as a percentage (16%); a bare 16 is ambiguous
+                share = _percent_share(cell.text)
+                if share is not None and "pe_exec_rate" not in self.areas:
+                    self._put("exec_rate", share, where)
+            elif name and f"pe_{name}" not in self.areas and cell.text:
+                self._put(name, cell.text, where)
+
+    def _goals(self, spec: Spec) -> None:
+        if spec.goals is None:
+            return
+        wanted = {
+            "goal_expected": _keys((spec.goals.expected_label,), _GOAL_EXPECTED),
+            "goal_actual": _keys((spec.goals.actual_label,), _GOAL_ACTUAL),
+        }
+        for cell in self.table.all_cells():
+            for name, keys in wanted.items():
+                if cell.key in keys and f"pe_{name}" not in self.areas:
+                    below = self.table.below(cell)
+                    if below is not None and not self._is_label(below):
+                        self._put(name, below.text, self.place(below, cell.text))
+
+    def _indicators(self, spec: Spec, header: int, cols: dict[int, str]) -> None:
+        table = self.table
+        labels = {c.key: c.label for c in spec.indicator_columns}
+        shown = {col: table.rows[header][col].text.replace("\n", "") for col in cols}
+        rows: list[dict[str, tuple[str, str]]] = []
+        total: tuple[str, str] | None = None
+        score_col = next((c for c, k in cols.items() if k == "score"), None)
+        for r in range(header + 1, len(table.rows)):
+            cells = table.cells(r)
+            if any(c.key in _TOTAL_ROW for c in cells if c.row == r):
+                got = table.rows[r].get(score_col) if score_col is not None else None
+                if got is not None and got.row == r and got.key not in _TOTAL_ROW:
+                    total = (got.text, self.place(got, "总分"))
+                break
+            row: dict[str, tuple[str, str]] = {}
+            for col, key in cols.items():
+                cell = table.rows[r].get(col)
+                text = cell.text if cell is not None else ""
+                where = self.place(cell, shown[col]) if cell is not None else f"第{r + 1}行"
+                row[key] = (text, where)
+            if all(label_key(text) in _all_labels() for text, _ in row.values() if text):
+                continue  # the header repeated
+            rows.append(row)
+        keys = list(dict.fromkeys(cols.values()))
+        # the form's status column, from 实际完成指标值 when the table has none (the seed)
+        status_from_actual = (
+            "status" in labels and "status" not in keys and "actual" in keys and bool(rows)
+        )
+        if status_from_actual:
+            keys.append("status")
+            for row in rows:
+                text, where = row["actual"]
+                status = _status_word(text, spec)
+                row["status"] = (status, where)
+                if status and status != text:
+                    self.findings.append(
+                        finding(
+                            "W204",
+                            self.name,
+                            Text(
+                                f"完成状态写在「实际完成指标值」中：「{text}」按「{status}」读取",
+                                f"the status is written in the actual value: '{text}' read as '{status}'",
+                            ),
+                            sheet=self.sheet,
+                            cell=where,
+                            field="ind_status",
+                        )
+                    )
+        base = 1000
+        for j, key in enumerate(keys):
+            col = 10 + j
+            self.areas[f"pe_ind_{key}"] = (self.sheet, base, col, base + max(len(rows), 1) - 1, col)
+            for i, row in enumerate(rows):
+                text, where = row.get(key, ("", ""))
+                self.values[(base + i, col)] = text
+                self.places[f"{get_column_letter(col)}{base + i}"] = where
+        if total is not None:
+            self._put("total_score", *total)
+        del labels
+
+    def _relocate(self, record: Record) -> None:
+        """Every virtual cell named as the table shows it."""
+        places = self.places
+
+        def moved(f: Field) -> Field:
+            where = places.get(f.cell or "")
+            return replace(f, cell=where) if where is not None else f
+
+        record.fields = {k: moved(f) for k, f in record.fields.items()}
+        record.stated = {k: moved(f) for k, f in record.stated.items()}
+        record.cells = {k: (s, places.get(c, c)) for k, (s, c) in record.cells.items()}
+        for ind in record.indicators:
+            ind.fields = {k: moved(f) for k, f in ind.fields.items()}
+        self.findings = [
+            replace(f, cell=places[f.cell]) if f.cell in places else f for f in self.findings
+        ]
+
+
+class _Book:
+    """The virtual sheet `read.read_cells` reads: every value a text, as Word holds it."""
+
+    def __init__(self, values: dict[tuple[int, int], Any]) -> None:
+        self.values = values
+
+    def cell(self, sheet: str, row: int, col: int) -> tuple[Any, str]:
+        value = self.values.get((row, col))
+        if isinstance(value, str) and not value.strip():
+            value = None
+        return value, "s" if isinstance(value, str) else "n"
+
+    def rows_with_values(self, sheet: str) -> set[int] | None:
+        return None
+
+    def percent(self, sheet: str, row: int, col: int) -> bool:
+        return False
+
+
+_LABELS: set[str] = set()
+
+
+def _all_labels() -> set[str]:
+    """Every label a table may show (a cell with one of them holds no value)."""
+    if not _LABELS:
+        groups = [*_HEADER_ALIASES.values(), _DEPT_BOTH, *_FUND_COLUMNS.values()]
+        groups += [*_FUND_ROWS.values(), _GOAL_EXPECTED, _GOAL_ACTUAL, _TOTAL_ROW]
+        groups += [*_INDICATOR_COLUMNS.values(), ("分值", "项目资金", "年度总体目标")]
+        _LABELS.update(_keys(*groups))
+    return _LABELS
+
+
+def _split_dept(text: str) -> tuple[str, str]:
+    """`中共…宣传部（109101）`, `109101 中共…宣传部` or `109101` → (name, code)."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    m = re.fullmatch(r"(.*?)[\s(\[]*([0-9A-Za-z]{3,})[)\]]*", t, re.S) or re.fullmatch(
+        r"([0-9A-Za-z]{3,})[\s:,-]*(.+)", t, re.S
+    )
+    if m is None:
+        return t, ""
+    a, b = m.group(1).strip(), m.group(2).strip()
+    if a and a[0].isdigit() and not b[:1].isdigit():
+        return b.strip(" -:,"), a
+    return a.strip(" -:,"), b
+
+
+def _status_word(text: str, spec: Spec) -> str:
+    """The status a table without a status column writes in 实际完成指标值: the text itself
+    when it is a status word (已完成 / 完成。 / 部分完成, read as a workbook's status is), `未…
+    完成` (未支付完成) as 未完成; otherwise blank, so the missing status is reported (E401)."""
+    bare = re.sub(r"[。.;；,，!！\s]+$", "", text.replace(" ", "").replace("\u3000", ""))
+    if not bare:
+        return ""
+    if bare in spec.statuses or bare in spec.status_aliases:
+        return text
+    incomplete = next((s for s in spec.statuses if s.startswith("未")), None)
+    if incomplete and re.fullmatch(r"未.{1,6}完成", bare):
+        return incomplete
+    return ""
+
+
+def _percent_share(text: str) -> str | None:
+    """An execution rate as printed (16%) as the share the reader compares (0.16)."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*%", t)
+    return repr(float(m.group(1)) / 100) if m else None
