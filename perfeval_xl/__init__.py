@@ -4,6 +4,7 @@ The data flow is spec -> template -> filled workbook -> record -> findings + sco
 This package is a library first; `perfeval_xl.cli` is a thin command line over it.
 """
 
+from . import _xmlsetup  # noqa: F401  (before openpyxl is imported: see there)
 from ._version import __version__
 from .checks import CheckResult, check_record, check_workbook
 from .demo import run_demo
