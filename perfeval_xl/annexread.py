@@ -33,7 +33,7 @@ from openpyxl.utils import get_column_letter
 from .errors import Text
 from .findings import Finding, finding
 from .read import ReadResult, read_cells
-from .record import Field, Record
+from .record import Record
 from .safety import inspect_document
 from .spec import BUILTIN_FORMS, FormSet, Spec, builtin_forms, load_spec
 
@@ -222,7 +222,15 @@ _HEADER_ALIASES = {
     "project_code": ("项目代码", "项目编码"),
     "year": ("年度", "评价年度", "预算年度", "项目年度"),
     "dept_name": ("主管部门", "主管部门名称", "主管单位"),
-    "dept_code": ("主管部门代码", "主管部门编码", "部门代码", "部门编码", "单位代码"),
+    "dept_code": (
+        "主管部门代码",
+        "主管部门编码",
+        "部门代码",
+        "部门编码",
+        "单位代码",
+        "代码",
+        "编码",
+    ),
     "unit_name": ("实施单位", "项目实施单位", "实施单位名称"),
 }
 #: 主管部门 and its code in one cell (the seed's 主管部门及代码).
@@ -358,6 +366,8 @@ class _TableReader:
         self.areas: dict[str, tuple[str, int, int, int, int]] = {}
         self.places: dict[str, str] = {}  # virtual A1 → 第K行「label」
         self.findings: list[Finding] = []
+        #: the form's 完成状态 is read from 实际完成指标值 (the table has no status column)
+        self.status_from_actual = False
 
     def place(self, cell: _Cell, label: str) -> str:
         """`第9行「实际完成指标值」`: the cell's row in the table and the label of its column."""
@@ -381,6 +391,10 @@ class _TableReader:
         self._goals(spec)
         self._indicators(spec, *header_row)
         self.findings += read_cells(self.name, _Book(self.values), spec, record, self.areas)
+        if self.status_from_actual:
+            for ind in record.indicators:
+                if ind.value("status") is None:
+                    del ind.fields["status"]  # not in the table: unread, not missing
         self._relocate(record)
         # a merged 一级 cell is read once per row it covers: its note is said once
         self.findings = list(dict.fromkeys(self.findings))
@@ -472,9 +486,15 @@ class _TableReader:
             m = _YEAR.search(table.before)
             if m:
                 found["year"] = (m.group(1), "表前标题")
+        # A required field the table does not show is read as blank, so it is reported (E101)
+        # as a workbook's empty cell is; but 主管部门 where the table prints 主管部门及代码 with
+        # the code alone (the seed's layout: the form has no place for the name).
+        code_alone = "dept_code" in found and "dept_name" not in found
         for f in fields:
             if f.name in found:
                 self._put(f.name, *found[f.name])
+            elif f in spec.header and f.required and not (f.name == "dept_name" and code_alone):
+                self._put(f.name, "", "")  # placed at the table itself
 
     def _is_label(self, cell: _Cell) -> bool:
         return cell.key in _all_labels()
@@ -594,12 +614,16 @@ class _TableReader:
         status_from_actual = (
             "status" in labels and "status" not in keys and "actual" in keys and bool(rows)
         )
+        self.status_from_actual = status_from_actual
         if status_from_actual:
+            # A status only where the text says one; elsewhere the form's status is not in the
+            # table (the national form prints none) and is left unread, not reported missing:
+            # a qualitative indicator without one is then not scored, and the score says so.
             keys.append("status")
             for row in rows:
                 text, where = row["actual"]
                 status = _status_word(text, spec)
-                row["status"] = (status, where)
+                row["status"] = (status or None, where)
                 if status and status != text:
                     self.findings.append(
                         finding(
@@ -620,6 +644,8 @@ class _TableReader:
             self.areas[f"pe_ind_{key}"] = (self.sheet, base, col, base + max(len(rows), 1) - 1, col)
             for i, row in enumerate(rows):
                 text, where = row.get(key, ("", ""))
+                if key in ("weight", "score") and text and _PLAIN_NUMBER.fullmatch(text):
+                    text = float(text)  # a plain 分值 / 得分: no "number stored as text" (W201)
                 self.values[(base + i, col)] = text
                 self.places[f"{get_column_letter(col)}{base + i}"] = where
         if total is not None:
@@ -630,18 +656,18 @@ class _TableReader:
         """Every virtual cell named as the table shows it."""
         places = self.places
 
-        def moved(f: Field) -> Field:
-            where = places.get(f.cell or "")
-            return replace(f, cell=where) if where is not None else f
+        def moved(f: Any) -> Any:
+            # "" for a field the table does not show: the finding is about the table itself
+            return replace(f, cell=places[f.cell] or None) if f.cell in places else f
 
         record.fields = {k: moved(f) for k, f in record.fields.items()}
         record.stated = {k: moved(f) for k, f in record.stated.items()}
-        record.cells = {k: (s, places.get(c, c)) for k, (s, c) in record.cells.items()}
+        record.cells = {
+            k: (s, places[c] or None if c in places else c) for k, (s, c) in record.cells.items()
+        }
         for ind in record.indicators:
             ind.fields = {k: moved(f) for k, f in ind.fields.items()}
-        self.findings = [
-            replace(f, cell=places[f.cell]) if f.cell in places else f for f in self.findings
-        ]
+        self.findings = [moved(f) for f in self.findings]
 
 
 class _Book:
