@@ -102,6 +102,18 @@ class Submission:
     )
 
     @property
+    def table(self) -> str | None:
+        """The table (表2) of a Word annex the project was read from (`annexread`, I024)."""
+        return next((f.sheet for f in self.result.findings if f.code == "I024"), None)
+
+    @property
+    def source(self) -> str:
+        """The input as the clerk names it: the file, and for a Word annex its table
+        (`附件2.docx 表2`: one annex holds several projects)."""
+        table = self.table
+        return self.item.source if table is None else f"{self.item.source} {table}"
+
+    @property
     def department_form(self) -> bool:
         """A 部门整体支出绩效自评表 (read, of a department form): not a project's."""
         rec = self.result.record

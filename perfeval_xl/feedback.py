@@ -533,7 +533,7 @@ def write_feedback(
         project = rec.spec.title if rec.spec.department else str(values.get("project_name") or "")
         original = list(sub.result.findings)
         if not any(f.severity in (ERROR, WARNING) for f in original):
-            lines[dept].append(ResultRow(unit, project, "passed", 0, 0, sub.item.source, ""))
+            lines[dept].append(ResultRow(unit, project, "passed", 0, 0, sub.source, ""))
             result.passed += 1
             continue
         stem = stems.get(id(status)) if status is not None else None
@@ -541,13 +541,13 @@ def write_feedback(
             parts = (dept[0], dept[1]) if rec.spec.department else (dept[0], unit, project)
             stem = "_".join(x for x in parts if x)
         job = _Job(
-            sub.item.source,
+            sub.source,
             rec.spec,
             issued,
             filled_from(rec, issued),
             _indicator_rows(rec),
             original,
-            _heading(rec.spec, dept, unit, project, sub.item.source),
+            _heading(rec.spec, dept, unit, project, sub.source),
             contact,
             review_day,
             password,
@@ -609,7 +609,7 @@ def write_feedback(
                 "unreadable" if unreadable else "returned",
                 sum(f.severity == ERROR for f in (job.original if unreadable else found)),
                 sum(f.severity == WARNING for f in found),
-                sub.item.source if sub is not None else "",
+                sub.source if sub is not None else "",
                 path.split("/", 1)[1],
             )
         )

@@ -1248,7 +1248,7 @@ class _SummaryWriter:
                     [
                         rec.value("dept_code"),
                         rec.value("project_name"),
-                        s.item.source,
+                        s.source,
                         n,
                         ind.value("level1"),
                         ind.value("level2"),
@@ -1284,10 +1284,12 @@ class _SummaryWriter:
             ("说明", "text"),
         ]
         table = self._bulk(SHEET_FINDINGS, columns)
-        sources: dict[str, Submission] = {}
+        sources: dict[str | tuple[str, str | None], Submission] = {}
         for s in self.coll.submissions:
             sources.setdefault(s.result.path, s)
             sources.setdefault(s.item.source, s)
+            if s.table is not None:  # a Word annex: each table is its own project's
+                sources[(s.result.path, s.table)] = s
         owners = _Owners(self.coll, self.departments)
         # Labels for a finding of no form (the roster's W604): the first project's form, else
         # the default one; the fields such a finding names are labelled alike in every form.
@@ -1295,13 +1297,13 @@ class _SummaryWriter:
         # A superseded file's findings are kept (the clerk may ask why) but are not live: they
         # come last, marked, and no count includes them.
         for f, live in self.coll.findings_with_state():
-            s = sources.get(f.file)
+            s = sources.get((f.file, f.sheet)) or sources.get(f.file)
             spec = s.result.record.spec if s and s.result.record else None
             error = f.severity == ERROR
             table.add(
                 [
                     *owners.of(f, s),
-                    s.item.source if s else f.file,
+                    s.source if s else f.file,
                     f.sheet,
                     f.cell,
                     f.code,
@@ -1339,7 +1341,7 @@ class _SummaryWriter:
                     v.get("project_name"),
                     v.get("project_code"),
                     words[r.status],
-                    sub.item.source if sub else None,
+                    sub.source if sub else None,
                     sub.item.received if sub else None,
                 ],
                 styles[r.status],
@@ -1354,7 +1356,7 @@ class _SummaryWriter:
                     rec.value("project_name"),
                     rec.value("project_code"),
                     "名册外",
-                    s.item.source,
+                    s.source,
                     s.item.received,
                 ],
                 {5: "warn"},
@@ -1394,7 +1396,7 @@ def _file_columns(s: Submission) -> list[Any]:
         result.warnings,
         "通过" if result.errors == 0 else "有错误",
         _rec(s).spec.id,
-        s.item.source,
+        s.source,
         s.item.received,
     ]
 

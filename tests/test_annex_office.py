@@ -1,0 +1,90 @@
+"""A Word annex in the office's workflow: the summary and the feedback name each of its projects
+by its table (one .docx holds several projects), and a unit that sent its annex gets a workbook
+back, filled from its table, that reads as the same project."""
+
+from __future__ import annotations
+
+import openpyxl
+import pytest
+from annex_corpus import seed_annex
+from helpers import digests, run_cli
+
+from perfeval_xl.checks import check_workbook
+from perfeval_xl.collect import collect
+
+MONEY = 0.005
+
+
+def _inbox(tmp_path, **kwargs):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    annex = seed_annex(**kwargs)
+    (inbox / annex.name).write_bytes(annex.data)
+    return inbox, annex
+
+
+def _rows(ws, header: str) -> tuple[list[str], list[tuple]]:
+    """The rows of a summary sheet under the header row that starts with a cell `header`."""
+    rows = list(ws.iter_rows(values_only=True))
+    at = next(i for i, r in enumerate(rows) if header in r)
+    return list(rows[at]), [r for r in rows[at + 1 :] if any(v is not None for v in r)]
+
+
+def test_summary_attributes_each_finding_to_its_table_and_project(tmp_path):
+    """Table 2's blank 实际完成指标值 (E401) is project 2's, in 问题清单, and its file is shown
+    as `附件2_有误.docx 表2`, not merged into table 1's project by the shared file name."""
+    inbox, annex = _inbox(tmp_path, blank_actual=True)
+    out = tmp_path / "汇总.xlsx"
+    got = run_cli("collect", str(inbox), "-o", str(out), cwd=tmp_path)
+    assert got.returncode in (0, 1), got.stderr
+    assert "Traceback" not in got.stderr
+    wb = openpyxl.load_workbook(out)
+    header, rows = _rows(wb["问题清单"], "代码")
+    name, file, code, sheet = (header.index(h) for h in ("项目名称", "文件", "代码", "工作表"))
+    e401 = [r for r in rows if r[code] == "E401"]
+    assert e401, rows
+    for r in e401:
+        assert r[sheet] == "表2"
+        assert r[name] == annex.tables[1].project_name
+        assert r[file] == f"{annex.name} 表2"
+    # every finding of a table is its own project's
+    by_table = {f"表{t.table}": t.project_name for t in annex.tables}
+    for r in rows:
+        if r[sheet] in by_table:
+            assert r[name] == by_table[r[sheet]], r
+    header, rows = _rows(wb["项目明细"], "项目名称")
+    shown = {r[header.index("项目名称")]: r for r in rows if r[header.index("项目名称")]}
+    for t in annex.tables:
+        assert t.project_name in shown
+        assert f"{annex.name} 表{t.table}" in shown[t.project_name]
+
+
+def test_feedback_returns_a_workbook_filled_from_each_table(tmp_path):
+    """Each project of the annex goes back as a workbook of its form, filled from its table:
+    read back, it has the table's money and indicators; the inbox is untouched."""
+    inbox, _ = _inbox(tmp_path)
+    before = digests(inbox)
+    coll = collect(inbox)
+    out = tmp_path / "退回"
+    got = run_cli("feedback", str(inbox), "-o", str(out), cwd=tmp_path)
+    assert got.returncode in (0, 1), got.stderr
+    assert "Traceback" not in got.stderr
+    books = sorted(out.rglob("*.xlsx"))
+    returned = [p for p in books if p.name != "审核结果.xlsx"]
+    assert len(returned) == 3
+    by_name = {s.result.record.value("project_name"): s.result.record for s in coll.projects}
+    for path in returned:
+        back = check_workbook(path)
+        assert back.record is not None, [f.code for f in back.findings]
+        rec = back.record
+        source = by_name[rec.value("project_name")]
+        assert rec.spec.id == "sichuan-2022"
+        for col in ("budget", "spent"):
+            assert rec.fund("total", col) == pytest.approx(source.fund("total", col), abs=MONEY)
+        assert [i.value("status") for i in rec.indicators] == [
+            i.value("status") for i in source.indicators
+        ]
+        assert [i.value("actual") for i in rec.indicators] == [
+            i.value("actual") for i in source.indicators
+        ]
+    assert digests(inbox) == before
