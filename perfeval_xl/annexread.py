@@ -32,7 +32,7 @@ from openpyxl.utils import get_column_letter
 
 from .errors import Text
 from .findings import Finding, finding
-from .read import ReadResult, read_cells
+from .read import ReadResult, canonical_label, read_cells
 from .record import Record
 from .safety import inspect_document
 from .spec import BUILTIN_FORMS, FormSet, Spec, builtin_forms, load_spec
@@ -414,18 +414,39 @@ class _TableReader:
 
     # -- which form ----------------------------------------------------------------------------
     def _form(self) -> Spec | None:
+        """The form the table shows most of: its `[publish] identify` labels, then its 一级
+        labels among the 一级 column's values (成本指标 is a 一级 of national-2021 only, where
+        the labels of the two national forms are the same), then all its labels."""
         keys = {c.key for c in self.table.all_cells()}
-        best, best_rank = None, (0, 0)
+        level1 = self._level1_values()
+        best, best_rank = None, (0, 0, 0)
         for spec in self.forms:
             own = [label_key(x) for x in spec.annex_labels]
             shown = sum(k in keys for k in own)
+            known = {x.label for x in spec.level1}
+            ones = sum(canonical_label(spec, "level1", v) in known for v in level1)
             labels = [label_key(c.label) for c in spec.indicator_columns]
             labels += [label_key(c.label) for c in spec.fund_columns]
             labels += [label_key(r.label) for r in spec.fund_rows]
-            rank = (shown, sum(k in keys for k in labels))
+            rank = (shown, ones, sum(k in keys for k in labels))
             if rank > best_rank:
                 best, best_rank = spec, rank
         return best
+
+    def _level1_values(self) -> set[str]:
+        """The texts under the table's 一级 header (any form's), each once, without spaces."""
+        wanted = _keys(_INDICATOR_COLUMNS["level1"])
+        for r in range(len(self.table.rows)):
+            head = next((c for c in self.table.cells(r) if c.row == r and c.key in wanted), None)
+            if head is None:
+                continue
+            values = set()
+            for r2 in range(r + 1, len(self.table.rows)):
+                cell = self.table.rows[r2].get(head.col)
+                if cell is not None and cell is not head and cell.key:
+                    values.add(cell.key)
+            return values
+        return set()
 
     def _indicator_header(self, spec: Spec) -> tuple[int, dict[int, str]] | None:
         """(row, grid column → indicator key) of the indicator table's header row: the row

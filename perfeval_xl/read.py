@@ -1008,7 +1008,7 @@ class _Reader:
         labels = _labels(self.spec)
         target = labels.get((key, value))
         if target is None:
-            target = _canonical_label(self.spec, key, value)
+            target = canonical_label(self.spec, key, value)
             if len(labels) < 10_000:
                 labels[(key, value)] = target
         if target != value:
@@ -1252,7 +1252,7 @@ def _one_line(exc: BaseException, limit: int = 120) -> str:
     return text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def _canonical_label(spec: Spec, key: str, value: str) -> str:
+def canonical_label(spec: Spec, key: str, value: str) -> str:
     """The standard label a 一级/二级 value stands for (产出指标 for 完成指标 or 产出（30分）),
     or the value itself when it stands for none."""
     aliases = spec.level1_aliases if key == "level1" else spec.level2_aliases

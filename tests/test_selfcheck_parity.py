@@ -581,15 +581,15 @@ def test_formulas_fit_excel(form):
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("level", ["level1", "level2"])
 def test_labels_are_taken_as_the_reader_takes_them(form, level):
-    from perfeval_xl.read import _canonical_label
+    from perfeval_xl.read import canonical_label
 
     spec = load_spec(form)
     accepted = accepted_labels(spec, level)
     for text, label in accepted.items():
-        assert _canonical_label(spec, level, text) == label, text
-        assert _canonical_label(spec, level, f"{text}（50分）") == label, text
+        assert canonical_label(spec, level, text) == label, text
+        assert canonical_label(spec, level, f"{text}（50分）") == label, text
     for text in ("宣传指标", "指标", "产出类", "成本", "满意"):
-        got = _canonical_label(spec, level, text)
+        got = canonical_label(spec, level, text)
         assert (got != text) == (text in accepted), text
 
 
