@@ -1,16 +1,19 @@
 """Render what the workbooks look like when printed: page 1 of each built-in form's template and
 of a department summary, and pages 1 and 2 of a workbook returned to its unit (its 审核意见 and
-its marked form), as PNG images in docs/ (about 100 dpi, A4 landscape).
+its marked form), as PNG images in docs/ (about 100 dpi, A4 landscape); and page 1 of the annex
+the department publishes (`publish`, the demo's 附件2.docx) as docs/annex-page1.png (80 dpi).
 
     .venv/bin/python docs/render.py      # docs/<form>.png, docs/summary.png, docs/returned-*.png
     .venv/bin/python docs/render.py --outdir /tmp/r --keep-pdf
 
 Each template is issued from the first row of the built-in sample roster (the blue cells are
 pre-filled by the office, the yellow ones are empty); the summary is the demo's (`perfeval-xl
-demo`), and so is the returned workbook (its 创建全国文明城市, reviewed on a fixed date).
+demo`), and so are the returned workbook (its 创建全国文明城市, reviewed on a fixed date) and the
+annex (the seed's three projects, published with their errors as the seed document has them).
 LibreOffice prints them to PDF (`soffice --headless --convert-to pdf`, private profile,
 killed after a time limit) and poppler's `pdftoppm` turns page 1 into a PNG. Needs the package
-installed, `soffice` and `pdftoppm` (Debian: libreoffice-calc, fonts-noto-cjk, poppler-utils).
+installed, `soffice` and `pdftoppm` (Debian: libreoffice-calc, libreoffice-writer,
+fonts-noto-cjk, poppler-utils).
 Standard library and perfeval_xl only.
 """
 
@@ -37,7 +40,9 @@ TIMEOUT = 180
 #: The summary's 生成时间, fixed so that the picture changes only when the layout does.
 GENERATED = datetime(2023, 1, 10, 8, 0)
 #: Which pages of a workbook become which pictures (default: page 1, named as the workbook).
-PAGES = {"returned": {1: "returned-review", 2: "returned-form"}}
+PAGES = {"returned": {1: "returned-review", 2: "returned-form"}, "annex": {1: "annex-page1"}}
+#: Resolution of the pictures that are not DPI: a portrait A4 page of the annex.
+DPIS = {"annex": 80}
 #: The demo project whose returned workbook is pictured.
 RETURNED_PROJECT = "创建全国文明城市"
 
@@ -69,7 +74,8 @@ def run(cmd: list[str], timeout: float = TIMEOUT) -> str:
 
 
 def workbooks(tmp: Path) -> list[Path]:
-    """One issued template per built-in form, and the demo's department summary."""
+    """One issued template per built-in form, the demo's department summary, its returned
+    workbook and its published annex (附件2.docx)."""
     out = []
     for form in builtin_forms():
         spec = load_spec(form)
@@ -94,12 +100,13 @@ def workbooks(tmp: Path) -> list[Path]:
     )
     [book] = [p for p in back.written if p.suffix == ".xlsx" and RETURNED_PROJECT in p.name]
     out.append(Path(shutil.copy(book, tmp / "returned.xlsx")))
+    out.append(Path(shutil.copy(tmp / demo.annex, tmp / "annex.docx")))
     return out
 
 
 def render(outdir: Path, keep_pdf: bool = False) -> list[Path]:
-    """Write `<name>.png` (page 1, or the pages `PAGES` names) for every workbook into
-    `outdir`; return the PNGs."""
+    """Write `<name>.png` (page 1, or the pages `PAGES` names) for every workbook and the
+    annex into `outdir`; return the PNGs."""
     soffice, pdftoppm = need("soffice"), need("pdftoppm")
     outdir.mkdir(parents=True, exist_ok=True)
     pngs = []
@@ -127,7 +134,8 @@ def render(outdir: Path, keep_pdf: bool = False) -> list[Path]:
                 sys.exit(f"render.py: LibreOffice did not print {book.name}")
             for page, name in PAGES.get(book.stem, {1: book.stem}).items():
                 png = outdir / f"{name}.png"
-                one = ["-png", "-r", str(DPI), "-f", str(page), "-l", str(page), "-singlefile"]
+                dpi = DPIS.get(book.stem, DPI)
+                one = ["-png", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile"]
                 run([pdftoppm, *one, str(pdf), str(png.with_suffix(""))])
                 pngs.append(png)
                 print(f"{png} ({png.stat().st_size // 1024} KB)")

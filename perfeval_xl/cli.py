@@ -370,8 +370,9 @@ def check(
 ) -> None:
     """Check filled workbooks: read every value by name and apply the reviewer's rules.
 
-    FILES may be workbooks, .zip attachments (the workbooks in them are checked) and folders
-    (searched as collect searches an inbox); what in them is not checked is listed too.
+    FILES may be workbooks, Word annexes (.docx: each form table is one project), .zip
+    attachments (the workbooks in them are checked) and folders (searched as collect searches
+    an inbox); what in them is not checked is listed too.
 
     Exit code 0 when no file has errors (warnings allowed unless --strict), 1 when any has.
 
@@ -876,6 +877,104 @@ class _Progress:
 
 
 @cli.command()
+@click.argument("inbox", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("附件.docx"),
+    show_default=True,
+    help="The Word annex to write (atomically), outside the inbox.",
+)
+@click.option(
+    "--roster",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV or XLSX roster (as for `template`): its issued values are the ones published.",
+)
+@_ROSTER_FORM_OPTION
+@_FORMS_OPTION
+@click.option("--dept", metavar="CODE", help="Publish the projects of this 主管部门 code only.")
+@click.option(
+    "--include-errors",
+    is_flag=True,
+    help="Publish projects whose files have errors too (refused by default).",
+)
+@click.option("--pdf", is_flag=True, help="Also print the annex as PDF beside it (LibreOffice).")
+@_QUIET_OPTION
+@_WORKERS_OPTION
+@_KEY_OPTION
+@_PASSWORD_OPTION
+@_PASSWORD_FILE_OPTION
+@click.pass_context
+def publish(
+    ctx: click.Context,
+    inbox: Path,
+    output: Path,
+    roster: Path | None,
+    form: str,
+    forms_dir: Path | None,
+    dept: str | None,
+    include_errors: bool,
+    pdf: bool,
+    quiet: bool,
+    workers: int | None,
+    key_path: Path | None,
+    password: str | None,
+    password_file: Path | None,
+) -> None:
+    """Write the annex a department publishes with its final accounts (附件, 部门决算公开):
+    one Word table per project, in its form's layout, grouped by 主管部门. Projects whose files
+    have errors are refused (exit code 1, each named) unless --include-errors.
+
+    \b
+    Example:
+      perfeval-xl publish inbox/ -o 附件2.docx --dept 109101 --pdf
+    """
+    from . import collect as collect_mod
+    from .publish import check_annex_output, write_annex
+
+    lang = ctx.obj["lang"]
+    if output.suffix.lower() != ".docx":
+        raise click.BadParameter(
+            Text("输出文件名须以 .docx 结尾", "must end with .docx").render(lang), param_hint="'-o'"
+        )
+    try:
+        check_annex_output(inbox, output, pdf=pdf)
+    except PerfevalError as exc:
+        raise _Failure(exc, lang) from None
+    known = _forms(ctx, forms_dir)
+    with collect_mod.no_gc_pauses(freeze=_process_ends_after_command):
+        try:
+            key = _key(key_path)
+            secret = _open_password(password, password_file)
+            coll = _collect_inbox(ctx, inbox, roster, form, known, (), workers, quiet, key, secret)
+            result = write_annex(coll, output, dept=dept, include_errors=include_errors, pdf=pdf)
+        except PerfevalError as exc:
+            raise _Failure(exc, lang) from None
+    for f in result.with_errors:
+        _note(
+            ctx,
+            f"警告: {f.project} 有 {f.errors} 个错误，仍已公开（文件 {f.source}）",
+            f"Warning: {f.project} has {f.errors} errors and is published anyway (file {f.source})",
+        )
+    _say(
+        ctx,
+        f"已写入 {result.path}：{result.departments} 个主管部门、{result.published} 个项目",
+        f"wrote {result.path}: {result.published} projects of {result.departments} departments",
+    )
+    if result.pdf is not None:
+        _say(ctx, f"已写入 {result.pdf}", f"wrote {result.pdf}")
+    if coll.unreadable:
+        n = len(coll.unreadable)
+        _note(
+            ctx,
+            f"另有 {n} 个文件无法读取，未公开（perfeval-xl check 查看原因）",
+            f"{n} more file{'s' if n > 1 else ''} could not be read and are not published "
+            "(perfeval-xl check says why)",
+        )
+
+
+@cli.command()
 @click.argument(
     "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("perfeval-demo")
 )
@@ -918,6 +1017,12 @@ def demo(ctx: click.Context, directory: Path) -> None:
         f"退回各单位的工作簿：{back.returned} 个，在 {back.outdir}（按主管部门分文件夹和压缩包）",
         f"workbooks returned to the units: {back.returned} in {back.outdir} (a folder and a .zip "
         "per department)",
+    )
+    _say(
+        ctx,
+        f"决算公开附件：{result.annex}（每个项目一张表格；有错误的项目照常公开，仅供演示）",
+        f"disclosure annex: {result.annex} (a table per project; published with their errors, "
+        "for the demo only)",
     )
     _say(
         ctx,

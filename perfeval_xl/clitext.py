@@ -73,8 +73,9 @@ ZH: dict[str, str] = {
     # -- check
     """Check filled workbooks: read every value by name and apply the reviewer's rules.
 
-    FILES may be workbooks, .zip attachments (the workbooks in them are checked) and folders
-    (searched as collect searches an inbox); what in them is not checked is listed too.
+    FILES may be workbooks, Word annexes (.docx: each form table is one project), .zip
+    attachments (the workbooks in them are checked) and folders (searched as collect searches
+    an inbox); what in them is not checked is listed too.
 
     Exit code 0 when no file has errors (warnings allowed unless --strict), 1 when any has.
 
@@ -85,7 +86,8 @@ ZH: dict[str, str] = {
       perfeval-xl --lang en check --format json outbox/*.xlsx
     """: """检查单位填好的工作簿：按名称读取每个值，套用审核规则。
 
-        可以给出工作簿、.zip 压缩包（检查其中的工作簿）和文件夹（与 collect 一样查找其中的文件）；其中未检查的文件也会列出。
+        可以给出工作簿、Word 附件（.docx：每张自评表格为一个项目）、.zip 压缩包（检查其中的工作簿）
+        和文件夹（与 collect 一样查找其中的文件）；其中未检查的文件也会列出。
 
         没有文件有错误时退出码为 0（警告不算，除非使用 --strict），有错误时为 1。
 
@@ -205,6 +207,34 @@ ZH: dict[str, str] = {
     ),
     "No progress bar.": "不显示进度条。",
     "Processes to use.  [default: all cores]": "使用的进程数。  [默认：全部 CPU 核心]",
+    # -- publish
+    """Write the annex a department publishes with its final accounts (附件, 部门决算公开):
+    one Word table per project, in its form's layout, grouped by 主管部门. Projects whose files
+    have errors are refused (exit code 1, each named) unless --include-errors.
+
+    \b
+    Example:
+      perfeval-xl publish inbox/ -o 附件2.docx --dept 109101 --pdf
+    """: """生成部门决算公开的绩效自评附件（Word）：每个项目一张表，按其表式排版，按主管部门
+        分组。文件有错误的项目不予公开（逐个列出，退出码为 1），除非使用 --include-errors。
+
+        \b
+        例如：
+          perfeval-xl publish 收件箱 -o 附件2.docx --dept 109101 --pdf
+        """,
+    "The Word annex to write (atomically), outside the inbox.": (
+        "要写出的 Word 附件（写完整后才替换原文件），须在收件箱以外。"
+    ),
+    "CSV or XLSX roster (as for `template`): its issued values are the ones published.": (
+        "项目名册（CSV 或 XLSX，与 template 所用的相同）：公开的是名册预填的数值。"
+    ),
+    "Publish the projects of this 主管部门 code only.": "只公开这个主管部门代码的项目。",
+    "Publish projects whose files have errors too (refused by default).": (
+        "文件有错误的项目也照样公开（默认不予公开）。"
+    ),
+    "Also print the annex as PDF beside it (LibreOffice).": (
+        "同时在旁边生成 PDF（用 LibreOffice 转换）。"
+    ),
     # -- demo
     """Run the whole workflow on the built-in sample data (the seed form's three projects):
     roster → templates → filled copies → collect → summary and returned workbooks.

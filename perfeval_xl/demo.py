@@ -2,7 +2,7 @@
 
 roster → pre-filled templates (the office) → filled copies with the seed's own figures and
 indicators (the units) → collect → department summary and the workbooks returned to the units,
-marked (the office again). The seed is the 2022
+marked, and the annex the department publishes (附件2.docx, `publish`). The seed is the 2022
 form of 攀枝花市仁和区 (区委宣传部, three projects), filled in exactly as the paper has it,
 including what a reviewer would object to.
 """
@@ -24,6 +24,8 @@ from .spec import load_spec
 
 DEMO_FORM = "sichuan-2022"
 SUMMARY_NAME = "2022汇总.xlsx"
+#: The published annex (`publish`): the seed document is this annex.
+ANNEX_NAME = "附件2.docx"
 #: The folder of the workbooks returned to the units (`feedback`).
 RETURNED_NAME = "退回"
 #: The office's contact line on the demo's 审核意见 sheets.
@@ -41,6 +43,8 @@ class DemoResult:
     collection: Collection
     #: what `feedback.write_feedback` wrote into `outdir/退回`
     returned: FeedbackResult
+    #: the published annex (`publish.write_annex`), `outdir/附件2.docx`
+    annex: Path
 
 
 def fill_template(data: bytes, values: dict[str, Any], indicators: list[dict[str, Any]]) -> bytes:
@@ -67,8 +71,14 @@ def fill_template(data: bytes, values: dict[str, Any], indicators: list[dict[str
 
 
 def run_demo(outdir: Path | str, *, password: str = DEFAULT_PASSWORD) -> DemoResult:
-    """Write `roster.csv`, `outbox/` (templates), `inbox/` (filled), the summary and `退回/` (the
-    workbooks returned to the units) in `outdir`."""
+    """Write `roster.csv`, `outbox/` (templates), `inbox/` (filled), the summary, `退回/` (the
+    workbooks returned to the units) and `附件2.docx` (the published annex) in `outdir`.
+
+    The annex is published with `include_errors`: each of the seed's three projects has two
+    errors, as the paper has them (E403: 社会效益指标 under the merged 完成指标 cell; E405: the
+    成本 indicator 未完成 without a 偏差原因), and the seed document is that very annex, published
+    with them."""
+    from .publish import write_annex
     from .summary import write_summary
 
     outdir = Path(outdir)
@@ -95,4 +105,5 @@ def run_demo(outdir: Path | str, *, password: str = DEFAULT_PASSWORD) -> DemoRes
     returned = write_feedback(
         coll, outdir / RETURNED_NAME, roster_spec=spec, contact=DEMO_CONTACT, password=password
     )
-    return DemoResult(roster, templates, filled, summary, coll, returned)
+    annex = write_annex(coll, outdir / ANNEX_NAME, include_errors=True).path
+    return DemoResult(roster, templates, filled, summary, coll, returned, annex)

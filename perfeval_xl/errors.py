@@ -105,3 +105,12 @@ class RosterErrors(PerfevalError):
 
     def render(self, lang: str = "zh") -> str:
         return "\n".join(e.render(lang) for e in self.errors)
+
+
+class PublishError(PerfevalError):
+    """A published annex (`publish`) cannot be made: projects with errors refused (`refused`
+    names each), nothing to publish, or the PDF could not be printed."""
+
+    def __init__(self, text: Text, refused: tuple = ()) -> None:
+        super().__init__(text)
+        self.refused = tuple(refused)

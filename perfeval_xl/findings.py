@@ -388,7 +388,7 @@ _rule(
         "shows (年初预算数, 分值, 实际完成指标值 …)",
     ),
     (
-        "无需改正；位置按表格中的行和栏目名称给出（表2 第9行「实际完成指标值」）",
+        "无需改正；位置按表格中的行和栏目名称给出，写作「表2 第9行「实际完成指标值」」",
         "nothing to correct; places are given by the table's row and column label "
         "(表2 第9行「实际完成指标值」)",
     ),

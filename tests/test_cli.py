@@ -191,13 +191,15 @@ def test_demo(tmp_path):
         f"summary: {out / '2022汇总.xlsx'}",
         f"workbooks returned to the units: 3 in {out / '退回'} (a folder and a .zip per "
         "department)",
+        f"disclosure annex: {out / '附件2.docx'} (a table per project; published with their "
+        "errors, for the demo only)",
         f"see the findings: perfeval-xl check {out / 'inbox'}/*.xlsx",
     ]
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     names = ("2022年媒体合作项目", "创建全国文明城市", "仁和区重大对外宣传活动及重要外宣产品专项")
     dept = "109101_中共攀枝花市仁和区委宣传部"
     assert files == sorted(
-        ["roster.csv", "2022汇总.xlsx"]
+        ["roster.csv", "2022汇总.xlsx", "附件2.docx"]
         + [
             f"{box}/109101_攀枝花市区委宣传部_{name}.xlsx"
             for box in ("outbox", "inbox", f"退回/{dept}/攀枝花市区委宣传部")
