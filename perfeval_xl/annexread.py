@@ -503,7 +503,9 @@ class _TableReader:
                     where = self.place(value or cell, cell.text.replace("\n", ""))
                     found.setdefault(f.name, (text, where))
                     break
-        if "year" not in found and any(f.name == "year" for f in spec.header):
+        if not str(found.get("year", ("",))[0]).strip() and any(
+            f.name == "year" for f in spec.header
+        ):
             m = _YEAR.search(table.before)
             if m:
                 found["year"] = (m.group(1), "表前标题")
@@ -621,6 +623,14 @@ class _TableReader:
                 if got is not None and got.row == r and got.key not in _TOTAL_ROW:
                     total = (got.text, self.place(got, "总分"))
                 break
+            spanning = {id(table.rows[r].get(col)) for col in cols}
+            if len(spanning) == 1 and len(cols) > 1:
+                # one cell across the whole table: blank, or a note (注：…, 填报人) below it
+                if table.rows[r].get(next(iter(cols))) is not None and any(
+                    c.key for c in cells if c.row == r
+                ):
+                    break
+                continue
             row: dict[str, tuple[str, str]] = {}
             for col, key in cols.items():
                 cell = table.rows[r].get(col)
@@ -628,7 +638,7 @@ class _TableReader:
                 where = self.place(cell, shown[col]) if cell is not None else f"第{r + 1}行"
                 row[key] = (text, where)
             if all(label_key(text) in _all_labels() for text, _ in row.values() if text):
-                continue  # the header repeated
+                continue  # blank, or the header repeated (a table continued on a new page)
             rows.append(row)
         keys = list(dict.fromkeys(cols.values()))
         # the form's status column, from 实际完成指标值 when the table has none (the seed)
@@ -671,7 +681,6 @@ class _TableReader:
                 self.places[f"{get_column_letter(col)}{base + i}"] = where
         if total is not None:
             self._put("total_score", *total)
-        del labels
 
     def _relocate(self, record: Record) -> None:
         """Every virtual cell named as the table shows it."""

@@ -4,6 +4,10 @@ back, filled from its table, that reads as the same project."""
 
 from __future__ import annotations
 
+import io
+import json
+
+import docx
 import openpyxl
 import pytest
 from annex_corpus import seed_annex
@@ -88,3 +92,26 @@ def test_feedback_returns_a_workbook_filled_from_each_table(tmp_path):
             i.value("actual") for i in source.indicators
         ]
     assert digests(inbox) == before
+
+
+def test_a_note_row_under_the_table_is_no_indicator(tmp_path):
+    """Departments end a table with a row across it (注：金额单位为万元, 填报人): the indicator
+    table stops there, and nothing of the note is read as an indicator."""
+    doc = docx.Document(io.BytesIO(seed_annex().data))
+    table = doc.tables[0]
+    for text in ("注：金额单位为万元。", "填报人：张三　联系电话：0812-0000000"):
+        row = table.add_row()
+        merged = row.cells[0].merge(row.cells[-1])
+        merged.text = text
+    buf = io.BytesIO()
+    doc.save(buf)
+    path = tmp_path / "附件2_带注.docx"
+    path.write_bytes(buf.getvalue())
+    got = run_cli("--lang", "en", "check", str(path), "--format", "json", cwd=tmp_path)
+    assert "Traceback" not in got.stderr
+    first = json.loads(got.stdout)["files"][0]
+    names = [i["name"] for i in first["project"]["indicators"]]
+    assert len(names) == 6, names
+    assert not any("注" in (n or "") or "填报人" in (n or "") for n in names)
+    rows = len(table.rows)
+    assert not [f for f in first["findings"] if f["cell"] and f"第{rows}行" in f["cell"]]
