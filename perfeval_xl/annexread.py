@@ -328,13 +328,20 @@ def read_document(name: str, data: bytes, forms: FormSet = BUILTIN_FORMS) -> lis
         )
         return [ReadResult(name, None, [finding("E001", name, why)])]
     body = root.find(f"{_W}body")
-    tables = _tables(body) if body is not None else []
     candidates = _candidates(forms)
     results = []
-    for table in tables:
-        got = _TableReader(name, table, candidates).read()
-        if got is not None:
-            results.append(got)
+    try:
+        tables = _tables(body) if body is not None else []
+        for table in tables:
+            got = _TableReader(name, table, candidates).read()
+            if got is not None:
+                results.append(got)
+    except RecursionError:  # content controls nested thousands deep: no real document
+        why = Text(
+            "文档结构嵌套过深，无法读取；请在 Word/WPS 中另存为 .docx 后重新提交",
+            "the document is nested too deeply to read; save it as .docx in Word/WPS and send it again",
+        )
+        return [ReadResult(name, None, [finding("E001", name, why)])]
     if results:
         return results
     why = Text(
@@ -735,6 +742,8 @@ def _all_labels() -> set[str]:
 def _split_dept(text: str) -> tuple[str, str]:
     """`中共…宣传部（109101）`, `109101 中共…宣传部` or `109101` → (name, code)."""
     t = unicodedata.normalize("NFKC", text).strip()
+    if len(t) > 200:  # no 主管部门 is this long; and the patterns below backtrack on long text
+        return t, ""
     m = re.fullmatch(r"(.*?)[\s(\[]*([0-9A-Za-z]{3,})[)\]]*", t, re.S) or re.fullmatch(
         r"([0-9A-Za-z]{3,})[\s:,-]*(.+)", t, re.S
     )

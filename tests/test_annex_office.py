@@ -115,3 +115,36 @@ def test_a_note_row_under_the_table_is_no_indicator(tmp_path):
     assert not any("注" in (n or "") or "填报人" in (n or "") for n in names)
     rows = len(table.rows)
     assert not [f for f in first["findings"] if f["cell"] and f"第{rows}行" in f["cell"]]
+
+
+def test_content_controls_nested_thousands_deep_are_refused_not_a_traceback(tmp_path):
+    """A document.xml with its table inside 20,000 nested content controls: one E001 naming the
+    file, the batch goes on."""
+    import zipfile
+
+    source = seed_annex().data
+    with zipfile.ZipFile(io.BytesIO(source)) as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    xml = parts["word/document.xml"].decode("utf-8")
+    start = xml.index("<w:tbl>")
+    depth = 20_000
+    xml = (
+        xml[:start]
+        + "<w:sdt><w:sdtContent>" * depth
+        + xml[start:].replace("</w:tbl>", "</w:tbl>" + "</w:sdtContent></w:sdt>" * depth, 1)
+    )
+    parts["word/document.xml"] = xml.encode("utf-8")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "深.docx").write_bytes(buf.getvalue())
+    (inbox / "附件2.docx").write_bytes(source)
+    got = run_cli("--lang", "en", "check", str(inbox), "--format", "json", cwd=tmp_path)
+    assert "Traceback" not in got.stderr
+    files = json.loads(got.stdout)["files"]
+    deep = [f for f in files if f["path"].endswith("深.docx")]
+    assert [[x["code"] for x in f["findings"]] for f in deep] == [["E001"]]
+    assert len([f for f in files if f["path"].endswith("附件2.docx") and f["project"]]) == 3
