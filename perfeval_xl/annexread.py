@@ -331,7 +331,7 @@ def read_document(name: str, data: bytes, forms: FormSet = BUILTIN_FORMS) -> lis
     candidates = _candidates(forms)
     results = []
     try:
-        tables = _tables(body) if body is not None else []
+        tables = _joined(_tables(body)) if body is not None else []
         for table in tables:
             got = _TableReader(name, table, candidates).read()
             if got is not None:
@@ -375,6 +375,8 @@ class _TableReader:
         self.findings: list[Finding] = []
         #: the form's 完成状态 is read from 实际完成指标值 (the table has no status column)
         self.status_from_actual = False
+        #: the fund block's amounts are in 元, not 万元 (its label says so)
+        self.in_yuan = False
 
     def place(self, cell: _Cell, label: str) -> str:
         """`第9行「实际完成指标值」`: the cell's row in the table and the label of its column."""
@@ -383,7 +385,7 @@ class _TableReader:
 
     def read(self) -> ReadResult | None:
         table = self.table
-        if not any(c.key == "项目名称" for c in table.all_cells()):
+        if not is_form_table(table):
             return None
         spec = self._form()
         if spec is None:
@@ -494,6 +496,23 @@ class _TableReader:
         fields = list(spec.header) + list(spec.footer)
         for cell in table.all_cells():
             key = cell.key
+            inline = _inline(cell.text)
+            if inline is not None:
+                # `项目名称：2022年媒体合作项目` in one cell
+                head, text = inline
+                for f in fields:
+                    if head in _keys((f.label,), _HEADER_ALIASES.get(f.name, ())):
+                        found.setdefault(f.name, (text, self.place(cell, f.label)))
+                        break
+                else:
+                    if head in _keys(_DEPT_BOTH):
+                        name, code = _split_dept(text)
+                        found.setdefault("dept_code", (code, self.place(cell, "主管部门及代码")))
+                        if name:
+                            found.setdefault(
+                                "dept_name", (name, self.place(cell, "主管部门及代码"))
+                            )
+                continue
             if key in {label_key(x) for x in _DEPT_BOTH}:
                 value = table.right_of(cell)
                 text = value.text if value is not None and not self._is_label(value) else ""
@@ -542,6 +561,13 @@ class _TableReader:
         }
         rows = {r.key: _keys((r.label, r.short), _FUND_ROWS.get(r.key, ())) for r in spec.fund_rows}
         total_row = spec.fund_rows[0].key if spec.fund_rows else "total"
+        # a fund block labelled in 元 (`项目资金（元）`, `单位：元`): each amount is read as typed
+        # with 元, which the amount rule converts to 万元 and notes (W201)
+        self.in_yuan = any(
+            re.search(r"\(元\)|单位:元", unicodedata.normalize("NFKC", c.text).replace(" ", ""))
+            for r in range(min(stop, len(table.rows)))
+            for c in table.cells(r)
+        )
         seen: set[str] = set()
         for r in range(min(stop, len(table.rows))):
             for cell in table.cells(r):
@@ -589,8 +615,11 @@ class _TableReader:
         amount_cols = {c.key for c in spec.amount_columns}
         if col in amount_cols:
             name = f"fund_{row}_{col}"
+            text = cell.text
+            if self.in_yuan and _PLAIN_NUMBER.fullmatch(text.replace(",", "")):
+                text = f"{text.strip()}元"
             if f"pe_{name}" not in self.areas:
-                self._put(name, cell.text, where)
+                self._put(name, text, where)
         elif row == spec.fund_rows[0].key:
             kind = next(c.kind for c in spec.fund_columns if c.key == col)
             name = {"rate": "exec_rate", "exec_score": "exec_score"}.get(kind)
@@ -737,6 +766,68 @@ def _all_labels() -> set[str]:
         groups += [*_INDICATOR_COLUMNS.values(), ("分值", "项目资金", "年度总体目标")]
         _LABELS.update(_keys(*groups))
     return _LABELS
+
+
+_INLINE = re.compile(r"\s*([^:：\n]{2,12}?)\s*[:：]\s*(\S.*)", re.S)
+
+
+def _inline(text: str) -> tuple[str, str] | None:
+    """(label key, value) of a cell that holds both, `项目名称：…`, when the label is one of a
+    header field's; else None."""
+    m = _INLINE.fullmatch(text)
+    if m is None:
+        return None
+    head = label_key(m.group(1))
+    headers = _keys(*_HEADER_ALIASES.values(), _DEPT_BOTH)
+    return (head, m.group(2).strip()) if head in headers else None
+
+
+def is_form_table(table: _Table) -> bool:
+    """A table with 项目名称 (a cell of its own, or `项目名称：…`): a project's form, or its first
+    part."""
+    return any(
+        c.key == "项目名称" or (_inline(c.text) or ("",))[0] == "项目名称"
+        for c in table.all_cells()
+    )
+
+
+def _has_indicator_header(table: _Table) -> bool:
+    """Whether a row shows at least two of 一级 / 二级 / 三级 (any form's labels)."""
+    levels = [_keys(_INDICATOR_COLUMNS[k]) for k in ("level1", "level2", "name")]
+    for r in range(len(table.rows)):
+        keys = {c.key for c in table.cells(r) if c.row == r}
+        if sum(any(k in keys for k in group) for group in levels) >= 2:
+            return True
+    return False
+
+
+def _joined(tables: list[_Table]) -> list[_Table]:
+    """Tables a form was split into put back together: a form table without an indicator header
+    followed by a table without 项目名称 (a paragraph typed between two rows, or the indicator
+    part pasted as a table of its own). The rows of the second part are numbered on from the
+    first's, as one table."""
+    out: list[_Table] = []
+    for table in tables:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and is_form_table(last)
+            and not _has_indicator_header(last)
+            and not is_form_table(table)
+            and _has_indicator_header(table)
+        ):
+            offset = len(last.rows)
+            moved: dict[int, _Cell] = {}
+            for row in table.rows:
+                last.rows.append(
+                    {
+                        c: moved.setdefault(id(cell), _Cell(cell.text, cell.row + offset, cell.col))
+                        for c, cell in row.items()
+                    }
+                )
+            continue
+        out.append(table)
+    return out
 
 
 def _split_dept(text: str) -> tuple[str, str]:

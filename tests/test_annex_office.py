@@ -148,3 +148,73 @@ def test_content_controls_nested_thousands_deep_are_refused_not_a_traceback(tmp_
     deep = [f for f in files if f["path"].endswith("深.docx")]
     assert [[x["code"] for x in f["findings"]] for f in deep] == [["E001"]]
     assert len([f for f in files if f["path"].endswith("附件2.docx") and f["project"]]) == 3
+
+
+def _simple_annex(*, inline: bool = False, yuan: bool = False, split: bool = False) -> bytes:
+    """A hand-made annex of one project in the seed's form, the way some departments type it:
+    `项目名称：…` in one cell (`inline`), the fund block in 元 (`yuan`), the indicator part as a
+    table of its own after a paragraph (`split`)."""
+    doc = docx.Document()
+    doc.add_paragraph("2022年50万元以上（含）特定目标类部门预算项目绩效目标自评")
+    first = doc.add_table(rows=0, cols=5)
+
+    def row(table, *texts, span_from: int | None = None):
+        cells = table.add_row().cells
+        for i, text in enumerate(texts):
+            cells[i].text = text
+        if span_from is not None:
+            cells[span_from].merge(cells[-1])
+        return cells
+
+    if inline:
+        c = first.add_row().cells
+        c[0].merge(c[-1]).text = "项目名称：乡村道路养护"
+        c = first.add_row().cells
+        c[0].merge(c[1]).text = "主管部门及代码：仁和区交通运输局（109201）"
+        c[2].merge(c[-1]).text = "实施单位：仁和区公路养护站"
+    else:
+        row(first, "项目名称", "乡村道路养护", span_from=1)
+        row(first, "主管部门及代码", "仁和区交通运输局（109201）", "实施单位", "仁和区公路养护站")
+    unit = "（元）" if yuan else "（万元）"
+    money = ("800000", "600000") if yuan else ("80", "60")
+    row(first, f"项目预算执行情况{unit}", "预算数：", money[0], "执行数：", money[1])
+    row(first, "", "其中：财政拨款", money[0], "其中：财政拨款", money[1])
+    row(first, "年度总体目标完成情况", "预期目标", "", "目标实际完成情况", "")
+    row(first, "", "养护道路 120 公里", "", "养护道路 118 公里", "")
+    second = first
+    if split:
+        doc.add_paragraph("")
+        second = doc.add_table(rows=0, cols=5)
+    row(second, "一级指标", "二级指标", "三级指标", "预期指标值", "实际完成指标值")
+    row(second, "产出指标", "数量指标", "养护里程", "≥120公里", "已完成")
+    row(second, "效益指标", "社会效益指标", "道路通畅", "通畅", "已完成")
+    row(second, "满意度指标", "服务对象满意度指标", "群众满意度", "≥90%", "已完成")
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["plain", "inline", "yuan", "split", "inline-yuan-split"], ids=str)
+def test_hand_made_variants_read_the_same_project(tmp_path, kind):
+    """The same project typed four ways gives the same record: 80 / 60 万元, three indicators,
+    the code and names; amounts in 元 are converted (with a W201 note naming the cell)."""
+    flags = {k: k in kind for k in ("inline", "yuan", "split")}
+    path = tmp_path / f"{kind}.docx"
+    path.write_bytes(_simple_annex(**flags))
+    got = run_cli("--lang", "en", "check", str(path), "--format", "json", cwd=tmp_path)
+    assert "Traceback" not in got.stderr
+    (entry,) = json.loads(got.stdout)["files"]
+    p = entry["project"]
+    assert p is not None, entry["findings"]
+    assert (p["project_name"], p["dept_code"], p["dept_name"], p["unit_name"]) == (
+        "乡村道路养护",
+        "109201",
+        "仁和区交通运输局",
+        "仁和区公路养护站",
+    )
+    assert p["fund_total_budget"] == pytest.approx(80, abs=MONEY)
+    assert p["fund_total_spent"] == pytest.approx(60, abs=MONEY)
+    assert [i["name"] for i in p["indicators"]] == ["养护里程", "道路通畅", "群众满意度"]
+    assert p["year"] == 2022
+    yuan = [f for f in entry["findings"] if f["code"] == "W201" and "元" in f["message"]]
+    assert bool(yuan) == flags["yuan"], entry["findings"]
