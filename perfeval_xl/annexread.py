@@ -25,7 +25,8 @@ import io
 import re
 import unicodedata
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from openpyxl.utils import get_column_letter
@@ -52,15 +53,16 @@ _PLAIN_NUMBER = re.compile(r"\s*\d{1,12}(?:\.\d{1,10})?\s*")
 @dataclass(eq=False)
 class _Cell:
     """A cell of the table's grid as Word shows it: merged cells are one `_Cell` at every grid
-    position they cover; `row` / `col` are its top-left position (from 0)."""
+    position they cover; `row` / `col` are its top-left position (from 0); `key` its text as a
+    label is compared (`label_key`)."""
 
     text: str
     row: int
     col: int
+    key: str = field(init=False)
 
-    @property
-    def key(self) -> str:
-        return label_key(self.text)
+    def __post_init__(self) -> None:
+        self.key = label_key(self.text) if len(self.text) <= _LABEL_MAX else ""
 
 
 @dataclass
@@ -101,6 +103,11 @@ class _Table:
         return list(seen.values())
 
 
+#: Longer texts are no label: not compared (and not normalised) as one.
+_LABEL_MAX = 60
+
+
+@lru_cache(maxsize=8192)
 def label_key(text: str) -> str:
     """A label as compared: NFKC (full-width forms), no whitespace, no colon at either end,
     no `其中：` and no `（万元）` / `（自动计算）`; `社会效益  指标` → `社会效益指标`."""
@@ -268,7 +275,8 @@ _INDICATOR_COLUMNS = {
 _TOTAL_ROW = ("总分", "合计", "总计")
 
 
-def _keys(*groups: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+@lru_cache(maxsize=1024)
+def _keys(*groups: tuple[str, ...]) -> tuple[str, ...]:
     out: list[str] = []
     for group in groups:
         for text in group:
