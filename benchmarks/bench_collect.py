@@ -334,7 +334,7 @@ def machine() -> str:
 RECORD_SIZE = r"""
 import pickle, sys, tracemalloc
 from pathlib import Path
-from perfeval_xl.collect import check_item, find_items
+from perfeval_xl.office.collect import check_item, find_items
 items, _ = find_items(Path(sys.argv[1]), set())
 sent = [pickle.dumps(check_item(i)) for i in items[: int(sys.argv[2])]]
 tracemalloc.start()

@@ -31,9 +31,9 @@ from pathlib import Path
 
 from perfeval_xl import build_template, builtin_forms, load_spec, read_roster, run_demo
 from perfeval_xl.demo import DEMO_CONTACT, DEMO_FORM
-from perfeval_xl.feedback import write_feedback
+from perfeval_xl.office.feedback import write_feedback
+from perfeval_xl.office.summary import write_summary
 from perfeval_xl.samples import sample_roster_path
-from perfeval_xl.summary import write_summary
 
 DPI = 100
 TIMEOUT = 180

@@ -6,7 +6,6 @@ This package is a library first; `perfeval_xl.cli` is a thin command line over i
 
 from . import _xmlsetup  # noqa: F401  (before openpyxl is imported: see there)
 from ._version import __version__
-from .checks import CheckResult, check_record, check_workbook
 from .demo import run_demo
 from .errors import (
     OutputError,
@@ -17,21 +16,30 @@ from .errors import (
     SpecErrors,
     Text,
 )
-from .feedback import FeedbackResult, write_feedback
 from .findings import RULES, Finding
-from .generate import (
+from .forms.layout import contract_names, make_layout
+from .forms.spec import (
+    DEFAULT_FORM,
+    FormSet,
+    Spec,
+    builtin_forms,
+    load_forms,
+    load_spec,
+    parse_spec,
+)
+from .intake.read import ReadResult, read_workbook
+from .intake.record import Record
+from .office.feedback import FeedbackResult, write_feedback
+from .office.outbox import write_roster_templates
+from .office.roster import load_roster, read_roster
+from .review.checks import CheckResult, check_record, check_workbook
+from .samples import sample_roster_path, seed_projects
+from .template.generate import (
     DEFAULT_PASSWORD,
     build_template,
     issuable_fields,
-    write_roster_templates,
     write_template,
 )
-from .layout import contract_names, make_layout
-from .read import ReadResult, read_workbook
-from .record import Record
-from .roster import load_roster, read_roster
-from .samples import sample_roster_path, seed_projects
-from .spec import DEFAULT_FORM, FormSet, Spec, builtin_forms, load_forms, load_spec, parse_spec
 
 __all__ = [
     "DEFAULT_FORM",

@@ -12,14 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import generate, spec
 from ._version import __version__
 from .clilang import LANG_HELP, LANGS, Group
 from .errors import PerfevalError, Text
 from .fileio import display_path
+from .forms import spec
+from .office import outbox
+from .template import generate
 
 if TYPE_CHECKING:
-    from .roster import RosterWarning
+    from .office.roster import RosterWarning
 
 
 class _Failure(click.ClickException):
@@ -233,14 +235,14 @@ def template(
             enabled=not quiet and _is_terminal(),
             label=("生成 {} 个模板", "building {} templates"),
         )
-        plans: list[generate.Outbox] = []
+        plans: list[outbox.Outbox] = []
 
-        def plan(outbox: generate.Outbox) -> None:
+        def plan(outbox: outbox.Outbox) -> None:
             plans.append(outbox)
             _tell_outbox(ctx, outbox, clean)
 
         try:
-            paths = generate.write_roster_templates(
+            paths = outbox.write_roster_templates(
                 roster,
                 outdir,
                 form_spec,
@@ -287,7 +289,7 @@ def _names(paths: list[Path], sep: str) -> str:
     return shown + (" …" if len(paths) > _SHOWN_FILES else "")
 
 
-def _tell_outbox(ctx: click.Context, outbox: generate.Outbox, clean: bool) -> None:
+def _tell_outbox(ctx: click.Context, outbox: outbox.Outbox, clean: bool) -> None:
     """Before anything is written: the roster's warnings, the files replaced, and the other
     .xlsx files in the output folder (old templates of ours, which --clean removes, and the
     rest, which nothing removes)."""
@@ -322,7 +324,7 @@ def _tell_outbox(ctx: click.Context, outbox: generate.Outbox, clean: bool) -> No
     _note(ctx, zh, en)
 
 
-def _tell_cleaned(ctx: click.Context, outbox: generate.Outbox) -> None:
+def _tell_cleaned(ctx: click.Context, outbox: outbox.Outbox) -> None:
     """After --clean: how many old templates went, and which other files stayed."""
     if outbox.removed:
         n = len(outbox.removed)
@@ -382,9 +384,9 @@ def check(
       perfeval-xl check 收件箱 附件.zip
       perfeval-xl --lang en check --format json outbox/*.xlsx
     """
-    from . import collect as collect_mod
-    from .checks import check_workbook
-    from .report import format_text, to_json, totals
+    from .office import collect as collect_mod
+    from .office.report import format_text, to_json, totals
+    from .review.checks import check_workbook
 
     lang = ctx.obj["lang"]
     known = _forms(ctx, forms_dir)
@@ -451,7 +453,7 @@ def forms(ctx: click.Context, form: str | None, forms_dir: Path | None, as_toml:
       perfeval-xl forms national-2020 --toml > my-form.toml
       perfeval-xl forms --forms 表式
     """
-    from .layout import contract_names, make_layout
+    from .forms.layout import contract_names, make_layout
 
     known = _forms(ctx, forms_dir)
     if as_toml:
@@ -592,8 +594,8 @@ def collect(
     Example:
       perfeval-xl collect inbox/ -o 2022汇总.xlsx --roster projects.xlsx
     """
-    from . import collect as collect_mod
-    from .summary import write_summary
+    from .office import collect as collect_mod
+    from .office.summary import write_summary
 
     lang = ctx.obj["lang"]
     if output.suffix.lower() != ".xlsx":
@@ -603,7 +605,7 @@ def collect(
     try:
         collect_mod.check_outputs(inbox, output, json_path)
         if feedback_dir is not None:
-            from .feedback import check_feedback_dir
+            from .office.feedback import check_feedback_dir
 
             check_feedback_dir(inbox, feedback_dir)
     except PerfevalError as exc:
@@ -629,7 +631,7 @@ def collect(
             write_summary(coll, output)
             if json_path is not None:
                 from .fileio import write_output
-                from .report import collection_json
+                from .office.report import collection_json
 
                 write_output(json_path, collection_json(coll, lang).encode("utf-8"))
             returned = None
@@ -661,7 +663,7 @@ def collect(
             zh += f"；{missing} 个项目未收到"
             en += f"; {missing} projects not received"
         _say(ctx, zh, en)
-        from .report import action_lines, signature_note
+        from .office.report import action_lines, signature_note
 
         for line in action_lines(
             coll, lang, str(output), str(json_path) if json_path is not None else None
@@ -675,7 +677,7 @@ def collect(
         if json_path is not None:
             _say(ctx, f"已写入 {json_path}", f"wrote {json_path}")
         if returned is not None:
-            from .feedback import feedback_lines
+            from .office.feedback import feedback_lines
 
             for line in feedback_lines(returned, lang):
                 click.echo(display_path(line))
@@ -696,7 +698,7 @@ def _collect_inbox(
     password: str | None,
 ) -> Any:
     """`collect.collect` with a progress bar and the roster's warnings on the terminal."""
-    from . import collect as collect_mod
+    from .office import collect as collect_mod
 
     bar = _Progress(ctx.obj["lang"], enabled=not quiet and _is_terminal())
     try:
@@ -731,7 +733,7 @@ def _write_feedback(
     key: bytes | None,
 ) -> Any:
     """The returned workbooks of a collection (`feedback.write_feedback`), with a progress bar."""
-    from .feedback import write_feedback
+    from .office.feedback import write_feedback
 
     bar = _Progress(
         ctx.obj["lang"],
@@ -806,8 +808,8 @@ def feedback(
     Example:
       perfeval-xl feedback inbox/ -o 退回 --roster roster.csv --contact "绩效股 0812-1234567"
     """
-    from . import collect as collect_mod
-    from .feedback import check_feedback_dir, feedback_lines
+    from .office import collect as collect_mod
+    from .office.feedback import check_feedback_dir, feedback_lines
 
     lang = ctx.obj["lang"]
     try:
@@ -930,8 +932,8 @@ def publish(
     Example:
       perfeval-xl publish inbox/ -o 附件2.docx --dept 109101 --pdf
     """
-    from . import collect as collect_mod
-    from .publish import check_annex_output, write_annex
+    from .office import collect as collect_mod
+    from .office.publish import check_annex_output, write_annex
 
     lang = ctx.obj["lang"]
     if output.suffix.lower() != ".docx":

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .collect import Collection, collect
-from .feedback import FeedbackResult, write_feedback
 from .fileio import write_output
-from .generate import DEFAULT_PASSWORD, write_roster_templates
+from .forms.spec import load_spec
+from .office.collect import Collection, collect
+from .office.feedback import FeedbackResult, write_feedback
+from .office.outbox import write_roster_templates
 from .samples import sample_roster_path, seed_projects
-from .spec import load_spec
+from .template.generate import DEFAULT_PASSWORD
 
 DEMO_FORM = "sichuan-2022"
 SUMMARY_NAME = "2022汇总.xlsx"
@@ -78,8 +79,8 @@ def run_demo(outdir: Path | str, *, password: str = DEFAULT_PASSWORD) -> DemoRes
     errors, as the paper has them (E403: 社会效益指标 under the merged 完成指标 cell; E405: the
     成本 indicator 未完成 without a 偏差原因), and the seed document is that very annex, published
     with them."""
-    from .publish import write_annex
-    from .summary import write_summary
+    from .office.publish import write_annex
+    from .office.summary import write_summary
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)

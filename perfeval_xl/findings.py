@@ -948,7 +948,7 @@ _rule(
 
 # -- what the template's own 自检 sees ---------------------------------------------------------
 #: Error codes the template's 自检 cell counts, each marked red on the cell the finding names
-#: (perfeval_xl/selfcheck.py): every rule a formula can apply inside the workbook. The sheet
+#: (perfeval_xl/template/selfcheck.py): every rule a formula can apply inside the workbook. The sheet
 #: counts a problem exactly when `check` reports one of these (tests/test_selfcheck_parity.py),
 #: within SELF_CHECK_LIMITS. Warnings are never counted. A new error code goes here or into
 #: CHECK_ONLY (a test says so).

@@ -16,12 +16,14 @@ import os
 import secrets
 import unicodedata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import OutputError, Text
 from .fileio import read_small_file
 from .findings import Finding
-from .record import Record
+
+if TYPE_CHECKING:  # a record is only read here: sign is used by every stage, record is intake's
+    from .intake.record import Record
 
 SCHEME = "perfeval-hmac-sha256-v1"
 KEY_BYTES = 32
@@ -228,6 +230,6 @@ def _shown(text: str, name: str = "") -> str:
 
 
 def _label(spec: Any, name: str) -> str:
-    from .generate import issuable_fields
+    from .forms.spec import issuable_fields
 
     return issuable_fields(spec).get(name, name)

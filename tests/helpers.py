@@ -16,7 +16,7 @@ from pathlib import Path
 import openpyxl
 
 from perfeval_xl import build_template, load_spec
-from perfeval_xl.spec import Spec, parse_spec
+from perfeval_xl.forms.spec import Spec, parse_spec
 
 #: Office-issued values of the seed's first project (templates, signatures).
 ISSUED = {
@@ -187,8 +187,8 @@ def spec_variant(form: str, old: str, new: str) -> Spec:
 def check_as(spec: Spec, path: Path):
     """`check_workbook(path)` by `spec` instead of the installed spec of the workbook's form
     (read as usual, then checked and scored by `spec`): a variant of a built-in form."""
-    from perfeval_xl.checks import check_read
-    from perfeval_xl.read import read_workbook
+    from perfeval_xl.intake.read import read_workbook
+    from perfeval_xl.review.checks import check_read
 
     result = read_workbook(path)
     assert result.record is not None and result.record.spec.id == spec.id, result.findings
@@ -315,7 +315,7 @@ def results_rows(path: Path) -> list[tuple]:
 def review_findings(path: Path) -> list[tuple]:
     """The findings a returned workbook's 审核意见 lists, from the table under 序号 … 如何改正:
     (类别 as "错误 E301", 位置 (None for none), 问题)."""
-    from perfeval_xl.feedback import REVIEW_SHEET
+    from perfeval_xl.office.feedback import REVIEW_SHEET
 
     ws = openpyxl.load_workbook(path)[REVIEW_SHEET]
     rows = [list(r) for r in ws.iter_rows(values_only=True)]

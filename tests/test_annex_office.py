@@ -13,8 +13,8 @@ import pytest
 from annex_corpus import seed_annex
 from helpers import digests, run_cli
 
-from perfeval_xl.checks import check_workbook
-from perfeval_xl.collect import collect
+from perfeval_xl.office.collect import collect
+from perfeval_xl.review.checks import check_workbook
 
 MONEY = 0.005
 

@@ -9,11 +9,11 @@ import pytest
 from conftest import FORMS
 from helpers import filled
 
-from perfeval_xl.annexread import read_document
-from perfeval_xl.checks import check_read
-from perfeval_xl.collect import collect
 from perfeval_xl.demo import run_demo
-from perfeval_xl.publish import annex_docx
+from perfeval_xl.intake.annexread import read_document
+from perfeval_xl.office.collect import collect
+from perfeval_xl.office.publish import annex_docx
+from perfeval_xl.review.checks import check_read
 
 MONEY = 0.005
 #: What a project is, as a reviewer compares two copies of it.

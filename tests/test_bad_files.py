@@ -34,11 +34,12 @@ from click.testing import CliRunner
 from helpers import HEADER, filled, with_parts
 from openpyxl.cell.cell import Cell
 
-from perfeval_xl import build_template, load_spec, safety
-from perfeval_xl.checks import CheckResult, check_workbook
+from perfeval_xl import build_template, load_spec
 from perfeval_xl.cli import cli
 from perfeval_xl.findings import RULES
-from perfeval_xl.report import format_text
+from perfeval_xl.intake import safety
+from perfeval_xl.office.report import format_text
+from perfeval_xl.review.checks import CheckResult, check_workbook
 
 #: An mtime far in the past, set on every input so that any write would show.
 OLD_MTIME_NS = 1_600_000_000 * 10**9

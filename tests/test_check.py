@@ -11,8 +11,8 @@ import pytest
 from helpers import INDICATORS, filled, named_cell, open_xlsx
 
 from perfeval_xl import build_template, load_spec
-from perfeval_xl.checks import check_workbook
 from perfeval_xl.findings import RULES
+from perfeval_xl.review.checks import check_workbook
 
 
 def got(path: Path) -> list[tuple[str, str, str]]:

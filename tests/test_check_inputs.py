@@ -20,7 +20,7 @@ from helpers import filled, legacy_zip
 from test_inbox import _as_nobody, _cli_run, shared_dir  # noqa: F401 - a fixture
 
 from perfeval_xl.cli import cli
-from perfeval_xl.collect import member_name
+from perfeval_xl.office.collect import member_name
 
 #: 第一小学/项目.xlsx as a Chinese Windows stores it in a .zip: GBK bytes, no UTF-8 flag.
 GBK_MEMBER = "第一小学/项目.xlsx".encode("gbk")

@@ -13,7 +13,7 @@ import pytest
 from helpers import filled, legacy_zip, texts_of
 
 from perfeval_xl import load_spec
-from perfeval_xl.collect import collect
+from perfeval_xl.office.collect import collect
 
 ROSTER = (
     "dept_code,dept_name,unit_name,project_name,year,fund_fiscal_budget\n"
@@ -322,7 +322,7 @@ def test_a_thousand_workbooks(tmp_path):
     assert len(coll.submissions) == 1000 and len(coll.projects) == 1000
     assert all(s.used for s in coll.submissions)
     assert {s.key[1] for s in coll.projects} == {f"项目{i:04d}" for i in range(1000)}
-    from perfeval_xl.summary import department_rows
+    from perfeval_xl.office.summary import department_rows
 
     rows = department_rows(coll)
     assert [r.code for r in rows] == [f"1{i:05d}" for i in range(7)]
@@ -335,7 +335,7 @@ def test_a_result_crosses_processes_whole(tmp_path):
     built-in spec as its id): what arrives is what was checked, findings and scores included."""
     import pickle
 
-    from perfeval_xl.checks import check_workbook
+    from perfeval_xl.review.checks import check_workbook
 
     path = filled(tmp_path, "sichuan-2023", fund_fiscal_spent=999)  # spent over budget: E301
     sent = check_workbook(path)
@@ -356,7 +356,7 @@ def test_alike_fields_arrive_as_one_object_and_unlike_ones_stay_apart():
     import math
     import pickle
 
-    from perfeval_xl.record import Field
+    from perfeval_xl.intake.record import Field
 
     def arrive(f: Field) -> Field:
         return pickle.loads(pickle.dumps(f))
@@ -381,7 +381,7 @@ def test_the_collector_is_off_inside_and_back_on_after(tmp_path):
     out of every later collection's reach, so switching it back on costs nothing."""
     import gc
 
-    from perfeval_xl.collect import no_gc_pauses
+    from perfeval_xl.office.collect import no_gc_pauses
 
     assert gc.isenabled()
     with no_gc_pauses():

@@ -20,8 +20,8 @@ from helpers import open_xlsx, run_cli, staged
 from soffice import tool_or_skip
 
 from perfeval_xl import SpecError, build_template, load_spec
-from perfeval_xl.layout import contract_names, make_layout
-from perfeval_xl.spec import parse_spec
+from perfeval_xl.forms.layout import contract_names, make_layout
+from perfeval_xl.forms.spec import parse_spec
 
 DEPARTMENT = Path(__file__).parents[1] / "workbook_templates" / "department-2023.toml"
 TEXT = DEPARTMENT.read_text(encoding="utf-8")
@@ -410,7 +410,7 @@ def test_a_department_form_through_libreoffice_check_and_collect(office, tmp_pat
 
 
 def test_a_newer_department_form_supersedes_the_older(tmp_path):
-    from perfeval_xl.collect import collect
+    from perfeval_xl.office.collect import collect
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -453,8 +453,8 @@ def test_the_department_form_prints_on_a4_landscape_one_page_wide(office, tmp_pa
 def test_a_department_form_without_a_reason_column_asks_for_none(tmp_path):
     """寿县's own form has no 扣分原因 column: a copy without it scores a deducted row as
     reported, and no finding asks for a reason it has nowhere to write."""
-    from perfeval_xl.checks import check_workbook
-    from perfeval_xl.spec import load_forms
+    from perfeval_xl.forms.spec import load_forms
+    from perfeval_xl.review.checks import check_workbook
 
     line = '    { key = "reason", label = "扣分原因", width = 22, max_length = 300 },\n'
     assert line in TEXT

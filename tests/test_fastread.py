@@ -18,8 +18,8 @@ from test_hostile_cells import CASES as HOSTILE_CELLS
 from test_seed import filled_seed
 
 from perfeval_xl import seed_projects
-from perfeval_xl.fastread import FastBook
-from perfeval_xl.read import ReadResult, read_workbook
+from perfeval_xl.intake.fastread import FastBook
+from perfeval_xl.intake.read import ReadResult, read_workbook
 
 DATA = Path(__file__).parent / "data"
 LO_FILES = sorted(DATA.glob("*.xlsx")) if DATA.is_dir() else []
@@ -230,7 +230,7 @@ def test_shared_strings_read_like_openpyxl(path):
 
     from openpyxl.reader.strings import read_string_table
 
-    from perfeval_xl.fastread import _string_table
+    from perfeval_xl.intake.fastread import _string_table
 
     with zipfile.ZipFile(path) as z:
         data = z.read("xl/sharedStrings.xml")
@@ -405,7 +405,7 @@ def test_empty_cells_dropped_before_the_parse_change_nothing(tmp_path, old, new)
     # cell for cell what the sheet parsed as it is reads (an absent cell reads as a blank)
     from xml.etree.ElementTree import fromstring
 
-    from perfeval_xl.fastread import _cells, _parse_cells, _split_sheet
+    from perfeval_xl.intake.fastread import _cells, _parse_cells, _split_sheet
 
     body = _split_sheet(sheet)[1]
     _same_cells(_parse_cells(body, drop=True)[1], _cells(fromstring(sheet), data_only=False))
@@ -428,7 +428,7 @@ def test_dropping_empty_cells_never_mends_a_broken_sheet(body):
     cells' part of a sheet: what was not well-formed stays so."""
     from xml.etree.ElementTree import ParseError, fromstring
 
-    from perfeval_xl.fastread import _parse_cells
+    from perfeval_xl.intake.fastread import _parse_cells
 
     sheet = b'<worksheet xmlns="http://x"><sheetData>' + body + b"</sheetData></worksheet>"
     with pytest.raises(ParseError):
@@ -448,7 +448,7 @@ def test_only_members_small_once_inflated_are_kept():
     import io
     import zipfile
 
-    from perfeval_xl import fastread
+    from perfeval_xl.intake import fastread
 
     def archive(size: int) -> bytes:
         out = io.BytesIO()
@@ -505,7 +505,7 @@ def test_a_sheet_parsed_in_frame_and_body_reads_as_the_whole(tmp_path, old, new,
     whole part is parsed whole instead, and reads as the thorough path reads it."""
     from xml.etree.ElementTree import ParseError
 
-    from perfeval_xl import fastread
+    from perfeval_xl.intake import fastread
 
     path = filled(tmp_path, "national-2020", project_name="名称")
     part = "xl/worksheets/sheet1.xml"
@@ -547,7 +547,7 @@ def _reads_as_whole(tmp_path: Path, data: bytes, part: str, *, parses: bool) -> 
     does; and the file reads as the thorough path reads it."""
     from xml.etree.ElementTree import ParseError
 
-    from perfeval_xl import fastread
+    from perfeval_xl.intake import fastread
 
     sheet = _member_text(data, part)
     if parses:
@@ -581,7 +581,7 @@ def test_dropdowns_on_whole_rows_or_columns(tmp_path, sqref, dropped):
     """Excel writes a dropdown given to whole rows or columns as an x14 validation on "15:16"
     or "H:H"; such a range reaches to the sheet's edges. (It made the reader fail with a
     TypeError.) Here the form's own dropdowns are gone and only that one is left."""
-    from perfeval_xl.read import read_workbook
+    from perfeval_xl.intake.read import read_workbook
 
     path = filled(tmp_path, "national-2020")
 
@@ -599,7 +599,7 @@ def test_dropdowns_on_whole_rows_or_columns(tmp_path, sqref, dropped):
 def test_a_dropdown_openpyxl_refuses_is_refused_alike(tmp_path):
     """openpyxl's load fails on a (non-x14) validation over a whole column; the fast path
     parses the sheet's validations with openpyxl's own class, so the file is E001 either way."""
-    from perfeval_xl.read import read_workbook
+    from perfeval_xl.intake.read import read_workbook
 
     path = filled(tmp_path, "national-2020")
 
@@ -642,7 +642,7 @@ _SAVED = b'<dcterms:modified xsi:type="dcterms:W3CDTF">2022-03-04T05:06:07Z</dct
 def test_the_saved_time_is_read_as_openpyxl_reads_it(inner):
     """Only a file's saved time differs in a batch's core properties: the rest is checked by
     openpyxl's class once per shape, and the time read with openpyxl's parser."""
-    from perfeval_xl import fastread
+    from perfeval_xl.intake import fastread
 
     data = _CORE % inner
 
@@ -672,7 +672,7 @@ def test_the_selection_and_used_range_do_not_change_the_frame(tmp_path, old, new
     """Each saved file has its own selected cell and used range: they stand in the frame as
     fixed elements, so files that differ only there share one parsed frame, and are parsed
     alone (and must be well-formed)."""
-    from perfeval_xl import fastread
+    from perfeval_xl.intake import fastread
 
     path = filled(tmp_path, "national-2020", project_name="名称")
     part = "xl/worksheets/sheet1.xml"
@@ -690,8 +690,8 @@ def test_parts_the_gate_inflated_are_checked_again(tmp_path, monkeypatch):
     """The fast reader takes the parts the safety gate has just inflated instead of inflating
     them again, and checks their size and CRC as its own: wrong bytes there send the file to
     the thorough path, which reads it as usual."""
-    from perfeval_xl import fastread, safety
-    from perfeval_xl.read import _read_inspected
+    from perfeval_xl.intake import fastread, safety
+    from perfeval_xl.intake.read import _read_inspected
 
     path = filled(tmp_path, "national-2020")
     data = path.read_bytes()

@@ -15,15 +15,15 @@ import pytest
 from helpers import INDICATORS, digests, named_cell, results_rows, review_findings, run_cli, staged
 
 from perfeval_xl import load_spec, write_feedback
-from perfeval_xl.checks import check_read, check_workbook
-from perfeval_xl.collect import collect
-from perfeval_xl.feedback import (
+from perfeval_xl.intake.read import read_workbook, read_workbook_bytes
+from perfeval_xl.office.collect import collect
+from perfeval_xl.office.feedback import (
     MANIFEST,
     MISSING_NAME,
     RESULTS_NAME,
     REVIEW_SHEET,
 )
-from perfeval_xl.read import read_workbook, read_workbook_bytes
+from perfeval_xl.review.checks import check_read, check_workbook
 
 DAY = datetime.date(2023, 3, 1)
 DEPT = "109101_中共攀枝花市仁和区委宣传部"
@@ -303,8 +303,8 @@ def test_changed_issued_value_is_put_back_and_listed_as_corrected(office_files, 
 
 
 def test_signed_workbook_is_signed_again(tmp_path):
-    from perfeval_xl.generate import build_template
     from perfeval_xl.sign import load_key
+    from perfeval_xl.template.generate import build_template
 
     key = load_key(tmp_path / "office.key", create=True)
     spec = load_spec("national-2020")
@@ -432,7 +432,7 @@ def test_bad_review_date_is_a_usage_error(office_files, tmp_path):
 
 
 def test_a_department_form_goes_back_to_its_department(tmp_path):
-    from perfeval_xl.generate import build_template
+    from perfeval_xl.template.generate import build_template
 
     spec = load_spec("department-2023")
     issued = {"dept_name": "寿县某局", "dept_code": "341521101", "year": 2023}
@@ -463,9 +463,9 @@ def test_a_department_form_goes_back_to_its_department(tmp_path):
 def test_a_form_whose_sheet_is_called_like_the_review_keeps_both(tmp_path):
     from helpers import spec_variant
 
-    from perfeval_xl.feedback import _Job, _review
-    from perfeval_xl.generate import Filled, build_template
-    from perfeval_xl.spec import BUILTIN_FORMS
+    from perfeval_xl.forms.spec import BUILTIN_FORMS
+    from perfeval_xl.office.feedback import _Job, _review
+    from perfeval_xl.template.generate import Filled, build_template
 
     spec = spec_variant("national-2020", 'sheet = "自评表"', f'sheet = "{REVIEW_SHEET}"')
     job = _Job("x.xlsx", spec, {}, Filled(), None, [], [], "", "2023-03-01", "pw", None,

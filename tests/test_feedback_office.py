@@ -39,11 +39,11 @@ from openpyxl.utils.cell import range_boundaries
 from soffice import tool_or_skip
 
 from perfeval_xl import check_workbook, contract_names, load_spec, make_layout, read_roster
-from perfeval_xl.collect import collect
 from perfeval_xl.demo import fill_template, run_demo
-from perfeval_xl.feedback import RESULTS_NAME, REVIEW_SHEET, write_feedback
 from perfeval_xl.findings import ERROR, INFO, RULES, SELF_CHECKED
-from perfeval_xl.generate import build_template
+from perfeval_xl.office.collect import collect
+from perfeval_xl.office.feedback import RESULTS_NAME, REVIEW_SHEET, write_feedback
+from perfeval_xl.template.generate import build_template
 
 DATE = date(2024, 5, 1)
 CONTACT = "绩效股 0812-1234567"

@@ -22,18 +22,18 @@ import pytest
 from helpers import open_xlsx, run_cli
 
 from perfeval_xl import build_template
-from perfeval_xl.checks import check_workbook
-from perfeval_xl.collect import collect
 from perfeval_xl.errors import SpecError
-from perfeval_xl.generate import META_SHEET, SPEC_TEXT_KEY, spec_parts
-from perfeval_xl.sign import load_key
-from perfeval_xl.sign import verify as verify_signature
-from perfeval_xl.spec import (
+from perfeval_xl.forms.spec import (
     MAX_SPEC_BYTES,
     load_forms,
     load_spec,
     parse_spec,
 )
+from perfeval_xl.office.collect import collect
+from perfeval_xl.review.checks import check_workbook
+from perfeval_xl.sign import load_key
+from perfeval_xl.sign import verify as verify_signature
+from perfeval_xl.template.generate import META_SHEET, SPEC_TEXT_KEY, spec_parts
 
 NATIONAL = (Path(__file__).parents[1] / "workbook_templates" / "national-2020.toml").read_text(
     encoding="utf-8"

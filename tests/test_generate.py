@@ -12,9 +12,9 @@ from helpers import ISSUED, named_cell, open_xlsx
 from openpyxl.utils import range_boundaries
 
 from perfeval_xl import build_template, contract_names, load_spec, make_layout
-from perfeval_xl.generate import CREATED, excel_safe_name, issuable_fields, workbook_id
-from perfeval_xl.layout import Area
-from perfeval_xl.xlsxpost import PRIVATE_STEPS, legacy_password_hash
+from perfeval_xl.forms.layout import Area
+from perfeval_xl.template.generate import CREATED, excel_safe_name, issuable_fields, workbook_id
+from perfeval_xl.template.xlsxpost import PRIVATE_STEPS, legacy_password_hash
 
 #: Names the issue requires on every form, and those where the form has the part.
 ALWAYS = [
@@ -111,7 +111,7 @@ def test_the_private_steps_of_xlsxwriter_we_override_are_still_there():
 def test_sheets_written_once_per_form_are_the_bytes_they_would_be(form):
     # xlsxpost.CachedSheet reuses the instruction and list sheets' XML, FormSheet its prepared
     # formulas, FormBook its checked names: with every cache cold, the same bytes
-    from perfeval_xl import xlsxpost
+    from perfeval_xl.template import xlsxpost
 
     spec = load_spec(form)
     issued = {"project_name": "项目", "dept_code": "109101"} if not spec.department else {}

@@ -61,11 +61,11 @@ from test_bad_files import rewrite
 from test_hostile_cells import CASES as CELL_CASES
 
 from perfeval_xl import load_spec
-from perfeval_xl.checks import CheckResult, check_workbook
 from perfeval_xl.cli import cli
-from perfeval_xl.collect import collect
 from perfeval_xl.findings import ERROR, RULES
-from perfeval_xl.report import FORMULA_STARTS
+from perfeval_xl.office.collect import collect
+from perfeval_xl.office.report import FORMULA_STARTS
+from perfeval_xl.review.checks import CheckResult, check_workbook
 
 SHEET = "自评表"
 AS_ROOT = os.name == "posix" and os.geteuid() == 0
@@ -301,7 +301,7 @@ def _gbk_name(dest: Path) -> Path:
 
 def _earlier_summary(dest: Path) -> Path:
     """A summary of ours, written by an earlier run, left in the inbox under another name."""
-    from perfeval_xl.summary import write_summary
+    from perfeval_xl.office.summary import write_summary
 
     box = dest.parent / f".stage-{dest.name}"
     staged(box / "上次.xlsx", project_name="上次汇总里的项目")

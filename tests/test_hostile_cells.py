@@ -29,9 +29,9 @@ from helpers import INDICATORS, coordinate, named_cell, staged
 from openpyxl.workbook.defined_name import DefinedName
 from test_bad_files import CT_MAIN, rewrite
 
-from perfeval_xl.checks import CheckResult, check_workbook
-from perfeval_xl.collect import Item, check_item
 from perfeval_xl.findings import ERROR, RULES
+from perfeval_xl.office.collect import Item, check_item
+from perfeval_xl.review.checks import CheckResult, check_workbook
 
 SHEET = "自评表"
 SHEET1 = "xl/worksheets/sheet1.xml"

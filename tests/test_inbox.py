@@ -29,9 +29,9 @@ from click.testing import CliRunner
 from helpers import digests, filled, staged, texts_of
 
 from perfeval_xl.cli import cli
-from perfeval_xl.collect import check_outputs, collect
 from perfeval_xl.errors import OutputError
-from perfeval_xl.report import spreadsheet_safe
+from perfeval_xl.office.collect import check_outputs, collect
+from perfeval_xl.office.report import spreadsheet_safe
 
 AS_ROOT = os.name == "posix" and os.geteuid() == 0
 NOBODY = 65534

@@ -15,7 +15,7 @@ from helpers import HEADER, fill, named_cell, open_xlsx
 from soffice import convert, tool_or_skip
 
 from perfeval_xl import build_template, contract_names, load_spec, make_layout
-from perfeval_xl.generate import issuable_fields
+from perfeval_xl.template.generate import issuable_fields
 
 FORMS = ["national-2020", "national-2021", "sichuan-2022", "sichuan-2023"]
 

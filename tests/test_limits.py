@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from helpers import filled, with_parts
 
-from perfeval_xl import safety
-from perfeval_xl.checks import check_workbook
+from perfeval_xl.intake import safety
+from perfeval_xl.review.checks import check_workbook
 
 
 def _with_part(path, name: str, content: bytes):

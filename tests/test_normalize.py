@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from perfeval_xl.errors import Text
-from perfeval_xl.normalize import (
+from perfeval_xl.forms.normalize import (
     DEFAULT_PLACEHOLDERS,
     Parsed,
     Target,

@@ -28,8 +28,8 @@ from helpers import filled
 from test_bad_files import XXE, Sources, encrypted, entity_in_part, ole, with_zeros_entry
 
 from perfeval_xl import build_template, load_spec
-from perfeval_xl.collect import Collection
-from perfeval_xl.summary import write_summary
+from perfeval_xl.office.collect import Collection
+from perfeval_xl.office.summary import write_summary
 
 SUMMARY = "汇总.xlsx"
 TEMP = re.compile(r"\.汇总\.xlsx\.[^/]+\.tmp")
@@ -149,7 +149,7 @@ def die():
 
 
 import perfeval_xl.fileio as fileio
-import perfeval_xl.summary as summary
+import perfeval_xl.office.summary as summary
 
 real = os
 

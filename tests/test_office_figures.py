@@ -22,9 +22,9 @@ from helpers import INDICATORS, fill, filled, named_cell
 
 from perfeval_xl import build_template, load_spec
 from perfeval_xl.cli import cli
-from perfeval_xl.collect import collect
-from perfeval_xl.generate import write_roster_templates
-from perfeval_xl.summary import department_rows, write_summary
+from perfeval_xl.office.collect import collect
+from perfeval_xl.office.outbox import write_roster_templates
+from perfeval_xl.office.summary import department_rows, write_summary
 
 NATIONAL = load_spec("national-2020")
 DEPT, DEPT_NAME, UNIT = "109101", "中共攀枝花市仁和区委宣传部", "攀枝花市区委宣传部"

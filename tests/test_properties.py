@@ -38,11 +38,9 @@ from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from perfeval_xl import load_spec
-from perfeval_xl.checks import CheckResult, check_workbook
-from perfeval_xl.collect import Collection, Item, Submission
 from perfeval_xl.findings import ERROR, RULES
-from perfeval_xl.layout import contract_names, make_layout
-from perfeval_xl.normalize import (
+from perfeval_xl.forms.layout import contract_names, make_layout
+from perfeval_xl.forms.normalize import (
     YEAR_RANGE,
     Parsed,
     Target,
@@ -52,8 +50,10 @@ from perfeval_xl.normalize import (
     parse_target,
     parse_year,
 )
-from perfeval_xl.report import format_text, to_json
-from perfeval_xl.summary import build_summary
+from perfeval_xl.office.collect import Collection, Item, Submission
+from perfeval_xl.office.report import format_text, to_json
+from perfeval_xl.office.summary import build_summary
+from perfeval_xl.review.checks import CheckResult, check_workbook
 
 #: No example database in the checkout; the same examples on every run (a CI run never fails on
 #: an input nobody can reproduce). Raising max_examples explores further: 3,000 / 800 / 2,000 ran

@@ -20,9 +20,9 @@ from helpers import run_cli, staged
 from soffice import tool_or_skip
 
 from perfeval_xl import PerfevalError, load_spec
-from perfeval_xl.collect import collect
 from perfeval_xl.demo import ANNEX_NAME, run_demo
-from perfeval_xl.publish import ZIP_TIME, annex_docx, write_annex
+from perfeval_xl.office.collect import collect
+from perfeval_xl.office.publish import ZIP_TIME, annex_docx, write_annex
 
 SEED_TITLE = "2022年50万元以上（含）特定目标类部门预算项目绩效目标自评"
 #: The seed's three projects: 预算数 and 执行数 (万元), all 财政拨款.
@@ -519,7 +519,7 @@ def test_an_empty_inbox_has_nothing_to_publish(tmp_path):
 
 
 def test_pdf_without_libreoffice_keeps_the_docx(mixed, tmp_path, monkeypatch):
-    import perfeval_xl.publish as publish
+    import perfeval_xl.office.publish as publish
 
     monkeypatch.setattr(publish.shutil, "which", lambda name: None)
     out = tmp_path / "附件.docx"
@@ -531,7 +531,7 @@ def test_pdf_without_libreoffice_keeps_the_docx(mixed, tmp_path, monkeypatch):
 
 
 def test_pdf_that_libreoffice_cannot_make(mixed, tmp_path, monkeypatch):
-    import perfeval_xl.publish as publish
+    import perfeval_xl.office.publish as publish
 
     fake = tmp_path / "soffice"
     fake.write_text("#!/bin/sh\necho 'Error: source file could not be loaded'\nexit 0\n")
@@ -582,6 +582,6 @@ def test_pdf_has_a_page_per_project_at_least(demo, tmp_path):
     ],
 )
 def test_numbers_as_written(value, exp):
-    from perfeval_xl.publish import _number
+    from perfeval_xl.office.publish import _number
 
     assert _number(value) == exp

@@ -16,9 +16,9 @@ import pytest
 from helpers import INDICATORS, check_as, filled, spec_variant
 
 from perfeval_xl import SpecError, load_spec
-from perfeval_xl.checks import check_workbook
-from perfeval_xl.score import weights
-from perfeval_xl.spec import parse_spec
+from perfeval_xl.forms.spec import parse_spec
+from perfeval_xl.review.checks import check_workbook
+from perfeval_xl.review.score import weights
 
 #: (一级, 二级, 三级, 指标性质, 指标值, 度量单位, 权重)
 # 青神县 2023 年项目支出绩效自评表 (Sichuan 2023 layout): 产出 60 / 效益 30, no 满意度; 完成值

@@ -15,8 +15,8 @@ import pytest
 from helpers import INDICATORS, filled, named_cell
 
 from perfeval_xl import build_template, load_spec
-from perfeval_xl.checks import CheckResult, check_read
-from perfeval_xl.read import read_workbook
+from perfeval_xl.intake.read import read_workbook
+from perfeval_xl.review.checks import CheckResult, check_read
 
 SATISFACTION = 4  # index of 公众满意度 (≥90%, weight 10) in helpers.INDICATORS
 QUALITY = 1  # index of 发布合格率 (≥95%, weight 20)

@@ -9,8 +9,8 @@ import pytest
 from helpers import named_cell, open_xlsx, texts_of, write_csv, write_xlsx
 
 from perfeval_xl import load_roster, load_spec, read_roster, write_roster_templates
-from perfeval_xl.roster import CONTACT_COLUMNS, RosterRow
-from perfeval_xl.spec import parse_spec
+from perfeval_xl.forms.spec import parse_spec
+from perfeval_xl.office.roster import CONTACT_COLUMNS, RosterRow
 
 BASE = ["主管部门代码", "实施单位", "项目名称", "当年财政拨款全年预算数"]
 PROJECT = ["109101", "宣传部", "项目一", 100]

@@ -20,7 +20,7 @@ from perfeval_xl import (
     write_roster_templates,
 )
 from perfeval_xl.cli import cli
-from perfeval_xl.spec import parse_spec
+from perfeval_xl.forms.spec import parse_spec
 
 EXTRA = [
     ["序号", "主管部门代码", "实施单位", "项目名称", "备注", "颜色", "当年财政拨款全年预算数"],
@@ -369,7 +369,7 @@ def test_library_reports_the_outbox_before_building(tmp_path):
 
 # -- collect --roster ---------------------------------------------------------------------------
 def test_collect_with_extra_roster_columns(tmp_path):
-    from perfeval_xl.collect import collect
+    from perfeval_xl.office.collect import collect
 
     roster = write_csv(tmp_path / "roster.csv", EXTRA)
     inbox = tmp_path / "inbox"

@@ -52,9 +52,9 @@ from perfeval_xl import (
     make_layout,
 )
 from perfeval_xl.cli import cli
-from perfeval_xl.collect import collect
-from perfeval_xl.generate import PROP_FORM_ID, PROP_SPEC_VERSION, PROP_WORKBOOK_ID
-from perfeval_xl.summary import write_summary
+from perfeval_xl.office.collect import collect
+from perfeval_xl.office.summary import write_summary
+from perfeval_xl.template.generate import PROP_FORM_ID, PROP_SPEC_VERSION, PROP_WORKBOOK_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).with_name("data")

@@ -11,9 +11,10 @@ import pytest
 from badfiles import MIB, OLE_MAGIC, ods, ole, plain_zip, with_forged_size, with_zeros_entry
 from badfiles import encrypted as encrypt
 
-from perfeval_xl import build_template, load_spec, safety
+from perfeval_xl import build_template, load_spec
 from perfeval_xl.findings import RULES
-from perfeval_xl.safety import inspect_bytes, inspect_file
+from perfeval_xl.intake import safety
+from perfeval_xl.intake.safety import inspect_bytes, inspect_file
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import pytest
 from helpers import INDICATORS, fill, filled, named_cell, open_xlsx
 
 from perfeval_xl import build_template, load_spec, seed_projects
-from perfeval_xl.checks import check_workbook
 from perfeval_xl.findings import RULES
-from perfeval_xl.score import share_quantitative
+from perfeval_xl.review.checks import check_workbook
+from perfeval_xl.review.score import share_quantitative
 
 # (sign, target, actual, reverse rule, expected share of the weight)
 SHARES = [
@@ -83,7 +83,7 @@ def test_hand_computed_national_form(tmp_path):
 
 
 def test_grades_at_their_edges():
-    from perfeval_xl.score import grade
+    from perfeval_xl.review.score import grade
 
     spec = load_spec("national-2020")
     got = [grade(spec, x) for x in (100, 90, 89.99, 80, 79.99, 60, 59.99, 0)]
@@ -272,10 +272,10 @@ def test_rounding_follows_the_spec(digits, exp):
     """88 % achieved of a ≥90 % target with weight 10: 97.777… % of 10 = 9.777…"""
     from importlib import resources
 
-    from perfeval_xl.normalize import parse_target
-    from perfeval_xl.record import Field, Indicator
-    from perfeval_xl.score import score_indicator
-    from perfeval_xl.spec import parse_spec
+    from perfeval_xl.forms.normalize import parse_target
+    from perfeval_xl.forms.spec import parse_spec
+    from perfeval_xl.intake.record import Field, Indicator
+    from perfeval_xl.review.score import score_indicator
 
     text = (
         resources.files("perfeval_xl.workbook_templates")

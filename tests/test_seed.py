@@ -10,8 +10,8 @@ import pytest
 from helpers import fill, named_cell, open_xlsx
 
 from perfeval_xl import build_template, load_spec, sample_roster_path, seed_projects
-from perfeval_xl.checks import check_workbook
-from perfeval_xl.roster import read_roster
+from perfeval_xl.office.roster import read_roster
+from perfeval_xl.review.checks import check_workbook
 
 SPEC = load_spec("sichuan-2022")
 ISSUED = (

@@ -25,7 +25,6 @@ from openpyxl.formula.tokenizer import Token, Tokenizer
 from openpyxl.utils.cell import coordinate_to_tuple
 
 from perfeval_xl import DEFAULT_PASSWORD, build_template, check_workbook, load_spec, make_layout
-from perfeval_xl.checks import check_read
 from perfeval_xl.findings import (
     CHECK_ONLY,
     ERROR,
@@ -34,9 +33,10 @@ from perfeval_xl.findings import (
     SELF_CHECKED,
     rules_markdown,
 )
-from perfeval_xl.layout import contract_names
-from perfeval_xl.read import read_workbook_bytes
-from perfeval_xl.selfcheck import (
+from perfeval_xl.forms.layout import contract_names
+from perfeval_xl.intake.read import read_workbook_bytes
+from perfeval_xl.review.checks import check_read
+from perfeval_xl.template.selfcheck import (
     CELL,
     ROW,
     ROWS,
@@ -581,7 +581,7 @@ def test_formulas_fit_excel(form):
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("level", ["level1", "level2"])
 def test_labels_are_taken_as_the_reader_takes_them(form, level):
-    from perfeval_xl.read import canonical_label
+    from perfeval_xl.intake.read import canonical_label
 
     spec = load_spec(form)
     accepted = accepted_labels(spec, level)
@@ -621,7 +621,7 @@ def test_helper_formulas_skip_xlsxwriter_s_function_search():
     and this test says so."""
     from xlsxwriter.worksheet import Worksheet
 
-    from perfeval_xl.generate import FormSheet
+    from perfeval_xl.template.generate import FormSheet
 
     assert "_prepare_formula" in vars(Worksheet)
     sheet = FormSheet()

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from helpers import INDICATORS, ISSUED, fill, named_cell, open_xlsx
 
 from perfeval_xl import OutputError, build_template, load_spec
-from perfeval_xl.checks import check_workbook
 from perfeval_xl.cli import cli
+from perfeval_xl.review.checks import check_workbook
 from perfeval_xl.sign import KEY_BYTES, key_id, load_key
 
 
@@ -204,7 +204,7 @@ def test_encrypted_workbook_with_and_without_password(encrypted, tmp_path):
 
 
 def test_encrypted_workbook_in_a_zip_attachment(encrypted, tmp_path):
-    from perfeval_xl.collect import collect
+    from perfeval_xl.office.collect import collect
 
     box = tmp_path / "box"
     box.mkdir()
@@ -222,7 +222,7 @@ def test_a_batch_verifies_signatures_and_opens_encrypted_files_on_every_core(
     each encrypted workbook, as one file alone does."""
     import shutil
 
-    from perfeval_xl.collect import POOL_MIN_FILES, collect
+    from perfeval_xl.office.collect import POOL_MIN_FILES, collect
 
     def tamper(wb):
         named_cell(wb, "pe_fund_fiscal_budget").value = 150

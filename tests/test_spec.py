@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from perfeval_xl import SpecError, builtin_forms, load_spec
-from perfeval_xl.spec import parse_spec
+from perfeval_xl.forms.spec import parse_spec
 
 NATIONAL = resources.files("perfeval_xl.workbook_templates").joinpath("national-2020.toml")
 NATIONAL_TEXT = NATIONAL.read_text(encoding="utf-8")

@@ -30,13 +30,13 @@ from perfeval_xl import (
     load_spec,
     make_layout,
 )
-from perfeval_xl.checks import check_read, check_workbook
-from perfeval_xl.collect import collect
 from perfeval_xl.findings import ERROR, SELF_CHECKED
-from perfeval_xl.read import read_workbook, read_workbook_bytes
-from perfeval_xl.selfcheck import for_form, too_long
-from perfeval_xl.spec import FormSet, load_forms, parse_spec
-from perfeval_xl.summary import build_summary
+from perfeval_xl.forms.spec import FormSet, load_forms, parse_spec
+from perfeval_xl.intake.read import read_workbook, read_workbook_bytes
+from perfeval_xl.office.collect import collect
+from perfeval_xl.office.summary import build_summary
+from perfeval_xl.review.checks import check_read, check_workbook
+from perfeval_xl.template.selfcheck import for_form, too_long
 
 NATIONAL_TEXT = (
     resources.files("perfeval_xl.workbook_templates")

@@ -17,12 +17,11 @@ import pytest
 from helpers import INDICATORS, filled, named_cell
 from soffice import convert, tool_or_skip
 
-from perfeval_xl.checks import check_workbook
-from perfeval_xl.collect import Collection, Item, RosterStatus, Submission
 from perfeval_xl.errors import OutputError, Text
 from perfeval_xl.findings import Finding
-from perfeval_xl.roster import RosterRow
-from perfeval_xl.summary import (
+from perfeval_xl.office.collect import Collection, Item, RosterStatus, Submission
+from perfeval_xl.office.roster import RosterRow
+from perfeval_xl.office.summary import (
     LINE_HEIGHT,
     build_summary,
     department_rows,
@@ -30,6 +29,7 @@ from perfeval_xl.summary import (
     display_width,
     write_summary,
 )
+from perfeval_xl.review.checks import check_workbook
 
 RECEIVED = datetime(2023, 1, 5, 9, 30)
 GENERATED = datetime(2023, 1, 10, 8, 0)
@@ -742,7 +742,7 @@ def test_a_column_is_as_wide_as_cell_by_cell(kind):
     import random
     from datetime import datetime
 
-    from perfeval_xl.summary import MAX_WIDTH, _cell_text, _widen, _widest
+    from perfeval_xl.office.summary import MAX_WIDTH, _cell_text, _widen, _widest
 
     rng = random.Random(kind)
     pool = [

@@ -23,10 +23,10 @@ from soffice import convert, tool_or_skip
 from test_summary import FINDINGS_HEADER
 
 from perfeval_xl import load_spec
-from perfeval_xl.collect import Collection, collect
-from perfeval_xl.generate import write_roster_templates
-from perfeval_xl.report import collection_json
-from perfeval_xl.summary import (
+from perfeval_xl.office.collect import Collection, collect
+from perfeval_xl.office.outbox import write_roster_templates
+from perfeval_xl.office.report import collection_json
+from perfeval_xl.office.summary import (
     MIN_PRINT_SCALE,
     _print_plan,
     column_pixels,

@@ -13,10 +13,11 @@ import re
 import pytest
 from badfiles import ods, ole, plain_zip
 
-from perfeval_xl import build_template, load_spec, safety
+from perfeval_xl import build_template, load_spec
 from perfeval_xl.clitext import CLICK, ZH
 from perfeval_xl.findings import RULES, self_check_note
-from perfeval_xl.safety import inspect_bytes, inspect_file
+from perfeval_xl.intake import safety
+from perfeval_xl.intake.safety import inspect_bytes, inspect_file
 
 _HAN = r"[\u3400-\u4dbf\u4e00-\u9fff]"
 #: Chinese directly before or after a Latin letter or a digit.

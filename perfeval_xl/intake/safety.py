@@ -30,8 +30,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import Text
-from .findings import Finding, finding
+from ..errors import Text
+from ..findings import Finding, finding
 
 #: Size of the .xlsx file itself. Real filled forms are 10–100 KB.
 MAX_FILE_BYTES = 20 * 1024 * 1024

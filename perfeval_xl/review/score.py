@@ -12,11 +12,11 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .errors import Text
-from .findings import Finding
-from .normalize import Target, is_no_reason, shared_text
-from .record import Indicator, Record, scored_level1
-from .spec import Spec
+from ..errors import Text
+from ..findings import Finding
+from ..forms.normalize import Target, is_no_reason, shared_text
+from ..forms.spec import Spec
+from ..intake.record import Indicator, Record, scored_level1
 
 POSITIVE = "positive"
 REVERSE = "reverse"

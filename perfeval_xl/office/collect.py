@@ -24,14 +24,13 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .checks import CheckResult, check_read
-from .errors import OutputError, Text
-from .fileio import display_path
-from .findings import Finding, finding
-from .read import is_our_summary, read_workbook, read_workbook_bytes
-from .record import Field, Record
-from .roster import RosterRow, RosterWarning, load_roster, template_file_stems
-from .safety import (
+from ..errors import OutputError, Text
+from ..fileio import display_path
+from ..findings import Finding, finding
+from ..forms.spec import BUILTIN_FORMS, FormSet, Spec
+from ..intake.read import is_our_summary, read_workbook, read_workbook_bytes
+from ..intake.record import Field, Record
+from ..intake.safety import (
     MAX_FILE_BYTES,
     MAX_MEMBERS,
     MAX_TOTAL_BYTES,
@@ -39,9 +38,10 @@ from .safety import (
     inspect_file,
     unsafe_entry_name,
 )
-from .score import ProjectScore, score_record
-from .spec import BUILTIN_FORMS, FormSet, Spec
-from .workers import pool as worker_pool
+from ..review.checks import CheckResult, check_read
+from ..review.score import ProjectScore, score_record
+from ..workers import pool as worker_pool
+from .roster import RosterRow, RosterWarning, load_roster, template_file_stems
 
 #: Files that are, or claim to be, workbooks: each is checked (safety explains the wrong ones).
 WORKBOOK_SUFFIXES = {
@@ -344,7 +344,7 @@ def collect(
         OutputError: `inbox` is not a readable folder.
         RosterError / RosterErrors: the roster is unusable.
     """
-    from .spec import load_spec
+    from ..forms.spec import load_spec
 
     root = Path(inbox)
     if not root.is_dir():
@@ -745,7 +745,7 @@ def check_inputs(
     name = item.member if item.member is not None else item.path
     if Path(name).suffix.lower() not in DOCUMENT_SUFFIXES:
         return [check_item(item, key=key, password=password, forms=forms)]
-    from .annexread import read_document
+    from ..intake.annexread import read_document
 
     data, problem = _input_bytes(item)
     if problem is not None:

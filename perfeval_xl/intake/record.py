@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .errors import Text
-from .findings import Finding, finding
-from .normalize import SHARED_TEXT_MAX, Target, is_blank, shared_text
-from .spec import Spec
+from ..errors import Text
+from ..findings import Finding, finding
+from ..forms.normalize import SHARED_TEXT_MAX, Target, is_blank, shared_text
+from ..forms.spec import Spec
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .spec import Spec
+from ..forms.spec import Spec
 
 Row = tuple[str, list[str]]
 

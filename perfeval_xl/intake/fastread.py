@@ -55,10 +55,10 @@ from openpyxl.worksheet.print_settings import PrintArea, PrintTitles
 from openpyxl.worksheet.protection import SheetProtection
 from openpyxl.xml.constants import SHARED_STRINGS, XLSM, XLSX, XLTM, XLTX
 
-from .normalize import is_percent_format
+from ..forms.normalize import is_percent_format
+from ..forms.spec import BUILTIN_FORMS, FormSet
 from .read import DAMAGED, ReadResult, _read_inspected, _Reader, _x14_ranges, repeated_names
 from .safety import _CENTRAL, _EOCD, inflated, local_body
-from .spec import BUILTIN_FORMS, FormSet
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"

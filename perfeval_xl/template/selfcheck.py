@@ -37,9 +37,9 @@ from typing import Any
 
 from xlsxwriter.utility import xl_col_to_name
 
-from .layout import Area, Layout, contract_names, span
-from .normalize import clean_text
-from .spec import Spec
+from ..forms.layout import Area, Layout, contract_names, span
+from ..forms.normalize import clean_text
+from ..forms.spec import Spec
 
 #: Prefixes of the self-check's names (never a `pe_` contract name): over the whole indicator
 #: table (arrays, for the count), on the row of the cell using the name (for marks and helper

@@ -20,8 +20,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import OutputError, SpecError, SpecErrors, Text
-from .fileio import read_small_file
+from ..errors import OutputError, SpecError, SpecErrors, Text
+from ..fileio import read_small_file
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -26,11 +26,14 @@ import xlsxwriter
 from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name, xl_rowcol_to_cell
 from xlsxwriter.xmlwriter import XMLwriter
 
-from ._version import __version__
-from .collect import Collection, RosterStatus, Submission, no_gc_pauses
-from .fileio import write_output
-from .findings import ERROR, INFO, WARNING, Finding
-from .generate import (
+from .._version import __version__
+from ..fileio import write_output
+from ..findings import ERROR, INFO, WARNING, Finding
+from ..forms.normalize import is_no_reason
+from ..forms.spec import Spec, load_spec
+from ..intake.record import Record
+from ..review.score import ProjectScore
+from ..template.generate import (
     DOCUMENT_SUMMARY,
     PROP_DOCUMENT,
     PROP_GENERATOR,
@@ -39,12 +42,9 @@ from .generate import (
     looks_rich,
     write_text,
 )
-from .normalize import is_no_reason
-from .record import Record
+from .collect import Collection, RosterStatus, Submission, no_gc_pauses
 from .report import display_width
 from .roster import RosterRow
-from .score import ProjectScore
-from .spec import Spec, load_spec
 
 SHEET_DEPARTMENTS = "部门汇总"
 SHEET_PROJECTS = "项目明细"

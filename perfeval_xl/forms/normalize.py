@@ -24,7 +24,7 @@ from functools import lru_cache
 from numbers import Real
 from typing import Any
 
-from .errors import Text
+from ..errors import Text
 
 __all__ = [
     "DEFAULT_PLACEHOLDERS",

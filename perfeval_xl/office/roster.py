@@ -25,11 +25,11 @@ from typing import Any
 
 from xlsxwriter.utility import xl_col_to_name
 
-from .errors import RosterError, RosterErrors, Text
-from .fileio import safe_file_stem, unique_stem
-from .generate import YEAR_RANGE
-from .normalize import is_blank
-from .spec import Spec, issuable_fields, roster_key
+from ..errors import RosterError, RosterErrors, Text
+from ..fileio import safe_file_stem, unique_stem
+from ..forms.normalize import is_blank
+from ..forms.spec import Spec, issuable_fields, roster_key
+from ..template.generate import YEAR_RANGE
 
 #: Columns every roster row needs: they make the file name and identify the project.
 REQUIRED_COLUMNS = ("dept_code", "unit_name", "project_name")

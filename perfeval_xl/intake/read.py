@@ -24,21 +24,10 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter, range_boundaries
 
-from .errors import SpecError, Text
-from .findings import Finding, finding
-from .generate import (
-    LISTS_SHEET,
-    META_SHEET,
-    OUR_DOCUMENTS,
-    PROP_DOCUMENT,
-    PROP_FORM_ID,
-    PROP_SPEC_SHA256,
-    PROP_SPEC_VERSION,
-    PROP_WORKBOOK_ID,
-    SPEC_TEXT_KEY,
-)
-from .layout import contract_names, make_layout
-from .normalize import (
+from ..errors import SpecError, Text
+from ..findings import Finding, finding
+from ..forms.layout import contract_names, make_layout
+from ..forms.normalize import (
     Parsed,
     Target,
     clean_text,
@@ -49,9 +38,20 @@ from .normalize import (
     parse_target,
     parse_year,
 )
+from ..forms.spec import BUILTIN_FORMS, FormSet, Spec, parse_spec
+from ..template.generate import (
+    LISTS_SHEET,
+    META_SHEET,
+    OUR_DOCUMENTS,
+    PROP_DOCUMENT,
+    PROP_FORM_ID,
+    PROP_SPEC_SHA256,
+    PROP_SPEC_VERSION,
+    PROP_WORKBOOK_ID,
+    SPEC_TEXT_KEY,
+)
 from .record import Field, Indicator, Record
 from .safety import MAX_FILE_BYTES, inspect_bytes, inspect_file
-from .spec import BUILTIN_FORMS, FormSet, Spec, parse_spec
 
 #: Indicator columns whose values come from a list, with the rule for values outside it.
 _LIST_COLUMNS = ("level1", "level2", "status", "sign")

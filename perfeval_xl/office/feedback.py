@@ -36,12 +36,15 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from .checks import check_read
-from .collect import Collection, RosterStatus, Submission, from_canonical
-from .errors import OutputError, Text
-from .fileio import safe_file_stem, unique_stem, write_output
-from .findings import ERROR, INFO, RULES, SELF_CHECK_LIMITS, SELF_CHECKED, WARNING, Finding
-from .generate import (
+from ..errors import OutputError, Text
+from ..fileio import safe_file_stem, unique_stem, write_output
+from ..findings import ERROR, INFO, RULES, SELF_CHECK_LIMITS, SELF_CHECKED, WARNING, Finding
+from ..forms.layout import contract_names, make_layout
+from ..forms.spec import BUILTIN_FORMS, FormSet, Spec, issuable_fields, load_spec
+from ..intake.read import read_workbook_bytes
+from ..intake.record import Field, Record
+from ..review.checks import check_read
+from ..template.generate import (
     CREATED,
     DEFAULT_PASSWORD,
     DOCUMENT_REVIEW,
@@ -53,13 +56,10 @@ from .generate import (
     build_template,
     write_text,
 )
-from .layout import contract_names, make_layout
-from .read import read_workbook_bytes
-from .record import Field, Record
+from ..template.selfcheck import MARKED_WARNINGS
+from ..workers import pool as worker_pool
+from .collect import Collection, RosterStatus, Submission, from_canonical
 from .roster import template_file_stems
-from .selfcheck import MARKED_WARNINGS
-from .spec import BUILTIN_FORMS, FormSet, Spec, issuable_fields, load_spec
-from .workers import pool as worker_pool
 
 #: The first sheet of a returned workbook.
 REVIEW_SHEET = "审核意见"

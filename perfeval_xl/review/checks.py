@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import Text
-from .fileio import display_path
-from .findings import ERROR, WARNING, Finding
-from .normalize import is_blank, is_no_reason
-from .read import ReadResult
-from .record import Field, Indicator, Record, scored_level1
+from ..errors import Text
+from ..fileio import display_path
+from ..findings import ERROR, WARNING, Finding
+from ..forms.normalize import is_blank, is_no_reason
+from ..forms.spec import BUILTIN_FORMS, FormSet
+from ..intake.read import ReadResult
+from ..intake.record import Field, Indicator, Record, scored_level1
 from .score import ProjectScore, score_findings, score_record
-from .spec import BUILTIN_FORMS, FormSet
 
 #: Indicator columns every non-blank row must fill (the 偏差原因 depends on the status).
 REQUIRED_INDICATOR = ("level1", "level2", "name", "target", "actual", "status")
@@ -549,7 +549,7 @@ def check_workbook(
     Returns:
         A `CheckResult`. Bad files give findings (E001 …), never exceptions.
     """
-    from .read import read_workbook
+    from ..intake.read import read_workbook
 
     result = check_read(read_workbook(path, password=password, forms=forms), key=key)
     shown = display_path(str(path))
@@ -569,7 +569,7 @@ def check_read(result: ReadResult, *, key: bytes | None = None) -> CheckResult:
         score = score_record(rec)
         findings += score_findings(rec, score)
         if key is not None:
-            from .sign import verify
+            from ..sign import verify
 
             findings += verify(rec, key)
     findings.sort(key=_order)

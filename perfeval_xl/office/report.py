@@ -7,9 +7,9 @@ import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .checks import CheckResult
-from .findings import Finding
-from .score import ProjectScore
+from ..findings import Finding
+from ..review.checks import CheckResult
+from ..review.score import ProjectScore
 
 if TYPE_CHECKING:
     from .collect import Collection
@@ -208,7 +208,7 @@ def collection_json(coll: Collection, lang: str = "zh") -> str:
     listed but counted nowhere. Where the unit changed office-issued values, `issued_values`
     gives both and `score_on_issued_values` the score the summary counts. `other` holds the
     live errors and warnings of no department: with `departments` they make `totals`."""
-    from ._version import __version__
+    from .._version import __version__
     from .collect import JSON_GENERATOR
     from .summary import departments_json, other_counts
 

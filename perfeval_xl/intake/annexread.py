@@ -31,12 +31,12 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
-from .errors import Text
-from .findings import Finding, finding
+from ..errors import Text
+from ..findings import Finding, finding
+from ..forms.spec import BUILTIN_FORMS, FormSet, Spec, builtin_forms, load_spec
 from .read import ReadResult, canonical_label, read_cells
 from .record import Record
 from .safety import inspect_document
-from .spec import BUILTIN_FORMS, FormSet, Spec, builtin_forms, load_spec
 
 #: File name endings read as Word annexes (the others are refused with a message by name).
 DOCUMENT_SUFFIXES = {".docx", ".docm", ".doc"}

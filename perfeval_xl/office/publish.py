@@ -39,12 +39,12 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 from docx.table import Table, _Cell
 
+from ..errors import OutputError, PublishError, Text
+from ..fileio import write_output
+from ..forms.spec import Spec
+from ..intake.record import Record
+from ..review.score import ProjectScore
 from .collect import Collection, check_outputs
-from .errors import OutputError, PublishError, Text
-from .fileio import write_output
-from .record import Record
-from .score import ProjectScore
-from .spec import Spec
 
 #: The document's fixed dates (core properties) and its zip members' (the zip format's earliest):
 #: the same projects give the same bytes.

@@ -1,0 +1,87 @@
+"""The package reads in the order the data flows: forms → template → intake → review → office,
+with a few modules every stage uses (errors, fileio, findings, sign, workers) below them and the
+faces (cli, demo, the package itself) above. No module imports one later in the flow, lazily
+inside a function included; an import only for type hints (`if TYPE_CHECKING:`) is no import."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import perfeval_xl
+
+PACKAGE = Path(perfeval_xl.__file__).parent
+#: Stages in the order the data flows; a module's rank is its stage's.
+STAGES = ["forms", "template", "intake", "review", "office"]
+#: Used by every stage: below all of them.
+SHARED = {"errors", "fileio", "findings", "sign", "workers", "_version", "_xmlsetup"}
+#: The faces over the library: above all of it.
+FACES = {"cli", "clilang", "clitext", "demo", "__init__", "__main__"}
+#: Imports across the rule, each with why it stays: none may be added without saying why here.
+ALLOWED: dict[tuple[str, str], str] = {
+    # a signature covers what a form issues, and the form says what that is
+    ("sign", "forms.spec"): "issuable_fields, a fact of the form, read lazily",
+}
+
+
+def _rank(name: str) -> int:
+    stage = name.split(".")[0]
+    if stage in STAGES:
+        return STAGES.index(stage) + 1
+    if name in SHARED:
+        return 0
+    if name in FACES or stage in ("samples", "workbook_templates"):
+        return len(STAGES) + 1
+    raise AssertionError(f"module {name} is in no stage: add it to STAGES, SHARED or FACES")
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE).with_suffix("")
+        parts = rel.parts
+        if parts[0] in ("samples", "workbook_templates"):
+            continue
+        if parts[-1] == "__init__" and len(parts) > 1:
+            continue  # a stage's docstring
+        out[".".join(parts)] = path
+    return out
+
+
+def _imports(name: str, path: Path, modules: set[str]) -> set[str]:
+    """The package modules `name` imports (relative imports), TYPE_CHECKING blocks left out."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            typing_only |= {id(n) for b in node.body for n in ast.walk(b)}
+    package = name.split(".")[:-1]
+    found = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or not node.level or id(node) in typing_only:
+            continue
+        base = package[: len(package) - (node.level - 1)]
+        target = [*base, *(node.module.split(".") if node.module else [])]
+        if ".".join(target) in modules:  # from .x import name
+            found.add(".".join(target))
+        for alias in node.names:  # from . import x
+            if ".".join([*target, alias.name]) in modules:
+                found.add(".".join([*target, alias.name]))
+    return found
+
+
+def test_no_module_imports_one_later_in_the_flow():
+    modules = _modules()
+    wrong = []
+    for name, path in modules.items():
+        for used in _imports(name, path, set(modules)):
+            if _rank(used) > _rank(name) and (name, used) not in ALLOWED:
+                wrong.append(f"{name} imports {used}")
+            if _rank(name) == 0 and _rank(used) > 0 and (name, used) not in ALLOWED:
+                wrong.append(f"{name} (used by every stage) imports {used}")
+    assert not sorted(set(wrong))
+
+
+def test_every_module_is_in_a_stage():
+    for name in _modules():
+        _rank(name)
