@@ -691,6 +691,7 @@ def test_parts_the_gate_inflated_are_checked_again(tmp_path, monkeypatch):
     them again, and checks their size and CRC as its own: wrong bytes there send the file to
     the thorough path, which reads it as usual."""
     from perfeval_xl.intake import fastread, safety
+    from perfeval_xl.intake import read as read_mod
     from perfeval_xl.intake.read import _read_inspected
 
     path = filled(tmp_path, "national-2020")
@@ -703,7 +704,7 @@ def test_parts_the_gate_inflated_are_checked_again(tmp_path, monkeypatch):
     monkeypatch.setattr(
         fastread, "inflated", lambda *key: taken.append(key) or safety.inflated(*key)
     )
-    assert outcome(fastread.read_inspected_fast("unit.xlsx", data)) == outcome(
+    assert outcome(read_mod.read_inspected_fast("unit.xlsx", data)) == outcome(
         _read_inspected("unit.xlsx", data)
     )
     assert any(key in kept for key in taken)
@@ -711,9 +712,9 @@ def test_parts_the_gate_inflated_are_checked_again(tmp_path, monkeypatch):
         safety._LAST[key] = value[::-1]  # the same length, another CRC
     calls = []
     monkeypatch.setattr(
-        fastread, "_read_inspected", lambda *a: calls.append(a) or _read_inspected(*a)
+        read_mod, "_read_inspected", lambda *a: calls.append(a) or _read_inspected(*a)
     )
-    assert outcome(fastread.read_inspected_fast("unit.xlsx", data)) == outcome(
+    assert outcome(read_mod.read_inspected_fast("unit.xlsx", data)) == outcome(
         _read_inspected("unit.xlsx", data)
     )
     assert calls  # refused by the fast path, read by the thorough one

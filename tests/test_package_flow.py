@@ -14,7 +14,7 @@ PACKAGE = Path(perfeval_xl.__file__).parent
 #: Stages in the order the data flows; a module's rank is its stage's.
 STAGES = ["forms", "template", "intake", "review", "office"]
 #: Used by every stage: below all of them.
-SHARED = {"errors", "fileio", "findings", "sign", "workers", "_version", "_xmlsetup"}
+SHARED = {"errors", "fileio", "findings", "sign", "textwidth", "workers", "_version", "_xmlsetup"}
 #: The faces over the library: above all of it.
 FACES = {"cli", "clilang", "clitext", "demo", "__init__", "__main__"}
 #: Imports across the rule, each with why it stays: none may be added without saying why here.
@@ -85,3 +85,26 @@ def test_no_module_imports_one_later_in_the_flow():
 def test_every_module_is_in_a_stage():
     for name in _modules():
         _rank(name)
+
+
+def test_no_import_cycles():
+    """No two modules import each other, directly or round about (within a stage too): the
+    reader's core (`intake.reader`) is below both workbook back-ends, the text measure
+    (`textwidth`) below the report and the summary."""
+    modules = _modules()
+    graph = {name: _imports(name, path, set(modules)) for name, path in modules.items()}
+    cycles = []
+
+    def visit(name: str, path: list[str]) -> None:
+        for used in sorted(graph[name]):
+            if used in path:
+                cycles.append(" → ".join([*path[path.index(used) :], used]))
+            elif used not in done:
+                visit(used, [*path, used])
+        done.add(name)
+
+    done: set[str] = set()
+    for name in sorted(graph):
+        if name not in done:
+            visit(name, [name])
+    assert not cycles

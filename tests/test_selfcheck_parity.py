@@ -581,7 +581,7 @@ def test_formulas_fit_excel(form):
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("level", ["level1", "level2"])
 def test_labels_are_taken_as_the_reader_takes_them(form, level):
-    from perfeval_xl.intake.read import canonical_label
+    from perfeval_xl.intake.reader import canonical_label
 
     spec = load_spec(form)
     accepted = accepted_labels(spec, level)

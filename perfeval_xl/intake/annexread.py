@@ -10,7 +10,7 @@ belongs to every row it covers); labels are compared without spaces, line breaks
 forms or a trailing colon, so `社会效益  指标` and `完成\\n指标` are the labels they look like.
 
 Each table is read as the closest form (the one whose `[publish] identify` labels it shows
-most) by the workbook reader's own value rules (`read.read_cells`: aliases, statuses, amounts,
+most) by the workbook reader's own value rules (`reader.read_cells`: aliases, statuses, amounts,
 percentages), so a number read from Word is read exactly as the same text typed into a
 workbook. Findings name the table and the place as a person sees it: `表2 第9行「实际完成指标值」`.
 
@@ -34,7 +34,7 @@ from openpyxl.utils import get_column_letter
 from ..errors import Text
 from ..findings import Finding, finding
 from ..forms.spec import BUILTIN_FORMS, FormSet, Spec, builtin_forms, load_spec
-from .read import ReadResult, canonical_label, read_cells
+from .reader import ReadResult, canonical_label, read_cells
 from .record import Record
 from .safety import inspect_document
 
@@ -745,7 +745,7 @@ class _TableReader:
 
 
 class _Book:
-    """The virtual sheet `read.read_cells` reads: every value a text, as Word holds it."""
+    """The virtual sheet `reader.read_cells` reads: every value a text, as Word holds it."""
 
     def __init__(self, values: dict[tuple[int, int], Any]) -> None:
         self.values = values

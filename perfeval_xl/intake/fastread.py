@@ -1,6 +1,6 @@
 """The fast reader: the same `ReadResult` as `read`, without openpyxl's full load.
 
-`read._Reader` does the reading; here only the workbook it looks at is different: instead of
+`reader._Reader` does the reading; here only the workbook it looks at is different: instead of
 openpyxl building every sheet, style and cell object (35–70 ms a file), the few XML parts the
 reader needs are parsed directly (a few ms). Cell values are read as openpyxl's cell parser
 reads them (`WorkSheetParser.parse_cell`: numbers, dates by number format, shared strings,
@@ -56,8 +56,7 @@ from openpyxl.worksheet.protection import SheetProtection
 from openpyxl.xml.constants import SHARED_STRINGS, XLSM, XLSX, XLTM, XLTX
 
 from ..forms.normalize import is_percent_format
-from ..forms.spec import BUILTIN_FORMS, FormSet
-from .read import DAMAGED, ReadResult, _read_inspected, _Reader, _x14_ranges, repeated_names
+from .reader import DAMAGED, _x14_ranges, repeated_names
 from .safety import _CENTRAL, _EOCD, inflated, local_body
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -104,18 +103,6 @@ class Unsupported(Exception):
     """The file is not one the fast path reads; the thorough path will."""
 
 
-def read_inspected_fast(name: str, data: bytes, forms: FormSet = BUILTIN_FORMS) -> ReadResult:
-    """`read._read_inspected`, fast when the file allows it; never raises more than it does."""
-    try:
-        book = FastBook(data)
-    except Exception:  # noqa: BLE001 - anything unexpected: the thorough path decides
-        return _read_inspected(name, data, forms)
-    try:
-        return _Reader(name, data, book, forms).read()
-    except Exception:  # noqa: BLE001 - a surprise while reading: the thorough path decides
-        return _read_inspected(name, data, forms)
-
-
 class _Sheet:
     """What the reader needs of one worksheet, as parsed from the part's bytes alone.
 
@@ -126,7 +113,7 @@ class _Sheet:
 
     A damaged cell (a value its type cannot hold, such as `<v>0x5F</v>` in a number cell, or a
     style attribute that is no index) is kept as an empty cell, and listed in `damaged` with
-    what is wrong (`read.DAMAGED`): openpyxl refuses the whole file for one such cell."""
+    what is wrong (`reader.DAMAGED`): openpyxl refuses the whole file for one such cell."""
 
     def __init__(self) -> None:
         self.cells: dict[tuple[int, int], tuple[Any, str, int]] = {}
@@ -198,7 +185,7 @@ class FastBook:
     the file the thorough way. Where openpyxl refuses a whole file for one damaged cell (a
     number that is none, a style or shared-string index out of range, or a negative one, which
     openpyxl reads as the last style or string), the book reads the rest and answers that cell
-    as `read.DAMAGED` (`damaged`); the thorough path hands such files to this book (`read.
+    as `reader.DAMAGED` (`damaged`); the thorough path hands such files to this book (`read.
     _read_inspected`), so both paths answer E019 alike."""
 
     def __init__(self, data: bytes) -> None:
@@ -349,7 +336,7 @@ class FastBook:
         return self._order
 
     def repeated_names(self) -> dict[str, list[str]]:
-        """`read.repeated_names` of the workbook's defined names (the parse's, memoised)."""
+        """`reader.repeated_names` of the workbook's defined names (the parse's, memoised)."""
         if not self._repeats:
             return {}
         return repeated_names(self._repeats, len(self.sheetnames))
@@ -419,7 +406,7 @@ class FastBook:
                     break
                 found, failed = _MEMO.get("x14", part, _x14_of)
                 ranges += found
-                if failed:  # as read._validated_ranges: the ranges before the failure count
+                if failed:  # as reader._validated_ranges: the ranges before the failure count
                     break
         return ranges
 
@@ -548,7 +535,7 @@ def _workbook_part(
     list[tuple[str | None, str | None, str]],
 ]:
     """(date1904, the sheets as (name, relationship id), the defined names, the definitions of
-    the names defined more than once, in any scopes: for `read.repeated_names`)."""
+    the names defined more than once, in any scopes: for `reader.repeated_names`)."""
     root = _parse_xml(data)
     pr = root.find(f"{_MAIN}workbookPr")
     date1904 = pr is not None and _bool(pr.get("date1904"))
@@ -708,7 +695,7 @@ def _around(root: ET.Element) -> _Sheet:
     if last is not None:
         DataValidationList.from_tree(last)  # raises where openpyxl's load does (sqref="H:H")
         for dv in last.findall(f"{_MAIN}dataValidation"):
-            if dv.get("type") == "list":  # as read._validated_ranges: dropdowns only
+            if dv.get("type") == "list":  # as reader._validated_ranges: dropdowns only
                 sheet.validations += (dv.get("sqref") or "").split()
     last = _last(root, "mergeCells")
     if last is not None:

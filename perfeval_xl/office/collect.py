@@ -28,7 +28,8 @@ from ..errors import OutputError, Text
 from ..fileio import display_path
 from ..findings import Finding, finding
 from ..forms.spec import BUILTIN_FORMS, FormSet, Spec
-from ..intake.read import is_our_summary, read_workbook, read_workbook_bytes
+from ..intake.read import read_workbook, read_workbook_bytes
+from ..intake.reader import is_our_summary
 from ..intake.record import Field, Record
 from ..intake.safety import (
     MAX_FILE_BYTES,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..findings import Finding
 from ..review.checks import CheckResult
 from ..review.score import ProjectScore
+from ..textwidth import display_width
 
 if TYPE_CHECKING:
     from .collect import Collection
@@ -65,29 +65,6 @@ def signature_note(results: Sequence[CheckResult], lang: str = "zh") -> str | No
     if lang == "en":
         return f"note: {unchecked} signed workbook(s) not verified: no --key given"
     return f"注意：{unchecked} 个工作簿带签名，未提供 --key，未核验签名"
-
-
-def display_width(text: str) -> int:
-    """Columns `text` takes in a terminal or a spreadsheet column: a CJK (wide) character 2."""
-    if text.isascii():
-        return len(text)
-    return len(text.translate(_DOUBLED))
-
-
-class _Doubled(dict):
-    """Code point -> itself, or itself twice when it is wide (East Asian W or F): for
-    `str.translate`, which measures a text in C, where a Python loop over its characters was
-    most of the time spent fitting a big summary's columns. Filled as characters are met."""
-
-    def __missing__(self, code: int) -> int | str:
-        ch = chr(code)
-        got: int | str = ch + ch if unicodedata.east_asian_width(ch) in "WF" else code
-        if len(self) < 65_536:  # a text of every character there is stays bounded
-            self[code] = got
-        return got
-
-
-_DOUBLED = _Doubled()
 
 
 def _pad(text: str, width: int) -> str:

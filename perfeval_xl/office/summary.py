@@ -42,8 +42,8 @@ from ..template.generate import (
     looks_rich,
     write_text,
 )
+from ..textwidth import display_width
 from .collect import Collection, RosterStatus, Submission, no_gc_pauses
-from .report import display_width
 from .roster import RosterRow
 
 SHEET_DEPARTMENTS = "部门汇总"

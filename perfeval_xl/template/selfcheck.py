@@ -316,7 +316,7 @@ def nfkc_bare(text: str, stops: str) -> str:
 # -- what `read` accepts as a label --------------------------------------------------------------
 def accepted_labels(spec: Spec, level: str) -> dict[str, str]:
     """Every text `read` takes for a 一级 (level "level1") or 二级 label once spaces and a score
-    suffix are gone, with the label it stands for (read.canonical_label, which the tests
+    suffix are gone, with the label it stands for (reader.canonical_label, which the tests
     compare this with)."""
     if level == "level1":
         labels = [x.label for x in spec.level1]
@@ -494,7 +494,7 @@ class _Builder:
 
     def label(self, r: _Rows, level: str, tx: str) -> str:
         """The index of the label among the level's labels (0: unknown), after spaces and a
-        score suffix such as （50分） are dropped (read.canonical_label)."""
+        score suffix such as （50分） are dropped (reader.canonical_label)."""
         bare = r.let(f"{level}_s", f'SUBSTITUTE({tx}," ","")')
         norm = r.let(f"{level}_b", f'SUBSTITUTE(SUBSTITUTE({bare},"（","("),"）",")")')
         opens = f'MAX(1,LEN({norm})-LEN(SUBSTITUTE({norm},"(","")))'
