@@ -108,3 +108,46 @@ def test_no_import_cycles():
         if name not in done:
             visit(name, [name])
     assert not cycles
+
+
+def test_openpyxl_private_parts_are_used_in_one_module_only():
+    """Only `intake.oxlprivate` imports a private openpyxl module (a name with `._` or a name
+    starting with `_`): an openpyxl upgrade that changes them breaks one place, named below."""
+    users = []
+    for name, path in _modules().items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("openpyxl"):
+                private = "._" in node.module or any(a.name.startswith("_") for a in node.names)
+                if private:
+                    users.append(name)
+    assert set(users) == {"intake.oxlprivate"}
+
+
+def test_the_private_openpyxl_parts_still_do_what_we_use_them_for():
+    """Each name of `PRIVATE_USES` exists, and both helpers give what openpyxl's own load
+    gives: a formula cell's formula, and the workbook part of a real template."""
+    import importlib
+    import io
+    import zipfile
+    from xml.etree.ElementTree import fromstring
+
+    from openpyxl.packaging.manifest import Manifest
+
+    from perfeval_xl import build_template, load_spec
+    from perfeval_xl.intake import oxlprivate
+
+    for module, names in oxlprivate.PRIVATE_USES.items():
+        found = importlib.import_module(module)
+        for name in names:
+            got = found
+            for part in name.split("."):
+                got = getattr(got, part, None)
+            assert got is not None, f"{module}.{name} is gone: see perfeval_xl/intake/oxlprivate.py"
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    cell = fromstring(f'<c xmlns="{main}" r="B2"><f>SUM(A1:A3)</f><v>6</v></c>')
+    assert oxlprivate.formula_parser().parse_formula(cell) == "=SUM(A1:A3)"
+    data = build_template(load_spec("national-2020"))
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        manifest = Manifest.from_tree(fromstring(z.read("[Content_Types].xml")))
+    assert oxlprivate.workbook_part(manifest) == "xl/workbook.xml"

@@ -49,13 +49,13 @@ from openpyxl.utils.datetime import (
     from_ISO8601,
 )
 from openpyxl.workbook.defined_name import RESERVED_REGEX, DefinedName
-from openpyxl.worksheet._reader import WorkSheetParser
 from openpyxl.worksheet.datavalidation import DataValidationList
 from openpyxl.worksheet.print_settings import PrintArea, PrintTitles
 from openpyxl.worksheet.protection import SheetProtection
 from openpyxl.xml.constants import SHARED_STRINGS, XLSM, XLSX, XLTM, XLTX
 
 from ..forms.normalize import is_percent_format
+from .oxlprivate import formula_parser
 from .reader import DAMAGED, _x14_ranges, repeated_names
 from .safety import _CENTRAL, _EOCD, inflated, local_body
 
@@ -866,7 +866,7 @@ def _cells(
     in `damaged`, if given; else this raises too. A number cell holding INF, -INF or NaN (an
     xsd:double, though Excel never writes one) is read as that float there, as openpyxl reads
     1e309: the reader answers E203 for it."""
-    formulas: WorkSheetParser | None = None
+    formulas: Any = None
     out: dict[tuple[int, int], tuple[Any, str, int]] = {}
     row_counter = 0
     for row in root.iter(_ROW):
@@ -918,7 +918,7 @@ def _cells(
                 pass
             elif not data_only and el.find(_F) is not None:
                 if formulas is None:
-                    formulas = WorkSheetParser(None, [])
+                    formulas = formula_parser()
                 t, value = "f", formulas.parse_formula(el)
             elif value is not None:
                 try:

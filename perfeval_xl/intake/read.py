@@ -22,6 +22,7 @@ from ..forms.normalize import (
 )
 from ..forms.spec import BUILTIN_FORMS, FormSet
 from .fastread import FastBook
+from .oxlprivate import workbook_part
 from .reader import (
     _MAIN_NS,
     ReadResult,
@@ -281,13 +282,12 @@ class _OpenpyxlBook:
         """`repeated_names` of the workbook's defined names, as the file has them: openpyxl
         keeps one of each (the last), so the workbook part is read again, with its parser."""
         from openpyxl.packaging.manifest import Manifest
-        from openpyxl.reader.excel import _find_workbook_part
         from openpyxl.xml.functions import fromstring
 
         try:
             with zipfile.ZipFile(io.BytesIO(self.data)) as z:
                 manifest = Manifest.from_tree(fromstring(z.read("[Content_Types].xml")))
-                root = fromstring(z.read(_find_workbook_part(manifest).PartName[1:]))
+                root = fromstring(z.read(workbook_part(manifest)))
         except Exception:  # noqa: BLE001 - openpyxl read it once; no second opinion then
             return {}
         defined = [
