@@ -585,3 +585,24 @@ def test_numbers_as_written(value, exp):
     from perfeval_xl.office.publish import _number
 
     assert _number(value) == exp
+
+
+def test_total_is_the_units_own_when_its_scores_differ_within_the_tolerance(tmp_path):
+    """The unit scored 媒体报道 19.95 where the rules give 20: no error (within 0.1), and the
+    annex's 总分 is the sum of the 得分 column it prints (99.45), not ours (99.5) beside it."""
+    from helpers import INDICATORS
+
+    rows = [dict(r) for r in INDICATORS]
+    rows[0].update(score=19.95, reason="两篇报道延期发布")  # a deduction says why (E508)
+    staged(tmp_path / "inbox" / "a.xlsx", "national-2020", indicators=rows)
+    coll = collect(tmp_path / "inbox")
+    (sub,) = coll.projects
+    assert sub.result.errors == 0, [f.code for f in sub.result.findings]
+    assert sub.counted_score.total == 99.5
+    result = write_annex(coll, tmp_path / "附件.docx")
+    table = grid(docx.Document(str(result.path)).tables[0])
+    header = next(r for r in table if any(c["text"] == "三级指标" for c in r))
+    col = next(c["col"] for c in header if c["text"] == "得分")
+    total = {c["col"]: c["text"] for c in table[-1]}
+    assert table[-1][0]["text"] == "总分"
+    assert total[col] == "99.45"

@@ -392,14 +392,20 @@ def _indicators(grid: _Grid, rec: Record, spread: Any) -> None:
 
 
 def _total_row(grid: _Grid, spec: Spec, score: ProjectScore, spread: Any) -> None:
-    """总分: the form's total weight under 分值, the total score under 得分, the grade after."""
+    """总分: the form's total weight under 分值, the total score under 得分, the grade after.
+
+    The total is the unit's own (自评总分: its 得分 column and 执行率得分 added up, as the
+    column printed above it), where it reported scores; else ours. A project whose total
+    differs from ours beyond the tolerance has an error and is not published without
+    `--include-errors`."""
     columns = spec.indicator_columns
+    total = score.reported_total if score.reported_total is not None else score.total
     keys = [c.key for c in columns]
     label = spec.indicators_total_label
     cells = spread([("", True)] * len(columns))
     marks = [keys.index(k) for k in ("weight", "score") if k in keys]
     if not marks:
-        grid.add(_Box(0, 1, label), _Box(1, cells[-1].c1, _number(score.total)))
+        grid.add(_Box(0, 1, label), _Box(1, cells[-1].c1, _number(total)))
         return
     start, end = min(marks), max(marks)
     row = [_Box(0, cells[start].c0, label)]
@@ -408,7 +414,7 @@ def _total_row(grid: _Grid, spec: Spec, score: ProjectScore, spread: Any) -> Non
         text = (
             _number(spec.score_total)
             if key == "weight"
-            else _number(score.total)
+            else _number(total)
             if key == "score"
             else ""
         )
