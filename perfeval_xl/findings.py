@@ -377,6 +377,22 @@ _rule(
     ),
 )
 _rule(
+    "E025",
+    (
+        "Word 附件中某项目的表格找不到指标表表头，该项目未读取",
+        "a project's table in a Word annex has no indicator header: the project was not read",
+    ),
+    (
+        "指标表按表头（一级指标、二级指标、三级指标……）读取；没有表头，指标、完成情况和得分都无从读取",
+        "the indicator table is read by its header row (一级指标, 二级指标, 三级指标 …); without "
+        "it no indicator, actual or score can be read",
+    ),
+    (
+        "按自评表的栏目补上指标表表头后重新提交，或用下发的 Excel 模板填写",
+        "add the form's indicator header row and send it again, or fill the issued Excel template",
+    ),
+)
+_rule(
     "I024",
     (
         "Word 表格按标签识别为某表式后读取",
@@ -996,6 +1012,7 @@ CHECK_ONLY: dict[str, Text] = {
     "E011": _FILE,
     "E014": _FILE,
     "E023": _FILE,
+    "E025": _FILE,
     "E017": Text(
         "表内公式按名称引用单元格，看不出一个名称被定义了两次",
         "the sheet's formulas use the names and cannot see that one is defined twice",

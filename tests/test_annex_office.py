@@ -218,3 +218,47 @@ def test_hand_made_variants_read_the_same_project(tmp_path, kind):
     assert p["year"] == 2022
     yuan = [f for f in entry["findings"] if f["code"] == "W201" and "元" in f["message"]]
     assert bool(yuan) == flags["yuan"], entry["findings"]
+
+
+def test_a_project_table_without_an_indicator_header_is_named_not_lost(tmp_path):
+    """Table 2's indicator header row deleted: tables 1 and 3 are read, and table 2 gives one
+    E025 naming its project, so collect lists it as not read instead of dropping it."""
+    doc = docx.Document(io.BytesIO(seed_annex().data))
+    table = doc.tables[1]
+    header = next(r for r in table.rows if any(c.text == "三级\n指标" for c in r.cells))
+    table._tbl.remove(header._tr)
+    buf = io.BytesIO()
+    doc.save(buf)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "附件2.docx").write_bytes(buf.getvalue())
+    got = run_cli("--lang", "en", "check", str(inbox), "--format", "json", cwd=tmp_path)
+    assert "Traceback" not in got.stderr
+    files = json.loads(got.stdout)["files"]
+    read = [f["project"]["project_name"] for f in files if f["project"]]
+    assert read == ["2022年媒体合作项目", "仁和区重大对外宣传活动及重要外宣产品专项"]
+    (lost,) = [f for f in files if not f["project"]]
+    assert [(x["code"], x["sheet"]) for x in lost["findings"]] == [("E025", "表2")]
+    assert "创建全国文明城市" in lost["findings"][0]["message"]
+    out = tmp_path / "汇总.xlsx"
+    got = run_cli("collect", str(inbox), "-o", str(out), cwd=tmp_path)
+    assert "Traceback" not in got.stderr
+    assert "1 个文件无法读取" in got.stdout + got.stderr
+
+
+def test_a_table_the_reader_fails_on_is_one_finding_not_a_traceback(monkeypatch):
+    """Whatever goes wrong inside one table's reading is that table's E001; the other tables
+    of the document are read as usual."""
+    from perfeval_xl.intake import annexread
+
+    real = annexread._TableReader.read
+
+    def failing(self):
+        if self.table.number == 2:
+            raise ValueError("a reader bug")
+        return real(self)
+
+    monkeypatch.setattr(annexread._TableReader, "read", failing)
+    got = annexread.read_document("附件2.docx", seed_annex().data)
+    assert [r.record is not None for r in got] == [True, False, True]
+    assert [(f.code, f.sheet) for f in got[1].findings] == [("E001", "表2")]

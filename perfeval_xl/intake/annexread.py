@@ -341,7 +341,19 @@ def read_document(name: str, data: bytes, forms: FormSet = BUILTIN_FORMS) -> lis
     try:
         tables = _joined(_tables(body)) if body is not None else []
         for table in tables:
-            got = _TableReader(name, table, candidates).read()
+            try:
+                got = _TableReader(name, table, candidates).read()
+            except RecursionError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one table never stops the file or the batch
+                why = Text(
+                    f"表格无法读取（{type(exc).__name__}）；请用下发的 Excel 模板填写该项目",
+                    f"the table cannot be read ({type(exc).__name__}); fill the issued Excel "
+                    "template for this project",
+                )
+                got = ReadResult(
+                    name, None, [finding("E001", name, why, sheet=f"表{table.number}")]
+                )
             if got is not None:
                 results.append(got)
     except RecursionError:  # content controls nested thousands deep: no real document
@@ -396,12 +408,10 @@ class _TableReader:
         if not is_form_table(table):
             return None
         spec = self._form()
-        if spec is None:
-            return None
+        header_row = self._indicator_header(spec) if spec is not None else None
+        if spec is None or header_row is None:
+            return self._unread()
         self.spec = spec
-        header_row = self._indicator_header(spec)
-        if header_row is None:
-            return None
         record = Record(self.name, spec, None, None)
         self._header(spec)
         self._funds(spec, header_row[0])
@@ -428,6 +438,25 @@ class _TableReader:
             ),
         )
         return ReadResult(self.name, record, self.findings)
+
+    def _unread(self) -> ReadResult | None:
+        """A project's form whose indicator table cannot be found (no header row with 一级 /
+        二级 / 三级): one E025 naming the table and the project, so the project is listed as
+        not read instead of missing without a word. A table that only lists projects (项目名称
+        over a column, no fund or goal labels) is no form and is passed over."""
+        name = _project_of(self.table)
+        keys = {c.key for c in self.table.all_cells()}
+        if name is None or not keys & set(
+            _keys(*_FUND_COLUMNS.values(), _GOAL_EXPECTED, _GOAL_ACTUAL)
+        ):
+            return None
+        why = Text(
+            f"项目「{name}」的表格中找不到指标表表头（一级指标、二级指标、三级指标），该项目未读取；"
+            "请按自评表的栏目填写指标表后重新提交",
+            f"the table of project '{name}' has no indicator header row (一级指标, 二级指标, "
+            "三级指标): the project was not read; fill the form's indicator table and send it again",
+        )
+        return ReadResult(self.name, None, [finding("E025", self.name, why, sheet=self.sheet)])
 
     # -- which form ----------------------------------------------------------------------------
     def _form(self) -> Spec | None:
@@ -797,6 +826,19 @@ def is_form_table(table: _Table) -> bool:
         c.key == "项目名称" or (_inline(c.text) or ("",))[0] == "项目名称"
         for c in table.all_cells()
     )
+
+
+def _project_of(table: _Table) -> str | None:
+    """The project name a form table shows: right of 项目名称, or in `项目名称：…`."""
+    for cell in table.all_cells():
+        inline = _inline(cell.text)
+        if inline is not None and inline[0] == "项目名称":
+            return inline[1]
+        if cell.key == "项目名称":
+            right = table.right_of(cell)
+            if right is not None and right.text and right.key not in _all_labels():
+                return right.text
+    return None
 
 
 def _has_indicator_header(table: _Table) -> bool:

@@ -1,5 +1,6 @@
-"""Collect an inbox: find every workbook (also inside .zip attachments), check each in
-parallel with the code of `check`, keep one file per project, and compare with the roster.
+"""Collect an inbox: find every workbook and Word annex (also inside .zip attachments), check
+each in parallel with the code of `check` (an annex gives one result per form table), keep one
+file per project, and compare with the roster.
 
 The inbox is the clerk's own folder: nothing in it is modified, moved or locked, the summary
 written there is never read back as input, and one bad file never stops the batch. What comes out
