@@ -473,31 +473,46 @@ def _inspect_workbook(
                 f"this is a macro-enabled workbook renamed to .xlsx (it contains {entry})",
             )
             return _e004(name, what)
-    types = entries[_CONTENT_TYPES]
-    if types.file_size >= SMALL_PART_BYTES or types.compress_size >= SMALL_PART_BYTES:
-        what = (
-            f"{_CONTENT_TYPES} 声明为 {_bytes_zh(types.file_size)}，真实工作簿中它只有几 KB",
-            f"{_CONTENT_TYPES} declares {_bytes_en(types.file_size)}; in a real workbook "
-            "it is a few KB",
-        )
-        return _e005(name, what)
-    raw = read(types)
-    if raw is None:
-        what = (
-            f"文件已损坏（{_CONTENT_TYPES} 无法读取）",
-            f"the file is damaged ({_CONTENT_TYPES} cannot be read)",
-        )
-        return _e001(name, what, _DO_RESAVE)
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raw = raw.decode("utf-16", errors="replace").encode("utf-8")
-    lower_raw = raw.lower()
-    if any(marker in lower_raw for marker in _MACRO_MARKERS):
+    raw, problem = _content_types(name, read, entries, ("工作簿", "workbook"), _DO_RESAVE)
+    if problem is not None:
+        return problem
+    if any(marker in raw for marker in _MACRO_MARKERS):
         what = (
             "这是启用宏的工作簿，只是扩展名为 .xlsx（内容类型声明了宏）",
             "this is a macro-enabled workbook renamed to .xlsx (its content types declare macros)",
         )
         return _e004(name, what)
     return None
+
+
+def _content_types(
+    name: str,
+    read: Callable[[Any], bytes | None],
+    entries: dict[str, Any],
+    kind: tuple[str, str],
+    do: tuple[str, str],
+) -> tuple[bytes, Finding | None]:
+    """`[Content_Types].xml` of a package (workbook or Word document, `kind`), checked to be
+    tiny and then read, lowercased (UTF-16 decoded), for the macro markers; or the finding that
+    says why it cannot be."""
+    types = entries[_CONTENT_TYPES]
+    if types.file_size >= SMALL_PART_BYTES or types.compress_size >= SMALL_PART_BYTES:
+        what = (
+            f"{_CONTENT_TYPES} 声明为 {_bytes_zh(types.file_size)}，真实{kind[0]}中它只有几 KB",
+            f"{_CONTENT_TYPES} declares {_bytes_en(types.file_size)}; in a real {kind[1]} "
+            "it is a few KB",
+        )
+        return b"", _e005(name, what)
+    raw = read(types)
+    if raw is None:
+        what = (
+            f"文件已损坏（{_CONTENT_TYPES} 无法读取）",
+            f"the file is damaged ({_CONTENT_TYPES} cannot be read)",
+        )
+        return b"", _e001(name, what, do)
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raw = raw.decode("utf-16", errors="replace").encode("utf-8")
+    return raw.lower(), None
 
 
 def _inspect_document(
@@ -519,24 +534,10 @@ def _inspect_document(
                 f"this is a macro-enabled Word document renamed to .docx (it contains {entry})",
             )
             return finding("E004", name, _message(what, _DO_DOCX))
-    types = entries[_CONTENT_TYPES]
-    if types.file_size >= SMALL_PART_BYTES or types.compress_size >= SMALL_PART_BYTES:
-        what = (
-            f"{_CONTENT_TYPES} 声明为 {_bytes_zh(types.file_size)}，真实文档中它只有几 KB",
-            f"{_CONTENT_TYPES} declares {_bytes_en(types.file_size)}; in a real document "
-            "it is a few KB",
-        )
-        return _e005(name, what)
-    raw = read(types)
-    if raw is None:
-        what = (
-            f"文件已损坏（{_CONTENT_TYPES} 无法读取）",
-            f"the file is damaged ({_CONTENT_TYPES} cannot be read)",
-        )
-        return _e001(name, what, _DO_DOCX)
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raw = raw.decode("utf-16", errors="replace").encode("utf-8")
-    if any(marker in raw.lower() for marker in _MACRO_MARKERS):
+    raw, problem = _content_types(name, read, entries, ("文档", "document"), _DO_DOCX)
+    if problem is not None:
+        return problem
+    if any(marker in raw for marker in _MACRO_MARKERS):
         what = (
             "这是启用宏的 Word 文档，只是扩展名为 .docx（内容类型声明了宏）",
             "this is a macro-enabled Word document renamed to .docx (its content types declare macros)",

@@ -36,7 +36,6 @@ from ..intake.safety import (
     MAX_FILE_BYTES,
     MAX_MEMBERS,
     MAX_TOTAL_BYTES,
-    inspect_document,
     inspect_file,
     unsafe_entry_name,
 )
@@ -759,25 +758,39 @@ def check_inputs(
 
 
 def _input_bytes(item: Item) -> tuple[bytes, Finding | None]:
-    """The bytes of a Word annex, past the safety gate: a file (`inspect_file`: no folder,
-    device or oversized file is read) or a .zip member."""
+    """The bytes of a Word annex: a file (`inspect_file` without a look at the content: no
+    folder, device or oversized file is read) or a .zip member. The content passes the gate
+    in `read_document`, once."""
     if item.member is None:
-        data, problem = inspect_file(item.path, inspect_document)
+        data, problem = inspect_file(item.path, _content_later)
         return (data or b""), problem
+    return _member_bytes(item)
+
+
+def _content_later(name: str, data: bytes) -> None:
+    """No content inspection here: `annexread.read_document` inspects what it reads."""
+    return None
+
+
+#: What opening and reading a .zip member can raise: the member is then unreadable (E001).
+_MEMBER_ERRORS = (
+    OSError,
+    zipfile.BadZipFile,
+    ValueError,
+    KeyError,
+    EOFError,
+    RuntimeError,
+    zlib.error,
+)
+
+
+def _member_bytes(item: Item) -> tuple[bytes, Finding | None]:
+    """A .zip member's bytes (one past the size limit at most), or E001 saying why not."""
     try:
         with zipfile.ZipFile(item.path) as archive, archive.open(item.member) as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
-    except (
-        OSError,
-        zipfile.BadZipFile,
-        ValueError,
-        KeyError,
-        EOFError,
-        RuntimeError,
-        zlib.error,
-    ) as exc:
+            return fh.read(MAX_FILE_BYTES + 1), None
+    except _MEMBER_ERRORS as exc:
         return b"", finding("E001", item.source, _archive_problem(exc, member=True))
-    return data, inspect_document(item.source, data)
 
 
 def check_item(
@@ -793,20 +806,9 @@ def check_item(
             read_workbook(item.path, password=password, fast=True, forms=forms), key=key
         )
     else:
-        try:
-            with zipfile.ZipFile(item.path) as archive, archive.open(item.member) as fh:
-                data = fh.read(MAX_FILE_BYTES + 1)
-        except (
-            OSError,
-            zipfile.BadZipFile,
-            ValueError,
-            KeyError,
-            EOFError,
-            RuntimeError,
-            zlib.error,
-        ) as exc:
-            f = finding("E001", item.source, _archive_problem(exc, member=True))
-            return CheckResult(item.source, None, [f])
+        data, problem = _member_bytes(item)
+        if problem is not None:
+            return CheckResult(item.source, None, [problem])
         result = check_read(
             read_workbook_bytes(item.source, data, password=password, fast=True, forms=forms),
             key=key,
