@@ -70,6 +70,7 @@ class _Table:
     number: int  # counted from 1 in the document
     rows: list[dict[int, _Cell]]
     before: str  # the text of the paragraphs just above the table (its title)
+    _all: list[_Cell] | None = field(default=None, init=False, repr=False)
 
     def cells(self, r: int) -> list[_Cell]:
         """The distinct cells of row `r`, left to right."""
@@ -96,11 +97,14 @@ class _Table:
         return None
 
     def all_cells(self) -> list[_Cell]:
-        seen: dict[int, _Cell] = {}
-        for r in range(len(self.rows)):
-            for c in self.cells(r):
-                seen.setdefault(id(c), c)
-        return list(seen.values())
+        """Every distinct cell, row by row (computed once: a table is not changed once made)."""
+        if self._all is None:
+            seen: dict[int, _Cell] = {}
+            for r in range(len(self.rows)):
+                for c in self.cells(r):
+                    seen.setdefault(id(c), c)
+            self._all = list(seen.values())
+        return self._all
 
 
 #: Longer texts are no label: not compared (and not normalised) as one.
@@ -139,17 +143,25 @@ def _texts(el: Any) -> str:
     return "\n".join(out).strip()
 
 
-def _paragraphs(el: Any) -> list[Any]:
-    """The paragraphs directly in `el` (or in its content controls), not in nested tables."""
-    if el.tag == f"{_W}p":
-        return [el]
+#: Elements that only wrap content (content controls, custom XML): looked through.
+_WRAPPERS = (f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml")
+
+
+def _within(el: Any, tag: str) -> list[Any]:
+    """The `tag` children of `el`, looking through content controls (`_WRAPPERS`), not into
+    nested tables: a cell's paragraphs, a row's cells."""
     out = []
     for child in el:
-        if child.tag == f"{_W}p":
+        if child.tag == tag:
             out.append(child)
-        elif child.tag in (f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml"):
-            out += _paragraphs(child)
+        elif child.tag in _WRAPPERS:
+            out += _within(child, tag)
     return out
+
+
+def _paragraphs(el: Any) -> list[Any]:
+    """The paragraphs directly in `el` (or in its content controls), not in nested tables."""
+    return [el] if el.tag == f"{_W}p" else _within(el, f"{_W}p")
 
 
 def _val(el: Any, tag: str, default: str | None = None) -> str | None:
@@ -167,7 +179,7 @@ def _grid(tbl: Any) -> list[dict[int, _Cell]]:
     for r, tr in enumerate(tbl.findall(f"{_W}tr")[:MAX_TABLE_ROWS]):
         col = _int(_val(tr.find(f"{_W}trPr"), "gridBefore"), 0)
         row: dict[int, _Cell] = {}
-        for tc in _row_cells(tr):
+        for tc in _within(tr, f"{_W}tc"):
             props = tc.find(f"{_W}tcPr")
             span = max(1, min(_int(_val(props, "gridSpan"), 1), 64))
             merge = _val(props, "vMerge")
@@ -181,16 +193,6 @@ def _grid(tbl: Any) -> list[dict[int, _Cell]]:
             col += span
         rows.append(row)
     return rows
-
-
-def _row_cells(tr: Any) -> list[Any]:
-    out = []
-    for child in tr:
-        if child.tag == f"{_W}tc":
-            out.append(child)
-        elif child.tag in (f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml"):
-            out += _row_cells(child)
-    return out
 
 
 def _int(text: str | None, default: int) -> int:
@@ -215,7 +217,7 @@ def _tables(body: Any) -> list[_Table]:
             elif child.tag == f"{_W}tbl":
                 tables.append(_Table(len(tables) + 1, _grid(child), "\n".join(recent)))
                 recent.clear()
-            elif child.tag in (f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml"):
+            elif child.tag in _WRAPPERS:
                 walk(child)
 
     walk(body)
@@ -550,7 +552,7 @@ class _TableReader:
                                 "dept_name", (name, self.place(cell, "主管部门及代码"))
                             )
                 continue
-            if key in {label_key(x) for x in _DEPT_BOTH}:
+            if key in _keys(_DEPT_BOTH):
                 value = table.right_of(cell)
                 text = value.text if value is not None and not self._is_label(value) else ""
                 name, code = _split_dept(text)
@@ -868,13 +870,14 @@ def _joined(tables: list[_Table]) -> list[_Table]:
         ):
             offset = len(last.rows)
             moved: dict[int, _Cell] = {}
-            for row in table.rows:
-                last.rows.append(
-                    {
-                        c: moved.setdefault(id(cell), _Cell(cell.text, cell.row + offset, cell.col))
-                        for c, cell in row.items()
-                    }
-                )
+            rows = [
+                {
+                    c: moved.setdefault(id(cell), _Cell(cell.text, cell.row + offset, cell.col))
+                    for c, cell in row.items()
+                }
+                for row in table.rows
+            ]
+            out[-1] = _Table(last.number, last.rows + rows, last.before)
             continue
         out.append(table)
     return out
