@@ -16,7 +16,7 @@ import pytest
 from docx.enum.section import WD_ORIENT
 from docx.oxml.ns import qn
 from docx.shared import Pt
-from helpers import run_cli, staged
+from helpers import INDICATORS, run_cli, staged
 from soffice import tool_or_skip
 
 from perfeval_xl import PerfevalError, load_spec
@@ -232,30 +232,7 @@ def test_level2_merged_only_under_the_same_level1(tmp_path):
         for i, w in enumerate((15, 15, 10, 10))
     ]
     rows[2]["level2"] = rows[3]["level2"] = "质量指标"
-    rows.append(
-        {
-            "level1": "效益指标",
-            "level2": "社会效益指标",
-            "name": "城市形象",
-            "target": "定性：明显提升",
-            "actual": "明显提升",
-            "status": "已完成",
-            "weight": 30,
-            "score": 30,
-        }
-    )
-    rows.append(
-        {
-            "level1": "满意度指标",
-            "level2": "服务对象满意度指标",
-            "name": "公众满意度",
-            "target": "≥90%",
-            "actual": "95%",
-            "status": "已完成",
-            "weight": 10,
-            "score": 10,
-        }
-    )
+    rows += [dict(r) for r in INDICATORS[3:]]  # 城市形象 (效益, 30) and 公众满意度 (满意度, 10)
     staged(tmp_path / "inbox" / "x.xlsx", "national-2020", indicators=rows)
     result = write_annex(collect(tmp_path / "inbox"), tmp_path / "a.docx", include_errors=True)
     table = docx.Document(str(result.path)).tables[0]
@@ -590,8 +567,6 @@ def test_numbers_as_written(value, exp):
 def test_total_is_the_units_own_when_its_scores_differ_within_the_tolerance(tmp_path):
     """The unit scored 媒体报道 19.95 where the rules give 20: no error (within 0.1), and the
     annex's 总分 is the sum of the 得分 column it prints (99.45), not ours (99.5) beside it."""
-    from helpers import INDICATORS
-
     rows = [dict(r) for r in INDICATORS]
     rows[0].update(score=19.95, reason="两篇报道延期发布")  # a deduction says why (E508)
     staged(tmp_path / "inbox" / "a.xlsx", "national-2020", indicators=rows)
