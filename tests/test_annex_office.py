@@ -262,3 +262,29 @@ def test_a_table_the_reader_fails_on_is_one_finding_not_a_traceback(monkeypatch)
     got = annexread.read_document("附件2.docx", seed_annex().data)
     assert [r.record is not None for r in got] == [True, False, True]
     assert [(f.code, f.sheet) for f in got[1].findings] == [("E001", "表2")]
+
+
+def test_one_annex_is_one_file_of_three_projects_in_every_count(tmp_path):
+    """The seed's annex: 1 file received and 3 projects, in check's summary line, in collect's
+    JSON totals and in the summary's header; 部门汇总's row and the JSON's department agree
+    (424.56 / 155.63)."""
+    inbox, annex = _inbox(tmp_path)
+    got = run_cli("check", str(inbox / annex.name), cwd=tmp_path)
+    assert got.stdout.splitlines()[-1].startswith("1 个文件，")
+    out, js = tmp_path / "汇总.xlsx", tmp_path / "汇总.json"
+    got = run_cli("collect", str(inbox), "-o", str(out), "--json", str(js), cwd=tmp_path)
+    assert "Traceback" not in got.stderr
+    doc = json.loads(js.read_text("utf-8"))
+    assert (doc["totals"]["files"], doc["totals"]["projects"]) == (1, 3)
+    ws = openpyxl.load_workbook(out)["部门汇总"]
+    assert "收到文件 1 个，汇总项目 3 个" in ws["A2"].value
+    header, rows = _rows(ws, "主管部门代码")
+    row = next(r for r in rows if r[0] == "109101")
+    (dept,) = doc["departments"]
+    for label, key in (
+        ("项目数", "projects"),
+        ("预算数（万元）", "budget"),
+        ("执行数（万元）", "spent"),
+    ):
+        assert row[header.index(label)] == pytest.approx(dept[key], abs=MONEY)
+    assert (dept["projects"], dept["budget"], dept["spent"]) == (3, 424.56, 155.63)

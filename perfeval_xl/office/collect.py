@@ -222,6 +222,12 @@ class Collection:
     roster_path: str | None = None
 
     @property
+    def files(self) -> int:
+        """Inputs received: files of the inbox and members of its .zip attachments. A Word
+        annex is one, however many projects (submissions) its tables give."""
+        return len({s.item for s in self.submissions})
+
+    @property
     def projects(self) -> list[Submission]:
         """The submissions used in the summary: readable, one per project, in a stable order
         (department forms are no projects: `departments`)."""

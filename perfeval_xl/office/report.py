@@ -22,9 +22,12 @@ _SEVERITY = {
 
 def totals(results: Sequence[CheckResult], findings: Sequence[Finding] = ()) -> dict[str, int]:
     """Files, errors and warnings over a run; `findings` are those about what was not checked
-    (a folder's or a .zip's own: `check`), counted in the errors and warnings, not as files."""
+    (a folder's or a .zip's own: `check`), counted in the errors and warnings, not as files.
+    The tables read from one Word annex count as one file."""
+    # a Word annex's tables are results of one file (I024 names the table)
+    tables = {r.path for r in results if any(f.code == "I024" for f in r.findings)}
     return {
-        "files": len(results),
+        "files": sum(r.path not in tables for r in results) + len(tables),
         "errors": sum(r.errors for r in results) + sum(f.severity == "error" for f in findings),
         "warnings": sum(r.warnings for r in results)
         + sum(f.severity == "warning" for f in findings),
@@ -229,7 +232,7 @@ def collection_json(coll: Collection, lang: str = "zh") -> str:
         "other": other_counts(coll),
         "roster": roster,
         "totals": {
-            "files": len(coll.submissions),
+            "files": coll.files,
             "projects": len(coll.projects),
             "department_forms": len(coll.departments),
             "unreadable": len(coll.unreadable),

@@ -936,7 +936,7 @@ class _SummaryWriter:
         parts = [
             f"生成时间：{self.generated:%Y-%m-%d %H:%M}",
             f"收件箱：{coll.inbox}",
-            f"收到文件 {len(coll.submissions)} 个，汇总项目 {len(self.projects)} 个，"
+            f"收到文件 {coll.files} 个，汇总项目 {len(self.projects)} 个，"
             f"已被取代 {len(coll.superseded)} 个，无法读取 {len(coll.unreadable)} 个"
             + (f"，临时锁定文件 {locks} 个（不含数据）" if (locks := coll.skipped("W009")) else "")
             + (
