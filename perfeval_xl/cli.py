@@ -6,7 +6,9 @@ Exit codes follow click: 0 success, 1 the run failed (bad roster, bad spec, unwr
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +16,7 @@ import click
 
 from ._version import __version__
 from .clilang import LANG_HELP, LANGS, Group
-from .errors import PerfevalError, Text
+from .errors import OutputError, PerfevalError, Text
 from .fileio import display_path
 from .forms import spec
 from .office import outbox
@@ -560,6 +562,19 @@ _REVIEW_DATE_OPTION = click.option(
 )
 @_CONTACT_OPTION
 @_REVIEW_DATE_OPTION
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The store of everything received (SQLite): files read before and unchanged are "
+    "not read again.  [default: beside the summary, 汇总.sqlite]",
+)
+@click.option("--no-store", is_flag=True, help="Keep no store: read every file, as before.")
+@click.option(
+    "--compare-with",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Another store to take last year's figures from for the 同比 sheet.",
+)
 @_QUIET_OPTION
 @click.option("--strict", is_flag=True, help="Warnings count as errors for the exit code.")
 @_WORKERS_OPTION
@@ -578,6 +593,9 @@ def collect(
     feedback_dir: Path | None,
     contact: str,
     review_date: datetime.date | None,
+    store_path: Path | None,
+    no_store: bool,
+    compare_with: Path | None,
     quiet: bool,
     strict: bool,
     workers: int | None,
@@ -589,6 +607,9 @@ def collect(
     department summary workbook; with --feedback, each unit's workbook back, marked.
 
     Exit code 0 when no file has errors (warnings allowed unless --strict), 1 when any has.
+
+    What was received is kept in a store beside the summary (汇总.sqlite): a second run reads
+    only new or changed files, and a summary whose inputs did not change is left as it is.
 
     \b
     Example:
@@ -608,27 +629,68 @@ def collect(
             from .office.feedback import check_feedback_dir
 
             check_feedback_dir(inbox, feedback_dir)
+        store_at = _store_path(inbox, output, store_path, no_store)
     except PerfevalError as exc:
         raise _Failure(exc, lang) from None
     known = _forms(ctx, forms_dir)
+    from .office import store as store_mod
+
     # The cycle collector stays off to the end; when the process ends with this command, it
     # never walks the results again (see collect.no_gc_pauses).
-    with collect_mod.no_gc_pauses(freeze=_process_ends_after_command):
+    with (
+        collect_mod.no_gc_pauses(freeze=_process_ends_after_command),
+        _opened_store(ctx, store_at) as store,
+    ):
         try:
             key = _key(key_path)
+            open_password = _open_password(password, password_file)
+            exclude = (output, *((json_path,) if json_path else ()))
+            if store_at is not None:
+                exclude += store_mod.side_files(store_at)
+            run = None
+            if store is not None:
+                run = store.start(
+                    inbox,
+                    exclude,
+                    store_mod.rules_fingerprint(known, key, open_password),
+                    outputs=(output, json_path),
+                    options=(
+                        _file_digest(roster),
+                        _load(ctx, form, known).digest if roster else None,
+                        feedback_dir is not None,
+                        compare_with and _file_digest(compare_with),
+                    ),
+                )
+                if run.unchanged is not None and feedback_dir is None:
+                    for line in run.unchanged[lang]:
+                        click.echo(line)
+                    _say(
+                        ctx,
+                        f"收件箱、名册和规则与上次相同：{output} 未重写（汇总库 {store_at}）",
+                        f"inbox, roster and rules as last time: {output} left as it was "
+                        f"(store {store_at})",
+                    )
+                    ctx.exit(run.unchanged["exit"] if not strict else run.unchanged["strict"])
             coll = _collect_inbox(
                 ctx,
                 inbox,
                 roster,
                 form,
                 known,
-                (output, *((json_path,) if json_path else ())),
+                exclude,
                 workers,
                 quiet,
                 key,
-                _open_password(password, password_file),
+                open_password,
+                run,
             )
-            write_summary(coll, output)
+            history = _history(ctx, coll, store, compare_with)
+            write_summary(
+                coll,
+                output,
+                history=history,
+                received=store.received_times() if store is not None else None,
+            )
             if json_path is not None:
                 from .fileio import write_output
                 from .office.report import collection_json
@@ -651,31 +713,38 @@ def collect(
                 )
         except PerfevalError as exc:
             raise _Failure(exc, lang) from None
-        projects, unreadable = len(coll.projects), len(coll.unreadable)
-        missing = len(coll.missing)
-        zh = f"已读取 {projects} 个项目，{unreadable} 个文件无法读取；{coll.errors} 个错误，{coll.warnings} 个警告"
-        en = f"{projects} projects read, {unreadable} files unreadable; {coll.errors} errors, {coll.warnings} warnings"
-        if coll.departments:
-            n = len(coll.departments)
-            zh = zh.replace("个项目，", f"个项目、{n} 份部门整体自评表，", 1)
-            en = en.replace("projects read,", f"projects and {n} department forms read,", 1)
-        if coll.roster is not None:
-            zh += f"；{missing} 个项目未收到"
-            en += f"; {missing} projects not received"
-        _say(ctx, zh, en)
-        from .office.report import action_lines, signature_note
-
-        for line in action_lines(
-            coll, lang, str(output), str(json_path) if json_path is not None else None
-        ):
-            click.echo(display_path(line))
-
-        note = signature_note([s.result for s in coll.submissions], lang)
-        if note:
-            click.echo(note)
+        report = {
+            "zh": _collect_lines(coll, "zh", output, json_path),
+            "en": _collect_lines(coll, "en", output, json_path),
+            "exit": int(bool(coll.errors)),
+            "strict": int(bool(coll.errors or coll.warnings)),
+        }
+        if store is not None and run is not None:
+            store.finish(
+                coll,
+                run,
+                summary=output,
+                json_path=json_path,
+                report=None if feedback_dir is not None else report,
+            )
+        for line in report[lang]:
+            click.echo(line)
         _say(ctx, f"已写入 {output}", f"wrote {output}")
         if json_path is not None:
             _say(ctx, f"已写入 {json_path}", f"wrote {json_path}")
+        if store is not None:
+            _say(
+                ctx,
+                f"汇总库：{store_at}（本次读取 {store.read} 个文件，沿用上次读取结果 {store.reused} 个）",
+                f"store: {store_at} ({store.read} files read now, {store.reused} as read before)",
+            )
+        elif not no_store:
+            _say(
+                ctx,
+                "汇总库：未保存（汇总表在收件箱里；可用 --store 指定收件箱外的位置）",
+                "store: none (the summary lies inside the inbox; --store can name a place "
+                "outside it)",
+            )
         if returned is not None:
             from .office.feedback import feedback_lines
 
@@ -683,6 +752,115 @@ def collect(
                 click.echo(display_path(line))
         if coll.errors or (strict and coll.warnings):
             ctx.exit(1)
+
+
+def _collect_lines(coll: Any, lang: str, output: Path, json_path: Path | None) -> list[str]:
+    """What `collect` says of what it found (the same, word for word, when a later run finds
+    nothing changed and says it again from the store)."""
+    from .office.report import action_lines, signature_note
+
+    projects, unreadable = len(coll.projects), len(coll.unreadable)
+    missing = len(coll.missing)
+    zh = f"已读取 {projects} 个项目，{unreadable} 个文件无法读取；{coll.errors} 个错误，{coll.warnings} 个警告"
+    en = f"{projects} projects read, {unreadable} files unreadable; {coll.errors} errors, {coll.warnings} warnings"
+    if coll.departments:
+        n = len(coll.departments)
+        zh = zh.replace("个项目，", f"个项目、{n} 份部门整体自评表，", 1)
+        en = en.replace("projects read,", f"projects and {n} department forms read,", 1)
+    if coll.roster is not None:
+        zh += f"；{missing} 个项目未收到"
+        en += f"; {missing} projects not received"
+    lines = [display_path(en if lang == "en" else zh)]
+    lines += [
+        display_path(line)
+        for line in action_lines(
+            coll, lang, str(output), str(json_path) if json_path is not None else None
+        )
+    ]
+    note = signature_note([s.result for s in coll.submissions], lang)
+    if note:
+        lines.append(note)
+    return lines
+
+
+def _file_digest(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _store_path(inbox: Path, output: Path, store_path: Path | None, no_store: bool) -> Path | None:
+    """Where the store is: `--store`, else beside the summary; never inside the inbox (it
+    would be listed there as a file no unit sent). A default place inside the inbox (the
+    summary written there) means no store, said after the report.
+
+    Raises:
+        OutputError: `--store` names a place inside the inbox.
+    """
+    from .office import store as store_mod
+
+    if no_store:
+        return None
+    chosen = store_path or store_mod.default_path(output)
+    if _is_inside(chosen, inbox):
+        if store_path is not None:
+            raise OutputError(
+                chosen,
+                Text(
+                    "汇总库不能放在收件箱里；请指定收件箱外的位置",
+                    "the store may not lie inside the inbox; choose a place outside it",
+                ),
+            )
+        return None  # said after the run's report (`collect`)
+    return chosen
+
+
+def _is_inside(path: Path, folder: Path) -> bool:
+    try:
+        path.absolute().resolve().relative_to(folder.absolute().resolve())
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _opened_store(ctx: click.Context, path: Path | None) -> Iterator[Any]:
+    """The store for one run (None without one); another run holding it is waited for."""
+    if path is None:
+        yield None
+        return
+    from .office.store import open_store
+
+    def waiting(pid: int | None) -> None:
+        who = f"（进程 {pid}）" if pid else ""
+        _note(
+            ctx,
+            f"另一个 collect{who}正在使用汇总库 {path}，等它结束后继续……",
+            f"another collect{f' (process {pid})' if pid else ''} is using the store {path}; "
+            "waiting for it to end …",
+        )
+
+    try:
+        store = open_store(path, on_wait=waiting)
+    except PerfevalError as exc:
+        raise _Failure(exc, ctx.obj["lang"]) from None
+    with store:
+        yield store
+
+
+def _history(ctx: click.Context, coll: Any, store: Any, compare_with: Path | None) -> Any:
+    """Last year's projects for the 同比 sheet: from `--compare-with`, else from this store."""
+    from .office.history import history
+
+    try:
+        return history(coll, store, compare_with)
+    except PerfevalError as exc:
+        raise _Failure(exc, ctx.obj["lang"]) from None
 
 
 def _collect_inbox(
@@ -696,8 +874,10 @@ def _collect_inbox(
     quiet: bool,
     key: bytes | None,
     password: str | None,
+    run: Any = None,
 ) -> Any:
-    """`collect.collect` with a progress bar and the roster's warnings on the terminal."""
+    """`collect.collect` with a progress bar and the roster's warnings on the terminal; with
+    a store's `run`, files read before are taken from it and those read now kept in it."""
     from .office import collect as collect_mod
 
     bar = _Progress(ctx.obj["lang"], enabled=not quiet and _is_terminal())
@@ -714,6 +894,7 @@ def _collect_inbox(
             password=password,
             on_roster_warning=lambda w: _warn(ctx, w),
             forms=known,
+            **(run.hooks() if run is not None else {}),
         )
     finally:
         bar.finish()

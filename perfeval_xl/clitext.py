@@ -148,6 +148,9 @@ ZH: dict[str, str] = {
 
     Exit code 0 when no file has errors (warnings allowed unless --strict), 1 when any has.
 
+    What was received is kept in a store beside the summary (汇总.sqlite): a second run reads
+    only new or changed files, and a summary whose inputs did not change is left as it is.
+
     \b
     Example:
       perfeval-xl collect inbox/ -o 2022汇总.xlsx --roster projects.xlsx
@@ -155,6 +158,9 @@ ZH: dict[str, str] = {
         时，把每个单位的工作簿标好问题后退回。
 
         没有文件有错误时退出码为 0（警告不算，除非使用 --strict），有错误时为 1。
+
+        收到的内容保存在汇总表旁的汇总库（汇总.sqlite）中：再次运行时只读取新增或改动过的
+        文件；收件箱、名册和规则都没有变化时，汇总表保持原样。
 
         \b
         例如：
@@ -206,6 +212,15 @@ ZH: dict[str, str] = {
         "另外把每个文件的检查结果和各部门的数字写成 JSON 文件。"
     ),
     "No progress bar.": "不显示进度条。",
+    "The store of everything received (SQLite): files read before and unchanged are "
+    "not read again.  [default: beside the summary, 汇总.sqlite]": (
+        "汇总库（SQLite 文件），保存收到的全部内容：读过且未改动的文件不再重读。"
+        "  [默认：汇总表旁，如 汇总.sqlite]"
+    ),
+    "Keep no store: read every file, as before.": "不使用汇总库：每个文件都重新读取。",
+    "Another store to take last year's figures from for the 同比 sheet.": (
+        "从另一个汇总库取上一年度的数字，生成「同比」工作表。"
+    ),
     "Processes to use.  [default: all cores]": "使用的进程数。  [默认：全部 CPU 核心]",
     # -- publish
     """Write the annex a department publishes with its final accounts (附件, 部门决算公开):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,10 @@ from perfeval_xl import build_template, builtin_forms, load_spec
 #: The project forms (项目支出绩效自评表). The department form (部门整体, department-2023) has no
 #: funds, targets, statuses or indicator rows to type: the fixtures' filled values do not apply
 #: to it, and tests/test_department_form.py covers it end to end.
+#: The store's key (`store.cache_key`) lives in a folder of the test run's own, never in the
+#: home folder of whoever runs the tests; the commands the tests start inherit it.
+os.environ.setdefault("PERFEVAL_XL_HOME", tempfile.mkdtemp(prefix="perfeval-home-"))
+
 FORMS = [f for f in builtin_forms() if not load_spec(f).department]
 DEPARTMENT_FORMS = [f for f in builtin_forms() if load_spec(f).department]
 

@@ -349,6 +349,7 @@ def test_collect_command(tmp_path):
         f"full lists: sheets 「问题清单」 of {out} and {tmp_path / 'c.json'}",
         f"wrote {out}",
         f"wrote {tmp_path / 'c.json'}",
+        "store: none (the summary lies inside the inbox; --store can name a place outside it)",
     ]
     doc = json.loads((tmp_path / "c.json").read_text("utf-8"))
     assert doc["totals"] == {

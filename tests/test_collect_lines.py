@@ -71,4 +71,7 @@ def test_nothing_to_do_adds_no_lines(tmp_path):
     filled(box)
     out = tmp_path / "汇总.xlsx"
     result = CliRunner().invoke(cli, ["collect", str(box), "-o", str(out), "-q"])
-    assert result.output.splitlines()[1:] == [f"已写入 {out}"]
+    assert result.output.splitlines()[1:] == [
+        f"已写入 {out}",
+        f"汇总库：{tmp_path / '汇总.sqlite'}（本次读取 1 个文件，沿用上次读取结果 0 个）",
+    ]

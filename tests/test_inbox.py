@@ -280,7 +280,7 @@ def test_a_full_disk_gives_a_clean_message_and_no_partial_file(tmp_path, fails):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
 
-    args = ["-m", "perfeval_xl", "--lang", "en", "collect", str(box), "-q"]
+    args = ["-m", "perfeval_xl", "--lang", "en", "collect", str(box), "-q", "--no-store"]
     args += ["-o", str(out), "--json", str(js)]
     # cwd: not the repository, whose source tree would shadow the installed package
     run = subprocess.run(
@@ -474,7 +474,9 @@ def test_cli_messages_show_a_gbk_output_name_decoded(tmp_path, inbox):
     out = os.fsdecode(os.fsencode(tmp_path) + b"/" + "汇总".encode("gbk") + b".xlsx")
     result = _invoke("collect", str(inbox), "-q", "-o", out)
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == f"wrote {tmp_path}/汇总.xlsx"
+    wrote, store = result.output.splitlines()[-2:]
+    assert wrote == f"wrote {tmp_path}/汇总.xlsx"
+    assert store.startswith(f"store: {tmp_path}/汇总.sqlite (")  # beside it, shown decoded
     assert Path(out).is_file()  # written under its real name
 
 

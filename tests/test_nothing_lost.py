@@ -17,6 +17,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -247,6 +248,13 @@ def test_killed_collect_leaves_the_previous_summary(tmp_path, inbox, step, temp)
     assert _state(inbox) == inbox_before
     new = set(os.listdir(out)) - before
     assert set(os.listdir(out)) >= before
+    # the store beside the summary: whatever it committed is whole (docs/store.md)
+    store = out / SUMMARY.replace(".xlsx", ".sqlite")
+    new -= {store.name, f"{store.name}.lock", f"{store.name}-journal"}
+    db = sqlite3.connect(store)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert db.execute("SELECT COUNT(*) FROM runs WHERE finished IS NULL").fetchone() == (1,)
+    db.close()
     if temp is None:
         assert new == set()
         return

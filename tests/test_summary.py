@@ -555,12 +555,15 @@ def test_roster_received_missing_and_off_roster(small, tmp_path):
         "状态",
         "来源文件",
         "收到时间",
+        "首次收到",
+        "最近收到",
     ]
+    got = RECEIVED, RECEIVED  # one file of each project, no store: first = last = its time
     assert rows == [
-        (2, "109101", UNIT, "1号项目", None, "已收到", "1号.xlsx", RECEIVED),
-        (3, "109101", "区财政局", "未交项目", "P-9", "未收到", None, None),
-        (4, "109101", UNIT, "2号项目", None, "已收到", "2号.xlsx", RECEIVED),
-        (None, "109101", UNIT, "3号项目", "P-2022-001", "名册外", "3号.xlsx", RECEIVED),
+        (2, "109101", UNIT, "1号项目", None, "已收到", "1号.xlsx", RECEIVED, *got),
+        (3, "109101", "区财政局", "未交项目", "P-9", "未收到", None, None, None, None),
+        (4, "109101", UNIT, "2号项目", None, "已收到", "2号.xlsx", RECEIVED, *got),
+        (None, "109101", UNIT, "3号项目", "P-2022-001", "名册外", "3号.xlsx", RECEIVED, *got),
     ]
     line = openpyxl.load_workbook(path)["部门汇总"]["A2"].value
     assert "名册 3 项，未收到 1 项" in line

@@ -327,6 +327,9 @@ def collect(
     password: str | None = None,
     on_roster_warning: Callable[[RosterWarning], None] | None = None,
     forms: FormSet = BUILTIN_FORMS,
+    found: tuple[list[Item], list[Finding]] | None = None,
+    reuse: Callable[[int, Item], list[CheckResult] | None] | None = None,
+    keep: Callable[[int, Item, list[CheckResult]], None] | None = None,
 ) -> Collection:
     """Collect every workbook under `inbox`.
 
@@ -346,6 +349,13 @@ def collect(
             they are for the terminal, not findings.
         forms: the forms known (`spec.load_forms`: the office's folder, then built-in); a
             workbook of none of them is read by the spec it carries.
+        found: the inputs and the inbox's own findings when the caller has surveyed the
+            inbox already (`survey`, with the same `exclude`).
+        reuse: called with each input's index and item before it is read: a reading kept
+            from an earlier run of exactly these bytes under these rules (the store), or None
+            to read it.
+        keep: called with each input read now, in the order readings arrive (the store
+            keeps them as they come, so a killed run loses little).
 
     Raises:
         OutputError: `inbox` is not a readable folder.
@@ -363,16 +373,33 @@ def collect(
         for warning in loaded.warnings:
             if on_roster_warning is not None:
                 on_roster_warning(warning)
-    skip = {_resolved(Path(p)) or Path(p).absolute() for p in exclude}
-    items, findings = find_items(root, skip)
+    items, findings = found if found is not None else survey(root, exclude)
     if on_total is not None:
         on_total(len(items))
-    results = check_items(
-        items, workers=workers, progress=progress, key=key, password=password, forms=forms
+    results: list[list[CheckResult] | None] = [
+        reuse(i, item) if reuse is not None else None for i, item in enumerate(items)
+    ]
+    todo = [i for i, got in enumerate(results) if got is None]
+    if progress is not None and len(todo) < len(items):
+        progress(len(items) - len(todo))
+
+    def arrived(n: int, got: list[CheckResult]) -> None:
+        results[todo[n]] = got
+        if keep is not None:
+            keep(todo[n], items[todo[n]], got)
+
+    check_items(
+        [items[i] for i in todo],
+        workers=workers,
+        progress=progress,
+        key=key,
+        password=password,
+        forms=forms,
+        on_result=arrived,
     )
     coll = Collection(
         display_path(str(root)),
-        [Submission(i, r) for i, got in zip(items, results, strict=True) for r in got],
+        [Submission(i, r) for i, got in zip(items, results, strict=True) for r in got or ()],
         findings,
     )
     _supersede(coll)
@@ -462,6 +489,21 @@ def _our_output(path: Path) -> bool:
 
 
 # -- finding the inputs ------------------------------------------------------------------------
+def survey(
+    inbox: Path | str, exclude: tuple[Path | str, ...] = ()
+) -> tuple[list[Item], list[Finding]]:
+    """The inputs under `inbox` and its own findings (`find_items`), `exclude` never read.
+
+    Raises:
+        OutputError: `inbox` is not a readable folder.
+    """
+    root = Path(inbox)
+    if not root.is_dir():
+        raise OutputError(root, Text("不是文件夹，或无法读取", "not a readable folder"))
+    skip = {_resolved(Path(p)) or Path(p).absolute() for p in exclude}
+    return find_items(root, skip)
+
+
 def find_items(root: Path, skip: set[Path]) -> tuple[list[Item], list[Finding]]:
     """Every input under `root`, in a stable order, and findings for files that are not read.
 
@@ -831,27 +873,32 @@ def check_items(
     key: bytes | None = None,
     password: str | None = None,
     forms: FormSet = BUILTIN_FORMS,
+    on_result: Callable[[int, list[CheckResult]], None] | None = None,
 ) -> list[list[CheckResult]]:
     """Check every item, in parallel on all cores for a real batch: each item's results (one
-    per workbook, one per form table of a Word annex), in input order."""
+    per workbook, one per form table of a Word annex), in input order. `on_result` is told
+    of each item's results (by index) as they arrive."""
     workers = workers or os.cpu_count() or 1
     check = partial(check_inputs, key=key, password=password, forms=forms)
+    out: list[list[CheckResult]] = []
+
+    def arrived(result: list[CheckResult]) -> None:
+        if on_result is not None:
+            on_result(len(out), result)
+        out.append(result)
+        if progress is not None:
+            progress(1)
+
     if workers == 1 or len(items) < POOL_MIN_FILES:
-        out = []
         for item in items:
-            out.append(check(item))
-            if progress is not None:
-                progress(1)
+            arrived(check(item))
         return out
-    out = []
     with no_gc_pauses(), worker_pool(workers) as pool:
         # `check`, not `check_item`: the office's key and the open password go to the workers
         for result in pool.map(
             check, items, chunksize=max(1, min(32, len(items) // (workers * 4)))
         ):
-            out.append(result)
-            if progress is not None:
-                progress(1)
+            arrived(result)
     return out
 
 

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -44,6 +44,7 @@ from ..template.generate import (
 )
 from ..textwidth import display_width
 from .collect import Collection, RosterStatus, Submission, no_gc_pauses
+from .history import History, changes
 from .roster import RosterRow
 
 SHEET_DEPARTMENTS = "部门汇总"
@@ -53,6 +54,11 @@ SHEET_DEPARTMENT_FORMS = "部门整体"
 SHEET_INDICATORS = "绩效指标"
 SHEET_FINDINGS = "问题清单"
 SHEET_ROSTER = "报送情况"
+SHEET_YEAR_ON_YEAR = "同比"
+SHEET_YEAR_ON_YEAR_PROJECTS = "同比项目"
+#: Excel's limit on the rows of one sheet, header included. 绩效指标 and 问题清单 continue on
+#: sheets `绩效指标(2)`, `绩效指标(3)` … (`continuation_names`) rather than pass it.
+SHEET_ROW_LIMIT = 1_048_576
 TITLE = "项目支出绩效自评汇总"
 #: Grade labels when no project tells us its spec's (an empty inbox).
 DEFAULT_GRADES = ("优", "良", "中", "差")
@@ -355,13 +361,23 @@ def _text(value: Any) -> str:
 
 
 # -- writing -----------------------------------------------------------------------------------
-def build_summary(collection: Collection, *, generated: datetime | None = None) -> bytes:
+def build_summary(
+    collection: Collection,
+    *,
+    generated: datetime | None = None,
+    history: History | None = None,
+    received: Mapping[tuple[str, str], tuple[datetime, datetime]] | None = None,
+) -> bytes:
     """Build the summary workbook.
 
     Args:
         collection: what `collect` found.
         generated: the time printed on the summary and stored as its creation date; give it to
             get the same bytes for the same collection (default: now).
+        history: last year's projects (`history.history`, from the store): the 同比 sheets.
+        received: per project (主管部门代码, 项目名称), when a file of it was first and last
+            received by earlier runs (the store): 报送情况's 首次收到 / 最近收到 then go back
+            further than the files in the inbox now.
 
     Returns:
         The .xlsx file's bytes.
@@ -371,7 +387,7 @@ def build_summary(collection: Collection, *, generated: datetime | None = None) 
     generated = generated.replace(tzinfo=None)
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {**XLSXWRITER_OPTIONS, "remove_timezone": True})
-    writer = _SummaryWriter(wb, collection, generated)
+    writer = _SummaryWriter(wb, collection, generated, history, received)
     with no_gc_pauses():  # millions of cells' short-lived parts: see there
         writer.write()
         wb.close()
@@ -379,20 +395,44 @@ def build_summary(collection: Collection, *, generated: datetime | None = None) 
 
 
 def write_summary(
-    collection: Collection, path: Path | str, *, generated: datetime | None = None
+    collection: Collection,
+    path: Path | str,
+    *,
+    generated: datetime | None = None,
+    history: History | None = None,
+    received: Mapping[tuple[str, str], tuple[datetime, datetime]] | None = None,
 ) -> Path:
     """Write the summary to `path` atomically and return the path.
 
     Raises:
         OutputError: `path` is a folder or cannot be written.
     """
-    return write_output(path, build_summary(collection, generated=generated))
+    return write_output(
+        path,
+        build_summary(collection, generated=generated, history=history, received=received),
+    )
 
 
 def _ok(rc: int | None, what: str) -> None:
     # xlsxwriter only warns and returns -1 on a bad call: a bug here must not pass silently.
     if rc is not None and rc < 0:
         raise RuntimeError(f"{what} returned {rc}")
+
+
+def continuation_names(sheet: str, rows: int, header_row: int = 0) -> list[str]:
+    """The sheets a table of `rows` data rows under a header on row `header_row` (0-based)
+    takes: `sheet`, then `sheet(2)`, `sheet(3)` … while it would pass SHEET_ROW_LIMIT."""
+    per_sheet = _rows_per_sheet(header_row)
+    count = max(1, -(-rows // per_sheet))
+    return [sheet, *(f"{sheet}({n})" for n in range(2, count + 1))]
+
+
+def _rows_per_sheet(header_row: int) -> int:
+    """Data rows a sheet holds under its header row, within SHEET_ROW_LIMIT."""
+    per_sheet = SHEET_ROW_LIMIT - header_row - 1
+    if per_sheet < 1:
+        raise ValueError(f"SHEET_ROW_LIMIT {SHEET_ROW_LIMIT} leaves no room for a data row")
+    return per_sheet
 
 
 def _quote(sheet: str) -> str:
@@ -607,6 +647,38 @@ class _BulkTable(_Table):
             if 2 * len(text) > width - 1 or "\n" in text:
                 return _lines(text, width)
         return 1
+
+
+class _SplitTable:
+    """A bulk table continued on further sheets (`continuation_names`) before it would pass
+    SHEET_ROW_LIMIT: each part is a `_BulkTable` of its own sheet, with the same header, the
+    same column widths (fitted to every part's rows), frozen header, filter and print setup;
+    rows fill the first sheet, then the next, in order."""
+
+    def __init__(self, parts: Sequence[_BulkTable]) -> None:
+        self.parts = list(parts)
+        self.per_sheet = _rows_per_sheet(self.parts[0].header_row)
+        self.count = 0
+
+    def add(self, values: Sequence[Any], styles: dict[int, str] | None = None) -> int:
+        """Add one row on the sheet it falls on; returns its row index there."""
+        part = self.count // self.per_sheet
+        if part >= len(self.parts):
+            raise RuntimeError(f"more rows than the {len(self.parts)} sheets counted hold")
+        self.count += 1
+        return self.parts[part].add(values, styles)
+
+    def finish(self, *, caps: dict[str, int] | None = None, repeat_col: int | None = None) -> None:
+        if len(self.parts) > 1:
+            # A sheet counted but left empty, or too few sheets, is a bug in the counting.
+            if max(1, -(-self.count // self.per_sheet)) != len(self.parts):
+                raise RuntimeError(f"{self.count} rows do not fill {len(self.parts)} sheets")
+            fitted = [list(p._fitted_widths()) for p in self.parts]
+            widths = [max(col) for col in zip(*fitted, strict=True)]
+            for p in self.parts:
+                p.widths = list(widths)  # fitting them again keeps them: every cell fits
+        for p in self.parts:
+            p.finish(caps=caps, repeat_col=repeat_col)
 
 
 def _inline_text(at: str, text: str) -> str:
@@ -877,10 +949,19 @@ def _project_layout(projects: Sequence[Submission]) -> _ProjectLayout:
 class _SummaryWriter:
     """Writes the workbook; one method per sheet."""
 
-    def __init__(self, wb: Any, collection: Collection, generated: datetime) -> None:
+    def __init__(
+        self,
+        wb: Any,
+        collection: Collection,
+        generated: datetime,
+        history: History | None = None,
+        received: Mapping[tuple[str, str], tuple[datetime, datetime]] | None = None,
+    ) -> None:
         self.wb = wb
         self.coll = collection
         self.generated = generated
+        self.history = history
+        self.received = received or {}
         self.projects = collection.projects
         self.fmt = {}
         for kind, props in _KINDS.items():
@@ -890,12 +971,31 @@ class _SummaryWriter:
         self.layout = _project_layout(self.projects)
         #: 部门汇总's figures, also whose findings are (问题清单)
         self.departments = department_rows(collection)
-        # Added in the contract's order; filled in whatever order their formulas need.
-        names = [SHEET_DEPARTMENTS, SHEET_PROJECTS, SHEET_INDICATORS, SHEET_FINDINGS]
+        #: the sheets of 绩效指标 and 问题清单: the first, then its continuations, if any
+        self.parts = {
+            SHEET_INDICATORS: continuation_names(
+                SHEET_INDICATORS, sum(len(_rec(s).indicators) for s in self.projects)
+            ),
+            SHEET_FINDINGS: continuation_names(
+                SHEET_FINDINGS,
+                sum(len(s.result.findings) for s in collection.submissions)
+                + len(collection.findings),
+            ),
+        }
+        # Added in the contract's order (continuations right after their first sheet); filled
+        # in whatever order their formulas need.
+        names = [
+            SHEET_DEPARTMENTS,
+            SHEET_PROJECTS,
+            *self.parts[SHEET_INDICATORS],
+            *self.parts[SHEET_FINDINGS],
+        ]
         if collection.departments:
             names.insert(2, SHEET_DEPARTMENT_FORMS)
         if collection.roster is not None:
             names.append(SHEET_ROSTER)
+        if history is not None:
+            names += [SHEET_YEAR_ON_YEAR, SHEET_YEAR_ON_YEAR_PROJECTS]
         self.sheets = {n: wb.add_worksheet(n) for n in names}
         #: the tables whose rows are written by `_BulkTable`, by sheet position
         self.bulk: dict[int, _BulkTable] = {}
@@ -904,6 +1004,9 @@ class _SummaryWriter:
         table = _BulkTable(self.sheets[sheet], self.fmt, 0, columns)
         self.bulk[list(self.sheets).index(sheet)] = table
         return table
+
+    def _split(self, sheet: str, columns: Sequence[tuple[str, str]]) -> _SplitTable:
+        return _SplitTable([self._bulk(name, columns) for name in self.parts[sheet]])
 
     def write(self) -> None:
         self.wb.set_properties(
@@ -925,6 +1028,8 @@ class _SummaryWriter:
         self._findings()
         if self.coll.roster is not None:
             self._roster(self.coll.roster)
+        if self.history is not None:
+            self._year_on_year(self.history)
         self.sheets[SHEET_DEPARTMENTS].activate()
 
     def _title(self) -> str:
@@ -944,8 +1049,14 @@ class _SummaryWriter:
                 if (ours := coll.skipped("W608"))
                 else ""
             ),
-            f"问题：错误 {coll.errors} 处，警告 {coll.warnings} 处（见「{SHEET_FINDINGS}」）",
+            f"问题：错误 {coll.errors} 处，警告 {coll.warnings} 处"
+            f"（见{_sheet_list(self.parts[SHEET_FINDINGS])}）",
         ]
+        if len(indicators := self.parts[SHEET_INDICATORS]) > 1:
+            parts.append(
+                f"绩效指标超过单个工作表 {SHEET_ROW_LIMIT} 行的上限，"
+                f"续见{_sheet_list(indicators[1:])}"
+            )
         if coll.roster is not None:
             parts.append(
                 f"名册 {len(coll.roster)} 项，未收到 {len(coll.missing)} 项（见「{SHEET_ROSTER}」）"
@@ -1237,7 +1348,7 @@ class _SummaryWriter:
         ]
         extra = _extra_indicator_columns(self.projects, {h for h, _ in columns})
         columns += [(header, "text") for _, header in extra]
-        table = self._bulk(SHEET_INDICATORS, columns)
+        table = self._split(SHEET_INDICATORS, columns)
         for s in self.projects:
             rec, score = _rec(s), _score(s)
             scores = {x.index: x for x in score.indicators} if score else {}
@@ -1283,7 +1394,7 @@ class _SummaryWriter:
             ("栏目", "center"),
             ("说明", "text"),
         ]
-        table = self._bulk(SHEET_FINDINGS, columns)
+        table = self._split(SHEET_FINDINGS, columns)
         sources: dict[str | tuple[str, str | None], Submission] = {}
         for s in self.coll.submissions:
             sources.setdefault(s.result.path, s)
@@ -1317,6 +1428,85 @@ class _SummaryWriter:
         table.finish(caps=PRINT_CAPS[SHEET_FINDINGS])
 
     # -- 报送情况 --------------------------------------------------------------------------
+    # -- 同比 ----------------------------------------------------------------------------------
+    def _year_on_year(self, hist: History) -> None:
+        """This year beside last year (`history.changes`): per department on 同比, per project
+        on 同比项目 (matched by 项目代码, else 主管部门代码 + 项目名称; either year's alone too)."""
+        departments, projects = changes(self.coll, hist)
+        now, before = hist.year, hist.previous
+        columns = [
+            ("主管部门代码", "center"),
+            ("主管部门", "text"),
+            (f"{now}年项目数", "int"),
+            (f"{before}年项目数", "int"),
+            (f"{now}年预算数", "amount"),
+            (f"{before}年预算数", "amount"),
+            (f"{now}年执行数", "amount"),
+            (f"{before}年执行数", "amount"),
+            (f"{now}年执行率", "rate"),
+            (f"{before}年执行率", "rate"),
+            ("执行率变化", "rate"),
+            (f"{now}年平均分", "score"),
+            (f"{before}年平均分", "score"),
+            ("平均分变化", "score"),
+        ]
+        table = self._bulk(SHEET_YEAR_ON_YEAR, columns)
+        for d in departments:
+            table.add(
+                [
+                    d.dept_code,
+                    d.dept_name,
+                    *d.projects,
+                    *d.budget,
+                    *d.spent,
+                    *d.exec_rate,
+                    _change(*d.exec_rate),
+                    *d.mean_score,
+                    _change(*d.mean_score),
+                ]
+            )
+        table.finish(repeat_col=1)
+        columns = [
+            ("主管部门代码", "center"),
+            ("主管部门", "text"),
+            ("实施单位", "text"),
+            ("项目名称", "text"),
+            ("项目代码", "center"),
+            ("对应依据", "center"),
+            (f"{now}年预算数", "amount"),
+            (f"{before}年预算数", "amount"),
+            (f"{now}年执行率", "rate"),
+            (f"{before}年执行率", "rate"),
+            ("执行率变化", "rate"),
+            (f"{now}年核定总分", "score"),
+            (f"{before}年核定总分", "score"),
+            ("总分变化", "score"),
+        ]
+        table = self._bulk(SHEET_YEAR_ON_YEAR_PROJECTS, columns)
+        for p in projects:
+            a, b = p.now, p.before
+            how = p.matched_by or (f"仅{now}年" if b is None else f"仅{before}年")
+            table.add(
+                [
+                    p.dept_code,
+                    p.dept_name,
+                    p.unit_name,
+                    p.project_name,
+                    p.project_code,
+                    how,
+                    a.budget if a else None,
+                    b.budget if b else None,
+                    a.exec_rate if a else None,
+                    b.exec_rate if b else None,
+                    _change(a.exec_rate if a else None, b.exec_rate if b else None),
+                    a.score if a else None,
+                    b.score if b else None,
+                    _change(a.score if a else None, b.score if b else None),
+                ],
+                None if p.matched_by else {5: "warn"},
+            )
+        table.finish(caps=PRINT_CAPS.get(SHEET_PROJECTS), repeat_col=3)
+
     def _roster(self, roster: list[RosterStatus]) -> None:
         columns = [
             ("名册行号", "int"),
@@ -1327,8 +1517,11 @@ class _SummaryWriter:
             ("状态", "center"),
             ("来源文件", "text"),
             ("收到时间", "datetime"),
+            ("首次收到", "datetime"),
+            ("最近收到", "datetime"),
         ]
         table = self._bulk(SHEET_ROSTER, columns)
+        spans = _received_spans(self.coll, self.received)
         words = {"received": "已收到", "unreadable": "已收到（无法读取）", "missing": "未收到"}
         styles = {"received": None, "unreadable": {5: "warn"}, "missing": {5: "bad"}}
         for r in roster:
@@ -1343,6 +1536,7 @@ class _SummaryWriter:
                     words[r.status],
                     sub.source if sub else None,
                     sub.item.received if sub else None,
+                    *(_span(spans, sub) if sub else (None, None)),
                 ],
                 styles[r.status],
             )
@@ -1358,10 +1552,18 @@ class _SummaryWriter:
                     "名册外",
                     s.source,
                     s.item.received,
+                    *_span(spans, s),
                 ],
                 {5: "warn"},
             )
         table.finish(caps=PRINT_CAPS[SHEET_ROSTER])
+
+
+def _sheet_list(sheets: Sequence[str]) -> str:
+    """「问题清单」, or 「问题清单」「问题清单(2)」, or 「问题清单」至「问题清单(5)」."""
+    if len(sheets) <= 2:
+        return "".join(f"「{s}」" for s in sheets)
+    return f"「{sheets[0]}」至「{sheets[-1]}」"
 
 
 def _extra_indicator_columns(
@@ -1518,3 +1720,37 @@ def _off_roster(projects: Sequence[Submission], roster: list[RosterStatus]) -> l
             continue
         out.append(s)
     return out
+
+
+def _change(now: float | None, before: float | None) -> float | None:
+    """This year's figure less last year's (None unless both are known)."""
+    return None if now is None or before is None else now - before
+
+
+def _received_spans(
+    coll: Collection, earlier: Mapping[tuple[str, str], tuple[datetime, datetime]]
+) -> dict[tuple[str, ...], tuple[datetime, datetime]]:
+    """Per project, the first and last time a file of it was received: every file of the
+    inbox that carries it (superseded ones too), and what earlier runs saw (`earlier`)."""
+    spans: dict[tuple[str, ...], tuple[datetime, datetime]] = {
+        k: (a.replace(tzinfo=None), b.replace(tzinfo=None)) for k, (a, b) in earlier.items()
+    }
+    for s in coll.submissions:
+        key = s.key
+        if key is None or s.department_form:
+            continue
+        t = s.item.received.replace(tzinfo=None)
+        a, b = spans.get(key, (t, t))
+        spans[key] = (min(a, t), max(b, t))
+    return spans
+
+
+def _span(
+    spans: dict[tuple[str, ...], tuple[datetime, datetime]], s: Submission
+) -> tuple[datetime | None, datetime | None]:
+    """首次收到 / 最近收到 of a submission's project; an unreadable file's own time."""
+    key = s.key
+    if key is None:
+        t = s.item.received
+        return (t, t)
+    return spans.get(key, (s.item.received, s.item.received))

@@ -1,0 +1,506 @@
+"""The store under `collect`: a real SQLite file beside the summary, read by the next run.
+
+Everything here runs the installed command on real workbooks and opens the store with
+`sqlite3`: what is reused must give the very summary and JSON a fresh reading gives, a store
+that was altered or comes from elsewhere must never be trusted, and a killed run must leave
+the store consistent and the previous summary as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from helpers import run_cli, staged
+
+from perfeval_xl.office.store import open_store
+
+
+def _inbox(root: Path, n: int = 3, **over) -> Path:
+    inbox = root / "inbox"
+    for i in range(n):
+        staged(inbox / f"单位{i}.xlsx", **over)
+    return inbox
+
+
+def _collect(tmp: Path, inbox: Path, *extra: str, env: dict | None = None):
+    out = tmp / "out"
+    out.mkdir(exist_ok=True)
+    return run_cli(
+        "collect", str(inbox), "-o", str(out / "汇总.xlsx"), "-q", *extra, cwd=tmp, env=env
+    )
+
+
+def _db(tmp: Path, name: str = "汇总.sqlite") -> sqlite3.Connection:
+    return sqlite3.connect(tmp / "out" / name)
+
+
+def _one(db: sqlite3.Connection, sql: str, *args) -> object:
+    return db.execute(sql, args).fetchone()[0]
+
+
+def _sheets(path: Path) -> dict[str, list[tuple]]:
+    """Every sheet's values; the title line (it says when the summary was made) left out."""
+    wb = openpyxl.load_workbook(path)
+    out = {}
+    for ws in wb.worksheets:
+        rows = list(ws.iter_rows(values_only=True))
+        out[ws.title] = rows[1:] if ws.title == "部门汇总" else rows
+    return out
+
+
+def _json(path: Path) -> dict:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc.pop("generated", None)
+    return doc
+
+
+def test_the_store_lies_beside_the_summary_and_holds_what_was_read(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path, 3, fund_fiscal_spent=120)  # E301 in each
+    got = _collect(tmp_path, inbox)
+    assert got.returncode == 1, got.stderr
+    assert "本次读取 3 个文件，沿用上次读取结果 0 个" in got.stdout
+    db = _db(tmp_path)
+    assert _one(db, "SELECT COUNT(*) FROM runs WHERE finished IS NOT NULL") == 1
+    assert _one(db, "SELECT COUNT(*) FROM files") == 3
+    assert _one(db, "SELECT COUNT(*) FROM projects") == 3
+    assert _one(db, "SELECT COUNT(*) FROM findings WHERE code = 'E301'") == 6  # 2 rows each
+    assert _one(db, "SELECT SUM(indicators) FROM projects") == _one(
+        db, "SELECT COUNT(*) FROM indicators"
+    )
+    assert _one(db, "SELECT budget FROM projects WHERE source = '单位0.xlsx'") == 100
+    assert _one(db, "SELECT spent FROM projects WHERE source = '单位0.xlsx'") == 120
+    assert sorted(r[0] for r in db.execute("SELECT source FROM files")) == [
+        "单位0.xlsx",
+        "单位1.xlsx",
+        "单位2.xlsx",
+    ]
+    # the inbox holds nothing of ours
+    assert sorted(p.name for p in inbox.iterdir()) == ["单位0.xlsx", "单位1.xlsx", "单位2.xlsx"]
+
+
+def test_an_unchanged_inbox_is_not_read_again_and_the_summary_is_left_as_it_is(
+    tmp_path: Path,
+) -> None:
+    inbox = _inbox(tmp_path)
+    first = _collect(tmp_path, inbox)
+    assert first.returncode == 0, first.stderr
+    summary = tmp_path / "out" / "汇总.xlsx"
+    before = summary.read_bytes(), summary.stat().st_mtime_ns
+    second = _collect(tmp_path, inbox)
+    assert second.returncode == 0, second.stderr
+    assert "未重写" in second.stdout
+    assert (summary.read_bytes(), summary.stat().st_mtime_ns) == before
+    # the same report as the first run, word for word, then the note
+    assert first.stdout.splitlines()[0] == second.stdout.splitlines()[0]
+    # a summary the clerk changed or deleted is written again
+    summary.unlink()
+    third = _collect(tmp_path, inbox)
+    assert third.returncode == 0 and summary.exists()
+    assert "未重写" not in third.stdout
+    assert "沿用上次读取结果 3 个" in third.stdout
+
+
+def test_reused_readings_give_the_summary_and_json_of_a_fresh_reading(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path, 4, fund_fiscal_spent=120)
+    staged(inbox / "坏.xlsx", year="二〇二二")
+    (inbox / "空.xlsx").write_bytes(b"")
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    a = run_cli(
+        "collect", str(inbox), "-o", str(fresh / "s.xlsx"), "--json", str(fresh / "s.json"),
+        "--no-store", "-q", cwd=tmp_path,
+    )  # fmt: skip
+    assert not (fresh / "s.sqlite").exists()
+    _collect(tmp_path, inbox)
+    # a new file makes the run incremental: 6 readings from the store, 1 now
+    staged(inbox / "新.xlsx")
+    b = _collect(tmp_path, inbox, "--json", str(tmp_path / "out" / "s.json"))
+    assert "本次读取 1 个文件，沿用上次读取结果 6 个" in b.stdout
+    c = run_cli(
+        "collect", str(inbox), "-o", str(fresh / "s.xlsx"), "--json", str(fresh / "s.json"),
+        "--no-store", "-q", cwd=tmp_path,
+    )  # fmt: skip
+    assert a.returncode == b.returncode == c.returncode == 1
+    assert _sheets(tmp_path / "out" / "汇总.xlsx") == _sheets(fresh / "s.xlsx")
+    assert _json(tmp_path / "out" / "s.json") == _json(fresh / "s.json")
+
+
+def test_every_version_is_kept_and_a_changed_file_is_read_again(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path)
+    _collect(tmp_path, inbox)
+    path = inbox / "单位1.xlsx"
+    path.unlink()
+    staged(path, fund_fiscal_spent=99)
+    got = _collect(tmp_path, inbox)
+    assert "本次读取 1 个文件，沿用上次读取结果 2 个" in got.stdout
+    db = _db(tmp_path)
+    versions = db.execute(
+        "SELECT id, replaced_by FROM files WHERE source = '单位1.xlsx' ORDER BY id"
+    ).fetchall()
+    assert len(versions) == 2
+    assert versions[0][1] == versions[1][0] and versions[1][1] is None
+    spent = db.execute(
+        "SELECT p.spent FROM projects p JOIN files f ON f.id = p.file_id"
+        " WHERE f.source = '单位1.xlsx' ORDER BY f.id"
+    ).fetchall()
+    assert [s[0] for s in spent] == [95, 99]
+    wb = openpyxl.load_workbook(tmp_path / "out" / "汇总.xlsx")
+    ws = wb["项目明细"]
+    head = [c.value for c in ws[1]]
+    rows = [dict(zip(head, r, strict=False)) for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert {r["来源文件"]: r["执行数合计"] for r in rows if r["来源文件"]}["单位1.xlsx"] == 99
+
+
+def test_same_bytes_touched_are_hashed_not_read(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path)
+    _collect(tmp_path, inbox)
+    os.utime(inbox / "单位0.xlsx", ns=(1_600_000_000_000_000_000,) * 2)
+    got = _collect(tmp_path, inbox)
+    # its received time changed, so the summary is written again, but the file is not read
+    assert "未重写" not in got.stdout
+    assert "本次读取 0 个文件，沿用上次读取结果 3 个" in got.stdout
+
+
+def test_a_reading_altered_in_the_store_is_never_trusted(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path)
+    _collect(tmp_path, inbox)
+    db = _db(tmp_path)
+    with db:
+        # one reading's bytes changed, one made text, one's HMAC taken from another
+        ids = [r[0] for r in db.execute("SELECT id FROM checks ORDER BY id")]
+        db.execute(
+            "UPDATE checks SET results = CAST(results || x'00' AS BLOB) WHERE id = ?", (ids[0],)
+        )
+        db.execute("UPDATE checks SET results = results || x'00' WHERE id = ?", (ids[1],))
+        db.execute(
+            "UPDATE checks SET mac = (SELECT mac FROM checks WHERE id = ?) WHERE id = ?",
+            (ids[0], ids[2]),
+        )
+        db.execute("UPDATE runs SET inputs_sha256 = NULL")  # no unchanged shortcut
+    db.close()
+    got = _collect(tmp_path, inbox)
+    assert got.returncode == 0, got.stderr
+    assert "本次读取 3 个文件，沿用上次读取结果 0 个" in got.stdout
+
+
+def test_a_store_from_another_computer_is_read_again(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path)
+    _collect(tmp_path, inbox)
+    (tmp_path / "out" / "汇总.xlsx").unlink()
+    other = {"PERFEVAL_XL_HOME": str(tmp_path / "another-pc")}
+    got = _collect(tmp_path, inbox, env=other)
+    assert got.returncode == 0, got.stderr
+    assert "本次读取 3 个文件，沿用上次读取结果 0 个" in got.stdout
+
+
+def test_other_rules_are_other_readings(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path)
+    _collect(tmp_path, inbox)
+    key = tmp_path / "office.key"
+    key.write_text(os.urandom(32).hex())
+    got = _collect(tmp_path, inbox, "--key", str(key))
+    assert "本次读取 3 个文件，沿用上次读取结果 0 个" in got.stdout
+    again = _collect(tmp_path, inbox, "--key", str(key))
+    assert "未重写" in again.stdout
+
+
+def test_members_of_an_attachment_are_known_by_their_directory(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path, 2)
+    with zipfile.ZipFile(inbox / "附件.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        for i in range(2):
+            z.write(staged(tmp_path / "z" / f"成员{i}.xlsx"), f"成员{i}.xlsx")
+    _collect(tmp_path, inbox)
+    with zipfile.ZipFile(inbox / "附件.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(tmp_path / "z" / "成员0.xlsx", "成员0.xlsx")
+        z.write(staged(tmp_path / "z2" / "成员1.xlsx", fund_fiscal_spent=50), "成员1.xlsx")
+    got = _collect(tmp_path, inbox)
+    assert "本次读取 1 个文件，沿用上次读取结果 3 个" in got.stdout
+    db = _db(tmp_path)
+    assert _one(db, "SELECT COUNT(*) FROM files WHERE source = '附件.zip/成员1.xlsx'") == 2
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_file_that_is_no_store_is_refused_by_name(tmp_path: Path, lang: str) -> None:
+    inbox = _inbox(tmp_path, 1)
+    (tmp_path / "out").mkdir()
+    bad = tmp_path / "out" / "汇总.sqlite"
+    bad.write_bytes(b"not a database at all")
+    got = run_cli(
+        "--lang", lang, "collect", str(inbox), "-o", str(tmp_path / "out" / "汇总.xlsx"),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert got.returncode == 1
+    assert "Traceback" not in got.stderr
+    assert "汇总.sqlite" in got.stderr
+    assert (
+        "not a perfeval-xl store" if lang == "en" else "不是 perfeval-xl 的汇总库"
+    ) in got.stderr
+    assert bad.read_bytes() == b"not a database at all"
+    assert not (tmp_path / "out" / "汇总.xlsx").exists()
+    # another program's SQLite database
+    bad.unlink()
+    other = sqlite3.connect(bad)
+    other.execute("CREATE TABLE t (x)")
+    other.commit()
+    other.close()
+    got = run_cli("collect", str(inbox), "-o", str(tmp_path / "out" / "汇总.xlsx"), cwd=tmp_path)
+    assert got.returncode == 1 and "不是 perfeval-xl 的汇总库" in got.stderr
+
+
+def test_a_store_of_a_newer_version_is_refused(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path, 1)
+    _collect(tmp_path, inbox)
+    db = _db(tmp_path)
+    with db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    db.close()
+    got = _collect(tmp_path, inbox)
+    assert got.returncode == 1 and "更新版本" in got.stderr
+
+
+def test_the_store_is_never_inside_the_inbox(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path, 1)
+    got = run_cli(
+        "collect", str(inbox), "-o", str(tmp_path / "o.xlsx"), "--store",
+        str(inbox / "库.sqlite"), cwd=tmp_path,
+    )  # fmt: skip
+    assert got.returncode == 1 and "收件箱" in got.stderr
+    got = run_cli("collect", str(inbox), "-o", str(inbox / "汇总.xlsx"), cwd=tmp_path)
+    assert got.returncode == 0, got.stderr
+    assert "汇总库：未保存（汇总表在收件箱里" in got.stdout
+    assert sorted(p.name for p in inbox.iterdir()) == ["单位0.xlsx", "汇总.xlsx"]
+
+
+def test_two_runs_on_one_store_wait_for_each_other(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path, 1)
+    (tmp_path / "out").mkdir()
+    store = open_store(tmp_path / "out" / "汇总.sqlite")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfeval_xl", "collect", str(inbox), "-o",
+         str(tmp_path / "out" / "汇总.xlsx"), "-q"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(3)
+    assert proc.poll() is None, proc.communicate()
+    assert not (tmp_path / "out" / "汇总.xlsx").exists()
+    store.close()
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert f"进程 {os.getpid()}" in err and "等它结束后继续" in err
+    assert (tmp_path / "out" / "汇总.xlsx").exists()
+
+
+def test_a_killed_run_leaves_the_store_consistent_and_the_summary_intact(
+    tmp_path: Path,
+) -> None:
+    inbox = _inbox(tmp_path, 2)
+    _collect(tmp_path, inbox)
+    summary = tmp_path / "out" / "汇总.xlsx"
+    before = summary.read_bytes()
+    template = inbox / "单位0.xlsx"
+    for i in range(2, 1500):
+        staged(inbox / f"单位{i}.xlsx") if i < 6 else (inbox / f"单位{i}.xlsx").write_bytes(
+            _renamed(template.read_bytes(), i)
+        )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfeval_xl", "collect", str(inbox), "-o", str(summary), "-q",
+         "--workers", "2"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    db = _db(tmp_path)
+    deadline = time.monotonic() + 120
+    while _one(db, "SELECT COUNT(*) FROM checks") < 100 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert _one(db, "PRAGMA integrity_check") == "ok"
+    assert summary.read_bytes() == before
+    stored = _one(db, "SELECT COUNT(*) FROM checks")
+    assert 100 <= stored < 1500
+    assert _one(db, "SELECT COUNT(*) FROM runs WHERE finished IS NULL") == 1
+    # every stored reading is whole: its project and findings are there
+    assert _one(
+        db, "SELECT COUNT(*) FROM checks c WHERE NOT EXISTS"
+        " (SELECT 1 FROM projects p WHERE p.check_id = c.id)"
+    ) == 0  # fmt: skip
+    db.close()
+    got = _collect(tmp_path, inbox)
+    assert got.returncode == 0, got.stderr
+    assert f"沿用上次读取结果 {stored} 个" in got.stdout
+
+
+def _renamed(data: bytes, i: int) -> bytes:
+    """The workbook with its project name made its own (the form sheet's inline string)."""
+    import io
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            if info.filename in ("xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"):
+                body = body.replace("单位0项目".encode(), f"单位{i}项目".encode(), 1)
+            dst.writestr(info, body, compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def _year_inbox(root: Path, year: int, projects: dict[str, tuple[str | None, float]]) -> Path:
+    """An inbox of `year`: per project name its 项目代码 and 全年执行数 (预算数 100)."""
+    inbox = root / f"inbox{year}"
+    for i, (name, (code, spent)) in enumerate(projects.items()):
+        staged(
+            inbox / f"单位{i}.xlsx",
+            year=year,
+            project_name=name,
+            project_code=code,
+            fund_fiscal_spent=spent,
+        )
+    return inbox
+
+
+def _table(path: Path, sheet: str) -> list[dict]:
+    ws = openpyxl.load_workbook(path)[sheet]
+    rows = list(ws.iter_rows(values_only=True))
+    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+
+
+def test_last_year_in_the_store_gives_the_year_on_year_sheets(tmp_path: Path) -> None:
+    store = str(tmp_path / "绩效自评.sqlite")
+    last = _year_inbox(
+        tmp_path, 2021, {"甲项目": ("P-1", 80), "乙项目": (None, 60), "丙项目": (None, 100)}
+    )
+    now = _year_inbox(
+        tmp_path, 2022, {"甲项目改名": ("P-1", 90), "乙项目": (None, 95), "丁项目": (None, 50)}
+    )
+    got = run_cli("collect", str(last), "-o", str(tmp_path / "2021.xlsx"), "--store", store,
+                  cwd=tmp_path)  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    assert "同比" not in openpyxl.load_workbook(tmp_path / "2021.xlsx").sheetnames
+    got = run_cli("collect", str(now), "-o", str(tmp_path / "2022.xlsx"), "--store", store,
+                  cwd=tmp_path)  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    summary = tmp_path / "2022.xlsx"
+    assert openpyxl.load_workbook(summary).sheetnames[-2:] == ["同比", "同比项目"]
+    (dept,) = _table(summary, "同比")
+    assert dept["主管部门代码"] == "109101"
+    assert (dept["2022年项目数"], dept["2021年项目数"]) == (3, 3)
+    assert (dept["2022年预算数"], dept["2021年预算数"]) == (300, 300)
+    assert (dept["2022年执行数"], dept["2021年执行数"]) == (235, 240)
+    assert dept["2022年执行率"] == pytest.approx(235 / 300)
+    assert dept["2021年执行率"] == pytest.approx(240 / 300)
+    assert dept["执行率变化"] == pytest.approx(-5 / 300)
+    scores = {r["项目名称"]: r["核定总分"] for r in _table(summary, "项目明细")}
+    assert dept["2022年平均分"] == pytest.approx(sum(scores.values()) / 3)
+    rows = {r["项目名称"]: r for r in _table(summary, "同比项目")}
+    assert rows["甲项目改名"]["对应依据"] == "项目代码"
+    assert rows["甲项目改名"]["执行率变化"] == pytest.approx(0.10)
+    assert rows["乙项目"]["对应依据"] == "部门代码+项目名称"
+    assert rows["乙项目"]["2021年执行率"] == pytest.approx(0.60)
+    assert rows["乙项目"]["总分变化"] == pytest.approx(
+        rows["乙项目"]["2022年核定总分"] - rows["乙项目"]["2021年核定总分"]
+    )
+    assert rows["丙项目"]["对应依据"] == "仅2021年" and rows["丙项目"]["2022年执行率"] is None
+    assert rows["丁项目"]["对应依据"] == "仅2022年" and rows["丁项目"]["2021年执行率"] is None
+    assert "甲项目" not in rows  # matched by its code under this year's name
+
+
+def test_last_year_from_another_store(tmp_path: Path) -> None:
+    last = _year_inbox(tmp_path, 2021, {"甲项目": ("P-1", 80)})
+    now = _year_inbox(tmp_path, 2022, {"甲项目": ("P-1", 90)})
+    got = run_cli("collect", str(last), "-o", str(tmp_path / "2021汇总.xlsx"), cwd=tmp_path)
+    assert got.returncode == 0, got.stderr
+    got = run_cli(
+        "collect", str(now), "-o", str(tmp_path / "2022汇总.xlsx"), "--compare-with",
+        str(tmp_path / "2021汇总.sqlite"), cwd=tmp_path,
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    (row,) = _table(tmp_path / "2022汇总.xlsx", "同比项目")
+    assert row["2021年执行率"] == pytest.approx(0.8) and row["2022年执行率"] == pytest.approx(0.9)
+    # a store without last year is refused by name; so is a file that is no store
+    for other, words in (
+        (tmp_path / "2022汇总.sqlite", "没有 2021 年度的项目"),
+        (tmp_path / "2021汇总.xlsx", "不是 perfeval-xl 的汇总库"),
+    ):
+        got = run_cli(
+            "collect", str(now), "-o", str(tmp_path / "again.xlsx"), "--compare-with",
+            str(other), cwd=tmp_path,
+        )  # fmt: skip
+        assert got.returncode == 1, got.stdout
+        assert words in got.stderr and other.name in got.stderr
+        assert "Traceback" not in got.stderr
+
+
+def test_the_roster_sheet_says_when_a_project_was_first_and_last_received(
+    tmp_path: Path,
+) -> None:
+    from datetime import datetime
+
+    from helpers import write_csv
+
+    inbox = _inbox(tmp_path, 2)
+    roster = write_csv(
+        tmp_path / "名册.csv",
+        [
+            ["主管部门代码", "实施单位", "项目名称"],
+            *(["109101", "攀枝花市区委宣传部", f"单位{i}项目"] for i in range(3)),
+        ],
+    )
+    first, second = datetime(2023, 3, 1, 9, 30), datetime(2023, 3, 5, 16, 0)
+    for p in inbox.iterdir():
+        os.utime(p, (first.timestamp(), first.timestamp()))
+    got = _collect(tmp_path, inbox, "--roster", str(roster))
+    assert got.returncode == 0, got.stderr
+    # the unit sends 单位1 again: the old file is replaced in the inbox, the store keeps both
+    path = inbox / "单位1.xlsx"
+    path.unlink()
+    staged(path, fund_fiscal_spent=90)
+    os.utime(path, (second.timestamp(), second.timestamp()))
+    got = _collect(tmp_path, inbox, "--roster", str(roster))
+    assert got.returncode == 0, got.stderr
+    rows = {r["项目名称"]: r for r in _table(tmp_path / "out" / "汇总.xlsx", "报送情况")}
+    assert (rows["单位0项目"]["首次收到"], rows["单位0项目"]["最近收到"]) == (first, first)
+    assert (rows["单位1项目"]["首次收到"], rows["单位1项目"]["最近收到"]) == (first, second)
+    assert rows["单位1项目"]["收到时间"] == second
+    assert rows["单位2项目"]["状态"] == "未收到" and rows["单位2项目"]["首次收到"] is None
+    # without a store, the inbox's own files are all there is to go by
+    got = run_cli(
+        "collect", str(inbox), "-o", str(tmp_path / "n.xlsx"), "--roster", str(roster),
+        "--no-store", cwd=tmp_path,
+    )  # fmt: skip
+    rows = {r["项目名称"]: r for r in _table(tmp_path / "n.xlsx", "报送情况")}
+    assert (rows["单位1项目"]["首次收到"], rows["单位1项目"]["最近收到"]) == (second, second)
+
+
+def test_a_full_disk_under_the_store_gives_a_clean_message(tmp_path: Path) -> None:
+    """A file-size limit makes every write past it fail (EFBIG) as a full disk does (ENOSPC):
+    the store cannot grow past its first pages, and the run stops with the store named."""
+    import resource
+
+    inbox = _inbox(tmp_path, 2)
+    (tmp_path / "out").mkdir()
+
+    def limit() -> None:  # in the child, before it runs
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024, 16 * 1024))
+
+    got = subprocess.run(
+        [sys.executable, "-m", "perfeval_xl", "--lang", "en", "collect", str(inbox), "-q",
+         "-o", str(tmp_path / "out" / "汇总.xlsx")],
+        capture_output=True, text=True, timeout=300, preexec_fn=limit, cwd=tmp_path,
+    )  # fmt: skip
+    assert got.returncode == 1, got.stdout
+    assert "Traceback" not in got.stderr
+    assert got.stderr.startswith(
+        f"Error: {tmp_path / 'out' / '汇总.sqlite'}: cannot write the store"
+    )
+    assert not (tmp_path / "out" / "汇总.xlsx").exists()
