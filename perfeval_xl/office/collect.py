@@ -329,7 +329,9 @@ def collect(
     forms: FormSet = BUILTIN_FORMS,
     found: tuple[list[Item], list[Finding]] | None = None,
     reuse: Callable[[int, Item], list[CheckResult] | None] | None = None,
-    keep: Callable[[int, Item, list[CheckResult]], None] | None = None,
+    keep: Callable[..., None] | None = None,
+    pack: tuple[Callable[[list[CheckResult]], Any], Callable[[Any], list[CheckResult]]]
+    | None = None,
 ) -> Collection:
     """Collect every workbook under `inbox`.
 
@@ -354,8 +356,12 @@ def collect(
         reuse: called with each input's index and item before it is read: a reading kept
             from an earlier run of exactly these bytes under these rules (the store), or None
             to read it.
-        keep: called with each input read now, in the order readings arrive (the store
-            keeps them as they come, so a killed run loses little).
+        keep: called with each input read now (index, item, results, and what `pack`
+            made of them), in the order readings arrive (the store keeps them as they come,
+            so a killed run loses little).
+        pack: (pack, unpack): a function the workers apply to each input's results (picklable:
+            a module's own function), and its inverse, applied here; for work `keep` needs
+            done that the workers can do in parallel (the store's rows).
 
     Raises:
         OutputError: `inbox` is not a readable folder.
@@ -383,10 +389,13 @@ def collect(
     if progress is not None and len(todo) < len(items):
         progress(len(items) - len(todo))
 
-    def arrived(n: int, got: list[CheckResult]) -> None:
+    def arrived(n: int, got: Any) -> None:
+        packed = None
+        if pack is not None:
+            packed, got = got, pack[1](got)
         results[todo[n]] = got
         if keep is not None:
-            keep(todo[n], items[todo[n]], got)
+            keep(todo[n], items[todo[n]], got, packed)
 
     check_items(
         [items[i] for i in todo],
@@ -396,6 +405,7 @@ def collect(
         password=password,
         forms=forms,
         on_result=arrived,
+        pack=pack[0] if pack is not None else None,
     )
     coll = Collection(
         display_path(str(root)),
@@ -873,16 +883,20 @@ def check_items(
     key: bytes | None = None,
     password: str | None = None,
     forms: FormSet = BUILTIN_FORMS,
-    on_result: Callable[[int, list[CheckResult]], None] | None = None,
-) -> list[list[CheckResult]]:
+    on_result: Callable[[int, Any], None] | None = None,
+    pack: Callable[[list[CheckResult]], Any] | None = None,
+) -> list[Any]:
     """Check every item, in parallel on all cores for a real batch: each item's results (one
     per workbook, one per form table of a Word annex), in input order. `on_result` is told
-    of each item's results (by index) as they arrive."""
+    of each item's results (by index) as they arrive. With `pack`, each item's results as
+    `pack` made them, in the worker."""
     workers = workers or os.cpu_count() or 1
     check = partial(check_inputs, key=key, password=password, forms=forms)
-    out: list[list[CheckResult]] = []
+    if pack is not None:
+        check = partial(_packed, check, pack)
+    out: list[Any] = []
 
-    def arrived(result: list[CheckResult]) -> None:
+    def arrived(result: Any) -> None:
         if on_result is not None:
             on_result(len(out), result)
         out.append(result)
@@ -900,6 +914,12 @@ def check_items(
         ):
             arrived(result)
     return out
+
+
+def _packed(
+    check: Callable[[Item], list[CheckResult]], pack: Callable[[list[CheckResult]], Any], item: Item
+) -> Any:
+    return pack(check(item))
 
 
 @contextmanager
