@@ -887,19 +887,24 @@ def check_items(
     pack: Callable[[list[CheckResult]], Any] | None = None,
 ) -> list[Any]:
     """Check every item, in parallel on all cores for a real batch: each item's results (one
-    per workbook, one per form table of a Word annex), in input order. `on_result` is told
-    of each item's results (by index) as they arrive. With `pack`, each item's results as
-    `pack` made them, in the worker."""
+    per workbook, one per form table of a Word annex), in input order; with `on_result`,
+    which is told of each item's results (by index) as they arrive, nothing (the results are
+    not held twice). With `pack`, each item's results as `pack` made them, in the worker."""
     workers = workers or os.cpu_count() or 1
     check = partial(check_inputs, key=key, password=password, forms=forms)
     if pack is not None:
         check = partial(_packed, check, pack)
     out: list[Any] = []
 
+    done = 0
+
     def arrived(result: Any) -> None:
+        nonlocal done
         if on_result is not None:
-            on_result(len(out), result)
-        out.append(result)
+            on_result(done, result)  # the caller keeps what it needs: nothing is held here
+        else:
+            out.append(result)
+        done += 1
         if progress is not None:
             progress(1)
 
