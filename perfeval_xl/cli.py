@@ -659,6 +659,7 @@ def collect(
                         _load(ctx, form, known).digest if roster else None,
                         feedback_dir is not None,
                         compare_with and _file_digest(compare_with),
+                        lang if json_path is not None else None,  # the JSON's messages
                     ),
                 )
                 if run.unchanged is not None and feedback_dir is None:

@@ -504,3 +504,19 @@ def test_a_full_disk_under_the_store_gives_a_clean_message(tmp_path: Path) -> No
         f"Error: {tmp_path / 'out' / '汇总.sqlite'}: cannot write the store"
     )
     assert not (tmp_path / "out" / "汇总.xlsx").exists()
+
+
+def test_json_in_another_language_is_written_again(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path, 1, fund_fiscal_spent=120)
+    js = str(tmp_path / "out" / "c.json")
+    _collect(tmp_path, inbox, "--json", js)
+    again = _collect(tmp_path, inbox, "--json", js)
+    assert "未重写" in again.stdout
+    english = _collect(tmp_path, inbox, "--json", js, "--lang", "en")
+    assert "left as it was" not in english.stdout
+    messages = [
+        f["message"]
+        for f in json.loads(Path(js).read_text(encoding="utf-8"))["files"][0]["findings"]
+        if f["code"] == "E301"
+    ]
+    assert messages and all(" exceeds " in m for m in messages)  # English now
