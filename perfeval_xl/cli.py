@@ -663,6 +663,7 @@ def collect(
                     ),
                 )
                 if run.unchanged is not None and feedback_dir is None:
+                    store.repeat(run)
                     for line in run.unchanged[lang]:
                         click.echo(line)
                     _say(

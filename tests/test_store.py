@@ -100,6 +100,12 @@ def test_an_unchanged_inbox_is_not_read_again_and_the_summary_is_left_as_it_is(
     assert second.returncode == 0, second.stderr
     assert "未重写" in second.stdout
     assert (summary.read_bytes(), summary.stat().st_mtime_ns) == before
+    # the run is recorded as finished, having read nothing, and its inputs as seen again
+    db = _db(tmp_path)
+    runs = db.execute("SELECT finished IS NOT NULL, read, inputs, report FROM runs").fetchall()
+    assert [r[:3] for r in runs] == [(1, 3, 3), (1, 0, 3)] and runs[0][3] == runs[1][3]
+    assert _one(db, "SELECT COUNT(*) FROM files WHERE last_run = 2") == 3
+    db.close()
     # the same report as the first run, word for word, then the note
     assert first.stdout.splitlines()[0] == second.stdout.splitlines()[0]
     # a summary the clerk changed or deleted is written again

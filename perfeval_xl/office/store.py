@@ -688,6 +688,28 @@ class Store:
                 ),
             )
 
+    def repeat(self, run: StoreRun) -> None:
+        """Close a run that found nothing changed (`StoreRun.unchanged`): it read nothing and
+        wrote nothing, and says what the last run said; its inputs were seen again."""
+        now = _now()
+        with self._writing():
+            self.db.executemany(
+                "UPDATE files SET last_run = ?, last_seen = ? WHERE source = ? AND sha256 = ?",
+                [
+                    (self.run_id, now, item.source, d.sha256)
+                    for item, d in zip(run.items, run.digests, strict=True)
+                    if d is not None
+                ],
+            )
+            self.db.execute(
+                "UPDATE runs SET (inputs, projects, errors, warnings, summary, summary_sha256,"
+                " json, json_sha256, inputs_sha256, report) = (SELECT inputs, projects, errors,"
+                " warnings, summary, summary_sha256, json, json_sha256, inputs_sha256, report"
+                " FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1),"
+                " finished = ?, read = 0, reused = 0 WHERE id = ?",
+                (now, self.run_id),
+            )
+
     def _file_id(self, source: str, sha256: str) -> int | None:
         got = self.db.execute(
             "SELECT id FROM files WHERE source = ? AND sha256 = ?", (source, sha256)
