@@ -526,3 +526,16 @@ def test_json_in_another_language_is_written_again(tmp_path: Path) -> None:
         if f["code"] == "E301"
     ]
     assert messages and all(" exceeds " in m for m in messages)  # English now
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_pipe_in_the_inbox_is_never_hashed(tmp_path: Path) -> None:
+    """Hashing a named pipe would wait forever for a writer: it is left to the gate (E001)."""
+    inbox = _inbox(tmp_path, 1)
+    os.mkfifo(inbox / "管道.xlsx")
+    got = _collect(tmp_path, inbox)
+    assert got.returncode == 1, got.stderr
+    assert "管道.xlsx" in got.stdout
+    assert "本次读取 2 个文件" in got.stdout
+    db = _db(tmp_path)
+    assert _one(db, "SELECT COUNT(*) FROM files") == 1  # the pipe has no version to keep

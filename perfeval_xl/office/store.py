@@ -29,6 +29,7 @@ import os
 import pickle
 import secrets
 import sqlite3
+import stat
 import sys
 import time
 import zipfile
@@ -42,6 +43,7 @@ from typing import IO, Any
 from ..errors import OutputError, Text
 from ..findings import Finding
 from ..forms.spec import BUILTIN_FORMS, FormSet, _builtin_ids, _load_builtin
+from ..intake.safety import MAX_FILE_BYTES
 from ..review.checks import CheckResult
 from .collect import Collection, Item, Submission
 
@@ -420,6 +422,10 @@ class Store:
                 if item.member is None:
                     st = os.stat(item.path)
                     size, mtime = st.st_size, st.st_mtime_ns
+                    if not stat.S_ISREG(st.st_mode) or size > MAX_FILE_BYTES:
+                        # a pipe would block the hash forever; the gate says why (E001, E005)
+                        out.append(None)
+                        continue
                     if known is not None and known[2:4] == (size, mtime):
                         out.append(Digest(known[1], size, mtime, None))
                     else:
