@@ -655,10 +655,10 @@ def collect(
                     store_mod.rules_fingerprint(known, key, open_password),
                     outputs=(output, json_path),
                     options=(
-                        _file_digest(roster),
+                        store_mod.file_sha256(roster),
                         _load(ctx, form, known).digest if roster else None,
                         feedback_dir is not None,
-                        compare_with and _file_digest(compare_with),
+                        compare_with and store_mod.file_sha256(compare_with),
                         lang if json_path is not None else None,  # the JSON's messages
                     ),
                 )
@@ -783,17 +783,6 @@ def _collect_lines(coll: Any, lang: str, output: Path, json_path: Path | None) -
     if note:
         lines.append(note)
     return lines
-
-
-def _file_digest(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    import hashlib
-
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
 
 
 def _store_path(inbox: Path, output: Path, store_path: Path | None, no_store: bool) -> Path | None:

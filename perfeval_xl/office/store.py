@@ -66,7 +66,6 @@ CREATE TABLE IF NOT EXISTS runs (
     tool TEXT NOT NULL,
     inbox TEXT NOT NULL,
     rules TEXT NOT NULL,
-    roster TEXT,
     inputs INTEGER,
     read INTEGER,
     reused INTEGER,
@@ -367,7 +366,6 @@ class Store:
         self.rules: str | None = None
         self._pending: list[tuple[Item, Digest, list[CheckResult], tuple[bytes, list[Rows]]]] = []
         self._flushed = time.monotonic()
-        self._file_ids: dict[tuple[str, str], int] = {}
         self.read = 0
         self.reused = 0
 
@@ -388,14 +386,14 @@ class Store:
                 self._lock.close()
 
     # -- a run ----------------------------------------------------------------------------------
-    def begin(self, inbox: str, rules: str, roster: str | None = None) -> int:
+    def begin(self, inbox: str, rules: str) -> int:
         """Start a run (finished by `finish`; a run killed before has no `finished`)."""
         from .._version import __version__
 
         with self._writing():
             cur = self.db.execute(
-                "INSERT INTO runs (started, tool, inbox, rules, roster) VALUES (?, ?, ?, ?, ?)",
-                (_now(), __version__, inbox, rules, roster),
+                "INSERT INTO runs (started, tool, inbox, rules) VALUES (?, ?, ?, ?)",
+                (_now(), __version__, inbox, rules),
             )
         self.run_id = int(cur.lastrowid or 0)
         self.rules = rules
@@ -588,8 +586,7 @@ class Store:
         (`StoreRun.unchanged`: that run's report)."""
         from .collect import survey
 
-        roster = None
-        self.begin(str(Path(inbox).absolute()), rules, roster)
+        self.begin(str(Path(inbox).absolute()), rules)
         items, findings = survey(inbox, exclude)
         digests = self.digests(items)
         fingerprint = inputs_fingerprint(
@@ -685,9 +682,9 @@ class Store:
                     coll.errors,
                     coll.warnings,
                     str(summary) if summary else None,
-                    _file_sha(summary),
+                    file_sha256(summary),
                     str(json_path) if json_path else None,
-                    _file_sha(json_path),
+                    file_sha256(json_path),
                     inputs_sha256,
                     json.dumps(report, ensure_ascii=False) if report is not None else None,
                     self.run_id,
@@ -715,12 +712,6 @@ class Store:
                 " finished = ?, read = 0, reused = 0 WHERE id = ?",
                 (now, self.run_id),
             )
-
-    def _file_id(self, source: str, sha256: str) -> int | None:
-        got = self.db.execute(
-            "SELECT id FROM files WHERE source = ? AND sha256 = ?", (source, sha256)
-        ).fetchone()
-        return None if got is None else int(got[0])
 
     def _year_row(self, s: Submission) -> tuple | None:
         rec, score = s.counted_record, s.counted_score
@@ -758,20 +749,17 @@ class Store:
         """The last finished run, when it had exactly these inputs (`inputs_sha256`) and what
         it wrote is still there unchanged: its report, to be said again."""
         row = self.db.execute(
-            "SELECT summary, summary_sha256, json, json_sha256, report FROM runs"
+            "SELECT inputs_sha256, summary, summary_sha256, json, json_sha256, report FROM runs"
             " WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1"
         ).fetchone()
-        if row is None or row[4] is None:
+        if row is None or row[5] is None:
             return None
-        summary, summary_sha, json_path, json_sha, report = row
-        got = self.db.execute(
-            "SELECT inputs_sha256 FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1"
-        ).fetchone()[0]
+        got, summary, summary_sha, json_path, json_sha, report = row
         if got != inputs_sha256:
             return None
-        if summary is None or _file_sha(Path(summary)) != summary_sha:
+        if summary is None or file_sha256(Path(summary)) != summary_sha:
             return None
-        if json_path is not None and _file_sha(Path(json_path)) != json_sha:
+        if json_path is not None and file_sha256(Path(json_path)) != json_sha:
             return None
         return json.loads(report)
 
@@ -1161,7 +1149,8 @@ def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def _file_sha(path: Path | None) -> str | None:
+def file_sha256(path: Path | None) -> str | None:
+    """SHA-256 of a file's bytes, or None without a path or when it cannot be read."""
     if path is None:
         return None
     try:

@@ -1437,17 +1437,12 @@ class _SummaryWriter:
         columns = [
             ("主管部门代码", "center"),
             ("主管部门", "text"),
-            (f"{now}年项目数", "int"),
-            (f"{before}年项目数", "int"),
-            (f"{now}年预算数", "amount"),
-            (f"{before}年预算数", "amount"),
-            (f"{now}年执行数", "amount"),
-            (f"{before}年执行数", "amount"),
-            (f"{now}年执行率", "rate"),
-            (f"{before}年执行率", "rate"),
+            *_years(hist, "项目数", "int"),
+            *_years(hist, "预算数", "amount"),
+            *_years(hist, "执行数", "amount"),
+            *_years(hist, "执行率", "rate"),
             ("执行率变化", "rate"),
-            (f"{now}年平均分", "score"),
-            (f"{before}年平均分", "score"),
+            *_years(hist, "平均分", "score"),
             ("平均分变化", "score"),
         ]
         table = self._bulk(SHEET_YEAR_ON_YEAR, columns)
@@ -1473,13 +1468,10 @@ class _SummaryWriter:
             ("项目名称", "text"),
             ("项目代码", "center"),
             ("对应依据", "center"),
-            (f"{now}年预算数", "amount"),
-            (f"{before}年预算数", "amount"),
-            (f"{now}年执行率", "rate"),
-            (f"{before}年执行率", "rate"),
+            *_years(hist, "预算数", "amount"),
+            *_years(hist, "执行率", "rate"),
             ("执行率变化", "rate"),
-            (f"{now}年核定总分", "score"),
-            (f"{before}年核定总分", "score"),
+            *_years(hist, "核定总分", "score"),
             ("总分变化", "score"),
         ]
         table = self._bulk(SHEET_YEAR_ON_YEAR_PROJECTS, columns)
@@ -1754,3 +1746,8 @@ def _span(
         t = s.item.received
         return (t, t)
     return spans.get(key, (s.item.received, s.item.received))
+
+
+def _years(hist: History, label: str, kind: str) -> list[tuple[str, str]]:
+    """A 同比 figure's two columns: this year's, then last year's (`2022年预算数`, `2021年…`)."""
+    return [(f"{hist.year}年{label}", kind), (f"{hist.previous}年{label}", kind)]
