@@ -630,6 +630,9 @@ def collect(
 
             check_feedback_dir(inbox, feedback_dir)
         store_at = _store_path(inbox, output, store_path, no_store)
+        if store_at is not None:
+            # `--store 汇总.xlsx` would be replaced by the summary it is read for
+            collect_mod.check_outputs(inbox, output, json_path, store_at)
     except PerfevalError as exc:
         raise _Failure(exc, lang) from None
     known = _forms(ctx, forms_dir)

@@ -328,6 +328,12 @@ def _new_key(path: Path) -> bytes:
 
 
 # -- the digests of the inputs ------------------------------------------------------------------
+#: A file saved less than this before it was hashed (or dated later: another computer's clock)
+#: is hashed again next run instead of trusted by size and time: FAT and some network shares
+#: keep times to 2 s, so a second save within that keeps both (`Store.digests`).
+RACY_NS = 3_000_000_000
+
+
 @dataclass(frozen=True)
 class Digest:
     """An input's identity: the SHA-256 of its bytes, and what the pre-check compares."""
@@ -426,8 +432,14 @@ class Store:
                         continue
                     if known is not None and known[2:4] == (size, mtime):
                         out.append(Digest(known[1], size, mtime, None))
-                    else:
-                        out.append(Digest(_hash_file(item.path), size, mtime, None))
+                        continue
+                    hashed_at = time.time_ns()
+                    sha = _hash_file(item.path)
+                    # Racily clean (as git calls it): a file changed again within its clock's
+                    # granularity after this hash keeps its size and time; its time is not kept,
+                    # so the next run hashes it again.
+                    racy = mtime >= hashed_at - RACY_NS
+                    out.append(Digest(sha, size, None if racy else mtime, None))
                     continue
                 if item.path not in archives:
                     archives[item.path] = _directory(item.path)
