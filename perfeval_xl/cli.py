@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1206,6 +1207,134 @@ def demo(ctx: click.Context, directory: Path) -> None:
         f"查看问题：perfeval-xl check {result.filled[0].parent}/*.xlsx",
         f"see the findings: perfeval-xl check {result.filled[0].parent}/*.xlsx",
     )
+
+
+@cli.command()
+@click.argument("workspace", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--roster",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV or XLSX roster (as for `template`): the units and their projects.",
+)
+@_ROSTER_FORM_OPTION
+@_FORMS_OPTION
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The office's key file: templates are signed, uploads verified.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--base-url",
+    help="The address units reach the server by, for the links.  [default: http://HOST:PORT]",
+)
+@click.option(
+    "--max-upload-mb",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 200),
+    help="Largest upload accepted, in MiB.",
+)
+@click.option(
+    "--new-link",
+    "new_link",
+    metavar="UNIT",
+    help="Replace this unit's link (its old link stops working) and exit.",
+)
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    workspace: Path,
+    roster: Path,
+    form: str,
+    forms_dir: Path | None,
+    key_path: Path | None,
+    host: str,
+    port: int,
+    base_url: str | None,
+    max_upload_mb: int,
+    new_link: str | None,
+) -> None:
+    """Serve the units' upload pages on the office's intranet.
+
+    Each 实施单位 of the roster gets its own link (written to WORKSPACE/links.csv, for the
+    office to send); on its page a unit downloads its pre-filled templates, uploads its filled
+    workbooks and sees every finding and its score at once. Accepted uploads go to
+    WORKSPACE/inbox, which `collect` reads.
+
+    \b
+    Example:
+      perfeval-xl serve 2022报送 --roster projects.xlsx --host 0.0.0.0
+    """
+    lang = ctx.obj["lang"]
+    try:
+        from .web.app import Settings, create_app
+        from .web.workspace import Workspace, units_of
+    except ImportError as exc:  # the web extra is not installed
+        raise click.ClickException(
+            Text(
+                f"网页报送需要另外安装：pip install 'perfeval-xl[web]'（{exc.name}）",
+                f"the web pages need: pip install 'perfeval-xl[web]' ({exc.name})",
+            ).render(lang)
+        ) from None
+    from .office.roster import load_roster
+
+    known = _forms(ctx, forms_dir)
+    sheet_spec = _load(ctx, form, known)
+    url = base_url or f"http://{host}:{port}"
+    ws = Workspace(workspace)
+    try:
+        rows = load_roster(roster, sheet_spec).rows
+        units = units_of(rows)
+        ws.lock()
+        try:
+            if new_link is not None:
+                link = ws.new_link(units, new_link, url)
+                _say(ctx, f"新链接：{link}（已写入 {ws.root / 'links.csv'}）", f"new link: {link}")
+                return
+            links = ws.links(units, url)
+        except BaseException:
+            ws.close()
+            raise
+    except PerfevalError as exc:
+        raise _Failure(exc, lang) from None
+    settings = Settings(
+        workspace=ws,
+        units=units,
+        links=links,
+        spec=sheet_spec,
+        forms=known,
+        key=_key(key_path),
+        max_upload=max_upload_mb * 1024 * 1024,
+    )
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            Text(
+                f"警告：服务对 {host} 开放。请确认单位网络的访问控制（防火墙）只允许内网访问本机 {port} 端口。",
+                f"Warning: serving on {host}. Make sure the office network's rules let only the "
+                f"intranet reach port {port} of this computer.",
+            ).render(lang),
+            err=True,
+        )
+    _say(
+        ctx,
+        f"各单位的报送链接：{ws.root / 'links.csv'}（{len(units)} 个单位）；收到的文件在 {ws.inbox}",
+        f"the units' links: {ws.root / 'links.csv'} ({len(units)} units); uploads go to {ws.inbox}",
+    )
+    _say(ctx, f"服务地址：{url}（按 Ctrl+C 停止）", f"serving at {url} (Ctrl+C stops)")
+    import uvicorn
+
+    from .workers import pool
+
+    # uploads are checked on every core; the pages stay served meanwhile
+    with pool(os.cpu_count() or 1) as settings.pool:
+        try:
+            uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        finally:
+            ws.close()
 
 
 #: True when this process runs one command and ends (`main`), not when a caller invokes the

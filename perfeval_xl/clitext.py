@@ -264,6 +264,41 @@ ZH: dict[str, str] = {
         例如：
           perfeval-xl demo 演示
         """,
+    # -- serve
+    """Serve the units' upload pages on the office's intranet.
+
+    Each 实施单位 of the roster gets its own link (written to WORKSPACE/links.csv, for the
+    office to send); on its page a unit downloads its pre-filled templates, uploads its filled
+    workbooks and sees every finding and its score at once. Accepted uploads go to
+    WORKSPACE/inbox, which `collect` reads.
+
+    \b
+    Example:
+      perfeval-xl serve 2022报送 --roster projects.xlsx --host 0.0.0.0
+    """: """在单位内网上开设各单位的网上报送页面。
+
+        名册中每个实施单位有自己的专用链接（写在 WORKSPACE/links.csv 里，由财政部门发给各单位）；
+        单位在自己的页面上下载预填好的模板、上传填好的工作簿，立即看到每个问题和得分。收下的文件
+        放在 WORKSPACE/inbox，可直接用 collect 汇总。
+
+        \b
+        例如：
+          perfeval-xl serve 报送 --roster 名册.csv --host 0.0.0.0
+        """,
+    "CSV or XLSX roster (as for `template`): the units and their projects.": (
+        "项目名册（CSV 或 XLSX，与 template 所用的相同）：各实施单位及其项目。"
+    ),
+    "The office's key file: templates are signed, uploads verified.": (
+        "财政部门的密钥文件：下载的模板带签名，上传的文件核验签名。"
+    ),
+    "Address to listen on.": "监听的地址（只在本机使用时保持默认；供内网访问时用 0.0.0.0）。",
+    "The address units reach the server by, for the links.  [default: http://HOST:PORT]": (
+        "各单位访问本服务所用的地址，用于生成链接。  [默认：http://HOST:PORT]"
+    ),
+    "Largest upload accepted, in MiB.": "单个上传文件的大小上限（MB）。",
+    "Replace this unit's link (its old link stops working) and exit.": (
+        "为这个单位更换链接（旧链接随即失效），然后退出。"
+    ),
 }
 
 #: click's own words (its gettext message ids, click 8.x) → Chinese. Names click quotes with

@@ -1,0 +1,1 @@
+"""The web stage: the intranet pages units upload through (`perfeval-xl serve`)."""

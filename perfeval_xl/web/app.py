@@ -1,0 +1,434 @@
+"""The intranet pages of `perfeval-xl serve`: each unit's own page behind its link.
+
+A unit opens its link, sees its projects from the roster with their status (未报送 / 已报送，
+有 N 个错误 / 通过), downloads each project's pre-filled template, and uploads its filled
+workbook (or a .zip of them); the page then shows at once every finding with its cell and the
+score, as `collect` will see them.
+
+Security (docs/security.md): a link is found by its token's SHA-256; a wrong one answers 404
+after a delay, and too many wrong ones from one address answer 429; every upload form carries
+a CSRF token bound to its link; an upload is read against a size limit as it streams in,
+written to the workspace's own temporary folder under a name of ours, passed through the same
+gate as `collect` before anything parses it, and acknowledged only once it is on disk and in
+the ledger. Pages are rendered on the server (Jinja2, autoescaped); the one style sheet and
+the one script are files of this package: an intranet has no internet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import time
+from collections import defaultdict, deque
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..findings import RULES
+from ..forms.spec import BUILTIN_FORMS, FormSet, Spec
+from ..template.generate import build_template
+from .upload import UPLOAD_SUFFIXES, Checked, check_upload
+from .workspace import Unit, Workspace, token_digest
+
+#: Default largest upload, in MiB (`serve --max-upload-mb`).
+MAX_UPLOAD_MB = 20
+#: Seconds a wrong link waits before its 404: guessing links costs time.
+WRONG_LINK_DELAY = 0.5
+#: Wrong links one address may try in a minute before it gets 429.
+WRONG_LINKS_PER_MINUTE = 20
+#: Uploads one link may make in a minute.
+UPLOADS_PER_MINUTE = 30
+
+STATIC = Path(__file__).with_name("static")
+
+
+class TooLarge(Exception):
+    """The request body passed the upload limit."""
+
+
+@dataclass
+class Settings:
+    """What `serve` was started with."""
+
+    workspace: Workspace
+    units: list[Unit]
+    #: token digest -> unit
+    links: dict[bytes, Unit]
+    spec: Spec
+    forms: FormSet = BUILTIN_FORMS
+    key: bytes | None = None
+    max_upload: int = MAX_UPLOAD_MB * 1024 * 1024
+    #: worker processes that check uploads (None: a thread of this process, as in tests)
+    pool: Executor | None = None
+    #: signs CSRF tokens; new at every start (a page loaded before a restart is reloaded)
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+
+
+class _Window:
+    """Events per key in the last minute (rate limits)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seen: dict[Any, deque[float]] = defaultdict(deque)
+
+    def allow(self, key: Any) -> bool:
+        now = time.monotonic()
+        q = self.seen[key]
+        while q and q[0] < now - 60:
+            q.popleft()
+        if len(q) >= self.limit:
+            return False
+        q.append(now)
+        return True
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The ASGI application of `serve` (uvicorn runs it; tests drive it with TestClient)."""
+    env = Environment(
+        loader=PackageLoader("perfeval_xl.web", "templates"),
+        autoescape=select_autoescape(default=True),
+    )
+    wrong = _Window(WRONG_LINKS_PER_MINUTE)
+    uploads = _Window(UPLOADS_PER_MINUTE)
+    lock = asyncio.Lock()  # one upload at a time writes the ledger and the inbox
+
+    def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
+        return HTMLResponse(env.get_template(name).render(**values), status_code=status)
+
+    async def unit_of(request: Request) -> Unit | Response:
+        token = request.path_params["token"]
+        unit = settings.links.get(token_digest(token))
+        if unit is not None:
+            return unit
+        client = request.client.host if request.client else "?"
+        if not wrong.allow(client):
+            return page("message.html", 429, title="请稍后再试", text="尝试过于频繁，请稍后再试。")
+        await asyncio.sleep(WRONG_LINK_DELAY)
+        return _not_found(page)
+
+    def csrf(unit: Unit) -> str:
+        mac = hmac.new(settings.secret, b"upload\0" + unit.dept_code.encode() + b"\0", "sha256")
+        mac.update(unit.unit_name.encode())
+        return mac.hexdigest()
+
+    def unit_page(
+        request: Request, unit: Unit, checked: Checked | None = None, status: int = 200
+    ) -> HTMLResponse:
+        return page(
+            "unit.html",
+            status,
+            unit=unit,
+            projects=_project_status(settings.workspace, unit),
+            csrf=csrf(unit),
+            checked=checked,
+            token=request.path_params["token"],
+            limit_mb=settings.max_upload // (1024 * 1024),
+            rules=RULES,
+        )
+
+    async def home(request: Request) -> Response:
+        return page(
+            "message.html",
+            title="绩效自评报送",
+            text="请使用财政部门发给本单位的专用链接打开报送页面。",
+        )
+
+    async def unit_home(request: Request) -> Response:
+        unit = await unit_of(request)
+        if isinstance(unit, Response):
+            return unit
+        return unit_page(request, unit)
+
+    async def template(request: Request) -> Response:
+        unit = await unit_of(request)
+        if isinstance(unit, Response):
+            return unit
+        try:
+            row = unit.rows[int(request.path_params["n"]) - 1]
+        except (ValueError, IndexError):
+            return _not_found(page)
+        data = await run_in_threadpool(build_template, settings.spec, row.values, key=settings.key)
+        stem = f"{row.values.get('project_name') or '项目'}.xlsx"
+        return Response(
+            data,
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(stem)}"},
+        )
+
+    async def upload(request: Request) -> Response:
+        unit = await unit_of(request)
+        if isinstance(unit, Response):
+            return unit
+        if not uploads.allow(unit.key):
+            return page(
+                "message.html", 429, title="请稍后再试", text="上传过于频繁，请一分钟后再试。"
+            )
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > settings.max_upload + 64 * 1024:
+            return _too_large(request, unit, settings, unit_page)
+        limited = Request(request.scope, _limited(request.receive, settings.max_upload + 64 * 1024))
+        try:
+            form = await limited.form(max_files=1, max_fields=4)
+        except TooLarge:
+            return _too_large(request, unit, settings, unit_page)
+        try:
+            if not hmac.compare_digest(str(form.get("csrf") or ""), csrf(unit)):
+                return page(
+                    "message.html",
+                    403,
+                    title="页面已过期",
+                    text="页面已过期（或服务已重启），请刷新本页后重新上传。",
+                )
+            got = form.get("file")
+            if got is None or isinstance(got, str) or not got.filename:
+                return unit_page(
+                    request, unit, _refused("（未选择文件）", "请先选择要上传的文件。"), 400
+                )
+            name = Path(got.filename.replace("\\", "/")).name[:200] or "upload"
+            if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
+                return unit_page(
+                    request,
+                    unit,
+                    _refused(name, "只能上传 .xlsx 工作簿或装有工作簿的 .zip 压缩包。"),
+                    400,
+                )
+            spooled = await run_in_threadpool(_spool, settings, got.file)
+        finally:
+            await form.close()
+        if spooled is None:
+            return _too_large(request, unit, settings, unit_page)
+        temp, sha, size = spooled
+        try:
+            received = datetime.now().astimezone()
+            job = partial(
+                check_upload,
+                temp,
+                name,
+                received,
+                unit,
+                settings.units,
+                key=settings.key,
+                forms=settings.forms,
+            )
+            if settings.pool is not None:  # on every core, as `collect` checks
+                checked = await asyncio.get_running_loop().run_in_executor(settings.pool, job)
+            else:
+                checked = await run_in_threadpool(job)
+            async with lock:  # one upload at a time moves into the inbox and the ledger
+                await run_in_threadpool(_keep, settings, unit, checked, temp, sha, size, received)
+        finally:
+            temp.unlink(missing_ok=True)
+        return unit_page(request, unit, checked, 200 if checked.accepted else 422)
+
+    routes = [
+        Route("/", home),
+        Route("/u/{token}", unit_home),
+        Route("/u/{token}/template/{n}", template),
+        Route("/u/{token}/upload", upload, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders)])
+
+
+class _SecurityHeaders:
+    """Headers on every response: no sniffing, no framing, no referrer (a link's token stays
+    in its page), nothing from elsewhere (`Content-Security-Policy`), nothing cached."""
+
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (
+            b"content-security-policy",
+            b"default-src 'self'; style-src 'self'; script-src 'self'; form-action 'self'",
+        ),
+        (b"cache-control", b"no-store"),
+    )
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+def _spool(settings: Settings, source: Any) -> tuple[Path, str, int] | None:
+    """Copy the upload into the workspace's temporary folder: (its file, SHA-256, size), or
+    None (and nothing left) past the limit."""
+    temp, fh = settings.workspace.temp_file()
+    digest = hashlib.sha256()
+    size = 0
+    with fh:
+        while block := source.read(1 << 20):
+            size += len(block)
+            if size > settings.max_upload:
+                fh.close()
+                temp.unlink(missing_ok=True)
+                return None
+            digest.update(block)
+            fh.write(block)
+    return temp, digest.hexdigest(), size
+
+
+def _keep(
+    settings: Settings,
+    unit: Unit,
+    checked: Checked,
+    temp: Path,
+    sha: str,
+    size: int,
+    received: datetime,
+) -> None:
+    """An accepted upload into the inbox (fsync), then every upload's ledger rows (one
+    transaction): both are done before the page answers."""
+    ws = settings.workspace
+    stored = None
+    if checked.accepted:
+        stored = ws.keep(temp, unit, sha, Path(checked.name).suffix.lower(), received)
+    base = {
+        "received": received.isoformat(timespec="seconds"),
+        "dept_code": unit.dept_code,
+        "unit_name": unit.unit_name,
+        "original_name": checked.name,
+        "stored_path": stored.relative_to(ws.root).as_posix() if stored else None,
+        "sha256": sha,
+        "size": size,
+        "accepted": int(checked.accepted),
+    }
+    rows = []
+    projects = [r for r in checked.results if r.record is not None]
+    if not checked.accepted or not projects:
+        rows.append(
+            {
+                **base,
+                "errors": checked.errors,
+                "warnings": checked.warnings,
+                "findings": checked.ledger_findings(),
+            }
+        )
+    else:
+        for r in projects:
+            rec = r.record
+            assert rec is not None
+            complete = r.score is not None and r.score.complete
+            rows.append(
+                {
+                    **base,
+                    "project_name": _text(rec.value("project_name")),
+                    "project_code": _text(rec.value("project_code")),
+                    "errors": r.errors,
+                    "warnings": r.warnings,
+                    "score": r.score.total if complete and r.score else None,
+                    "grade": r.score.grade if complete and r.score else None,
+                    "findings": Checked(checked.name, [r]).ledger_findings(),
+                }
+            )
+    ws.record(rows)
+
+
+@dataclass
+class ProjectStatus:
+    """A roster project on its unit's page."""
+
+    n: int
+    name: str
+    code: str
+    budget: Any
+    status: str
+    #: "none", "errors" or "passed" (the badge's colour)
+    kind: str
+    last: str | None
+
+
+def _project_status(ws: Workspace, unit: Unit) -> list[ProjectStatus]:
+    """Each of the unit's projects with its latest accepted upload's verdict."""
+    latest: dict[tuple[str, str], Any] = {}
+    for row in ws.uploads_of(unit):  # newest first
+        if not row["accepted"] or row["project_name"] is None:
+            continue
+        for key in (("code", row["project_code"] or ""), ("name", row["project_name"])):
+            if key[1]:
+                latest.setdefault(key, row)
+    out = []
+    for n, r in enumerate(unit.rows, start=1):
+        name, code = _text(r.values.get("project_name")), _text(r.values.get("project_code"))
+        got = (latest.get(("code", code)) if code else None) or latest.get(("name", name))
+        if got is None:
+            status, kind, last = "未报送", "none", None
+        elif got["errors"]:
+            status, kind, last = f"已报送，有 {got['errors']} 个错误", "errors", got["received"]
+        else:
+            status, kind, last = "通过", "passed", got["received"]
+        budget = r.values.get("fund_total_budget") or r.values.get("fund_fiscal_budget")
+        out.append(ProjectStatus(n, name, code, budget, status, kind, last))
+    return out
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _refused(name: str, text: str) -> Checked:
+    from ..errors import Text
+
+    return Checked(name, refused=Text(text, text))
+
+
+def _too_large(request: Request, unit: Unit, settings: Settings, unit_page: Any) -> Response:
+    mb = settings.max_upload // (1024 * 1024)
+    return unit_page(
+        request,
+        unit,
+        _refused("（文件过大）", f"文件超过 {mb} MB，未收下；请压缩图片或拆分后再传。"),
+        413,
+    )
+
+
+def _not_found(page: Any) -> Response:
+    return page(
+        "message.html", 404, title="链接无效", text="链接无效或已更换；请向财政部门索取新链接。"
+    )
+
+
+def _limited(receive: Any, limit: int) -> Any:
+    """`receive`, raising TooLarge once the body passes `limit` bytes."""
+    seen = 0
+
+    async def inner() -> Any:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise TooLarge
+        return message
+
+    return inner
