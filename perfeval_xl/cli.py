@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1239,6 +1240,12 @@ def demo(ctx: click.Context, directory: Path) -> None:
     help="Largest upload accepted, in MiB.",
 )
 @click.option(
+    "--office-password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Set the office's login password from this file (kept only as a hash); without it, "
+    "one is made and printed at the first start.",
+)
+@click.option(
     "--new-link",
     "new_link",
     metavar="UNIT",
@@ -1256,6 +1263,7 @@ def serve(
     port: int,
     base_url: str | None,
     max_upload_mb: int,
+    office_password_file: Path | None,
     new_link: str | None,
 ) -> None:
     """Serve the units' upload pages on the office's intranet.
@@ -1296,6 +1304,12 @@ def serve(
                 _say(ctx, f"新链接：{link}（已写入 {ws.root / 'links.csv'}）", f"new link: {link}")
                 return
             links = ws.links(units, url)
+            made = None
+            if office_password_file is not None:
+                ws.set_password(_open_password(None, office_password_file) or "")
+            elif not ws.has_password():
+                made = secrets.token_urlsafe(12)
+                ws.set_password(made)
         except BaseException:
             ws.close()
             raise
@@ -1306,10 +1320,18 @@ def serve(
         units=units,
         links=links,
         spec=sheet_spec,
+        roster=roster,
         forms=known,
         key=_key(key_path),
         max_upload=max_upload_mb * 1024 * 1024,
     )
+    if made is not None:
+        _say(
+            ctx,
+            f"财政部门登录密码：{made}（只显示这一次，请妥善保存；可用 --office-password-file 另设）",
+            f"the office's login password: {made} (shown this once; keep it safe; set another "
+            "with --office-password-file)",
+        )
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(
             Text(
@@ -1324,7 +1346,11 @@ def serve(
         f"各单位的报送链接：{ws.root / 'links.csv'}（{len(units)} 个单位）；收到的文件在 {ws.inbox}",
         f"the units' links: {ws.root / 'links.csv'} ({len(units)} units); uploads go to {ws.inbox}",
     )
-    _say(ctx, f"服务地址：{url}（按 Ctrl+C 停止）", f"serving at {url} (Ctrl+C stops)")
+    _say(
+        ctx,
+        f"服务地址：{url}；财政部门页面：{url}/office（按 Ctrl+C 停止）",
+        f"serving at {url}; the office's pages: {url}/office (Ctrl+C stops)",
+    )
     import uvicorn
 
     from .workers import pool

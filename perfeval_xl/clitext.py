@@ -296,6 +296,10 @@ ZH: dict[str, str] = {
         "各单位访问本服务所用的地址，用于生成链接。  [默认：http://HOST:PORT]"
     ),
     "Largest upload accepted, in MiB.": "单个上传文件的大小上限（MB）。",
+    "Set the office's login password from this file (kept only as a hash); without it, "
+    "one is made and printed at the first start.": (
+        "从此文件读取财政部门页面的登录密码（只保存其哈希值）；不指定时，首次启动自动生成并显示一次。"
+    ),
     "Replace this unit's link (its old link stops working) and exit.": (
         "为这个单位更换链接（旧链接随即失效），然后退出。"
     ),

@@ -25,6 +25,7 @@ from perfeval_xl.office.roster import load_roster
 from perfeval_xl.web.app import Settings, create_app
 from perfeval_xl.web.workspace import Workspace, units_of
 
+PASSWORD = "财政-口令-2022"
 ROSTER = (
     "dept_code,dept_name,unit_name,project_name,project_code,year,fund_fiscal_budget\n"
     f"109101,{HEADER['dept_name']},{HEADER['unit_name']},{HEADER['project_name']},"
@@ -43,7 +44,8 @@ def served(tmp_path: Path):
     ws = Workspace(tmp_path / "ws")
     ws.lock()
     links = ws.links(units, "http://testserver")
-    settings = Settings(ws, units, links, spec, max_upload=2 * 1024 * 1024)
+    ws.set_password(PASSWORD)
+    settings = Settings(ws, units, links, spec, roster=roster, max_upload=2 * 1024 * 1024)
     client = TestClient(create_app(settings))
     yield client, ws, _links(ws)
     ws.close()
@@ -277,3 +279,92 @@ def test_a_second_server_on_one_workspace_is_refused(tmp_path: Path) -> None:
         assert "Traceback" not in got.stderr
     finally:
         ws.close()
+
+
+# -- the office's pages ------------------------------------------------------------------------
+def _login(client: TestClient, password: str = PASSWORD):
+    form = client.get("/office/login").text
+    token = re.search(r'name="login_csrf" value="([^"]+)"', form).group(1)
+    return client.post(
+        "/office/login",
+        data={"login_csrf": token, "password": password},
+        follow_redirects=False,
+    )
+
+
+def _office_csrf(client: TestClient) -> str:
+    return _csrf(client.get("/office").text)
+
+
+def test_the_office_pages_need_the_password(served) -> None:
+    client, _, _ = served
+    for path in ("/office", "/office/findings", "/office/uploads", "/office/links.csv"):
+        got = client.get(path, follow_redirects=False)
+        assert got.status_code == 303 and got.headers["location"] == "/office/login"
+    assert client.post("/office/summary", follow_redirects=False).status_code == 303
+    got = _login(client, "wrong")
+    assert got.status_code == 401 and "密码不正确" in got.text
+    assert "perfeval_office" not in client.cookies
+    got = _login(client)
+    assert got.status_code == 303 and got.headers["location"] == "/office"
+    cookie = next(c for c in got.headers.get_list("set-cookie") if "perfeval_office=" in c)
+    low = cookie.lower()
+    assert "httponly" in low and "samesite=strict" in low and "path=/office" in low
+    assert client.get("/office").status_code == 200
+
+
+def test_a_login_without_its_forms_token_is_refused(served) -> None:
+    client, _, _ = served
+    got = client.post("/office/login", data={"login_csrf": "x", "password": PASSWORD})
+    assert got.status_code == 403
+    assert "perfeval_office" not in client.cookies
+
+
+def test_logins_are_rate_limited(served) -> None:
+    import perfeval_xl.web.office as office
+
+    client, _, _ = served
+    codes = [_login(client, "wrong").status_code for _ in range(office.LOGINS_PER_MINUTE + 1)]
+    assert codes[:-1] == [401] * office.LOGINS_PER_MINUTE and codes[-1] == 429
+
+
+def test_the_office_sees_who_has_reported_and_their_findings(served, tmp_path: Path) -> None:
+    client, _, links = served
+    _upload(client, links[HEADER["unit_name"]], filled(tmp_path, fund_fiscal_spent=120))
+    _upload(client, links["仁和区融媒体中心"], filled(_dir(tmp_path / "x")))  # refused
+    _login(client)
+    page = client.get("/office").text
+    row = re.search(r"<tr><td>中共攀枝花市仁和区委宣传部</td>(.*?)</tr>", page, re.S).group(1)
+    assert re.findall(r'<td class="num">(\d+)</td>', row) == ["3", "1", "2", "1"]
+    got = client.get("/office/findings", params={"severity": "error"}).text
+    assert "E301" in got and "warning" not in re.findall(r'<tr class="(\w+)">', got)
+    assert "E301" not in client.get("/office/findings", params={"code": "W999"}).text
+    history = client.get("/office/uploads", params={"unit": "仁和区融媒体中心"}).text
+    body = history.split("<tbody>")[1]
+    assert body.count("<tr>") == 1 and "未收下" in body and "national-2020.xlsx" in body
+    csv_text = client.get("/office/links.csv").content.decode("utf-8-sig")
+    assert csv_text.splitlines()[0] == "主管部门代码,主管部门,实施单位,link"
+
+
+def test_the_summary_is_built_from_the_workspace(served, tmp_path: Path) -> None:
+    client, ws, links = served
+    _upload(client, links[HEADER["unit_name"]], filled(tmp_path))
+    _login(client)
+    assert client.post("/office/summary", data={"csrf": "0" * 64}).status_code == 403
+    got = client.post("/office/summary", data={"csrf": _office_csrf(client)})
+    assert got.status_code == 200
+    wb = openpyxl.load_workbook(io.BytesIO(got.content))
+    rows = list(wb["项目明细"].iter_rows(values_only=True))
+    head = rows[0]
+    projects = [dict(zip(head, r, strict=False)) for r in rows[1:] if r[0] is not None]
+    spent = {p.get("项目名称"): p.get("执行数合计") for p in projects}
+    assert spent[HEADER["project_name"]] == 95
+    assert len(list((ws.root / "outputs").glob("汇总-*.xlsx"))) == 1
+
+
+def test_logging_out_ends_the_session(served) -> None:
+    client, _, _ = served
+    _login(client)
+    token = _office_csrf(client)
+    client.post("/office/logout", data={"csrf": token})
+    assert client.get("/office", follow_redirects=False).status_code == 303

@@ -42,6 +42,8 @@ from starlette.staticfiles import StaticFiles
 from ..findings import RULES
 from ..forms.spec import BUILTIN_FORMS, FormSet, Spec
 from ..template.generate import build_template
+from .office import office_routes
+from .status import project_status
 from .upload import UPLOAD_SUFFIXES, Checked, check_upload
 from .workspace import Unit, Workspace, token_digest
 
@@ -70,6 +72,8 @@ class Settings:
     #: token digest -> unit
     links: dict[bytes, Unit]
     spec: Spec
+    #: the roster file: the office's summary is collected against it
+    roster: Path | None = None
     forms: FormSet = BUILTIN_FORMS
     key: bytes | None = None
     max_upload: int = MAX_UPLOAD_MB * 1024 * 1024
@@ -133,7 +137,7 @@ def create_app(settings: Settings) -> Starlette:
             "unit.html",
             status,
             unit=unit,
-            projects=_project_status(settings.workspace, unit),
+            projects=project_status(settings.workspace, unit),
             csrf=csrf(unit),
             checked=checked,
             token=request.path_params["token"],
@@ -240,6 +244,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/u/{token}", unit_home),
         Route("/u/{token}/template/{n}", template),
         Route("/u/{token}/upload", upload, methods=["POST"]),
+        *office_routes(settings, page, _Window),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders)])
@@ -348,44 +353,6 @@ def _keep(
                 }
             )
     ws.record(rows)
-
-
-@dataclass
-class ProjectStatus:
-    """A roster project on its unit's page."""
-
-    n: int
-    name: str
-    code: str
-    budget: Any
-    status: str
-    #: "none", "errors" or "passed" (the badge's colour)
-    kind: str
-    last: str | None
-
-
-def _project_status(ws: Workspace, unit: Unit) -> list[ProjectStatus]:
-    """Each of the unit's projects with its latest accepted upload's verdict."""
-    latest: dict[tuple[str, str], Any] = {}
-    for row in ws.uploads_of(unit):  # newest first
-        if not row["accepted"] or row["project_name"] is None:
-            continue
-        for key in (("code", row["project_code"] or ""), ("name", row["project_name"])):
-            if key[1]:
-                latest.setdefault(key, row)
-    out = []
-    for n, r in enumerate(unit.rows, start=1):
-        name, code = _text(r.values.get("project_name")), _text(r.values.get("project_code"))
-        got = (latest.get(("code", code)) if code else None) or latest.get(("name", name))
-        if got is None:
-            status, kind, last = "未报送", "none", None
-        elif got["errors"]:
-            status, kind, last = f"已报送，有 {got['errors']} 个错误", "errors", got["received"]
-        else:
-            status, kind, last = "通过", "passed", got["received"]
-        budget = r.values.get("fund_total_budget") or r.values.get("fund_fiscal_budget")
-        out.append(ProjectStatus(n, name, code, budget, status, kind, last))
-    return out
 
 
 def _text(value: Any) -> str:

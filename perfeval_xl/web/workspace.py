@@ -12,6 +12,8 @@
 - `uploads.sqlite`: the ledger, one row per upload (accepted or refused) with its findings'
   counts and score; an upload is acknowledged only once its file is on disk (fsync) and its
   row committed.
+- `office-password.scrypt`: the office password's salted scrypt hash (never the password).
+- `outputs/`: summaries built from the office pages.
 - `.serve.lock`: held while a server runs; a second server on the same workspace is refused.
 
 A web-stage module: it reads rosters (`office.roster`) and checks files with `office.collect`.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import os
 import secrets
@@ -41,6 +44,10 @@ TOKEN_BYTES = 24
 LINKS_FILE = "links.csv"
 LEDGER_FILE = "uploads.sqlite"
 LOCK_FILE = ".serve.lock"
+#: The office password's hash (scrypt, salted): never the password itself.
+PASSWORD_FILE = "office-password.scrypt"
+#: scrypt's cost (n, r, p): about 50 ms a login on an office PC, 16 MiB of memory.
+SCRYPT = (2**14, 8, 1)
 LINK_COLUMNS = ("主管部门代码", "主管部门", "实施单位", "link")
 
 LEDGER_SCHEMA = """
@@ -223,6 +230,37 @@ class Workspace:
         # UTF-8 with a BOM: Excel on a Chinese Windows opens it without garbling the names
         write_output(self.root / LINKS_FILE, ("\ufeff" + buf.getvalue()).encode("utf-8"))
 
+    # -- the office's password --------------------------------------------------------------
+    def set_password(self, password: str) -> None:
+        """Keep the office password as a salted scrypt hash (`office-password.scrypt`)."""
+        salt = secrets.token_bytes(16)
+        n, r, p = SCRYPT
+        digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p)
+        text = f"scrypt${n}${r}${p}${salt.hex()}${digest.hex()}\n"
+        write_output(self.root / PASSWORD_FILE, text.encode("ascii"))
+
+    def has_password(self) -> bool:
+        return (self.root / PASSWORD_FILE).is_file()
+
+    def check_password(self, password: str) -> bool:
+        """Whether `password` is the office's (compared in constant time)."""
+        try:
+            kind, n, r, p, salt, digest = (
+                (self.root / PASSWORD_FILE).read_text("ascii").strip().split("$")
+            )
+            if kind != "scrypt":
+                return False
+            got = hashlib.scrypt(
+                password.encode("utf-8", "surrogateescape"),
+                salt=bytes.fromhex(salt),
+                n=int(n),
+                r=int(r),
+                p=int(p),
+            )
+        except (OSError, ValueError, UnicodeDecodeError):
+            return False
+        return hmac.compare_digest(got, bytes.fromhex(digest))
+
     # -- uploads ----------------------------------------------------------------------------
     def temp_file(self) -> tuple[Path, IO[bytes]]:
         """A new file to receive an upload into (removed by `discard` or `keep`)."""
@@ -256,6 +294,13 @@ class Workspace:
                 self.ledger.execute(
                     f"INSERT INTO uploads ({cols}) VALUES ({marks})", tuple(row.values())
                 )
+
+    def uploads(self, where: str = "1", args: tuple = ()) -> list[sqlite3.Row]:
+        """Ledger rows, newest first (`where`: an SQL condition with `?` for `args`)."""
+        assert self.ledger is not None
+        return self.ledger.execute(
+            f"SELECT * FROM uploads WHERE {where} ORDER BY id DESC", args
+        ).fetchall()
 
     def uploads_of(self, unit: Unit) -> Iterator[sqlite3.Row]:
         """The unit's uploads, newest first."""

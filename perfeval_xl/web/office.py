@@ -1,0 +1,241 @@
+"""The office's pages of `perfeval-xl serve`, behind its password.
+
+报送情况 per department (应报 / 已报 / 未报 / 有错误) and per unit, the findings of every
+project's latest upload with filters, every upload's history, the units' links, and a button
+that builds the department summary workbook from the workspace's inbox (`collect`, then
+`summary`), as `perfeval-xl collect WORKSPACE/inbox --roster R` would.
+
+The session is a random id in a cookie that is HttpOnly, SameSite=Strict and limited to
+/office; the server keeps only its SHA-256 and expiry, in memory (a restart logs the office
+out). Every form carries a CSRF token bound to the session (the login form: a cookie of its
+own, sent back in the form). Logins are rate-limited per address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from .status import department_status, project_status
+from .workspace import LINKS_FILE
+
+if TYPE_CHECKING:
+    from .app import Settings
+
+SESSION_COOKIE = "perfeval_office"
+LOGIN_COOKIE = "perfeval_login"
+#: How long an office session lasts without a new login.
+SESSION_SECONDS = 8 * 3600
+#: Logins one address may try in a minute.
+LOGINS_PER_MINUTE = 10
+
+
+def office_routes(settings: Settings, page: Callable[..., Response], window: Any) -> list[Route]:
+    """The routes under /office (`window`: the rate limit class of `app`)."""
+    sessions: dict[bytes, float] = {}
+    logins = window(LOGINS_PER_MINUTE)
+
+    def session_of(request: Request) -> bytes | None:
+        sid = request.cookies.get(SESSION_COOKIE)
+        if not sid:
+            return None
+        key = hashlib.sha256(sid.encode()).digest()
+        expiry = sessions.get(key)
+        if expiry is None or expiry < time.time():
+            sessions.pop(key, None)
+            return None
+        return key
+
+    def csrf(session: bytes) -> str:
+        return hmac.new(settings.secret, b"office\0" + session, "sha256").hexdigest()
+
+    async def checked_form(request: Request, session: bytes) -> Any | None:
+        form = await request.form(max_files=0, max_fields=10)
+        if not hmac.compare_digest(str(form.get("csrf") or ""), csrf(session)):
+            return None
+        return form
+
+    def to_login() -> Response:
+        return RedirectResponse("/office/login", status_code=303)
+
+    def expired() -> Response:
+        return page(
+            "message.html",
+            403,
+            title="页面已过期",
+            text="页面已过期（或服务已重启），请刷新后重试。",
+        )
+
+    async def login_form(request: Request) -> Response:
+        token = secrets.token_urlsafe(24)
+        response = page("office_login.html", login_csrf=token, failed=False)
+        _cookie(response, LOGIN_COOKIE, token, "/office/login", 600)
+        return response
+
+    async def login(request: Request) -> Response:
+        client = request.client.host if request.client else "?"
+        if not logins.allow(client):
+            return page(
+                "message.html", 429, title="请稍后再试", text="登录尝试过于频繁，请稍后再试。"
+            )
+        form = await request.form(max_files=0, max_fields=4)
+        sent = str(form.get("login_csrf") or "")
+        cookie = request.cookies.get(LOGIN_COOKIE) or ""
+        if not cookie or not hmac.compare_digest(sent, cookie):
+            return expired()
+        password = str(form.get("password") or "")
+        if not await run_in_threadpool(settings.workspace.check_password, password):
+            token = secrets.token_urlsafe(24)
+            response = page("office_login.html", 401, login_csrf=token, failed=True)
+            _cookie(response, LOGIN_COOKIE, token, "/office/login", 600)
+            return response
+        sid = secrets.token_urlsafe(32)
+        sessions[hashlib.sha256(sid.encode()).digest()] = time.time() + SESSION_SECONDS
+        response = RedirectResponse("/office", status_code=303)
+        _cookie(response, SESSION_COOKIE, sid, "/office", SESSION_SECONDS)
+        response.delete_cookie(LOGIN_COOKIE, path="/office/login")
+        return response
+
+    async def logout(request: Request) -> Response:
+        session = session_of(request)
+        if session is not None and await checked_form(request, session) is not None:
+            sessions.pop(session, None)
+        response = to_login()
+        response.delete_cookie(SESSION_COOKIE, path="/office")
+        return response
+
+    async def dashboard(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login()
+        ws = settings.workspace
+        units = [(u, project_status(ws, u)) for u in settings.units]
+        return page(
+            "office.html",
+            csrf=csrf(session),
+            departments=department_status(ws, settings.units),
+            units=units,
+            uploads=len(ws.uploads()),
+            summaries=_summaries(ws.root / "outputs"),
+        )
+
+    async def findings(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login()
+        q = request.query_params
+        dept, severity, code = q.get("dept", ""), q.get("severity", ""), q.get("code", "").upper()
+        rows = []
+        seen: set[tuple[str, str, str]] = set()
+        for up in settings.workspace.uploads("accepted = 1 AND project_name IS NOT NULL"):
+            key = (up["dept_code"], up["unit_name"], up["project_code"] or up["project_name"])
+            if key in seen:
+                continue  # an older upload of the project: its latest one counts
+            seen.add(key)
+            if dept and up["dept_code"] != dept:
+                continue
+            for f_code, f_severity, sheet, cell, zh, _en in json.loads(up["findings"]):
+                if (severity and f_severity != severity) or (code and f_code != code):
+                    continue
+                rows.append((up, f_code, f_severity, sheet, cell, zh))
+        return page(
+            "office_findings.html",
+            csrf=csrf(session),
+            rows=rows,
+            departments=department_status(settings.workspace, settings.units),
+            dept=dept,
+            severity=severity,
+            code=code,
+        )
+
+    async def uploads(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login()
+        unit = request.query_params.get("unit", "")
+        rows = (
+            settings.workspace.uploads("unit_name = ?", (unit,))
+            if unit
+            else settings.workspace.uploads()
+        )
+        return page("office_uploads.html", csrf=csrf(session), rows=rows, unit=unit)
+
+    async def links(request: Request) -> Response:
+        if session_of(request) is None:
+            return to_login()
+        data = (settings.workspace.root / LINKS_FILE).read_bytes()
+        return Response(
+            data,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(LINKS_FILE)}"},
+        )
+
+    async def summary(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login()
+        if await checked_form(request, session) is None:
+            return expired()
+        path = await run_in_threadpool(_build_summary, settings)
+        return Response(
+            path.read_bytes(),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(path.name)}"},
+        )
+
+    return [
+        Route("/office/login", login_form),
+        Route("/office/login", login, methods=["POST"]),
+        Route("/office/logout", logout, methods=["POST"]),
+        Route("/office", dashboard),
+        Route("/office/findings", findings),
+        Route("/office/uploads", uploads),
+        Route("/office/links.csv", links),
+        Route("/office/summary", summary, methods=["POST"]),
+    ]
+
+
+def _build_summary(settings: Settings) -> Path:
+    """Collect the workspace's inbox against the roster and write the summary workbook into
+    `outputs/` (a new file each time: 汇总-<time>.xlsx)."""
+    from ..office.collect import collect
+    from ..office.summary import write_summary
+
+    ws = settings.workspace
+    out = ws.root / "outputs"
+    out.mkdir(exist_ok=True)
+    coll = collect(
+        ws.inbox,
+        roster=settings.roster,
+        roster_spec=settings.spec,
+        key=settings.key,
+        forms=settings.forms,
+        workers=1,
+    )
+    path = out / f"汇总-{datetime.now():%Y%m%d-%H%M%S}.xlsx"
+    return write_summary(coll, path)
+
+
+def _summaries(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return sorted((p.name for p in folder.glob("汇总-*.xlsx")), reverse=True)[:5]
+
+
+def _cookie(response: Response, name: str, value: str, path: str, max_age: int) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path=path, httponly=True, samesite="strict", secure=False
+    )
