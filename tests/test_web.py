@@ -368,3 +368,37 @@ def test_logging_out_ends_the_session(served) -> None:
     token = _office_csrf(client)
     client.post("/office/logout", data={"csrf": token})
     assert client.get("/office", follow_redirects=False).status_code == 303
+
+
+def test_the_unit_downloads_its_workbook_back_marked(served, tmp_path: Path) -> None:
+    client, _, links = served
+    link = links[HEADER["unit_name"]]
+    got = _upload(client, link, filled(tmp_path, fund_fiscal_spent=120))
+    href = re.search(r'href="(/u/[^"]+/returned/\d+)"', got.text).group(1)
+    back = client.get(href)
+    assert back.status_code == 200 and "attachment" in back.headers["content-disposition"]
+    wb = openpyxl.load_workbook(io.BytesIO(back.content))
+    assert wb.sheetnames[0] == "审核意见"
+    review = " ".join(str(c.value) for row in wb["审核意见"].iter_rows() for c in row if c.value)
+    assert "执行数" in review and HEADER["project_name"] in review
+    # the same upload through another unit's link is no different from none
+    other = links["仁和区融媒体中心"] + "/returned/" + href.rsplit("/", 1)[1]
+    assert client.get(other).status_code == 404
+    # a project without problems has no returned workbook and no link
+    got = _upload(client, link, filled(_dir(tmp_path / "ok")))
+    assert "/returned/" not in got.text
+
+
+def test_no_score_is_shown_beside_errors(served, tmp_path: Path) -> None:
+    """Spending over budget caps 执行率得分 at full marks: a 100 beside E301 is no score a
+    reviewer would sign, so none is shown (nor kept in the ledger) until the errors are fixed."""
+    client, ws, links = served
+    got = _upload(client, links[HEADER["unit_name"]], filled(tmp_path, fund_fiscal_spent=120))
+    assert "改正全部错误后才计算得分" in got.text and "自评得分" not in got.text
+    assert ws.uploads()[0]["score"] is None
+    got = _upload(client, links[HEADER["unit_name"]], filled(_dir(tmp_path / "ok")))
+    assert re.search(r"自评得分 <b>\d+\.\d\d</b>", got.text)
+    assert ws.uploads()[0]["score"] is not None
+    page = client.get(links[HEADER["unit_name"]]).text
+    assert re.search(r"最近上传 \d{4}-\d\d-\d\d \d\d:\d\d</small>", page)
+    assert '<td class="num">100</td>' in page and '<td class="num">114.56</td>' in page

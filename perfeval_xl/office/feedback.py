@@ -43,7 +43,7 @@ from ..forms.layout import contract_names, make_layout
 from ..forms.spec import BUILTIN_FORMS, FormSet, Spec, issuable_fields, load_spec
 from ..intake.read import read_workbook_bytes
 from ..intake.record import Field, Record
-from ..review.checks import check_read
+from ..review.checks import CheckResult, check_read
 from ..template.generate import (
     CREATED,
     DEFAULT_PASSWORD,
@@ -637,6 +637,46 @@ def write_feedback(
         writer.write(rel, files[rel])
     writer.finish()
     return result
+
+
+def returned_workbook(
+    result: CheckResult,
+    issued: dict[str, Any],
+    *,
+    source: str,
+    contact: str = "",
+    review_date: date | None = None,
+    password: str = DEFAULT_PASSWORD,
+    key: bytes | None = None,
+    forms: FormSet = BUILTIN_FORMS,
+) -> bytes | None:
+    """One project's returned workbook, as `write_feedback` makes it for a file: its form with
+    the unit's values, the issued values (`issued`: the roster row's) in place, and every
+    finding marked and listed on 审核意见. None for a project with no error or warning (or one
+    not read), which is not returned. For `serve`, where a unit fetches its own at once."""
+    rec = result.record
+    if rec is None or not any(f.severity in (ERROR, WARNING) for f in result.findings):
+        return None
+    issued = {k: v for k, v in issued.items() if k in _issuable(rec.spec)}
+    values = {**{k: rec.value(k) for k in rec.fields}, **issued}
+    dept = (str(values.get("dept_code") or ""), str(values.get("dept_name") or ""))
+    unit = "" if rec.spec.department else str(values.get("unit_name") or "")
+    project = rec.spec.title if rec.spec.department else str(values.get("project_name") or "")
+    job = _Job(
+        source,
+        rec.spec,
+        issued,
+        filled_from(rec, issued),
+        _indicator_rows(rec),
+        list(result.findings),
+        _heading(rec.spec, dept, unit, project, source),
+        contact,
+        (review_date or date.today()).isoformat(),
+        password,
+        key,
+        forms,
+    )
+    return _returned(job)[0]
 
 
 def _issuable(spec: Spec) -> set[str]:

@@ -44,7 +44,7 @@ from ..forms.spec import BUILTIN_FORMS, FormSet, Spec
 from ..template.generate import build_template
 from .office import office_routes
 from .status import project_status
-from .upload import UPLOAD_SUFFIXES, Checked, check_upload
+from .upload import UPLOAD_SUFFIXES, Checked, check_upload, roster_row
 from .workspace import Unit, Workspace, token_digest
 
 #: Default largest upload, in MiB (`serve --max-upload-mb`).
@@ -107,6 +107,8 @@ def create_app(settings: Settings) -> Starlette:
         loader=PackageLoader("perfeval_xl.web", "templates"),
         autoescape=select_autoescape(default=True),
     )
+    env.filters["when"] = _when
+    env.filters["amount"] = _amount
     wrong = _Window(WRONG_LINKS_PER_MINUTE)
     uploads = _Window(UPLOADS_PER_MINUTE)
     lock = asyncio.Lock()  # one upload at a time writes the ledger and the inbox
@@ -239,8 +241,34 @@ def create_app(settings: Settings) -> Starlette:
             temp.unlink(missing_ok=True)
         return unit_page(request, unit, checked, 200 if checked.accepted else 422)
 
+    async def returned(request: Request) -> Response:
+        unit = await unit_of(request)
+        if isinstance(unit, Response):
+            return unit
+        try:
+            row_id = int(request.path_params["upload"])
+        except ValueError:
+            return _not_found(page)
+        rows = settings.workspace.uploads(
+            "id = ? AND dept_code = ? AND unit_name = ? AND accepted = 1", (row_id, *unit.key)
+        )
+        if not rows or not rows[0]["stored_path"]:
+            return _not_found(page)  # another unit's upload is no different from none
+        data = await run_in_threadpool(_returned_workbook, settings, unit, rows[0])
+        if data is None:
+            return page(
+                "message.html", 404, title="无需退回", text="这个项目没有问题，无需退回修改。"
+            )
+        name = f"退回_{rows[0]['project_name'] or '项目'}.xlsx"
+        return Response(
+            data,
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+        )
+
     routes = [
         Route("/", home),
+        Route("/u/{token}/returned/{upload}", returned),
         Route("/u/{token}", unit_home),
         Route("/u/{token}/template/{n}", template),
         Route("/u/{token}/upload", upload, methods=["POST"]),
@@ -325,7 +353,7 @@ def _keep(
         "accepted": int(checked.accepted),
     }
     rows = []
-    projects = [r for r in checked.results if r.record is not None]
+    projects = [(i, r) for i, r in enumerate(checked.results) if r.record is not None]
     if not checked.accepted or not projects:
         rows.append(
             {
@@ -336,7 +364,7 @@ def _keep(
             }
         )
     else:
-        for r in projects:
+        for _, r in projects:
             rec = r.record
             assert rec is not None
             complete = r.score is not None and r.score.complete
@@ -347,12 +375,44 @@ def _keep(
                     "project_code": _text(rec.value("project_code")),
                     "errors": r.errors,
                     "warnings": r.warnings,
-                    "score": r.score.total if complete and r.score else None,
-                    "grade": r.score.grade if complete and r.score else None,
+                    # a score beside errors is no score a reviewer would sign
+                    "score": r.score.total if complete and r.score and not r.errors else None,
+                    "grade": r.score.grade if complete and r.score and not r.errors else None,
                     "findings": Checked(checked.name, [r]).ledger_findings(),
                 }
             )
-    ws.record(rows)
+    ids = ws.record(rows)
+    if checked.accepted and projects:
+        checked.ledger_ids = {i: row_id for (i, _), row_id in zip(projects, ids, strict=True)}
+
+
+def _returned_workbook(settings: Settings, unit: Unit, row: Any) -> bytes | None:
+    """The returned workbook of one upload's project (`feedback.returned_workbook`): the file
+    kept in the inbox read again, its project's issued values from the roster."""
+    from ..office.feedback import returned_workbook
+
+    ws = settings.workspace
+    path = ws.root / row["stored_path"]
+    received = datetime.fromisoformat(row["received"])
+    checked = check_upload(
+        path, row["original_name"], received, unit, settings.units, key=settings.key,
+        forms=settings.forms,
+    )  # fmt: skip
+    for result in checked.results:
+        if result.record is None:
+            continue
+        name, code = (
+            _text(result.record.value("project_name")),
+            _text(result.record.value("project_code")),
+        )
+        if (name, code) != (row["project_name"], row["project_code"] or ""):
+            continue
+        found = roster_row(result, unit)
+        issued = dict(found.values) if found is not None else {}
+        return returned_workbook(
+            result, issued, source=row["original_name"], key=settings.key, forms=settings.forms
+        )
+    return None
 
 
 def _text(value: Any) -> str:
@@ -361,6 +421,25 @@ def _text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()
+
+
+def _when(iso: str | None) -> str:
+    """A ledger time as a clerk reads it: 2026-11-30 14:07."""
+    if not iso:
+        return ""
+    try:
+        return f"{datetime.fromisoformat(iso):%Y-%m-%d %H:%M}"
+    except ValueError:
+        return iso
+
+
+def _amount(value: Any) -> str:
+    """An amount as the roster gives it, without a trailing .0 (100, 114.56)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _refused(name: str, text: str) -> Checked:

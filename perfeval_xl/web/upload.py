@@ -19,6 +19,7 @@ from ..errors import Text
 from ..findings import ERROR, WARNING, Finding
 from ..forms.spec import BUILTIN_FORMS, FormSet
 from ..office.collect import ARCHIVE_SUFFIXES, Item, _archive_items, check_inputs
+from ..office.roster import RosterRow
 from ..review.checks import CheckResult
 from .workspace import Unit
 
@@ -36,6 +37,8 @@ class Checked:
     findings: list[Finding] = field(default_factory=list)
     #: why nothing of it was accepted (another unit's project, no readable workbook)
     refused: Text | None = None
+    #: each project read (by its index in `results`) -> its ledger row, once kept
+    ledger_ids: dict[int, int] = field(default_factory=dict)
 
     @property
     def accepted(self) -> bool:
@@ -119,25 +122,31 @@ def check_upload(
     return out
 
 
+def roster_row(result: CheckResult, unit: Unit) -> RosterRow | None:
+    """The unit's roster row the file's identity names (see `_owner`)."""
+    for row in unit.rows:
+        if _matches(result, row):
+            return row
+    return None
+
+
+def _matches(result: CheckResult, row: RosterRow) -> bool:
+    rec = result.record
+    assert rec is not None
+    code, row_code = _shown(rec.value("project_code")), _shown(row.values.get("project_code"))
+    if code and row_code:
+        return code == row_code
+    return _shown(rec.value("dept_code")) == _shown(row.values.get("dept_code")) and _shown(
+        rec.value("project_name")
+    ) == _shown(row.values.get("project_name"))
+
+
 def _owner(result: CheckResult, units: list[Unit]) -> Unit | None:
     """The unit whose roster row the file's identity names: 项目代码 when both have one, else
     主管部门代码 + 项目名称 (as `collect` compares a roster)."""
-    rec = result.record
-    assert rec is not None
-    code = _shown(rec.value("project_code"))
-    dept = _shown(rec.value("dept_code"))
-    name = _shown(rec.value("project_name"))
     for unit in units:
-        for row in unit.rows:
-            row_code = _shown(row.values.get("project_code"))
-            if code and row_code:
-                if code == row_code:
-                    return unit
-                continue
-            if dept == _shown(row.values.get("dept_code")) and name == _shown(
-                row.values.get("project_name")
-            ):
-                return unit
+        if roster_row(result, unit) is not None:
+            return unit
     return None
 
 

@@ -284,16 +284,19 @@ class Workspace:
         _fsync_dir(folder)
         return dest
 
-    def record(self, rows: list[dict[str, Any]]) -> None:
-        """Commit one upload's ledger rows, together and durably (synchronous=FULL)."""
+    def record(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Commit one upload's ledger rows, together and durably (synchronous=FULL): their ids."""
         assert self.ledger is not None
+        ids = []
         with self.ledger:
             for row in rows:
                 cols = ", ".join(row)
                 marks = ", ".join("?" for _ in row)
-                self.ledger.execute(
+                cur = self.ledger.execute(
                     f"INSERT INTO uploads ({cols}) VALUES ({marks})", tuple(row.values())
                 )
+                ids.append(int(cur.lastrowid or 0))
+        return ids
 
     def uploads(self, where: str = "1", args: tuple = ()) -> list[sqlite3.Row]:
         """Ledger rows, newest first (`where`: an SQL condition with `?` for `args`)."""
