@@ -1,4 +1,4 @@
-"""The package reads in the order the data flows: forms → template → intake → review → office,
+"""The package reads in the order the data flows: forms → template → intake → review → office → web,
 with a few modules every stage uses (errors, fileio, findings, sign, workers) below them and the
 faces (cli, demo, the package itself) above. No module imports one later in the flow, lazily
 inside a function included; an import only for type hints (`if TYPE_CHECKING:`) is no import."""
@@ -12,7 +12,7 @@ import perfeval_xl
 
 PACKAGE = Path(perfeval_xl.__file__).parent
 #: Stages in the order the data flows; a module's rank is its stage's.
-STAGES = ["forms", "template", "intake", "review", "office"]
+STAGES = ["forms", "template", "intake", "review", "office", "web"]
 #: Used by every stage: below all of them.
 SHARED = {"errors", "fileio", "findings", "sign", "textwidth", "workers", "_version", "_xmlsetup"}
 #: The faces over the library: above all of it.
