@@ -402,3 +402,33 @@ def test_no_score_is_shown_beside_errors(served, tmp_path: Path) -> None:
     page = client.get(links[HEADER["unit_name"]]).text
     assert re.search(r"最近上传 \d{4}-\d\d-\d\d \d\d:\d\d</small>", page)
     assert '<td class="num">100</td>' in page and '<td class="num">114.56</td>' in page
+
+
+def test_the_office_downloads_the_returned_workbooks_and_the_annex(served, tmp_path: Path) -> None:
+    client, ws, links = served
+    _upload(client, links[HEADER["unit_name"]], filled(tmp_path, fund_fiscal_spent=120))
+    _login(client)
+    token = _office_csrf(client)
+    got = client.post("/office/feedback", data={"csrf": token})
+    assert got.status_code == 200
+    outer = zipfile.ZipFile(io.BytesIO(got.content))
+    names = outer.namelist()
+    assert "未报送.xlsx" in names  # the 催报 list: the two projects not received
+    dept_zip = next(n for n in names if n.startswith("109101_") and n.endswith(".zip"))
+    inner = zipfile.ZipFile(io.BytesIO(outer.read(dept_zip))).namelist()
+    assert any(n.endswith(".xlsx") and HEADER["unit_name"] in n for n in inner), inner
+    # the annex refuses a project with errors, naming it, and publishes it when asked to
+    got = client.post("/office/annex", data={"csrf": token})
+    assert got.status_code == 409
+    assert HEADER["project_name"] in got.text and "仍然生成" in got.text
+    assert not list((ws.root / "outputs").glob("附件2-*.docx"))
+    got = client.post("/office/annex", data={"csrf": token, "include_errors": "1"})
+    assert got.status_code == 200 and got.content[:2] == b"PK"
+    import docx
+
+    text = "\n".join(
+        c.text for t in docx.Document(io.BytesIO(got.content)).tables for r in t.rows
+        for c in r.cells
+    )  # fmt: skip
+    assert HEADER["project_name"] in text
+    assert client.post("/office/annex", data={"csrf": "x"}).status_code == 403

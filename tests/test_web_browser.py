@@ -326,3 +326,19 @@ def test_a_unit_downloads_fills_uploads_and_corrects_in_a_browser(
         assert HEADER["project_name"] not in text and OTHER_PROJECT not in text
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("viewport", [VIEWPORT, {"width": 390, "height": 844}])
+def test_the_pages_fit_an_office_screen_and_a_phone(
+    chromium, server: Server, viewport: dict
+) -> None:
+    """Nothing wider than the screen: a unit may open its link on a phone."""
+    context = chromium.new_context(viewport=viewport, locale="zh-CN")
+    try:
+        page = context.new_page()
+        for url in (server.links[HEADER["unit_name"]], server.url + "/office/login"):
+            page.goto(url)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= viewport["width"], (url, width)
+    finally:
+        context.close()

@@ -1,9 +1,10 @@
 """The office's pages of `perfeval-xl serve`, behind its password.
 
 报送情况 per department (应报 / 已报 / 未报 / 有错误) and per unit, the findings of every
-project's latest upload with filters, every upload's history, the units' links, and a button
-that builds the department summary workbook from the workspace's inbox (`collect`, then
-`summary`), as `perfeval-xl collect WORKSPACE/inbox --roster R` would.
+project's latest upload with filters, every upload's history, the units' links, and buttons
+that build from the workspace's inbox, as the commands would: the department summary workbook
+(`collect`), the returned workbooks of every unit (`feedback`: each department's .zip and the
+催报 list, in one .zip) and the disclosure annex (`publish`).
 
 The session is a random id in a cookie that is HttpOnly, SameSite=Strict and limited to
 /office; the server keeps only its SHA-256 and expiry, in memory (a restart logs the office
@@ -29,6 +30,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from ..errors import PerfevalError
+from ..fileio import write_output
 from .status import department_status, project_status
 from .workspace import LINKS_FILE
 
@@ -190,13 +193,44 @@ def office_routes(settings: Settings, page: Callable[..., Response], window: Any
         if await checked_form(request, session) is None:
             return expired()
         path = await run_in_threadpool(_build_summary, settings)
-        return Response(
-            path.read_bytes(),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(path.name)}"},
+        return _download(path, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+    async def feedback(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login()
+        if await checked_form(request, session) is None:
+            return expired()
+        path = await run_in_threadpool(_build_feedback, settings)
+        return _download(path, "application/zip")
+
+    async def annex(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login()
+        form = await checked_form(request, session)
+        if form is None:
+            return expired()
+        try:
+            path = await run_in_threadpool(
+                _build_annex, settings, form.get("include_errors") == "1"
+            )
+        except PerfevalError as exc:
+            refused = getattr(exc, "refused", ())
+            return page(
+                "office_refused.html",
+                409,
+                csrf=csrf(session),
+                text=exc.render("zh"),
+                refused=refused,
+            )
+        return _download(
+            path, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
         )
 
     return [
+        Route("/office/feedback", feedback, methods=["POST"]),
+        Route("/office/annex", annex, methods=["POST"]),
         Route("/office/login", login_form),
         Route("/office/login", login, methods=["POST"]),
         Route("/office/logout", logout, methods=["POST"]),
@@ -208,31 +242,79 @@ def office_routes(settings: Settings, page: Callable[..., Response], window: Any
     ]
 
 
-def _build_summary(settings: Settings) -> Path:
-    """Collect the workspace's inbox against the roster and write the summary workbook into
-    `outputs/` (a new file each time: 汇总-<time>.xlsx)."""
+def _collected(settings: Settings) -> Any:
+    """The workspace's inbox collected against the roster, as `collect` does it."""
     from ..office.collect import collect
-    from ..office.summary import write_summary
 
-    ws = settings.workspace
-    out = ws.root / "outputs"
-    out.mkdir(exist_ok=True)
-    coll = collect(
-        ws.inbox,
+    return collect(
+        settings.workspace.inbox,
         roster=settings.roster,
         roster_spec=settings.spec,
         key=settings.key,
         forms=settings.forms,
         workers=1,
     )
-    path = out / f"汇总-{datetime.now():%Y%m%d-%H%M%S}.xlsx"
-    return write_summary(coll, path)
+
+
+def _outputs(settings: Settings) -> Path:
+    out = settings.workspace.root / "outputs"
+    out.mkdir(exist_ok=True)
+    return out
+
+
+def _build_summary(settings: Settings) -> Path:
+    """The summary workbook, written into `outputs/` (a new file each time: 汇总-<time>.xlsx)."""
+    from ..office.summary import write_summary
+
+    path = _outputs(settings) / f"汇总-{datetime.now():%Y%m%d-%H%M%S}.xlsx"
+    return write_summary(_collected(settings), path)
+
+
+def _build_feedback(settings: Settings) -> Path:
+    """The returned workbooks (`feedback`) into `outputs/退回-<time>/`, and one .zip of what the
+    office sends: each department's .zip and the 催报 list (未报送.xlsx)."""
+    from ..office.feedback import deterministic_zip, write_feedback
+
+    stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
+    folder = _outputs(settings) / f"退回-{stamp}"
+    write_feedback(
+        _collected(settings),
+        folder,
+        roster_spec=settings.spec,
+        key=settings.key,
+        forms=settings.forms,
+        workers=1,
+    )
+    members = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+    path = folder.with_suffix(".zip")
+    write_output(path, deterministic_zip(members))
+    return path
+
+
+def _build_annex(settings: Settings, include_errors: bool) -> Path:
+    """The disclosure annex (`publish`) into `outputs/附件2-<time>.docx`; projects with errors
+    are refused (PublishError naming them) unless `include_errors`."""
+    from ..office.publish import write_annex
+
+    path = _outputs(settings) / f"附件2-{datetime.now():%Y%m%d-%H%M%S}.docx"
+    return write_annex(_collected(settings), path, include_errors=include_errors).path
+
+
+def _download(path: Path, media_type: str) -> Response:
+    return Response(
+        path.read_bytes(),
+        media_type=media_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(path.name)}"},
+    )
 
 
 def _summaries(folder: Path) -> list[str]:
     if not folder.is_dir():
         return []
-    return sorted((p.name for p in folder.glob("汇总-*.xlsx")), reverse=True)[:5]
+    made = [
+        p for p in folder.iterdir() if p.is_file() and p.name[:3] in ("汇总-", "退回-", "附件2")
+    ]
+    return [p.name for p in sorted(made, key=lambda p: p.stat().st_mtime, reverse=True)[:5]]
 
 
 def _cookie(response: Response, name: str, value: str, path: str, max_age: int) -> None:
