@@ -432,3 +432,62 @@ def test_the_office_downloads_the_returned_workbooks_and_the_annex(served, tmp_p
     )  # fmt: skip
     assert HEADER["project_name"] in text
     assert client.post("/office/annex", data={"csrf": "x"}).status_code == 403
+
+
+def test_uploads_through_one_link_are_rate_limited(tmp_path: Path, monkeypatch) -> None:
+    import perfeval_xl.web.app as web
+
+    monkeypatch.setattr(web, "UPLOADS_PER_MINUTE", 2)
+    roster = tmp_path / "名册.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    spec = load_spec()
+    units = units_of(load_roster(roster, spec).rows)
+    ws = Workspace(tmp_path / "ws")
+    ws.lock()
+    try:
+        links = ws.links(units, "http://testserver")
+        client = TestClient(create_app(Settings(ws, units, links, spec, roster=roster)))
+        link = _links(ws)[HEADER["unit_name"]]
+        path = filled(tmp_path)
+        codes = [_upload(client, link, path).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        # another unit's link is not held back by this one's
+        other = _links(ws)["仁和区融媒体中心"]
+        assert _upload(client, other, path).status_code == 422  # refused on its merits
+    finally:
+        ws.close()
+
+
+def test_serving_beyond_this_computer_warns(tmp_path: Path) -> None:
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    roster = tmp_path / "名册.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfeval_xl", "serve", str(tmp_path / "ws"), "--roster",
+         str(roster), "--host", "0.0.0.0", "--port", str(port)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "ws" / "links.csv").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    err_text = err.decode("utf-8", "replace")
+    assert "警告：服务对 0.0.0.0 开放" in err_text and "防火墙" in err_text
+    text = out.decode("utf-8", "replace")
+    assert "财政部门登录密码：" in text  # made and shown once, at the first start
+    password = text.split("财政部门登录密码：", 1)[1].split("（", 1)[0]
+    assert len(password) >= 16
+    assert password not in (tmp_path / "ws" / "office-password.scrypt").read_text()
