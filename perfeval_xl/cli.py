@@ -1341,6 +1341,15 @@ def serve(
             ).render(lang),
             err=True,
         )
+    if ws.unacknowledged:
+        n = len(ws.unacknowledged)
+        _say(
+            ctx,
+            f"上次服务中断时有 {n} 个上传已保存但未确认（单位未收到答复），已从收件箱移到 "
+            f"{ws.root / 'unacknowledged'}，不计入汇总",
+            f"{n} upload(s) saved but never acknowledged when the server last stopped were moved "
+            f"out of the inbox to {ws.root / 'unacknowledged'}; they are not collected",
+        )
     _say(
         ctx,
         f"各单位的报送链接：{ws.root / 'links.csv'}（{len(units)} 个单位）；收到的文件在 {ws.inbox}",

@@ -12,6 +12,8 @@
 - `uploads.sqlite`: the ledger, one row per upload (accepted or refused) with its findings'
   counts and score; an upload is acknowledged only once its file is on disk (fsync) and its
   row committed.
+- `unacknowledged/`: files found in the inbox at start that no ledger row names (the server
+  was killed between saving an upload and committing its row; its unit had no answer).
 - `office-password.scrypt`: the office password's salted scrypt hash (never the password).
 - `outputs/`: summaries built from the office pages.
 - `.serve.lock`: held while a server runs; a second server on the same workspace is refused.
@@ -44,6 +46,8 @@ TOKEN_BYTES = 24
 LINKS_FILE = "links.csv"
 LEDGER_FILE = "uploads.sqlite"
 LOCK_FILE = ".serve.lock"
+#: Where files found in the inbox without a ledger row are moved at start (`_reconcile`).
+UNACKNOWLEDGED = "unacknowledged"
 #: The office password's hash (scrypt, salted): never the password itself.
 PASSWORD_FILE = "office-password.scrypt"
 #: scrypt's cost (n, r, p): about 50 ms a login on an office PC, 16 MiB of memory.
@@ -120,6 +124,8 @@ class Workspace:
         self.tmp = self.root / "tmp"
         self._lock: IO[bytes] | None = None
         self.ledger: sqlite3.Connection | None = None
+        #: uploads moved out of the inbox at start, never acknowledged (`_reconcile`)
+        self.unacknowledged: list[Path] = []
 
     # -- one server at a time ---------------------------------------------------------------
     def lock(self) -> None:
@@ -155,6 +161,25 @@ class Workspace:
             if left.is_file():
                 left.unlink(missing_ok=True)
         self.ledger = _open_ledger(self.root / LEDGER_FILE)
+        self.unacknowledged = self._reconcile()
+
+    def _reconcile(self) -> list[Path]:
+        """Move out of the inbox every file no ledger row names: an upload saved into the
+        inbox when the server was killed before its row was committed. Its unit never had an
+        answer (and will send it again), so `collect` must not count it; it is kept, in
+        `unacknowledged/`, not deleted. The moved files, where they are now."""
+        assert self.ledger is not None
+        named = {r[0] for r in self.ledger.execute("SELECT stored_path FROM uploads") if r[0]}
+        moved = []
+        for path in sorted(p for p in self.inbox.rglob("*") if p.is_file()):
+            rel = path.relative_to(self.root).as_posix()
+            if rel in named:
+                continue
+            dest = self.root / UNACKNOWLEDGED / path.relative_to(self.inbox)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+            moved.append(dest)
+        return moved
 
     def close(self) -> None:
         if self.ledger is not None:
@@ -174,8 +199,8 @@ class Workspace:
             if unit.key not in tokens:
                 tokens[unit.key] = secrets.token_urlsafe(TOKEN_BYTES)
                 changed = True
-        if changed or not (self.root / LINKS_FILE).exists():
-            self._write_links(units, tokens, base_url)
+        if changed or self._links_text(units, tokens, base_url) != self._current_links():
+            self._write_links(units, tokens, base_url)  # new units, or another address
         return {token_digest(tokens[u.key]): u for u in units}
 
     def new_link(self, units: list[Unit], unit_name: str, base_url: str) -> str:
@@ -218,9 +243,19 @@ class Workspace:
                 out[(row.get("主管部门代码") or "", row.get("实施单位") or "")] = token
         return out
 
+    def _current_links(self) -> bytes | None:
+        try:
+            return (self.root / LINKS_FILE).read_bytes()
+        except OSError:
+            return None
+
     def _write_links(
         self, units: list[Unit], tokens: dict[tuple[str, str], str], base_url: str
     ) -> None:
+        write_output(self.root / LINKS_FILE, self._links_text(units, tokens, base_url))
+
+    @staticmethod
+    def _links_text(units: list[Unit], tokens: dict[tuple[str, str], str], base_url: str) -> bytes:
         buf = io.StringIO()
         out = csv.writer(buf, lineterminator="\r\n")
         out.writerow(LINK_COLUMNS)
@@ -228,7 +263,7 @@ class Workspace:
             link = unit_link(base_url, tokens[u.key])
             out.writerow([_cell(u.dept_code), _cell(u.dept_name), _cell(u.unit_name), link])
         # UTF-8 with a BOM: Excel on a Chinese Windows opens it without garbling the names
-        write_output(self.root / LINKS_FILE, ("\ufeff" + buf.getvalue()).encode("utf-8"))
+        return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
     # -- the office's password --------------------------------------------------------------
     def set_password(self, password: str) -> None:
