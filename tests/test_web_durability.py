@@ -296,3 +296,27 @@ def test_a_kill_between_the_inbox_and_the_ledger_leaves_no_unnamed_file(tmp_path
         assert "未确认" in server.log.read_text(encoding="utf-8", errors="replace")
     finally:
         server.stop()
+
+
+def test_a_file_the_office_put_in_the_inbox_is_never_moved(tmp_path: Path) -> None:
+    """Only uploads named as the server names them are reconciled with the ledger: a workbook
+    the clerk copied into WORKSPACE/inbox (an e-mailed one, for `collect`) stays where it is."""
+    from perfeval_xl.web.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws")
+    ws.lock()
+    ws.close()
+    mine = ws.inbox / "109101" / "邮件收到的.xlsx"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"the clerk's own file")
+    orphan = ws.inbox / "109101" / "单位0" / "20261130-101010-123456-0123456789ab.xlsx"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"saved, never acknowledged")
+    ws.lock()
+    try:
+        assert mine.read_bytes() == b"the clerk's own file"
+        assert not orphan.exists()
+        assert [p.name for p in ws.unacknowledged] == [orphan.name]
+        assert ws.unacknowledged[0].read_bytes() == b"saved, never acknowledged"
+    finally:
+        ws.close()

@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import io
 import os
+import re
 import secrets
 import sqlite3
 import sys
@@ -53,6 +54,9 @@ PASSWORD_FILE = "office-password.scrypt"
 #: scrypt's cost (n, r, p): about 50 ms a login on an office PC, 16 MiB of memory.
 SCRYPT = (2**14, 8, 1)
 LINK_COLUMNS = ("主管部门代码", "主管部门", "实施单位", "link")
+
+#: How `Workspace.keep` names an upload: its time of arrival and its SHA-256's first 12 digits.
+_OUR_NAME = re.compile(r"\d{8}-\d{6}-\d{6}-[0-9a-f]{12}(?:-[0-9a-f]{4})?\.(?:xlsx|xlsm|zip)")
 
 LEDGER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (
@@ -167,14 +171,15 @@ class Workspace:
         """Move out of the inbox every file no ledger row names: an upload saved into the
         inbox when the server was killed before its row was committed. Its unit never had an
         answer (and will send it again), so `collect` must not count it; it is kept, in
-        `unacknowledged/`, not deleted. The moved files, where they are now."""
+        `unacknowledged/`, not deleted. Only files named as `keep` names them are looked at:
+        one the office copied into the inbox itself stays. The moved files, where they are."""
         assert self.ledger is not None
         named = {r[0] for r in self.ledger.execute("SELECT stored_path FROM uploads") if r[0]}
         moved = []
         for path in sorted(p for p in self.inbox.rglob("*") if p.is_file()):
             rel = path.relative_to(self.root).as_posix()
-            if rel in named:
-                continue
+            if rel in named or not _OUR_NAME.fullmatch(path.name):
+                continue  # a file the office put there itself is never moved
             dest = self.root / UNACKNOWLEDGED / path.relative_to(self.inbox)
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, dest)
