@@ -4,9 +4,11 @@ The data flow is spec -> template -> filled workbook -> record -> findings + sco
 This package is a library first; `perfeval_xl.cli` is a thin command line over it.
 """
 
+from importlib import import_module
+from typing import Any
+
 from . import _xmlsetup  # noqa: F401  (before openpyxl is imported: see there)
 from ._version import __version__
-from .demo import run_demo
 from .errors import (
     OutputError,
     PerfevalError,
@@ -16,30 +18,54 @@ from .errors import (
     SpecErrors,
     Text,
 )
-from .findings import RULES, Finding
-from .forms.layout import contract_names, make_layout
-from .forms.spec import (
-    DEFAULT_FORM,
-    FormSet,
-    Spec,
-    builtin_forms,
-    load_forms,
-    load_spec,
-    parse_spec,
-)
-from .intake.read import ReadResult, read_workbook
-from .intake.record import Record
-from .office.feedback import FeedbackResult, write_feedback
-from .office.outbox import write_roster_templates
-from .office.roster import load_roster, read_roster
-from .review.checks import CheckResult, check_record, check_workbook
-from .samples import sample_roster_path, seed_projects
-from .template.generate import (
-    DEFAULT_PASSWORD,
-    build_template,
-    issuable_fields,
-    write_template,
-)
+
+#: The rest of the public API, imported when first used (PEP 562): `perfeval-xl --help`,
+#: `rules` or `serve` need not load openpyxl, xlsxwriter and python-docx first (0.7 s).
+_LAZY = {
+    "run_demo": ".demo",
+    "RULES": ".findings",
+    "Finding": ".findings",
+    "contract_names": ".forms.layout",
+    "make_layout": ".forms.layout",
+    "DEFAULT_FORM": ".forms.spec",
+    "FormSet": ".forms.spec",
+    "Spec": ".forms.spec",
+    "builtin_forms": ".forms.spec",
+    "load_forms": ".forms.spec",
+    "load_spec": ".forms.spec",
+    "parse_spec": ".forms.spec",
+    "ReadResult": ".intake.read",
+    "read_workbook": ".intake.read",
+    "Record": ".intake.record",
+    "FeedbackResult": ".office.feedback",
+    "write_feedback": ".office.feedback",
+    "write_roster_templates": ".office.outbox",
+    "load_roster": ".office.roster",
+    "read_roster": ".office.roster",
+    "CheckResult": ".review.checks",
+    "check_record": ".review.checks",
+    "check_workbook": ".review.checks",
+    "sample_roster_path": ".samples",
+    "seed_projects": ".samples",
+    "DEFAULT_PASSWORD": ".template.generate",
+    "build_template": ".template.generate",
+    "issuable_fields": ".template.generate",
+    "write_template": ".template.generate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value  # once imported, an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "DEFAULT_FORM",
