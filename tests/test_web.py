@@ -491,3 +491,19 @@ def test_serving_beyond_this_computer_warns(tmp_path: Path) -> None:
     password = text.split("财政部门登录密码：", 1)[1].split("（", 1)[0]
     assert len(password) >= 16
     assert password not in (tmp_path / "ws" / "office-password.scrypt").read_text()
+
+
+def test_the_office_builds_through_the_workspaces_store(served, tmp_path: Path) -> None:
+    """The buttons collect through WORKSPACE/汇总.sqlite: a second build reads only what
+    came since, and the store is the one `collect --store` would keep."""
+    client, ws, links = served
+    _upload(client, links[HEADER["unit_name"]], filled(tmp_path))
+    _login(client)
+    token = _office_csrf(client)
+    assert client.post("/office/summary", data={"csrf": token}).status_code == 200
+    assert client.post("/office/summary", data={"csrf": token}).status_code == 200
+    db = sqlite3.connect(ws.root / "汇总.sqlite")
+    runs = db.execute("SELECT read, reused FROM runs WHERE finished IS NOT NULL ORDER BY id")
+    assert runs.fetchall() == [(1, 0), (0, 1)]
+    kept = db.execute("SELECT source FROM files").fetchall()
+    assert [Path(k[0]).name for k in kept] == [p.name for p in ws.inbox.rglob("*.xlsx")]

@@ -14,12 +14,13 @@ own, sent back in the form). Logins are rate-limited per address.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -242,18 +243,41 @@ def office_routes(settings: Settings, page: Callable[..., Response], window: Any
     ]
 
 
-def _collected(settings: Settings) -> Any:
-    """The workspace's inbox collected against the roster, as `collect` does it."""
+#: The workspace's store (`office.store`), beside the inbox: what the buttons collect is kept
+#: there, so a second build reads only the uploads that came since.
+STORE_FILE = "汇总.sqlite"
+
+
+@contextlib.contextmanager
+def _collected(settings: Settings) -> Iterator[tuple[Any, Any]]:
+    """The workspace's inbox collected against the roster, as `collect` does it, through the
+    workspace's store: (the collection, the store, open until the caller is done)."""
+    from ..office import store as store_mod
     from ..office.collect import collect
 
-    return collect(
-        settings.workspace.inbox,
-        roster=settings.roster,
-        roster_spec=settings.spec,
-        key=settings.key,
-        forms=settings.forms,
-        workers=1,
-    )
+    ws = settings.workspace
+    path = ws.root / STORE_FILE
+    store = store_mod.open_store(path)  # another build holds it: this one waits
+    try:
+        run = store.start(
+            ws.inbox,
+            store_mod.side_files(path),
+            store_mod.rules_fingerprint(settings.forms, settings.key),
+            options=(store_mod.file_sha256(settings.roster), settings.spec.digest),
+        )
+        coll = collect(
+            ws.inbox,
+            roster=settings.roster,
+            roster_spec=settings.spec,
+            key=settings.key,
+            forms=settings.forms,
+            workers=1,
+            **run.hooks(),
+        )
+        yield coll, store
+        store.finish(coll, run)
+    finally:
+        store.close()
 
 
 def _outputs(settings: Settings) -> Path:
@@ -264,10 +288,17 @@ def _outputs(settings: Settings) -> Path:
 
 def _build_summary(settings: Settings) -> Path:
     """The summary workbook, written into `outputs/` (a new file each time: 汇总-<time>.xlsx)."""
+    from ..office.history import history
     from ..office.summary import write_summary
 
     path = _outputs(settings) / f"汇总-{datetime.now():%Y%m%d-%H%M%S}.xlsx"
-    return write_summary(_collected(settings), path)
+    with _collected(settings) as (coll, store):
+        return write_summary(
+            coll,
+            path,
+            history=history(coll, store, None),  # 同比, when the store holds last year
+            received=store.received_times(),
+        )
 
 
 def _build_feedback(settings: Settings) -> Path:
@@ -277,14 +308,15 @@ def _build_feedback(settings: Settings) -> Path:
 
     stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
     folder = _outputs(settings) / f"退回-{stamp}"
-    write_feedback(
-        _collected(settings),
-        folder,
-        roster_spec=settings.spec,
-        key=settings.key,
-        forms=settings.forms,
-        workers=1,
-    )
+    with _collected(settings) as (coll, _):
+        write_feedback(
+            coll,
+            folder,
+            roster_spec=settings.spec,
+            key=settings.key,
+            forms=settings.forms,
+            workers=1,
+        )
     members = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
     path = folder.with_suffix(".zip")
     write_output(path, deterministic_zip(members))
@@ -297,7 +329,8 @@ def _build_annex(settings: Settings, include_errors: bool) -> Path:
     from ..office.publish import write_annex
 
     path = _outputs(settings) / f"附件2-{datetime.now():%Y%m%d-%H%M%S}.docx"
-    return write_annex(_collected(settings), path, include_errors=include_errors).path
+    with _collected(settings) as (coll, _):
+        return write_annex(coll, path, include_errors=include_errors).path
 
 
 def _download(path: Path, media_type: str) -> Response:
