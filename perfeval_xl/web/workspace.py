@@ -14,6 +14,7 @@
   row committed.
 - `unacknowledged/`: files found in the inbox at start that no ledger row names (the server
   was killed between saving an upload and committing its row; its unit had no answer).
+- `汇总.sqlite`: the store (`office.store`) the office's pages collect the inbox through.
 - `office-password.scrypt`: the office password's salted scrypt hash (never the password).
 - `outputs/`: summaries built from the office pages.
 - `.serve.lock`: held while a server runs; a second server on the same workspace is refused.
