@@ -507,3 +507,21 @@ def test_the_office_builds_through_the_workspaces_store(served, tmp_path: Path) 
     assert runs.fetchall() == [(1, 0), (0, 1)]
     kept = db.execute("SELECT source FROM files").fetchall()
     assert [Path(k[0]).name for k in kept] == [p.name for p in ws.inbox.rglob("*.xlsx")]
+
+
+def test_a_failure_of_ours_gets_a_sentence_not_a_traceback(
+    served, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import perfeval_xl.web.app as web
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(web, "check_upload", broken)
+    client, ws, links = served
+    client = TestClient(client.app, raise_server_exceptions=False)
+    got = _upload(client, links[HEADER["unit_name"]], filled(tmp_path))
+    assert got.status_code == 500
+    assert "处理时出错，文件未收下" in got.text and "Traceback" not in got.text
+    assert "RuntimeError: a bug" in capsys.readouterr().err  # for the office's window
+    assert not list(ws.inbox.rglob("*.*")) and not list(ws.tmp.iterdir())

@@ -20,7 +20,9 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import sys
 import time
+import traceback
 from collections import defaultdict, deque
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -275,7 +277,22 @@ def create_app(settings: Settings) -> Starlette:
         *office_routes(settings, page, _Window),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders)])
+
+    async def failed(request: Request, exc: Exception) -> Response:
+        # a bug of ours: the office's terminal gets the traceback, the page a sentence
+        traceback.print_exception(exc, file=sys.stderr)
+        return page(
+            "message.html",
+            500,
+            title="服务出错",
+            text="处理时出错，文件未收下。请稍后重试；仍不行请联系财政部门（错误详情已记录在服务窗口中）。",
+        )
+
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(_SecurityHeaders)],
+        exception_handlers={Exception: failed},
+    )
 
 
 class _SecurityHeaders:
