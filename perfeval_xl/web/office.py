@@ -132,7 +132,7 @@ def office_routes(settings: Settings, page: Callable[..., Response], window: Any
             csrf=csrf(session),
             departments=department_status(ws, settings.units),
             units=units,
-            uploads=len(ws.uploads()),
+            uploads=ws.upload_count(),
             summaries=_summaries(ws.root / "outputs"),
         )
 

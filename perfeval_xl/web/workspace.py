@@ -33,7 +33,7 @@ import re
 import secrets
 import sqlite3
 import sys
-from collections.abc import Iterator
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -129,6 +129,8 @@ class Workspace:
         self.tmp = self.root / "tmp"
         self._lock: IO[bytes] | None = None
         self.ledger: sqlite3.Connection | None = None
+        #: one thread at a time on the ledger's connection (pages read it, uploads write it)
+        self._ledger_lock = threading.Lock()
         #: uploads moved out of the inbox at start, never acknowledged (`_reconcile`)
         self.unacknowledged: list[Path] = []
 
@@ -329,7 +331,7 @@ class Workspace:
         """Commit one upload's ledger rows, together and durably (synchronous=FULL): their ids."""
         assert self.ledger is not None
         ids = []
-        with self.ledger:
+        with self._ledger_lock, self.ledger:
             for row in rows:
                 cols = ", ".join(row)
                 marks = ", ".join("?" for _ in row)
@@ -342,17 +344,19 @@ class Workspace:
     def uploads(self, where: str = "1", args: tuple = ()) -> list[sqlite3.Row]:
         """Ledger rows, newest first (`where`: an SQL condition with `?` for `args`)."""
         assert self.ledger is not None
-        return self.ledger.execute(
-            f"SELECT * FROM uploads WHERE {where} ORDER BY id DESC", args
-        ).fetchall()
+        with self._ledger_lock:
+            return self.ledger.execute(
+                f"SELECT * FROM uploads WHERE {where} ORDER BY id DESC", args
+            ).fetchall()
 
-    def uploads_of(self, unit: Unit) -> Iterator[sqlite3.Row]:
-        """The unit's uploads, newest first."""
+    def upload_count(self) -> int:
         assert self.ledger is not None
-        yield from self.ledger.execute(
-            "SELECT * FROM uploads WHERE dept_code = ? AND unit_name = ? ORDER BY id DESC",
-            unit.key,
-        )
+        with self._ledger_lock:
+            return int(self.ledger.execute("SELECT count(*) FROM uploads").fetchone()[0])
+
+    def uploads_of(self, unit: Unit) -> list[sqlite3.Row]:
+        """The unit's uploads, newest first."""
+        return self.uploads("dept_code = ? AND unit_name = ?", unit.key)
 
 
 def unit_link(base_url: str, token: str) -> str:
