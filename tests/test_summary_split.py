@@ -315,3 +315,16 @@ def test_with_a_department_form_every_sheet_keeps_its_rows(coll, tmp_path, monke
         header, *data = rows(one[first])
         assert all(rows(wb[n])[0] == header for n in names)
         assert [r for n in names for r in rows(wb[n])[1:]] == data, first
+
+
+@pytest.mark.parametrize("spill", [1, 7, PER_SHEET])
+@pytest.mark.parametrize("limit", [None, LIMIT])
+def test_rows_moved_to_a_temporary_file_give_the_same_bytes(coll, monkeypatch, spill, limit):
+    """A bulk table moves its rows to a temporary file every SPILL_ROWS (memory stays flat for
+    a province's indicator rows): the summary is byte for byte the one built from rows held,
+    on one sheet or continued, whatever the chunk."""
+    if limit is not None:
+        monkeypatch.setattr(summary, "SHEET_ROW_LIMIT", limit)
+    held = build_summary(coll, generated=GENERATED)
+    monkeypatch.setattr(summary, "SPILL_ROWS", spill)
+    assert build_summary(coll, generated=GENERATED) == held

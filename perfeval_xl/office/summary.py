@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import pickle
 import re
 import shutil
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -545,12 +546,17 @@ class _Table:
                 self.ws.set_row(row, lines * LINE_HEIGHT + 3)
 
 
+#: Rows a bulk table holds in memory before it moves them to a temporary file (`_spill`).
+SPILL_ROWS = 4096
+
+
 class _BulkTable(_Table):
     """A table of many rows (项目明细, 绩效指标, 问题清单, 报送情况) whose data rows are written
     here as sheet XML, and put into the package once xlsxwriter has closed it (`_with_rows`).
 
     xlsxwriter takes about 5 µs a cell and keeps every cell until it closes; a province's
-    10,000 projects make two million cells. Here rows wait as the values they are made of,
+    10,000 projects make two million cells. Here rows wait as the values they are made of
+    (past SPILL_ROWS, pickled a chunk at a time into a temporary file, their widths counted),
     and are written out once, straight to a temporary file, when the column widths are known.
     The cells are those xlsxwriter would write: the table's styles and texts in its shared
     string table (asked for with its own `_get_xf_index` and `_get_shared_string_index`, so
@@ -565,17 +571,46 @@ class _BulkTable(_Table):
         self, ws: Any, fmt: dict[str, Any], header_row: int, columns: Sequence[tuple[str, str]]
     ) -> None:
         super().__init__(ws, fmt, header_row, columns)
+        #: the rows added since the last `_spill`
         self.rows: list[tuple[Sequence[Any], dict[int, str] | None]] = []
+        #: earlier rows, pickled a chunk at a time (`_spill`), their widths counted already
+        self._spilled: IO[bytes] | None = None
         #: the <row> elements of the data rows, once `finish` has written them
         self.xml: IO[bytes] | None = None
 
     def add(self, values: Sequence[Any], styles: dict[int, str] | None = None) -> int:
         self.rows.append((values, styles))
         self.next_row += 1
+        if len(self.rows) >= SPILL_ROWS:
+            self._spill()
         return self.next_row - 1
 
+    def _spill(self) -> None:
+        """Count the rows held into the widths and move them to a temporary file: a province's
+        indicator rows (460 bytes each in memory) would otherwise all wait for `finish`."""
+        self._fitted_widths()
+        if self._spilled is None:
+            self._spilled = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _rows_fitted
+        pickle.dump(self.rows, self._spilled, protocol=pickle.HIGHEST_PROTOCOL)
+        self.rows = []
+
+    def _all_rows(self) -> Iterator[tuple[Sequence[Any], dict[int, str] | None]]:
+        """Every row in order: those spilled, then those held."""
+        if self._spilled is not None:
+            self._spilled.seek(0)
+            while True:
+                try:
+                    chunk = pickle.load(self._spilled)
+                except EOFError:
+                    break
+                yield from chunk
+            self._spilled.close()
+            self._spilled = None
+        yield from self.rows
+
     def _fitted_widths(self) -> list[int]:
-        # Column by column: the same widths as `_Table.put` gives cell by cell (`_widest`).
+        # Column by column: the same widths as `_Table.put` gives cell by cell (`_widest`);
+        # spilled rows were counted before they went (widths only grow: any order gives these).
         if self.rows:
             columns = zip(*(values for values, _ in self.rows), strict=True)
             for col, (column, kind) in enumerate(zip(columns, self.kinds, strict=True)):
@@ -593,7 +628,7 @@ class _BulkTable(_Table):
         usual = [f'" s="{styles[kind]}"' for kind in kinds]
         out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - _with_rows closes it
         chunk: list[str] = []
-        for n, (values, own) in enumerate(self.rows, start=self.header_row + 2):
+        for n, (values, own) in enumerate(self._all_rows(), start=self.header_row + 2):
             cells = []
             lines = 1
             ends = usual
