@@ -1295,8 +1295,16 @@ def serve(
     url = base_url or f"http://{host}:{port}"
     ws = Workspace(workspace)
     try:
+        key = _key(key_path)
+        password = _open_password(None, office_password_file) if office_password_file else None
+        if password is not None and not password.strip():
+            raise OutputError(
+                office_password_file,
+                Text("密码文件是空的：请写入登录密码", "the password file is empty"),
+            )
         rows = load_roster(roster, sheet_spec).rows
         units = units_of(rows)
+        _check_port(host, port)
         ws.lock()
         try:
             if new_link is not None:
@@ -1305,8 +1313,8 @@ def serve(
                 return
             links = ws.links(units, url)
             made = None
-            if office_password_file is not None:
-                ws.set_password(_open_password(None, office_password_file) or "")
+            if password is not None:
+                ws.set_password(password)
             elif not ws.has_password():
                 made = secrets.token_urlsafe(12)
                 ws.set_password(made)
@@ -1322,7 +1330,7 @@ def serve(
         spec=sheet_spec,
         roster=roster,
         forms=known,
-        key=_key(key_path),
+        key=key,
         max_upload=max_upload_mb * 1024 * 1024,
     )
     if made is not None:
@@ -1370,6 +1378,28 @@ def serve(
             uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
         finally:
             ws.close()
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse, before anything is done, an address this computer cannot listen on (a port
+    another program, or another serve, holds): uvicorn would say so only in English."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(infos[0][4])
+    except OSError as exc:
+        raise OutputError(
+            Path(f"{host}:{port}"),
+            Text(
+                f"无法在此地址和端口上提供服务（{exc.strerror or exc}）：端口可能已被占用，"
+                "可用 --port 换一个",
+                f"cannot serve on this address and port ({exc.strerror or exc}): the port may "
+                "be in use; choose another with --port",
+            ),
+        ) from None
 
 
 #: True when this process runs one command and ends (`main`), not when a caller invokes the

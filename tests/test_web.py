@@ -525,3 +525,27 @@ def test_a_failure_of_ours_gets_a_sentence_not_a_traceback(
     assert "处理时出错，文件未收下" in got.text and "Traceback" not in got.text
     assert "RuntimeError: a bug" in capsys.readouterr().err  # for the office's window
     assert not list(ws.inbox.rglob("*.*")) and not list(ws.tmp.iterdir())
+
+
+def test_a_port_in_use_and_an_empty_password_file_get_a_sentence(tmp_path: Path) -> None:
+    import socket
+
+    roster = tmp_path / "名册.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        got = run_cli(
+            "serve", str(tmp_path / "ws"), "--roster", str(roster), "--port", str(port),
+            cwd=tmp_path,
+        )  # fmt: skip
+    assert got.returncode == 1 and "端口可能已被占用" in got.stderr
+    assert "Traceback" not in got.stderr and not (tmp_path / "ws" / "links.csv").exists()
+    empty = tmp_path / "密码.txt"
+    empty.write_text("\n", encoding="utf-8")
+    got = run_cli(
+        "serve", str(tmp_path / "ws"), "--roster", str(roster), "--office-password-file",
+        str(empty), cwd=tmp_path,
+    )  # fmt: skip
+    assert got.returncode == 1 and "密码文件是空的" in got.stderr
