@@ -47,7 +47,7 @@ from ..template.generate import build_template
 from .office import office_routes
 from .status import project_status
 from .upload import UPLOAD_SUFFIXES, Checked, check_upload, roster_row
-from .workspace import Unit, Workspace, token_digest
+from .workspace import Unit, Workspace, cell_text, token_digest
 
 #: Default largest upload, in MiB (`serve --max-upload-mb`).
 MAX_UPLOAD_MB = 20
@@ -388,8 +388,8 @@ def _keep(
             rows.append(
                 {
                     **base,
-                    "project_name": _text(rec.value("project_name")),
-                    "project_code": _text(rec.value("project_code")),
+                    "project_name": cell_text(rec.value("project_name")),
+                    "project_code": cell_text(rec.value("project_code")),
                     "errors": r.errors,
                     "warnings": r.warnings,
                     # a score beside errors is no score a reviewer would sign
@@ -419,8 +419,8 @@ def _returned_workbook(settings: Settings, unit: Unit, row: Any) -> bytes | None
         if result.record is None:
             continue
         name, code = (
-            _text(result.record.value("project_name")),
-            _text(result.record.value("project_code")),
+            cell_text(result.record.value("project_name")),
+            cell_text(result.record.value("project_code")),
         )
         if (name, code) != (row["project_name"], row["project_code"] or ""):
             continue
@@ -430,14 +430,6 @@ def _returned_workbook(settings: Settings, unit: Unit, row: Any) -> bytes | None
             result, issued, source=row["original_name"], key=settings.key, forms=settings.forms
         )
     return None
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
 
 
 def _when(iso: str | None) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .workspace import Unit, Workspace
+from .workspace import Unit, Workspace, cell_text
 
 
 @dataclass
@@ -37,7 +37,10 @@ def project_status(ws: Workspace, unit: Unit) -> list[ProjectStatus]:
                 latest.setdefault(key, row)
     out = []
     for n, r in enumerate(unit.rows, start=1):
-        name, code = _text(r.values.get("project_name")), _text(r.values.get("project_code"))
+        name, code = (
+            cell_text(r.values.get("project_name")),
+            cell_text(r.values.get("project_code")),
+        )
         got = (latest.get(("code", code)) if code else None) or latest.get(("name", name))
         if got is None:
             status, kind, last = "未报送", "none", None
@@ -48,14 +51,6 @@ def project_status(ws: Workspace, unit: Unit) -> list[ProjectStatus]:
         budget = r.values.get("fund_total_budget") or r.values.get("fund_fiscal_budget")
         out.append(ProjectStatus(n, name, code, budget, status, kind, last))
     return out
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
 
 
 @dataclass

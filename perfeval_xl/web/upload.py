@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from ..errors import Text
 from ..findings import ERROR, WARNING, Finding
@@ -21,7 +20,7 @@ from ..forms.spec import BUILTIN_FORMS, FormSet
 from ..office.collect import ARCHIVE_SUFFIXES, Item, _archive_items, check_inputs
 from ..office.roster import RosterRow
 from ..review.checks import CheckResult
-from .workspace import Unit
+from .workspace import Unit, cell_text
 
 #: What a unit may upload: a workbook, or a .zip of them.
 UPLOAD_SUFFIXES = (".xlsx", ".xlsm", ".zip")
@@ -101,20 +100,20 @@ def check_upload(
             rec = result.record
             assert rec is not None
             out.refused = Text(
-                f"名册中没有这个项目（主管部门代码 {_shown(rec.value('dept_code'))}，"
-                f"项目名称「{_shown(rec.value('project_name'))}」）；请用本页下载的模板填报",
+                f"名册中没有这个项目（主管部门代码 {cell_text(rec.value('dept_code'))}，"
+                f"项目名称「{cell_text(rec.value('project_name'))}」）；请用本页下载的模板填报",
                 f"the roster has no such project (department code "
-                f"{_shown(rec.value('dept_code'))}, project "
-                f'"{_shown(rec.value("project_name"))}"); use a template from this page',
+                f"{cell_text(rec.value('dept_code'))}, project "
+                f'"{cell_text(rec.value("project_name"))}"); use a template from this page',
             )
             return out
         if owner.key != unit.key:
             rec = result.record
             assert rec is not None
             out.refused = Text(
-                f"这是「{owner.unit_name}」的项目「{_shown(rec.value('project_name'))}」，"
+                f"这是「{owner.unit_name}」的项目「{cell_text(rec.value('project_name'))}」，"
                 "不能由本单位报送；请转交该单位，由其通过自己的链接上传",
-                f'this is the project "{_shown(rec.value("project_name"))}" of '
+                f'this is the project "{cell_text(rec.value("project_name"))}" of '
                 f'"{owner.unit_name}", not of this unit; pass it on to them to upload with '
                 "their own link",
             )
@@ -133,12 +132,12 @@ def roster_row(result: CheckResult, unit: Unit) -> RosterRow | None:
 def _matches(result: CheckResult, row: RosterRow) -> bool:
     rec = result.record
     assert rec is not None
-    code, row_code = _shown(rec.value("project_code")), _shown(row.values.get("project_code"))
+    code, row_code = cell_text(rec.value("project_code")), cell_text(row.values.get("project_code"))
     if code and row_code:
         return code == row_code
-    return _shown(rec.value("dept_code")) == _shown(row.values.get("dept_code")) and _shown(
-        rec.value("project_name")
-    ) == _shown(row.values.get("project_name"))
+    return cell_text(rec.value("dept_code")) == cell_text(
+        row.values.get("dept_code")
+    ) and cell_text(rec.value("project_name")) == cell_text(row.values.get("project_name"))
 
 
 def _owner(result: CheckResult, units: list[Unit]) -> Unit | None:
@@ -148,11 +147,3 @@ def _owner(result: CheckResult, units: list[Unit]) -> Unit | None:
         if roster_row(result, unit) is not None:
             return unit
     return None
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()

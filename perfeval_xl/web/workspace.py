@@ -101,13 +101,15 @@ def units_of(rows: list[RosterRow]) -> list[Unit]:
     found: dict[tuple[str, str], list[RosterRow]] = {}
     names: dict[tuple[str, str], str] = {}
     for row in rows:
-        key = (_text(row.values.get("dept_code")), _text(row.values.get("unit_name")))
+        key = (cell_text(row.values.get("dept_code")), cell_text(row.values.get("unit_name")))
         found.setdefault(key, []).append(row)
-        names.setdefault(key, _text(row.values.get("dept_name")))
+        names.setdefault(key, cell_text(row.values.get("dept_name")))
     return [Unit(code, names[(code, unit)], unit, tuple(r)) for (code, unit), r in found.items()]
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A roster or workbook value as the pages show and compare it: blank for None, a code
+    Excel stored as 109101.0 as 109101, without surrounding spaces."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
