@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from ..errors import PerfevalError
 from ..fileio import write_output
-from .status import department_status, project_status
+from .status import department_status, departments, project_status
 from .workspace import LINKS_FILE
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def office_routes(settings: Settings, page: Callable[..., Response], window: Any
         return page(
             "office.html",
             csrf=csrf(session),
-            departments=department_status(ws, settings.units),
+            departments=department_status(units),
             units=units,
             uploads=ws.upload_count(),
             summaries=_summaries(ws.root / "outputs"),
@@ -159,7 +159,7 @@ def office_routes(settings: Settings, page: Callable[..., Response], window: Any
             "office_findings.html",
             csrf=csrf(session),
             rows=rows,
-            departments=department_status(settings.workspace, settings.units),
+            departments=departments(settings.units),  # the filter's choices
             dept=dept,
             severity=severity,
             code=code,

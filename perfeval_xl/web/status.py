@@ -68,12 +68,23 @@ class DepartmentStatus:
         return self.expected - self.received
 
 
-def department_status(ws: Workspace, units: list[Unit]) -> list[DepartmentStatus]:
-    """Per 主管部门, in roster order: its projects expected, received, missing, with errors."""
+def departments(units: list[Unit]) -> list[DepartmentStatus]:
+    """The roster's 主管部门, in roster order, nothing counted yet."""
     out: dict[str, DepartmentStatus] = {}
     for unit in units:
-        dept = out.setdefault(unit.dept_code, DepartmentStatus(unit.dept_code, unit.dept_name))
-        for p in project_status(ws, unit):
+        out.setdefault(unit.dept_code, DepartmentStatus(unit.dept_code, unit.dept_name))
+    return list(out.values())
+
+
+def department_status(
+    statuses: list[tuple[Unit, list[ProjectStatus]]],
+) -> list[DepartmentStatus]:
+    """Per 主管部门, in roster order: its projects expected, received, missing, with errors,
+    counted from each unit's `project_status`."""
+    out = {d.code: d for d in departments([unit for unit, _ in statuses])}
+    for unit, projects in statuses:
+        dept = out[unit.dept_code]
+        for p in projects:
             dept.expected += 1
             dept.received += p.kind != "none"
             dept.with_errors += p.kind == "errors"
