@@ -1279,7 +1279,7 @@ def serve(
     """
     lang = ctx.obj["lang"]
     try:
-        from .web.app import Settings, create_app
+        from .web.app import Settings, check_address, create_app
         from .web.workspace import Workspace, units_of
     except ImportError as exc:  # the web extra is not installed
         raise click.ClickException(
@@ -1304,7 +1304,7 @@ def serve(
             )
         rows = load_roster(roster, sheet_spec).rows
         units = units_of(rows)
-        _check_port(host, port)
+        check_address(host, port)
         ws.lock()
         try:
             if new_link is not None:
@@ -1378,28 +1378,6 @@ def serve(
             uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
         finally:
             ws.close()
-
-
-def _check_port(host: str, port: int) -> None:
-    """Refuse, before anything is done, an address this computer cannot listen on (a port
-    another program, or another serve, holds): uvicorn would say so only in English."""
-    import socket
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(infos[0][4])
-    except OSError as exc:
-        raise OutputError(
-            Path(f"{host}:{port}"),
-            Text(
-                f"无法在此地址和端口上提供服务（{exc.strerror or exc}）：端口可能已被占用，"
-                "可用 --port 换一个",
-                f"cannot serve on this address and port ({exc.strerror or exc}): the port may "
-                "be in use; choose another with --port",
-            ),
-        ) from None
 
 
 #: True when this process runs one command and ends (`main`), not when a caller invokes the

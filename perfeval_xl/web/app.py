@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import socket
 import sys
 import time
 import traceback
@@ -30,7 +31,6 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
@@ -41,10 +41,11 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..errors import OutputError, Text
 from ..findings import RULES
 from ..forms.spec import BUILTIN_FORMS, FormSet, Spec
 from ..template.generate import build_template
-from .office import office_routes
+from .office import attachment, office_routes
 from .status import project_status
 from .upload import UPLOAD_SUFFIXES, Checked, check_upload, roster_row
 from .workspace import Unit, Workspace, cell_text, token_digest
@@ -171,12 +172,7 @@ def create_app(settings: Settings) -> Starlette:
         except (ValueError, IndexError):
             return _not_found(page)
         data = await run_in_threadpool(build_template, settings.spec, row.values, key=settings.key)
-        stem = f"{row.values.get('project_name') or '项目'}.xlsx"
-        return Response(
-            data,
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(stem)}"},
-        )
+        return attachment(data, f"{row.values.get('project_name') or '项目'}.xlsx")
 
     async def upload(request: Request) -> Response:
         unit = await unit_of(request)
@@ -261,12 +257,7 @@ def create_app(settings: Settings) -> Starlette:
             return page(
                 "message.html", 404, title="无需退回", text="这个项目没有问题，无需退回修改。"
             )
-        name = f"退回_{rows[0]['project_name'] or '项目'}.xlsx"
-        return Response(
-            data,
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
-        )
+        return attachment(data, f"退回_{rows[0]['project_name'] or '项目'}.xlsx")
 
     routes = [
         Route("/", home),
@@ -324,6 +315,30 @@ class _SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, sending)
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse, before anything is done, an address this computer cannot listen on (a port
+    another program, or another serve, holds): uvicorn would say so only in English.
+
+    Raises:
+        OutputError: naming the address and what to do.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(infos[0][4])
+    except OSError as exc:
+        raise OutputError(
+            Path(f"{host}:{port}"),
+            Text(
+                f"无法在此地址和端口上提供服务（{exc.strerror or exc}）：端口可能已被占用，"
+                "可用 --port 换一个",
+                f"cannot serve on this address and port ({exc.strerror or exc}): the port may "
+                "be in use; choose another with --port",
+            ),
+        ) from None
 
 
 def _spool(settings: Settings, source: Any) -> tuple[Path, str, int] | None:
@@ -452,8 +467,6 @@ def _amount(value: Any) -> str:
 
 
 def _refused(name: str, text: str) -> Checked:
-    from ..errors import Text
-
     return Checked(name, refused=Text(text, text))
 
 

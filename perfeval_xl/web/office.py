@@ -180,12 +180,7 @@ def office_routes(settings: Settings, page: Callable[..., Response], window: Any
     async def links(request: Request) -> Response:
         if session_of(request) is None:
             return to_login()
-        data = (settings.workspace.root / LINKS_FILE).read_bytes()
-        return Response(
-            data,
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(LINKS_FILE)}"},
-        )
+        return attachment((settings.workspace.root / LINKS_FILE).read_bytes(), LINKS_FILE)
 
     async def summary(request: Request) -> Response:
         session = session_of(request)
@@ -194,7 +189,7 @@ def office_routes(settings: Settings, page: Callable[..., Response], window: Any
         if await checked_form(request, session) is None:
             return expired()
         path = await run_in_threadpool(_build_summary, settings)
-        return _download(path, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return attachment(path.read_bytes(), path.name)
 
     async def feedback(request: Request) -> Response:
         session = session_of(request)
@@ -203,7 +198,7 @@ def office_routes(settings: Settings, page: Callable[..., Response], window: Any
         if await checked_form(request, session) is None:
             return expired()
         path = await run_in_threadpool(_build_feedback, settings)
-        return _download(path, "application/zip")
+        return attachment(path.read_bytes(), path.name)
 
     async def annex(request: Request) -> Response:
         session = session_of(request)
@@ -225,9 +220,7 @@ def office_routes(settings: Settings, page: Callable[..., Response], window: Any
                 text=exc.render("zh"),
                 refused=refused,
             )
-        return _download(
-            path, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-        )
+        return attachment(path.read_bytes(), path.name)
 
     return [
         Route("/office/feedback", feedback, methods=["POST"]),
@@ -333,11 +326,22 @@ def _build_annex(settings: Settings, include_errors: bool) -> Path:
         return write_annex(coll, path, include_errors=include_errors).path
 
 
-def _download(path: Path, media_type: str) -> Response:
+#: What a download is, by its name's suffix.
+MEDIA_TYPES = {
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".zip": "application/zip",
+    ".csv": "text/csv; charset=utf-8",
+}
+
+
+def attachment(data: bytes, name: str) -> Response:
+    """A file the browser saves as `name` (RFC 5987: a Chinese name arrives as it is), its
+    type by its suffix. For the units' pages (`app`) and the office's."""
     return Response(
-        path.read_bytes(),
-        media_type=media_type,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(path.name)}"},
+        data,
+        media_type=MEDIA_TYPES[Path(name).suffix.lower()],
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
     )
 
 
