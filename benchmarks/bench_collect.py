@@ -258,7 +258,9 @@ def _variant(rng: random.Random, index: int, flawed: bool = False) -> tuple[str,
     return form, values, rows
 
 
-def _fill(template: bytes, form: str, values: dict, rows: list[dict]) -> bytes:
+def fill_template(template: bytes, form: str, values: dict, rows: list[dict]) -> bytes:
+    """The template with `values` and the indicator `rows` typed into its input cells by
+    contract name, as a unit types them (also used by bench_serve.py)."""
     import openpyxl
 
     from perfeval_xl import load_spec
@@ -363,7 +365,9 @@ def make_inbox(folder: Path, n: int, seed: int = 7, flawed: bool = False) -> Non
     variants = []
     for i in range(distinct):
         form, values, rows = _variant(rng, i, flawed)
-        variants.append((values["project_name"], _fill(templates[form], form, values, rows)))
+        variants.append(
+            (values["project_name"], fill_template(templates[form], form, values, rows))
+        )
     good = variants[0][1]
     bad = [
         b"",
