@@ -43,6 +43,7 @@ from ..review.checks import CheckResult, check_read
 from ..review.score import ProjectScore, score_record
 from ..workers import pool as worker_pool
 from .roster import RosterRow, RosterWarning, load_roster, template_file_stems
+from .spill import Brief, Spill, SpilledResult, brief
 
 #: Files that are, or claim to be, workbooks: each is checked (safety explains the wrong ones).
 WORKBOOK_SUFFIXES = {
@@ -69,6 +70,9 @@ IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 MAX_ARCHIVE_BYTES = 200 * 1024 * 1024
 #: Below this many files the checks run in this process: a pool costs more than it saves.
 POOL_MIN_FILES = 8
+#: From this many inputs on, records and scores wait on disk (`spill`): 10,000 records take
+#: about 200 MB in memory, and reading each back once for the summary costs about 0.4 ms.
+SPILL_MIN_INPUTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,8 @@ class Submission:
     _counted: tuple[Record | None, ProjectScore | None] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    _own: Brief | None = field(default=None, init=False, repr=False, compare=False)
+    _brief: Brief | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def table(self) -> str | None:
@@ -115,22 +121,48 @@ class Submission:
         return self.item.source if table is None else f"{self.item.source} {table}"
 
     @property
+    def readable(self) -> bool:
+        """The file was read (it has a record), told without reading a spilled record back."""
+        return isinstance(self.result, SpilledResult) or self.result.record is not None
+
+    @property
+    def own(self) -> Brief | None:
+        """The figures of the file as it is (`spill.Brief`); None when it could not be read."""
+        if self._own is None:
+            result = self.result
+            if isinstance(result, SpilledResult):
+                self._own = result.brief
+            elif result.record is not None:
+                self._own = brief(result.record, result.score)
+        return self._own
+
+    @property
+    def brief(self) -> Brief | None:
+        """The figures as the summary counts them (`counted_record`, `counted_score`)."""
+        if not self.issued:
+            return self.own
+        if self._brief is None:
+            rec, score = self._figures()
+            self._brief = brief(rec, score) if rec is not None else None
+        return self._brief
+
+    @property
     def department_form(self) -> bool:
         """A 部门整体支出绩效自评表 (read, of a department form): not a project's."""
-        rec = self.result.record
-        return rec is not None and rec.spec.department
+        own = self.own
+        return own is not None and own.spec.department
 
     @property
     def key(self) -> tuple[str, ...] | None:
         """The project's identity, from the workbook's own values: (主管部门代码, 项目名称); a
         department form's: (主管部门代码, 年度, form id)."""
-        rec = self.result.record
-        if rec is None:
+        own = self.own
+        if own is None:
             return None
-        if rec.spec.department:
-            code, year = rec.value("dept_code"), rec.value("year")
-            return (str(code), str(year), rec.spec.id) if code and year else None
-        code, name = rec.value("dept_code"), rec.value("project_name")
+        if own.spec.department:
+            code, year = own.dept_code, own.year
+            return (str(code), str(year), own.spec.id) if code and year else None
+        code, name = own.dept_code, own.project_name
         if not code or not name:
             return None
         return (str(code), str(name))
@@ -139,14 +171,12 @@ class Submission:
     def not_a_submission(self) -> bool:
         """A file no unit sent as its form: an Excel/WPS lock file (~$…, W009) or a summary
         this tool wrote (W608). Noted, never counted unreadable: it holds no unit's data."""
-        return self.result.record is None and any(
-            f.code in _NOT_A_SUBMISSION for f in self.result.findings
-        )
+        return not self.readable and any(f.code in _NOT_A_SUBMISSION for f in self.result.findings)
 
     def correct(self, name: str, issued: Any, typed: Any) -> None:
         """Put the office's issued value of field `name` back in place of what the unit typed."""
         self.issued[name] = (issued, typed)
-        self._counted = None
+        self._counted = self._brief = None
 
     @property
     def counted_record(self) -> Record | None:
@@ -167,6 +197,8 @@ class Submission:
                 own = score.reported_total if score is not None else None
                 score = score_record(rec)
                 score.reported_total = own  # what the unit's sheet shows, on its own amounts
+            elif isinstance(self.result, SpilledResult):
+                return rec, score  # read back when asked, not held again here
             self._counted = (rec, score)
         return self._counted
 
@@ -231,11 +263,7 @@ class Collection:
     def projects(self) -> list[Submission]:
         """The submissions used in the summary: readable, one per project, in a stable order
         (department forms are no projects: `departments`)."""
-        used = [
-            s
-            for s in self.submissions
-            if s.used and s.result.record is not None and not s.department_form
-        ]
+        used = [s for s in self.submissions if s.used and s.readable and not s.department_form]
         return sorted(used, key=lambda s: (*(s.key or ("", "")), s.item.source))
 
     @property
@@ -248,7 +276,7 @@ class Collection:
     def unreadable(self) -> list[Submission]:
         """Files that could not be read; lock files and our own summaries are not among them
         (no unit sent one)."""
-        return [s for s in self.submissions if s.result.record is None and not s.not_a_submission]
+        return [s for s in self.submissions if not s.readable and not s.not_a_submission]
 
     def skipped(self, code: str) -> int:
         """How many files were skipped as no unit's submission with `code` (W009, W608)."""
@@ -274,7 +302,7 @@ class Collection:
         return [
             f
             for s in self.submissions
-            if s.superseded_by is None and (s.result.record is None or s.department_form)
+            if s.superseded_by is None and (not s.readable or s.department_form)
             for f in s.result.findings
         ] + self.findings
 
@@ -328,10 +356,11 @@ def collect(
     on_roster_warning: Callable[[RosterWarning], None] | None = None,
     forms: FormSet = BUILTIN_FORMS,
     found: tuple[list[Item], list[Finding]] | None = None,
-    reuse: Callable[[int, Item], list[CheckResult] | None] | None = None,
+    reuse: Callable[[int, Item], tuple[list[CheckResult], bytes] | None] | None = None,
     keep: Callable[..., None] | None = None,
     pack: tuple[Callable[[list[CheckResult]], Any], Callable[[Any], list[CheckResult]]]
     | None = None,
+    spill: bool | None = None,
 ) -> Collection:
     """Collect every workbook under `inbox`.
 
@@ -354,14 +383,17 @@ def collect(
         found: the inputs and the inbox's own findings when the caller has surveyed the
             inbox already (`survey`, with the same `exclude`).
         reuse: called with each input's index and item before it is read: a reading kept
-            from an earlier run of exactly these bytes under these rules (the store), or None
-            to read it.
+            from an earlier run of exactly these bytes under these rules (the store), as
+            (results, the results pickled), or None to read it.
         keep: called with each input read now (index, item, results, and what `pack`
             made of them), in the order readings arrive (the store keeps them as they come,
             so a killed run loses little).
         pack: (pack, unpack): a function the workers apply to each input's results (picklable:
             a module's own function), and its inverse, applied here; for work `keep` needs
-            done that the workers can do in parallel (the store's rows).
+            done that the workers can do in parallel (the store's rows). When what `pack`
+            makes is a tuple whose first item is bytes, those are the results pickled.
+        spill: keep the records and scores in a temporary file, not in memory (`spill`);
+            default: from `SPILL_MIN_INPUTS` inputs on.
 
     Raises:
         OutputError: `inbox` is not a readable folder.
@@ -382,8 +414,16 @@ def collect(
     items, findings = found if found is not None else survey(root, exclude)
     if on_total is not None:
         on_total(len(items))
+    disk = Spill() if (len(items) >= SPILL_MIN_INPUTS if spill is None else spill) else None
+
+    def lean(got: list[CheckResult] | None, blob: Any = None) -> list[CheckResult] | None:
+        if disk is None or got is None:
+            return got
+        return disk.keep(got, blob if isinstance(blob, bytes) else None)
+
     results: list[list[CheckResult] | None] = [
-        reuse(i, item) if reuse is not None else None for i, item in enumerate(items)
+        lean(*got) if reuse is not None and (got := reuse(i, item)) is not None else None
+        for i, item in enumerate(items)
     ]
     todo = [i for i, got in enumerate(results) if got is None]
     if progress is not None and len(todo) < len(items):
@@ -393,9 +433,9 @@ def collect(
         packed = None
         if pack is not None:
             packed, got = got, pack[1](got)
-        results[todo[n]] = got
         if keep is not None:
             keep(todo[n], items[todo[n]], got, packed)
+        results[todo[n]] = lean(got, packed[0] if isinstance(packed, tuple) and packed else None)
 
     check_items(
         [items[i] for i in todo],
@@ -962,7 +1002,7 @@ def _supersede(coll: Collection) -> None:
     time, then the file's) and report the others as superseded."""
     groups: dict[tuple[str, ...], list[Submission]] = {}
     for s in coll.submissions:
-        if s.result.record is None:
+        if not s.readable:
             s.used = False
         elif s.key is not None:
             groups.setdefault(s.key, []).append(s)
@@ -994,7 +1034,7 @@ def _supersede(coll: Collection) -> None:
 
 
 def _newness(s: Submission) -> tuple:
-    saved = s.result.record.saved if s.result.record else None
+    saved = s.own.saved if s.own is not None else None
     return (saved or datetime.min, s.item.received, s.item.source)
 
 
@@ -1003,7 +1043,7 @@ def _compare_roster(coll: Collection, rows: list[RosterRow], spec: Spec) -> None
     by_code: dict[str, Submission] = {}
     by_key: dict[tuple[str, str], Submission] = {}
     for s in coll.projects:
-        code = s.result.record.value("project_code")
+        code = s.own.project_code  # type: ignore[union-attr] # projects are readable
         if code:
             by_code[str(code)] = s
         if s.key is not None:
@@ -1035,7 +1075,7 @@ def _compare_roster(coll: Collection, rows: list[RosterRow], spec: Spec) -> None
             continue
         matched.add(id(sub))
         _compare_issued(sub, row)
-        form = sub.result.record.spec.id
+        form = sub.own.spec.id  # type: ignore[union-attr]
         if form != spec.id:
             sub.result.findings.append(
                 finding(

@@ -40,10 +40,10 @@ def this_year(coll: Collection) -> str | None:
 
 
 def _year(s: Submission) -> object:
-    rec = s.counted_record
-    if rec is None:
+    b = s.brief
+    if b is None:
         return None
-    y = rec.value("year")
+    y = b.year
     return int(y) if isinstance(y, float) and y.is_integer() else y
 
 
@@ -122,15 +122,13 @@ def _text(value: object) -> str:
 
 
 def _now(s: Submission) -> tuple[dict[str, str], Figures]:
-    rec, score = s.counted_record, s.counted_score
-    assert rec is not None
+    b = s.brief  # as counted
+    assert b is not None
     names = {
-        k: _text(rec.value(k))
+        k: _text(getattr(b, k))
         for k in ("dept_code", "dept_name", "unit_name", "project_name", "project_code")
     }
-    complete = score is not None and score.complete
-    total = score.total if score is not None and complete else None
-    figures = Figures(rec.fund("total", "budget"), rec.fund("total", "spent"), rec.exec_rate, total)
+    figures = Figures(b.budget, b.spent, b.exec_rate, b.total if b.complete else None)
     return names, figures
 
 

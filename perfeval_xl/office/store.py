@@ -457,8 +457,9 @@ class Store:
                 out.append(None)
         return out
 
-    def cached(self, item: Item, digest: Digest | None) -> list[CheckResult] | None:
-        """The stored reading of this very input under this run's rules, or None."""
+    def cached(self, item: Item, digest: Digest | None) -> tuple[list[CheckResult], bytes] | None:
+        """The stored reading of this very input under this run's rules, and its pickle (as
+        `collect` may keep it on disk: `spill`), or None."""
         if digest is None:
             return None
         try:
@@ -481,7 +482,7 @@ class Store:
         except Exception:  # noqa: BLE001 - a reading that cannot be restored is read again
             return None
         self.reused += 1
-        return results
+        return results, blob
 
     def _mac(self, blob: bytes) -> bytes:
         return hmac.new(self._key, blob, "sha256").digest()
@@ -726,13 +727,12 @@ class Store:
             )
 
     def _year_row(self, s: Submission) -> tuple | None:
-        rec, score = s.counted_record, s.counted_score
-        if rec is None:
+        b = s.brief  # as counted
+        if b is None:
             return None
-        year = _text(rec.value("year"))
+        year = _text(b.year)
         if not year:
             return None
-        complete = score is not None and score.complete
         project = self.db.execute(
             "SELECT p.id FROM projects p JOIN files f ON f.id = p.file_id"
             " JOIN checks c ON c.id = p.check_id"
@@ -744,16 +744,14 @@ class Store:
             self.run_id,
             project[0] if project else None,
             s.source,
-            *(
-                _text(rec.value(k))
-                for k in ("dept_code", "dept_name", "unit_name", "project_name", "project_code")
-            ),
-            rec.fund("total", "budget"),
-            rec.fund("total", "spent"),
-            rec.exec_rate,
-            score.total if score is not None and complete else None,
-            score.grade if score is not None and complete else None,
-            int(complete),
+            *(_text(v) for v in (b.dept_code, b.dept_name, b.unit_name, b.project_name)),
+            _text(b.project_code),
+            b.budget,
+            b.spent,
+            b.exec_rate,
+            b.total if b.complete else None,
+            b.grade if b.complete else None,
+            int(b.complete),
         )
 
     # -- what the summary and the next run read ---------------------------------------------------
@@ -818,7 +816,7 @@ class StoreRun:
             "pack": (pack, unpack),
         }
 
-    def _reuse(self, index: int, item: Item) -> list[CheckResult] | None:
+    def _reuse(self, index: int, item: Item) -> tuple[list[CheckResult], bytes] | None:
         return self.store.cached(item, self.digests[index])
 
     def _keep(self, index: int, item: Item, results: list[CheckResult], packed: Any = None) -> None:

@@ -47,6 +47,7 @@ from ..textwidth import display_width
 from .collect import Collection, RosterStatus, Submission, no_gc_pauses
 from .history import History, changes
 from .roster import RosterRow
+from .spill import Brief
 
 SHEET_DEPARTMENTS = "部门汇总"
 SHEET_PROJECTS = "项目明细"
@@ -202,7 +203,7 @@ def department_rows(collection: Collection) -> list[DepartmentRow]:
     labels = grade_labels(collection.projects)
     groups: dict[str, list[Submission]] = {}
     for s in collection.projects:
-        groups.setdefault(_text(_rec(s).value("dept_code")), []).append(s)
+        groups.setdefault(_text(_brief(s).dept_code), []).append(s)
     listed: dict[str, list[RosterStatus]] = {}
     for r in collection.roster or []:
         listed.setdefault(_text(r.row.values.get("dept_code")), []).append(r)
@@ -249,7 +250,7 @@ def department_rows(collection: Collection) -> list[DepartmentRow]:
 def _department_name(subs: Sequence[Submission], on_roster: Sequence[RosterStatus]) -> str:
     """The most common non-blank name the projects give, else the roster's, else blank."""
     for names in (
-        Counter(_text(_rec(s).value("dept_name")) for s in subs),
+        Counter(_text(_brief(s).dept_name) for s in subs),
         Counter(_text(r.row.values.get("dept_name")) for r in on_roster),
     ):
         names.pop("", None)
@@ -276,7 +277,7 @@ def other_counts(collection: Collection) -> dict[str, int]:
 
 def grade_labels(projects: Sequence[Submission]) -> list[str]:
     """The grade columns: the first project's spec's grades, then any other grade seen."""
-    labels = [g.label for g in _rec(projects[0]).spec.grades] if projects else []
+    labels = [g.label for g in _brief(projects[0]).spec.grades] if projects else []
     labels = labels or list(DEFAULT_GRADES)
     for s in projects:
         g = _grade(s)
@@ -296,7 +297,7 @@ def weighted_score(projects: Sequence[Submission]) -> float | None:
     pairs = [
         (t, b)
         for s in projects
-        if (t := _total(s)) is not None and (b := _rec(s).fund("total", "budget")) and b > 0
+        if (t := _total(s)) is not None and (b := _brief(s).budget) and b > 0
     ]
     weight = sum(b for _, b in pairs)
     return sum(t * b for t, b in pairs) / weight if weight else None
@@ -304,16 +305,25 @@ def weighted_score(projects: Sequence[Submission]) -> float | None:
 
 def _money(projects: Sequence[Submission]) -> tuple[float, float]:
     # Rounded like Record.fund: 100 + 114.56 + 210 must be 424.56, not 424.56000000000006.
-    budget = sum(_rec(s).fund("total", "budget") or 0.0 for s in projects)
-    spent = sum(_rec(s).fund("total", "spent") or 0.0 for s in projects)
+    budget = sum(_brief(s).budget or 0.0 for s in projects)
+    spent = sum(_brief(s).spent or 0.0 for s in projects)
     return round(budget, 6), round(spent, 6)
 
 
 def _rec(s: Submission) -> Record:
-    """The record as counted: the file's, with the office's issued values in place."""
+    """The record as counted: the file's, with the office's issued values in place. In a
+    large collection it is read back from disk (`spill`): only the one pass that writes 项目明细
+    and 绩效指标 asks for it; the other passes read `_brief`."""
     rec = s.counted_record
     assert rec is not None  # collection.projects holds readable files only
     return rec
+
+
+def _brief(s: Submission) -> Brief:
+    """The figures as counted (`Submission.brief`): names, amounts, score, kept in memory."""
+    b = s.brief
+    assert b is not None  # collection.projects holds readable files only
+    return b
 
 
 def _score(s: Submission) -> ProjectScore | None:
@@ -322,15 +332,15 @@ def _score(s: Submission) -> ProjectScore | None:
 
 def _total(s: Submission) -> float | None:
     """The project's total where it could be scored completely: a part of a score is none."""
-    score = s.counted_score
-    return score.total if score is not None and score.complete else None
+    b = _brief(s)
+    return b.total if b.complete else None
 
 
 def _grade(s: Submission) -> str | None:
-    score = s.counted_score
-    if score is None:
+    b = _brief(s)
+    if not b.scored:
         return None
-    return score.grade if score.complete else INCOMPLETE
+    return b.grade if b.complete else INCOMPLETE
 
 
 def _shown_grade(s: Submission) -> str | None:
@@ -344,14 +354,14 @@ def _level1_labels(subs: Sequence[Submission]) -> list[str]:
     """Every 一级 of the forms of `subs`, in the order first met: a column each."""
     level1: list[str] = []
     for s in subs:
-        level1 += [x.label for x in _rec(s).spec.level1 if x.label not in level1]
+        level1 += [x.label for x in _brief(s).spec.level1 if x.label not in level1]
     return level1
 
 
 def _subtotals(s: Submission, level1: list[str]) -> list[float | None]:
     """The sub-score of each 一级 column: blank where the form has no such 一级."""
     score = _score(s)
-    labels = {x.label for x in _rec(s).spec.level1}
+    labels = {x.label for x in _brief(s).spec.level1}
     return [
         score.subtotals.get(label, 0.0) if score and label in labels else None for label in level1
     ]
@@ -954,7 +964,7 @@ def _project_layout(projects: Sequence[Submission]) -> _ProjectLayout:
     sources: dict[str, str] = {}
     statuses: list[str] = []
     for s in projects:
-        spec = _rec(s).spec
+        spec = _brief(s).spec
         for r in spec.source_rows:
             sources.setdefault(r.key, r.short)
         statuses += [x for x in spec.statuses if x not in statuses]
@@ -1009,7 +1019,7 @@ class _SummaryWriter:
         #: the sheets of 绩效指标 and 问题清单: the first, then its continuations, if any
         self.parts = {
             SHEET_INDICATORS: continuation_names(
-                SHEET_INDICATORS, sum(len(_rec(s).indicators) for s in self.projects)
+                SHEET_INDICATORS, sum(_brief(s).indicators for s in self.projects)
             ),
             SHEET_FINDINGS: continuation_names(
                 SHEET_FINDINGS,
@@ -1056,10 +1066,9 @@ class _SummaryWriter:
         self.wb.set_custom_property(PROP_DOCUMENT, DOCUMENT_SUMMARY)
         self.wb.set_custom_property(PROP_GENERATOR, f"perfeval-xl {__version__}")
         self._departments()
-        self._project_rows()
+        self._project_rows()  # and 绩效指标's, in the same pass
         if self.coll.departments:
             self._department_forms()
-        self._indicators()
         self._findings()
         if self.coll.roster is not None:
             self._roster(self.coll.roster)
@@ -1068,7 +1077,7 @@ class _SummaryWriter:
         self.sheets[SHEET_DEPARTMENTS].activate()
 
     def _title(self) -> str:
-        years = {_rec(s).value("year") for s in self.projects} - {None}
+        years = {_brief(s).year for s in self.projects} - {None}
         return f"{years.pop()}年度{TITLE}" if len(years) == 1 else TITLE
 
     def _subtitle(self) -> str:
@@ -1286,11 +1295,15 @@ class _SummaryWriter:
 
     # -- 项目明细 --------------------------------------------------------------------------
     def _project_rows(self) -> None:
+        """项目明细, and 绩效指标 in the same pass: the one pass that reads every record whole
+        (in a large collection each is read back from disk once: `spill`)."""
         lay = self.layout
         table = self._bulk(SHEET_PROJECTS, lay.columns)
+        indicators = _IndicatorRows(self)
         status_col = next(i for i, (h, _) in enumerate(lay.columns) if h == "状态")
         for s in self.projects:
             rec, score, result = _rec(s), _score(s), s.result
+            indicators.add(s, rec, score)
             values: list[Any] = [
                 rec.value("dept_code"),
                 rec.value("dept_name"),
@@ -1319,6 +1332,7 @@ class _SummaryWriter:
             table.add(values, {status_col: "bad"} if result.errors else None)
         name = lay.columns.index(("项目名称", "text"))
         table.finish(caps=PRINT_CAPS[SHEET_PROJECTS], repeat_col=name)
+        indicators.finish()
 
     # -- 部门整体 --------------------------------------------------------------------------
     def _department_forms(self) -> None:
@@ -1359,61 +1373,6 @@ class _SummaryWriter:
             table.add(values, {status_col: "bad"} if result.errors else None)
         table.finish(caps=PRINT_CAPS[SHEET_PROJECTS], repeat_col=1)
 
-    # -- 绩效指标 --------------------------------------------------------------------------
-    def _indicators(self) -> None:
-        with_unit = any(
-            "unit" in _rec(s).spec.indicator_keys for s in self.projects
-        )  # 度量单位 only where a form asks it
-        columns = [
-            ("主管部门代码", "center"),
-            ("项目名称", "text"),
-            ("来源文件", "text"),
-            ("序号", "int"),
-            ("一级指标", "center"),
-            ("二级指标", "center"),
-            ("三级指标", "text"),
-            ("指标值", "text"),
-            ("完成值", "text"),
-            *([("度量单位", "center")] if with_unit else []),
-            ("完成状态", "center"),
-            ("分值", "score"),
-            ("得分", "score"),
-            ("自评得分", "score"),
-            ("偏差原因", "text"),
-        ]
-        extra = _extra_indicator_columns(self.projects, {h for h, _ in columns})
-        columns += [(header, "text") for _, header in extra]
-        table = self._split(SHEET_INDICATORS, columns)
-        for s in self.projects:
-            rec, score = _rec(s), _score(s)
-            scores = {x.index: x for x in score.indicators} if score else {}
-            for n, ind in enumerate(rec.indicators, start=1):
-                sc = scores.get(ind.index)
-                reported = sc.reported if sc and score and score.reported_form else None
-                table.add(
-                    [
-                        rec.value("dept_code"),
-                        rec.value("project_name"),
-                        s.source,
-                        n,
-                        ind.value("level1"),
-                        ind.value("level2"),
-                        ind.value("name"),
-                        ind.value("target"),
-                        ind.value("actual"),
-                        *([ind.value("unit")] if with_unit else []),
-                        ind.value("status"),
-                        sc.weight if sc else None,
-                        sc.computed if sc else None,
-                        reported,
-                        ind.value("reason"),
-                        # blank where the project's form has no such column
-                        *(ind.value(key) for key, _ in extra),
-                    ]
-                )
-        caps = {**PRINT_CAPS[SHEET_INDICATORS], **{h: EXTRA_CAP for _, h in extra}}
-        table.finish(caps=caps)
-
     # -- 问题清单 --------------------------------------------------------------------------
     def _findings(self) -> None:
         columns = [
@@ -1439,12 +1398,12 @@ class _SummaryWriter:
         owners = _Owners(self.coll, self.departments)
         # Labels for a finding of no form (the roster's W604): the first project's form, else
         # the default one; the fields such a finding names are labelled alike in every form.
-        fallback = _rec(self.projects[0]).spec if self.projects else load_spec()
+        fallback = _brief(self.projects[0]).spec if self.projects else load_spec()
         # A superseded file's findings are kept (the clerk may ask why) but are not live: they
         # come last, marked, and no count includes them.
         for f, live in self.coll.findings_with_state():
             s = sources.get((f.file, f.sheet)) or sources.get(f.file)
-            spec = s.result.record.spec if s and s.result.record else None
+            spec = s.own.spec if s is not None and s.own is not None else None
             error = f.severity == ERROR
             table.add(
                 [
@@ -1568,14 +1527,14 @@ class _SummaryWriter:
                 styles[r.status],
             )
         for s in _off_roster(self.projects, roster):
-            rec = _rec(s)
+            b = _brief(s)
             table.add(
                 [
                     None,
-                    rec.value("dept_code"),
-                    rec.value("unit_name"),
-                    rec.value("project_name"),
-                    rec.value("project_code"),
+                    b.dept_code,
+                    b.unit_name,
+                    b.project_name,
+                    b.project_code,
                     "名册外",
                     s.source,
                     s.item.received,
@@ -1602,7 +1561,7 @@ def _extra_indicator_columns(
     another column's."""
     out: dict[str, str] = {}
     for s in projects:
-        for c in _rec(s).spec.indicator_columns:
+        for c in _brief(s).spec.indicator_columns:
             if c.extra and c.key not in out:
                 header = c.label if c.label not in taken else f"{c.label}（{c.key}）"
                 taken.add(header)
@@ -1624,7 +1583,7 @@ def _file_columns(s: Submission) -> list[Any]:
         result.errors,
         result.warnings,
         "通过" if result.errors == 0 else "有错误",
-        _rec(s).spec.id,
+        _brief(s).spec.id,
         s.source,
         s.item.received,
     ]
@@ -1635,7 +1594,7 @@ def _typed_by_unit(s: Submission) -> str:
     (`Submission.issued`), amounts as amounts: `当年财政拨款全年预算数：320.00`."""
     if not s.issued:
         return ""
-    labels = issuable_fields(_rec(s).spec)
+    labels = issuable_fields(_brief(s).spec)
     parts = []
     for name, (_, typed) in s.issued.items():
         if isinstance(typed, (int, float)) and not isinstance(typed, bool):
@@ -1671,6 +1630,66 @@ def _missing_reasons(rec: Record) -> int:
     return count
 
 
+class _IndicatorRows:
+    """绩效指标: one row per indicator of every project, added project by project."""
+
+    def __init__(self, writer: _SummaryWriter) -> None:
+        projects = writer.projects
+        # 度量单位 only where a form asks it
+        self.with_unit = any("unit" in _brief(s).spec.indicator_keys for s in projects)
+        columns = [
+            ("主管部门代码", "center"),
+            ("项目名称", "text"),
+            ("来源文件", "text"),
+            ("序号", "int"),
+            ("一级指标", "center"),
+            ("二级指标", "center"),
+            ("三级指标", "text"),
+            ("指标值", "text"),
+            ("完成值", "text"),
+            *([("度量单位", "center")] if self.with_unit else []),
+            ("完成状态", "center"),
+            ("分值", "score"),
+            ("得分", "score"),
+            ("自评得分", "score"),
+            ("偏差原因", "text"),
+        ]
+        self.extra = _extra_indicator_columns(projects, {h for h, _ in columns})
+        columns += [(header, "text") for _, header in self.extra]
+        self.table = writer._split(SHEET_INDICATORS, columns)
+
+    def add(self, s: Submission, rec: Record, score: ProjectScore | None) -> None:
+        scores = {x.index: x for x in score.indicators} if score else {}
+        for n, ind in enumerate(rec.indicators, start=1):
+            sc = scores.get(ind.index)
+            reported = sc.reported if sc and score and score.reported_form else None
+            self.table.add(
+                [
+                    rec.value("dept_code"),
+                    rec.value("project_name"),
+                    s.source,
+                    n,
+                    ind.value("level1"),
+                    ind.value("level2"),
+                    ind.value("name"),
+                    ind.value("target"),
+                    ind.value("actual"),
+                    *([ind.value("unit")] if self.with_unit else []),
+                    ind.value("status"),
+                    sc.weight if sc else None,
+                    sc.computed if sc else None,
+                    reported,
+                    ind.value("reason"),
+                    # blank where the project's form has no such column
+                    *(ind.value(key) for key, _ in self.extra),
+                ]
+            )
+
+    def finish(self) -> None:
+        caps = {**PRINT_CAPS[SHEET_INDICATORS], **{h: EXTRA_CAP for _, h in self.extra}}
+        self.table.finish(caps=caps)
+
+
 class _Owners:
     """Whose a finding is, for 问题清单: (主管部门, 实施单位, 项目名称).
 
@@ -1692,9 +1711,9 @@ class _Owners:
     def of(self, f: Finding, s: Submission | None) -> list[Any]:
         rec = None
         if s is not None:
-            rec = s.counted_record if id(s) in self.used else s.result.record
+            rec = s.brief if id(s) in self.used else s.own
         if rec is not None:
-            code, *values = (rec.value(n) for n in _OWNER_FIELDS)
+            code, *values = (getattr(rec, n) for n in _OWNER_FIELDS)
         else:
             row = self.rows.get(id(s) if s is not None else id(f))
             if row is None:
@@ -1742,7 +1761,7 @@ def _off_roster(projects: Sequence[Submission], roster: list[RosterStatus]) -> l
     codes = {_text(r.row.values.get("project_code")) for r in roster} - {""}
     out = []
     for s in projects:
-        code = _text(_rec(s).value("project_code"))
+        code = _text(_brief(s).project_code)
         if id(s) in matched or s.key in keys or (code and code in codes):
             continue
         out.append(s)

@@ -1,0 +1,167 @@
+"""A large collection's records on disk: what lets `collect` hold 100,000 workbooks.
+
+A reading (`CheckResult`) keeps its record and score in memory: about 20 KB a workbook, most of
+it the indicator rows, so 100,000 workbooks would need 2 GB in the parent. From
+`collect.SPILL_MIN_INPUTS` inputs on, each record and score goes to a temporary file as it
+arrives (`Spill`), and the reading kept in memory (`SpilledResult`) holds its findings and a
+`Brief`: the few figures the summary's totals, 部门汇总, 同比 and the store's year rows need.
+Whatever needs the whole record (项目明细 and 绩效指标, written in one pass; the roster
+comparison; the JSON report) reads it back: `SpilledResult.record` loads it, so any code that
+asks for the record gets the same one, only slower.
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+import weakref
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import OutputError, Text
+from ..forms.spec import Spec
+from ..intake.record import Record
+from ..review.checks import CheckResult
+from ..review.score import ProjectScore
+
+
+@dataclass(frozen=True, slots=True)
+class Brief:
+    """The figures of one readable workbook that every pass over a whole collection reads: its
+    names, amounts and score, as its record and score give them (`brief`)."""
+
+    spec: Spec
+    dept_code: Any
+    dept_name: Any
+    unit_name: Any
+    project_name: Any
+    project_code: Any
+    year: Any
+    budget: float | None  # 全年预算数, the sources' total (`Record.fund`)
+    spent: float | None
+    exec_rate: float | None
+    indicators: int  # how many indicator rows
+    saved: datetime | None  # the workbook's own saved time
+    scored: bool  # it has a score at all
+    complete: bool  # … and a complete one
+    total: float | None  # the score's total, complete or not (`ProjectScore.total`)
+    grade: str | None
+
+
+def brief(rec: Record, score: ProjectScore | None) -> Brief:
+    """The `Brief` of a record and its score."""
+    value = rec.value
+    return Brief(
+        spec=rec.spec,
+        dept_code=value("dept_code"),
+        dept_name=value("dept_name"),
+        unit_name=value("unit_name"),
+        project_name=value("project_name"),
+        project_code=value("project_code"),
+        year=value("year"),
+        budget=rec.fund("total", "budget"),
+        spent=rec.fund("total", "spent"),
+        exec_rate=rec.exec_rate,
+        indicators=len(rec.indicators),
+        saved=rec.saved,
+        scored=score is not None,
+        complete=score is not None and score.complete,
+        total=score.total if score is not None else None,
+        grade=score.grade if score is not None else None,
+    )
+
+
+class Spill:
+    """An append-only temporary file of pickled readings, read back by offset.
+
+    The file is deleted when closed, and is closed when the last reading that points into it
+    is dropped. The last readings loaded are kept (one input's), because a pass asks for a
+    project's record and then its score."""
+
+    def __init__(self) -> None:
+        self._fh: IO[bytes] = tempfile.TemporaryFile(prefix="perfeval-xl-")  # noqa: SIM115
+        # closed (and so deleted) with this object, when no reading points into it any more
+        weakref.finalize(self, self._fh.close)
+        self._end = 0
+        self._last: tuple[int, list[CheckResult]] | None = None
+
+    def keep(self, results: list[CheckResult], blob: bytes | None = None) -> list[CheckResult]:
+        """`results` with each readable one's record and score moved to the file. `blob`:
+        `results` already pickled (by a worker, for the store): written as it is."""
+        if not any(r.record is not None for r in results):
+            return results
+        if blob is None:
+            blob = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
+        at = self._end
+        try:
+            self._fh.seek(at)
+            self._fh.write(blob)
+        except OSError as exc:
+            raise OutputError(
+                Path(tempfile.gettempdir()),
+                Text(
+                    f"临时文件夹无法写入（{exc.strerror or exc}）：汇总大批文件时，"
+                    "每个文件约需 10 KB 临时空间；请腾出空间，或用 TMP/TMPDIR 指向别的文件夹",
+                    f"the temporary folder cannot be written ({exc.strerror or exc}): a large "
+                    "batch needs about 10 KB a file there; free some space, or point TMP/TMPDIR "
+                    "at another folder",
+                ),
+            ) from None
+        self._end += len(blob)
+        where = (at, len(blob))
+        return [
+            r if r.record is None else SpilledResult(r, brief(r.record, r.score), self, where, i)
+            for i, r in enumerate(results)
+        ]
+
+    def load(self, at: int, length: int) -> list[CheckResult]:
+        if self._last is not None and self._last[0] == at:
+            return self._last[1]
+        self._fh.seek(at)
+        got = pickle.loads(self._fh.read(length))
+        self._last = (at, got)
+        return got
+
+
+class SpilledResult(CheckResult):
+    """A readable `CheckResult` whose record and score wait in a `Spill`: `record` and `score`
+    load them (the same objects for both, for one input at a time); the findings, the flags and
+    the `brief` stay in memory. Pickled (to a worker), it is a plain `CheckResult` again."""
+
+    def __init__(  # not the dataclass's: a reading is moved here, not built
+        self, result: CheckResult, summary: Brief, spill: Spill, where: tuple[int, int], index: int
+    ) -> None:
+        self.path = result.path
+        self.findings = result.findings
+        self.signed = result.signed
+        self.signature_checked = result.signature_checked
+        self.brief = summary
+        self._spill = spill
+        self._where = where  # (offset, length) of the pickled list this reading is one of
+        self._index = index
+
+    def _loaded(self) -> CheckResult:
+        return self._spill.load(*self._where)[self._index]
+
+    @property  # type: ignore[override]
+    def record(self) -> Record | None:
+        return self._loaded().record
+
+    @property  # type: ignore[override]
+    def score(self) -> ProjectScore | None:
+        return self._loaded().score
+
+    def __reduce__(self) -> tuple:
+        return (
+            CheckResult,
+            (
+                self.path,
+                self.record,
+                self.findings,
+                self.score,
+                self.signed,
+                self.signature_checked,
+            ),
+        )
