@@ -31,7 +31,8 @@ writing the returned workbooks (and the lists and .zip files) costs, beside `tem
 writing as many blank templates.
 
 Generating an inbox takes about 35 s (the 200 distinct fills), then about 5 s per 1,000
-workbooks: N = 100,000 in about 9 minutes and 2.7 GB of temporary space.
+workbooks: N = 100,000 in about 10 minutes and 2.7 GB of temporary space; `--keep-inboxes DIR`
+keeps them there for the next run.
 The standard library and the project; `--what collect` also needs the `bench` extra
 (python-calamine and pandas) for its calamine+pandas way.
 """
@@ -40,7 +41,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
+import itertools
 import json
 import os
 import platform
@@ -511,13 +514,35 @@ def _counts(way: str, timing: Timing) -> tuple[int, int] | None:
     return first, second
 
 
-def bench_collect(sizes: list[int], repeat: int, naive_repeat: int, tmp: Path) -> None:
+def inbox_for(n: int, tmp: Path, keep: Path | None) -> Path:
+    """The benchmark's inbox of N workbooks: generated into `tmp`, or, with `keep`, into that
+    folder once and used again by later runs (generating 100,000 takes about 10 minutes). A
+    kept inbox is used only when this very script and package made it (`.done` beside it
+    says which); else it is made again."""
+    from perfeval_xl import __version__
+
+    folder = (keep or tmp) / f"inbox-{n}"
+    made_by = f"{__version__} {hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}"
+    done = folder.with_name(f"{folder.name}.done")
+    if keep is not None and done.is_file() and done.read_text() == made_by:
+        print(f"using the {n} workbooks kept in {folder}", file=sys.stderr)
+        return folder
+    if folder.exists():
+        shutil.rmtree(folder)
+    t = time.perf_counter()
+    make_inbox(folder, n)
+    print(f"generated {n} workbooks in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    if keep is not None:
+        done.write_text(made_by)
+    return folder
+
+
+def bench_collect(
+    sizes: list[int], repeat: int, naive_repeat: int, tmp: Path, keep: Path | None = None
+) -> None:
     rows = []
     for n in sizes:
-        inbox = tmp / f"inbox-{n}"
-        t = time.perf_counter()
-        make_inbox(inbox, n)
-        print(f"generated {n} workbooks in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        inbox = inbox_for(n, tmp, keep)
         summary = tmp / f"summary-{n}.xlsx"
         collect = [
             sys.executable, "-m", "perfeval_xl", "collect", str(inbox), "-o", str(summary), "-q"
@@ -552,7 +577,8 @@ def bench_collect(sizes: list[int], repeat: int, naive_repeat: int, tmp: Path) -
         # only the memory-growth line needs it, from the largest inbox
         kib = record_kib(inbox) if len(sizes) > 1 and n == sizes[-1] else None
         rows.append((n, first, second, cal, cal_read, flo, flo_read, nai, kib))
-        shutil.rmtree(inbox)
+        if keep is None:
+            shutil.rmtree(inbox)
 
     if not naive_repeat:
         note = ", the naive loop skipped"
@@ -601,13 +627,19 @@ def bench_collect(sizes: list[int], repeat: int, naive_repeat: int, tmp: Path) -
         for way, ratio in ratios:
             print(f"| {n:,} | ratio: {way} | | **{ratio:.1f}×** | |")
     if len(rows) > 1:
-        (n1, first1, *_), (n2, first2, *_, kib) = rows[0], rows[-1]
-        rss1, rss2 = first1.rss_mb, first2.rss_mb
-        growth = (rss2 - rss1) * 1024 / (n2 - n1)
+        from perfeval_xl.office.collect import SPILL_MIN_INPUTS
+
+        print()
+        for (n1, first1, *_), (n2, first2, *_) in itertools.pairwise(rows):
+            rss1, rss2 = first1.rss_mb, first2.rss_mb
+            growth = (rss2 - rss1) * 1024 / (n2 - n1)
+            print(
+                f"Peak RSS of collect's first run grew {rss2 - rss1:.0f} MB from N = {n1:,} to "
+                f"N = {n2:,}: {growth:.1f} KB a workbook."
+            )
         print(
-            f"\nPeak RSS of collect's first run grew {rss2 - rss1:.0f} MB from N = {n1:,} to "
-            f"N = {n2:,}: {growth:.1f} KB a workbook; one record as collect keeps it takes "
-            f"{kib:.1f} KB."
+            f"One reading with its record in memory takes {rows[-1][-1]:.1f} KB; from "
+            f"{SPILL_MIN_INPUTS:,} inputs on, collect keeps records on disk (`office/spill.py`)."
         )
 
 
@@ -701,12 +733,18 @@ def main() -> None:
         "18 min at N = 10,000",
     )
     ap.add_argument("--what", choices=["collect", "template", "feedback"], default="collect")
+    ap.add_argument(
+        "--keep-inboxes",
+        type=Path,
+        metavar="DIR",
+        help="keep the generated inboxes in DIR and use them again in later runs (collect only)",
+    )
     args = ap.parse_args()
     sizes = [int(x) for x in args.n.split(",")]
     naive_repeat = args.repeat if args.naive_repeat is None else args.naive_repeat
     with tempfile.TemporaryDirectory(prefix="perfeval-bench-") as tmp:
         if args.what == "collect":
-            bench_collect(sizes, args.repeat, naive_repeat, Path(tmp))
+            bench_collect(sizes, args.repeat, naive_repeat, Path(tmp), args.keep_inboxes)
         elif args.what == "feedback":
             for n in sizes:
                 bench_feedback(n, args.repeat, Path(tmp) / f"n{n}")
