@@ -11,11 +11,13 @@ are compared; through the command line too, whose second run takes readings from
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
 import shutil
 import sqlite3
+import tempfile
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +29,7 @@ from helpers import named_cell, staged
 
 from perfeval_xl import build_template, load_spec
 from perfeval_xl.cli import cli
+from perfeval_xl.errors import OutputError
 from perfeval_xl.office import collect as collect_mod
 from perfeval_xl.office.collect import collect
 from perfeval_xl.office.report import collection_json
@@ -156,7 +159,11 @@ def test_a_spilled_reading_pickles_as_a_plain_one(inbox: Path) -> None:
     back = pickle.loads(pickle.dumps(s.result))
     assert len(back.findings) == before + 1
     assert type(back) is collect_mod.CheckResult
-    assert _reading(back) == _reading(s.result) and back.record is not None and back.findings == s.result.findings
+    assert (
+        _reading(back) == _reading(s.result)
+        and back.record is not None
+        and back.findings == s.result.findings
+    )
 
 
 def _sheets(path: Path) -> dict[str, list[tuple]]:
@@ -200,3 +207,48 @@ def test_collect_with_a_store_on_disk_as_in_memory(
     monkeypatch.setattr(collect_mod, "SPILL_MIN_INPUTS", 1)
     assert _run(tmp_path, box, "disk") == second
     assert second != first
+
+
+class _FullDisk:
+    """A temporary file on a disk that fills up after `room` bytes."""
+
+    def __init__(self, real, room: int) -> None:
+        self.real = real
+        self.room = room
+
+    def write(self, data: memoryview) -> int:
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= len(data)
+        return self.real.write(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self.real, name)
+
+
+def test_a_full_temporary_folder_is_a_message_naming_it(
+    inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    real = tempfile.TemporaryFile
+    monkeypatch.setattr(tempfile, "TemporaryFile", lambda **kw: _FullDisk(real(**kw), 20_000))
+    with pytest.raises(OutputError) as got:
+        collect(inbox, spill=True, workers=1)
+    assert got.value.path == str(tmp_path)
+    assert "临时文件夹无法使用（No space left on device）" in got.value.text.zh
+    assert "TMPDIR" in got.value.text.en
+
+
+def test_a_missing_temporary_folder_stops_collect_with_a_message(
+    inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the command line: a sentence, no traceback, and no summary written."""
+    gone = tmp_path / "gone"
+    monkeypatch.setattr(tempfile, "tempdir", str(gone))
+    monkeypatch.setattr(collect_mod, "SPILL_MIN_INPUTS", 1)
+    out = tmp_path / "汇总.xlsx"
+    got = CliRunner().invoke(cli, ["collect", str(inbox), "-o", str(out), "--no-store"])
+    assert isinstance(got.exception, SystemExit), got.exception
+    assert got.exit_code == 1  # as every message the command stops with
+    assert f"错误: {gone}: 临时文件夹无法使用" in got.output and "临时文件夹无法使用" in got.output
+    assert "Traceback" not in got.output and not out.exists()

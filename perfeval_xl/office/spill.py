@@ -81,7 +81,13 @@ class Spill:
     project's record and then its score."""
 
     def __init__(self) -> None:
-        self._fh: IO[bytes] = tempfile.TemporaryFile(prefix="perfeval-xl-")  # noqa: SIM115
+        # unbuffered: a full disk is told by the write that meets it, not by a later read
+        try:
+            self._fh: IO[bytes] = tempfile.TemporaryFile(  # noqa: SIM115
+                prefix="perfeval-xl-", buffering=0
+            )
+        except OSError as exc:
+            raise _unusable(exc) from None
         # closed (and so deleted) with this object, when no reading points into it any more
         weakref.finalize(self, self._fh.close)
         self._end = 0
@@ -97,18 +103,11 @@ class Spill:
         at = self._end
         try:
             self._fh.seek(at)
-            self._fh.write(blob)
+            view = memoryview(blob)
+            while view:
+                view = view[self._fh.write(view) or 0 :]
         except OSError as exc:
-            raise OutputError(
-                Path(tempfile.gettempdir()),
-                Text(
-                    f"临时文件夹无法写入（{exc.strerror or exc}）：汇总大批文件时，"
-                    "每个文件约需 10 KB 临时空间；请腾出空间，或用 TMP/TMPDIR 指向别的文件夹",
-                    f"the temporary folder cannot be written ({exc.strerror or exc}): a large "
-                    "batch needs about 10 KB a file there; free some space, or point TMP/TMPDIR "
-                    "at another folder",
-                ),
-            ) from None
+            raise _unusable(exc) from None
         self._end += len(blob)
         where = (at, len(blob))
         return [
@@ -119,10 +118,33 @@ class Spill:
     def load(self, at: int, length: int) -> list[CheckResult]:
         if self._last is not None and self._last[0] == at:
             return self._last[1]
-        self._fh.seek(at)
-        got = pickle.loads(self._fh.read(length))
+        data = bytearray(length)
+        try:
+            self._fh.seek(at)
+            view = memoryview(data)
+            while view:
+                n = self._fh.readinto(view)  # type: ignore[attr-defined]
+                if not n:
+                    raise OSError(f"the temporary file ends at {at + length - len(view)}")
+                view = view[n:]
+        except OSError as exc:
+            raise _unusable(exc) from None
+        got = pickle.loads(data)
         self._last = (at, got)
         return got
+
+
+def _unusable(exc: OSError) -> OutputError:
+    return OutputError(
+        Path(tempfile.gettempdir()),
+        Text(
+            f"临时文件夹无法使用（{exc.strerror or exc}）：汇总 1 万个以上的文件时，每个文件约需"
+            " 10 KB 临时空间；请腾出空间，或用环境变量 TMP（Windows）/TMPDIR 指向别的文件夹",
+            f"the temporary folder cannot be used ({exc.strerror or exc}): collecting 10,000 "
+            "or more files needs about 10 KB a file there; free some space, or point TMP "
+            "(Windows) / TMPDIR at another folder",
+        ),
+    )
 
 
 class SpilledResult(CheckResult):
