@@ -99,8 +99,9 @@ print(n)
 #: defined names, so they come from xl/workbook.xml by a regular expression; one row per
 #: workbook (the single-cell names), one per indicator (the `pe_ind_*` names are column ranges,
 #: one cell per indicator row, kept when not empty), two DataFrames into one .xlsx by pandas'
-#: default engine. Files that fail are skipped, nothing is checked. Prints the workbooks and
-#: the indicator rows read, so that the harness can tell that it really read them.
+#: default engine, the indicators on as many sheets as Excel's row limit needs (at N = 100,000
+#: they are 1.1 million). Files that fail are skipped, nothing is checked. Prints the workbooks
+#: and the indicator rows read, so that the harness can tell that it really read them.
 CALAMINE = r"""
 import re, sys, zipfile
 from pathlib import Path
@@ -149,9 +150,14 @@ for path in sorted(Path(sys.argv[1]).glob("*.xlsx")):
         if any(v not in ("", None) for v in values):
             indicators.append({"file": path.name, "row": i + 1, **dict(zip(columns, values))})
 
+# A sheet holds 1,048,576 rows (pandas refuses more): the indicators continue on more sheets.
+ROWS = 1_048_575
 with pd.ExcelWriter(sys.argv[2]) as writer:
     pd.DataFrame(books).to_excel(writer, sheet_name="projects", index=False)
-    pd.DataFrame(indicators).to_excel(writer, sheet_name="indicators", index=False)
+    table = pd.DataFrame(indicators)
+    for part, start in enumerate(range(0, max(len(table), 1), ROWS)):
+        name = "indicators" if part == 0 else f"indicators{part + 1}"
+        table.iloc[start : start + ROWS].to_excel(writer, sheet_name=name, index=False)
 print(len(books), len(indicators))
 """
 
@@ -502,8 +508,7 @@ def record_kib(inbox: Path, sample: int = 300) -> float:
 
 def _counts(way: str, timing: Timing) -> tuple[int, int] | None:
     """The two numbers a baseline printed last (what it read), or None when it failed (it is
-    then shown failed, with why, and weighs in no ratio: pandas' `to_excel` refuses a sheet of
-    more than 1,048,576 rows, which the calamine script reaches at N = 100,000)."""
+    then shown failed, with why, and weighs in no ratio)."""
     try:
         first, second = (int(x) for x in timing.out.splitlines()[-1].split())
     except (IndexError, ValueError):
