@@ -11,16 +11,22 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_collect.py"
 
 
-def run(*args: str) -> str:
+def run(*args: str, stderr: list[str] | None = None) -> str:
     done = subprocess.run(
         [sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr
+    if stderr is not None:
+        stderr.append(done.stderr)
     return done.stdout
 
 
-def test_collect_benchmark_prints_both_sizes_the_ratio_and_the_growth():
-    out = run("--n", "30,60", "--repeat", "1")
+def test_collect_benchmark_prints_both_sizes_the_ratio_and_the_growth(tmp_path: Path) -> None:
+    kept = tmp_path / "inboxes"
+    kept.mkdir()
+    said: list[str] = []
+    out = run("--n", "30,60", "--repeat", "1", "--keep-inboxes", str(kept), stderr=said)
+    assert "generated 30 workbooks" in said[0] and "generated 60 workbooks" in said[0]
     for n in ("30", "60"):
         for way in (
             r"`perfeval-xl collect`, first run",
@@ -32,10 +38,36 @@ def test_collect_benchmark_prints_both_sizes_the_ratio_and_the_growth():
             assert re.search(rf"\| {n} \| {way}.*\| [\d.]+ s \| [\d,]+ \| \d+ MB \|", out), way
         for ratio in ("first collect vs calamine", "first collect vs unzip floor", "second"):
             assert re.search(rf"\| {n} \| ratio: {ratio}.*\| \| \*\*[\d.]+×\*\* \| \|", out)
-    assert re.search(
-        r"grew -?\d+ MB from N = 30 to N = 60: -?[\d.]+ KB a workbook; one record", out
-    )
+    assert re.search(r"grew -?\d+ MB from N = 30 to N = 60: -?[\d.]+ KB a workbook\.", out)
+    assert re.search(r"One reading with its record in memory takes [\d.]+ KB; from 10,000", out)
     assert "--n 30,60 --repeat 1 --what collect" in out
+    # the kept inbox is used again, and only when this script made it
+    assert len(list((kept / "inbox-30").glob("*.xlsx"))) == 30
+    run(
+        "--n",
+        "30",
+        "--repeat",
+        "1",
+        "--naive-repeat",
+        "0",
+        "--keep-inboxes",
+        str(kept),
+        stderr=said,
+    )
+    assert "using the 30 workbooks kept" in said[1] and "generated" not in said[1]
+    (kept / "inbox-30.done").write_text("another version")
+    run(
+        "--n",
+        "30",
+        "--repeat",
+        "1",
+        "--naive-repeat",
+        "0",
+        "--keep-inboxes",
+        str(kept),
+        stderr=said,
+    )
+    assert "generated 30 workbooks" in said[2]
 
 
 def test_template_benchmark_writes_every_workbook():
