@@ -11,7 +11,9 @@ import re
 import stat
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from .errors import OutputError, Text
 
@@ -25,13 +27,19 @@ MAX_STEM = 120
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder and a rename."""
+    atomic_write(path, lambda fh: fh.write(data))
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """`write` the file at `path` through a temporary file in the same folder and a rename: an
+    output too big to hold in memory twice is written as it is made."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes the file private (0600); an output should get the usual permissions.
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -40,14 +48,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def write_output(path: Path | str, data: bytes) -> Path:
-    """`atomic_write_bytes`, with the failures a clerk can meet (a folder of that name, no
-    permission, the file open in Excel on Windows) turned into an OutputError naming the file."""
+def write_output(path: Path | str, data: bytes | Callable[[IO[bytes]], object]) -> Path:
+    """`atomic_write_bytes` (or `atomic_write` when `data` is a function writing the file),
+    with the failures a clerk can meet (a folder of that name, no permission, the file open in
+    Excel on Windows) turned into an OutputError naming the file."""
     path = Path(path)
     if path.is_dir():
         raise OutputError(path, Text("这是一个文件夹，不能作为输出文件", "is a folder, not a file"))
     try:
-        atomic_write_bytes(path, data)
+        if isinstance(data, bytes):
+            atomic_write_bytes(path, data)
+        else:
+            atomic_write(path, data)
     except OSError as exc:
         raise OutputError(
             path, Text(f"无法写入（{exc.strerror}）", f"cannot write ({exc.strerror})")

@@ -176,6 +176,9 @@ class KillingOs(types.ModuleType):
             def __exit__(self, *exc):
                 return fh.__exit__(*exc)
 
+            def __getattr__(self, name):  # tell, seek, flush: the summary is streamed
+                return getattr(fh, name)
+
             def write(self, data):
                 fh.write(data[: len(data) // 2])
                 fh.flush()
@@ -192,7 +195,7 @@ class KillingOs(types.ModuleType):
 
 fileio.os = KillingOs("os")
 if step == "before-build":
-    summary.build_summary = lambda *args, **kwargs: die()
+    summary._package = lambda *args, **kwargs: die()
 sys.argv[0] = "perfeval-xl"
 from perfeval_xl.cli import main
 

@@ -633,9 +633,12 @@ def test_charts_sit_below_the_department_table(small):
     ] == [7, 7]
 
 
-def test_same_input_same_bytes(small):
+def test_same_input_same_bytes(small, tmp_path):
     coll, _ = small
     assert build_summary(coll, generated=GENERATED) == build_summary(coll, generated=GENERATED)
+    # written into the file as it is made (`write_summary`), the very same bytes
+    path = write_summary(coll, tmp_path / "汇总.xlsx", generated=GENERATED)
+    assert path.read_bytes() == build_summary(coll, generated=GENERATED)
 
 
 def test_empty_collection(tmp_path):

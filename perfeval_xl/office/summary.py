@@ -20,6 +20,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -393,6 +394,19 @@ def build_summary(
     Returns:
         The .xlsx file's bytes.
     """
+    package, bulk = _package(collection, generated, history, received)
+    out = io.BytesIO()
+    _with_rows(package, bulk, out)
+    return out.getvalue()
+
+
+def _package(
+    collection: Collection,
+    generated: datetime | None,
+    history: History | None,
+    received: Mapping[tuple[str, str], tuple[datetime, datetime]] | None,
+) -> tuple[bytes, dict[int, _BulkTable]]:
+    """The workbook as xlsxwriter writes it, its big tables' rows aside (`_with_rows`)."""
     if generated is None:
         generated = datetime.now().replace(microsecond=0)
     generated = generated.replace(tzinfo=None)
@@ -402,7 +416,7 @@ def build_summary(
     with no_gc_pauses():  # millions of cells' short-lived parts: see there
         writer.write()
         wb.close()
-    return _with_rows(buf.getvalue(), writer.bulk)
+    return buf.getvalue(), writer.bulk
 
 
 def write_summary(
@@ -413,15 +427,20 @@ def write_summary(
     history: History | None = None,
     received: Mapping[tuple[str, str], tuple[datetime, datetime]] | None = None,
 ) -> Path:
-    """Write the summary to `path` atomically and return the path.
+    """Write the summary to `path` atomically and return the path. The rows of its big tables
+    go straight into the file (about 1 KB a project): held in memory and copied, they were the
+    largest part of `collect`'s peak at 100,000 projects.
 
     Raises:
         OutputError: `path` is a folder or cannot be written.
     """
-    return write_output(
-        path,
-        build_summary(collection, generated=generated, history=history, received=received),
-    )
+    package, bulk = _package(collection, generated, history, received)
+    try:
+        return write_output(path, partial(_with_rows, package, bulk))
+    finally:  # the rows' temporary files, also when the output could not be opened
+        for table in bulk.values():
+            if table.xml is not None:
+                table.xml.close()
 
 
 def _ok(rc: int | None, what: str) -> None:
@@ -809,11 +828,10 @@ def _excel_serial(value: datetime) -> float:
     return delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400
 
 
-def _with_rows(package: bytes, tables: dict[int, _BulkTable]) -> bytes:
-    """The package with each bulk table's data rows in its sheet (`tables` by sheet position:
-    xlsxwriter writes the n-th sheet added as xl/worksheets/sheet<n>.xml)."""
+def _with_rows(package: bytes, tables: dict[int, _BulkTable], out: IO[bytes]) -> None:
+    """Write to `out` the package with each bulk table's data rows in its sheet (`tables` by
+    sheet position: xlsxwriter writes the n-th sheet added as xl/worksheets/sheet<n>.xml)."""
     parts = {f"xl/worksheets/sheet{i + 1}.xml": t for i, t in tables.items()}
-    out = io.BytesIO()
     with (
         zipfile.ZipFile(io.BytesIO(package)) as src,
         zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as dst,
@@ -842,7 +860,6 @@ def _with_rows(package: bytes, tables: dict[int, _BulkTable]) -> bytes:
                 shutil.copyfileobj(table.xml, fh, 1024 * 1024)
                 fh.write(sep + tail)
             table.xml.close()
-    return out.getvalue()
 
 
 def _fast_deflate(info: zipfile.ZipInfo) -> None:
