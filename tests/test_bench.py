@@ -43,30 +43,11 @@ def test_collect_benchmark_prints_both_sizes_the_ratio_and_the_growth(tmp_path: 
     assert "--n 30,60 --repeat 1 --what collect" in out
     # the kept inbox is used again, and only when this script made it
     assert len(list((kept / "inbox-30").glob("*.xlsx"))) == 30
-    run(
-        "--n",
-        "30",
-        "--repeat",
-        "1",
-        "--naive-repeat",
-        "0",
-        "--keep-inboxes",
-        str(kept),
-        stderr=said,
-    )
+    again = ("--n", "30", "--repeat", "1", "--naive-repeat", "0", "--keep-inboxes", str(kept))
+    run(*again, stderr=said)
     assert "using the 30 workbooks kept" in said[1] and "generated" not in said[1]
     (kept / "inbox-30.done").write_text("another version")
-    run(
-        "--n",
-        "30",
-        "--repeat",
-        "1",
-        "--naive-repeat",
-        "0",
-        "--keep-inboxes",
-        str(kept),
-        stderr=said,
-    )
+    run(*again, stderr=said)
     assert "generated 30 workbooks" in said[2]
 
 

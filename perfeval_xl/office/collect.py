@@ -417,10 +417,8 @@ def collect(
         on_total(len(items))
     disk = Spill() if (len(items) >= SPILL_MIN_INPUTS if spill is None else spill) else None
 
-    def lean(got: list[CheckResult] | None, blob: Any = None) -> list[CheckResult] | None:
-        if disk is None or got is None:
-            return got
-        return disk.keep(got, blob if isinstance(blob, bytes) else None)
+    def lean(got: list[CheckResult], blob: bytes | None = None) -> list[CheckResult]:
+        return got if disk is None else disk.keep(got, blob)
 
     results: list[list[CheckResult] | None] = [
         lean(*got) if reuse is not None and (got := reuse(i, item)) is not None else None
@@ -436,7 +434,8 @@ def collect(
             packed, got = got, pack[1](got)
         if keep is not None:
             keep(todo[n], items[todo[n]], got, packed)
-        results[todo[n]] = lean(got, packed[0] if isinstance(packed, tuple) and packed else None)
+        blob = packed[0] if isinstance(packed, tuple) and packed else None
+        results[todo[n]] = lean(got, blob if isinstance(blob, bytes) else None)
 
     check_items(
         [items[i] for i in todo],
