@@ -718,3 +718,112 @@ def test_parts_the_gate_inflated_are_checked_again(tmp_path, monkeypatch):
         _read_inspected("unit.xlsx", data)
     )
     assert calls  # refused by the fast path, read by the thorough one
+
+
+_ROW_3 = re.compile(rb'<row r="3"[^>]*>')
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "by_row"),
+    [
+        (b"", b"", True),
+        # a row without its number takes the one after the row before it: parsed whole
+        (_ROW_3, b"<row>", False),
+        # a shared formula's later cells are read from its first: parsed whole
+        (
+            b"<sheetData>",
+            b'<sheetData><row r="1"><c r="Z1"><f t="shared" si="0">1</f></c></row>',
+            False,
+        ),
+        # anything between two rows: parsed whole
+        (b"</row>", b"</row> ", False),
+        # the same row twice, and a cell of one row's number in another's: as the whole reads
+        (
+            b"</sheetData>",
+            b'<row r="3"><c r="B3" t="inlineStr"><is><t>y</t></is></c></row></sheetData>',
+            True,
+        ),
+        (
+            b"</sheetData>",
+            b'<row r="998"><c r="B3" t="inlineStr"><is><t>y</t></is></c></row></sheetData>',
+            True,
+        ),
+        # a prefixed attribute, a ">" in an attribute value
+        (_ROW_3, b'<row r="3" xml:lang="a>b">', True),
+        # a damaged cell: read around, as the whole reads it
+        (b"</sheetData>", b'<row r="997"><c r="B997"><v>0x5F</v></c></row></sheetData>', True),
+        # broken: refused as the whole is
+        (b"</row>", b'</row><row r="996">', None),
+        (b"</sheetData>", b'<row r="995"><c r="B995"><v>&nope;</v></c></row></sheetData>', None),
+    ],
+)
+def test_a_sheet_read_row_by_row_reads_as_the_whole(tmp_path, old, new, by_row):
+    """The form sheet's rows are parsed once per worker by their bytes (`_cells_by_row`): the
+    rows a template's files share are not parsed again for each file. A body it cannot split
+    into independent rows is parsed whole, and every way reads as the thorough path reads."""
+    from xml.etree.ElementTree import ParseError, fromstring
+
+    from perfeval_xl.intake import fastread
+
+    path = filled(tmp_path, "national-2020", project_name="名称", project_code="X-1")
+    part = "xl/worksheets/sheet1.xml"
+
+    def change(body: bytes) -> bytes:
+        if isinstance(old, re.Pattern):
+            return old.sub(new, body, count=1)
+        return body.replace(old, new, 1)
+
+    data = _with_part(path.read_bytes(), part, change)
+    sheet = _member_text(data, part)
+    assert new in sheet
+    body = fastread._split_sheet(sheet)[1]
+    joined = b"".join(fastread._EMPTY_CELL.split(body)[::3])
+    if by_row is None:
+        with pytest.raises(ParseError):
+            fastread._parse_cells(body, drop=True, damaged={})
+    else:
+        refs: list = []
+        got = fastread._cells_by_row(joined, refs, {})
+        assert (got is not None) is by_row
+        if got is not None:
+            whole_refs: list = []
+            whole = fastread._cells(fromstring(joined), False, refs=whole_refs, damaged={})
+            assert list(got.items()) == list(whole.items())
+            assert refs == whole_refs
+        _reads_as_whole(tmp_path, data, part, parses=True)
+    changed = tmp_path / "changed.xlsx"
+    changed.write_bytes(data)
+    assert_same(changed)
+
+
+def test_rows_seen_before_are_not_parsed_again(tmp_path, monkeypatch):
+    """A row is kept the second time its bytes are seen, and from then on not parsed: two
+    files of one template with different typed values share their other rows."""
+    from perfeval_xl.intake import fastread
+
+    monkeypatch.setattr(fastread, "_ROWS", fastread._Memo(entries=512, part_bytes=65536, seen=512))
+    parsed: list[bytes] = []
+    real = fastread._row_cells
+
+    def counting(head: bytes, end: bytes, row: bytes):
+        parsed.append(row)
+        return real(head, end, row)
+
+    monkeypatch.setattr(fastread, "_row_cells", counting)
+    bodies = []
+    for n, name in enumerate(("甲", "乙", "丙")):
+        (tmp_path / str(n)).mkdir()
+        path = filled(tmp_path / str(n), "national-2020", project_name=name)
+        sheet = _member_text(path.read_bytes(), "xl/worksheets/sheet1.xml")
+        body = fastread._split_sheet(sheet)[1]
+        bodies.append(b"".join(fastread._EMPTY_CELL.split(body)[::3]))
+    rows = [len(fastread._ROW_FRAGMENT.findall(b)) for b in bodies]
+    for b in bodies:
+        assert fastread._cells_by_row(b, [], {}) is not None
+    # first and second file: every row parsed (kept on second sight); third: only its own
+    assert len(parsed) == rows[0] + rows[1] + 1
+    assert b"\xe4\xb8\x99" in parsed[-1]  # 丙, the one row not seen before
+    for b in bodies:  # and a repeat reads the same
+        assert fastread._cells_by_row(b, [], {}) == fastread._cells(
+            fastread.ET.fromstring(b), False, refs=[], damaged={}
+        )
