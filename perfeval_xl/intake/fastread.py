@@ -862,10 +862,6 @@ def _parse_cells(
     return root, _cells(root, data_only=False, damaged=damaged), []
 
 
-#: One row of a sheet's cells, from `<row r="…"` to its end; rows must follow each other.
-_ROW_FRAGMENT = re.compile(rb'<row r="[0-9]+"[^<>]*?(?:/>|>.*?</row>)', re.S)
-
-
 def _cells_by_row(
     body: bytes,
     refs: list[str | None],
@@ -877,13 +873,14 @@ def _cells_by_row(
     of a template has them. None when the body is not one this can split: the caller parses
     it whole, and that decides (and raises) as before.
 
-    It reads what the whole parse reads: the body is exactly the root's start tag,
-    `<sheetData>`, rows one after another and the two end tags, so it is well-formed exactly
-    when each row is (each is parsed inside the root's start tag: the same namespaces); no
-    row depends on another, since each states its number (`r`) and no formula is shared (a
-    shared formula's later cells are read from its first); and rows are taken in order, a
-    later cell of a reference replacing an earlier one as in `_cells`. A damaged cell makes
-    this give up where the caller wants `_cells` to raise (`damaged` None)."""
+    It reads what the whole parse reads. The body is exactly the root's start tag,
+    `<sheetData>`, pieces each from a `<row r="…">` to the next `</row>` (a self-closing row
+    goes with the one after it), and the two end tags; so it is well-formed exactly when each
+    piece is (each is parsed inside the root's start tag: the same namespaces). No piece
+    depends on another: each starts with a row that states its number, and no formula is
+    shared (a shared formula's later cells are read from its first). Pieces are taken in
+    order, a later cell of a reference replacing an earlier one as in `_cells`. A damaged
+    cell makes this give up where the caller wants `_cells` to raise (`damaged` None)."""
     start = _ROOT_START.match(body)
     if start is None or start.end() != len(start.group(1)) or b"shared" in body:
         return None
@@ -897,11 +894,13 @@ def _cells_by_row(
     parse = partial(_row_cells, head, end)
     try:
         while pos < stop:
-            m = _ROW_FRAGMENT.match(body, pos, stop)
-            if m is None:
+            # a row numbered, up to the next "</row>" (text holds no "<": it is this row's end)
+            if not body.startswith(b'<row r="', pos) or not body[pos + 8 : pos + 9].isdigit():
                 return None
-            pos = m.end()
-            got, row_refs, row_bad = _ROWS.get(head, m.group(), parse)
+            at = body.find(b"</row>", pos, stop)
+            at = stop if at < 0 else at + len(b"</row>")
+            got, row_refs, row_bad = _ROWS.get(head, body[pos:at], parse)
+            pos = at
             cells.update(got)
             refs.extend(row_refs)
             if row_bad:

@@ -13,6 +13,7 @@ import dataclasses
 import gc
 import json
 import os
+import pickle
 import re
 import unicodedata
 import zipfile
@@ -43,7 +44,7 @@ from ..review.checks import CheckResult, check_read
 from ..review.score import ProjectScore, score_record
 from ..workers import pool as worker_pool
 from .roster import RosterRow, RosterWarning, load_roster, template_file_stems
-from .spill import Brief, Spill, SpilledResult, brief
+from .spill import Brief, Part, Spill, SpilledResult, brief, parts
 
 #: Files that are, or claim to be, workbooks: each is checked (safety explains the wrong ones).
 WORKBOOK_SUFFIXES = {
@@ -430,13 +431,16 @@ def collect(
 
     def arrived(n: int, got: Any) -> None:
         packed = None
-        if pack is not None:
+        if disk is not None:  # as `_for_spill` sent it: no record is unpickled here
+            packed, blob, kept = got
+            got = disk.keep_parts(blob, kept)
+        elif pack is not None:
             packed, got = got, pack[1](got)
         if keep is not None:
             keep(todo[n], items[todo[n]], got, packed)
-        blob = packed[0] if isinstance(packed, tuple) and packed else None
-        results[todo[n]] = lean(got, blob if isinstance(blob, bytes) else None)
+        results[todo[n]] = got
 
+    worker_pack = pack[0] if pack is not None else None
     check_items(
         [items[i] for i in todo],
         workers=workers,
@@ -445,7 +449,7 @@ def collect(
         password=password,
         forms=forms,
         on_result=arrived,
-        pack=pack[0] if pack is not None else None,
+        pack=worker_pack if disk is None else partial(_for_spill, worker_pack),
     )
     coll = Collection(
         display_path(str(root)),
@@ -965,6 +969,19 @@ def _packed(
     check: Callable[[Item], list[CheckResult]], pack: Callable[[list[CheckResult]], Any], item: Item
 ) -> Any:
     return pack(check(item))
+
+
+def _for_spill(
+    pack: Callable[[list[CheckResult]], Any] | None, results: list[CheckResult]
+) -> tuple[Any, bytes, list[Part]]:
+    """What a worker sends when the parent keeps the records on disk (`spill`): what `pack`
+    makes of the readings (None without one), the readings pickled (the bytes `pack` made,
+    when it pickled them), and what the parent keeps in memory of each (`spill.parts`)."""
+    packed = pack(results) if pack is not None else None
+    blob = packed[0] if isinstance(packed, tuple) and packed else None
+    if not isinstance(blob, bytes):
+        blob = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
+    return packed, blob, parts(results)
 
 
 @contextmanager

@@ -46,6 +46,7 @@ from ..forms.spec import BUILTIN_FORMS, FormSet, _builtin_ids, _load_builtin
 from ..intake.safety import MAX_FILE_BYTES
 from ..review.checks import CheckResult
 from .collect import Collection, Item, Submission
+from .spill import SpilledResult
 
 #: Bumped when a table changes; an older store is upgraded, a newer one refused.
 SCHEMA_VERSION = 1
@@ -560,7 +561,7 @@ class Store:
                 (digest.size, digest.mtime_ns, digest.crc32, got[0]),
             )
             return int(got[0])
-        saved = next((r.record.saved for r in results if r.record is not None), None)
+        saved = _saved(results)
         cur = self.db.execute(
             "INSERT INTO files (source, sha256, size, mtime_ns, crc32, received, saved,"
             " first_run, last_run, first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -1126,6 +1127,16 @@ def _insert_result(
         " message_zh, message_en) VALUES (?,?,?,?,?,?,?,?,?)",
         [(check_id, project_id, *r) for r in findings],
     )
+
+
+def _saved(results: list[CheckResult]) -> datetime | None:
+    """The first record's saved time; of a record on disk, from its brief (not read back)."""
+    for r in results:
+        if isinstance(r, SpilledResult):
+            return r.brief.saved
+        if r.record is not None:
+            return r.record.saved
+    return None
 
 
 def _other(fields: dict[str, Any], known: Iterable[str]) -> str | None:
