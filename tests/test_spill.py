@@ -252,3 +252,29 @@ def test_a_missing_temporary_folder_stops_collect_with_a_message(
     assert got.exit_code == 1  # as every message the command stops with
     assert f"错误: {gone}: 临时文件夹无法使用" in got.output and "临时文件夹无法使用" in got.output
     assert "Traceback" not in got.output and not out.exists()
+
+
+def test_a_record_read_back_unshared_is_the_same_record(tmp_path):
+    """Records read back from disk are unpickled without sharing their texts (`normalize.
+    unshared`): the same record, field for field; and sharing is back on afterwards, even
+    after a failure."""
+    from perfeval_xl.forms import normalize
+    from perfeval_xl.office.collect import check_item, find_items
+
+    source = DATA / "national-2020.xlsx"
+    if not source.exists():
+        pytest.skip("no LibreOffice-saved workbooks in tests/data")
+    shutil.copy(source, tmp_path / "a.xlsx")
+    (item,), _ = find_items(tmp_path, set())
+    blob = pickle.dumps([check_item(item)])
+    shared = pickle.loads(blob)
+    with normalize.unshared():
+        assert not normalize.sharing()
+        alone = pickle.loads(blob)
+    assert normalize.sharing()
+    assert alone[0].record is not None and alone[0].record.indicators
+    assert alone[0].record == shared[0].record
+    assert alone[0].score == shared[0].score
+    with pytest.raises(pickle.UnpicklingError), normalize.unshared():
+        pickle.loads(b"not a pickle")
+    assert normalize.sharing()

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import Text
 from ..findings import Finding, finding
-from ..forms.normalize import SHARED_TEXT_MAX, Target, is_blank, shared_text
+from ..forms.normalize import SHARED_TEXT_MAX, Target, is_blank, shared_text, sharing
 from ..forms.spec import Spec
 
 
@@ -128,6 +128,9 @@ class Record:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Arriving from a worker: the names and cell references shared (`normalize.shared_text`).
+        if not sharing():
+            self.__dict__.update(state)
+            return
         for name in ("fields", "stated"):
             state[name] = {shared_text(k): v for k, v in state[name].items()}
         state["cells"] = {shared_text(k): _place(where) for k, where in state["cells"].items()}
@@ -209,6 +212,8 @@ def _field(name: str, value: Any, raw: Any, sheet: str | None, cell: str | None)
     the department's own name and code. Sharing them (and the (sheet, cell) pairs, `_place`),
     not only their texts, took a record in the parent from 28.4 to 21.8 KB (benchmark inbox).
     Long texts are a unit's own words and are not looked up."""
+    if not sharing():
+        return Field(name, value, raw, sheet, cell)
     kv, kr = type(value), type(raw)
     shareable = (
         kv in _SHAREABLE
@@ -241,4 +246,6 @@ def _place(where: tuple[str, str]) -> tuple[str, str]:
 def _indicator(
     index: int, fields: dict[str, Field], target: Target | None, actual: Target | None
 ) -> Indicator:
+    if not sharing():
+        return Indicator(index, fields, target, actual)
     return Indicator(index, {shared_text(k): f for k, f in fields.items()}, target, actual)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import OutputError, Text
+from ..forms.normalize import unshared
 from ..forms.spec import Spec
 from ..intake.record import Record
 from ..review.checks import CheckResult
@@ -164,7 +165,8 @@ class Spill:
                 view = view[n:]
         except OSError as exc:
             raise _unusable(exc) from None
-        got = pickle.loads(data)
+        with unshared():  # read for one pass and dropped: nothing to share texts with
+            got = pickle.loads(data)
         self._last = (at, got)
         return got
 
