@@ -44,7 +44,7 @@ from ..review.checks import CheckResult, check_read
 from ..review.score import ProjectScore, score_record
 from ..workers import pool as worker_pool
 from .roster import RosterRow, RosterWarning, load_roster, template_file_stems
-from .spill import Brief, Part, Spill, SpilledResult, brief, parts
+from .spill import Brief, Detail, Part, Spill, SpilledResult, brief, detail, parts
 
 #: Files that are, or claim to be, workbooks: each is checked (safety explains the wrong ones).
 WORKBOOK_SUFFIXES = {
@@ -147,6 +147,16 @@ class Submission:
             rec, score = self._figures()
             self._brief = brief(rec, score) if rec is not None else None
         return self._brief
+
+    @property
+    def detail(self) -> Detail | None:
+        """What 项目明细 and 绩效指标 show beyond the brief, as counted (`spill.Detail`): a
+        large collection's read back from disk, small; otherwise made from the record."""
+        result = self.result
+        if isinstance(result, SpilledResult) and not self.issued:
+            return result.detail
+        rec, score = self._figures()
+        return detail(rec, score) if rec is not None else None
 
     @property
     def department_form(self) -> bool:
@@ -976,7 +986,8 @@ def _for_spill(
 ) -> tuple[Any, bytes, list[Part]]:
     """What a worker sends when the parent keeps the records on disk (`spill`): what `pack`
     makes of the readings (None without one), the readings pickled (the bytes `pack` made,
-    when it pickled them), and what the parent keeps in memory of each (`spill.parts`)."""
+    when it pickled them), and what the parent keeps of each (`spill.parts`: in memory, and
+    its `Detail` pickled, for the disk)."""
     packed = pack(results) if pack is not None else None
     blob = packed[0] if isinstance(packed, tuple) and packed else None
     if not isinstance(blob, bytes):

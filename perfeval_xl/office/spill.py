@@ -5,9 +5,10 @@ it the indicator rows, so 100,000 workbooks would need 2 GB in the parent. From
 `collect.SPILL_MIN_INPUTS` inputs on, each record and score goes to a temporary file as it
 arrives (`Spill`), and the reading kept in memory (`SpilledResult`) holds its findings and a
 `Brief`: the few figures the summary's totals, 部门汇总, 同比 and the store's year rows need.
-Whatever needs the whole record (项目明细 and 绩效指标, written in one pass; the roster
-comparison; the JSON report) reads it back: `SpilledResult.record` loads it, so any code that
-asks for the record gets the same one, only slower.
+项目明细 and 绩效指标 read a `Detail` back (the values their rows show, made by the worker and
+kept on disk beside the record: no object of the record is rebuilt). Whatever needs the whole
+record (the roster comparison, the JSON report) reads it back: `SpilledResult.record` loads
+it, so any code that asks for the record gets the same one, only slower.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from __future__ import annotations
 import pickle
 import tempfile
 import weakref
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from ..errors import OutputError, Text
-from ..forms.normalize import unshared
+from ..forms.normalize import is_no_reason, unshared
 from ..forms.spec import Spec
 from ..intake.record import Record
 from ..review.checks import CheckResult
@@ -79,10 +81,10 @@ def brief(rec: Record, score: ProjectScore | None) -> Brief:
 Part = tuple[CheckResult, Brief | None]
 
 
-def parts(results: list[CheckResult]) -> list[Part]:
-    """The `Part` of each reading: made in the worker, beside the readings pickled
-    (`Spill.keep_parts`)."""
-    return [
+def parts(results: list[CheckResult]) -> tuple[list[Part], bytes]:
+    """The `Part` of each reading, and their `Detail`s pickled: made in the worker, beside the
+    readings pickled (`Spill.keep_parts`)."""
+    kept: list[Part] = [
         (r, None)
         if r.record is None
         else (
@@ -91,6 +93,91 @@ def parts(results: list[CheckResult]) -> list[Part]:
         )
         for r in results
     ]
+    return kept, _details(results)
+
+
+def _details(results: list[CheckResult]) -> bytes:
+    return pickle.dumps(
+        [None if r.record is None else detail(r.record, r.score) for r in results],
+        protocol=pickle.HIGHEST_PROTOCOL,
+    )
+
+
+class Detail(NamedTuple):
+    """What 项目明细 and 绩效指标 show of one readable workbook beyond its `Brief`, as plain
+    values (`detail`): a worker makes it beside the record, and a large collection keeps it on
+    disk next to the record. Read back for the summary, it costs a twentieth of the record
+    (no field, indicator or score object is rebuilt)."""
+
+    #: each source row of the form's (budget, spent), by the row's key
+    funds: dict[str, tuple[float | None, float | None]]
+    #: how many indicators have each 完成状态 (blank included)
+    statuses: dict[Any, int]
+    #: indicators not (fully) met whose 偏差原因 says nothing (as E405 counts them)
+    missing_reasons: int
+    exec_score: float | None
+    #: the unit's own total, where the form has score columns
+    reported_total: float | None
+    #: each 一级's sub-score (empty without a score)
+    subtotals: dict[str, float]
+    #: 计分方式 (`score_kind`)
+    score_kind: str | None
+    #: each indicator row in order: (its values by key, 分值, 得分, 自评得分)
+    indicators: tuple[tuple[dict[str, Any], float | None, float | None, float | None], ...]
+
+
+def detail(rec: Record, score: ProjectScore | None) -> Detail:
+    """The `Detail` of a record and its score."""
+    scores = {x.index: x for x in score.indicators} if score else {}
+    reported_form = bool(score and score.reported_form)
+    rows = []
+    for ind in rec.indicators:
+        sc = scores.get(ind.index)
+        rows.append(
+            (
+                {k: f.value for k, f in ind.fields.items()},
+                sc.weight if sc else None,
+                sc.computed if sc else None,
+                sc.reported if sc and reported_form else None,
+            )
+        )
+    return Detail(
+        funds={
+            r.key: (rec.fund(r.key, "budget"), rec.fund(r.key, "spent"))
+            for r in rec.spec.source_rows
+        },
+        statuses=dict(Counter(ind.value("status") for ind in rec.indicators)),
+        missing_reasons=missing_reasons(rec),
+        exec_score=score.exec_score if score else None,
+        reported_total=score.reported_total if score and score.reported_form else None,
+        subtotals=dict(score.subtotals) if score else {},
+        score_kind=score_kind(score),
+        indicators=tuple(rows),
+    )
+
+
+def missing_reasons(rec: Record) -> int:
+    """Indicators whose status says not (fully) met and whose 偏差原因 is blank or says
+    nothing (无, 同上 …: the spec's `empty_reasons`), as E405 counts them."""
+    spec = rec.spec
+    count = 0
+    for ind in rec.indicators:
+        status = ind.value("status")
+        if (
+            status
+            and status != spec.complete_status
+            and is_no_reason(ind.value("reason"), spec.empty_reasons)
+        ):
+            count += 1
+    return count
+
+
+def score_kind(score: ProjectScore | None) -> str | None:
+    """计分方式: reported scores checked by the tool, or computed by it alone (and so labelled)."""
+    if score is None:
+        return None
+    kind = "自评核验" if score.reported_form else "工具计算"
+    return kind if score.complete else f"{kind}（不完整）"
 
 
 class Spill:
@@ -112,6 +199,7 @@ class Spill:
         weakref.finalize(self, self._fh.close)
         self._end = 0
         self._last: tuple[int, list[CheckResult]] | None = None
+        self._last_details: tuple[int, list[Detail | None]] | None = None
 
     def keep(self, results: list[CheckResult], blob: bytes | None = None) -> list[CheckResult]:
         """`results` with each readable one's record and score moved to the file. `blob`:
@@ -120,23 +208,25 @@ class Spill:
             return results
         if blob is None:
             blob = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
-        where = self._write(blob)
+        where, details = self._write(blob), self._write(_details(results))
         return [
-            r if r.record is None else SpilledResult(r, brief(r.record, r.score), self, where, i)
+            r
+            if r.record is None
+            else SpilledResult(r, brief(r.record, r.score), self, (where, details), i)
             for i, r in enumerate(results)
         ]
 
-    def keep_parts(self, blob: bytes, parts: list[Part]) -> list[CheckResult]:
-        """`keep` of readings a worker sent as `blob` (the readings pickled) and `parts` (what
-        stays in memory of each), without unpickling the records here: the parent would only
-        drop them again (0.3-0.4 ms a workbook, measured, on the one process that serves both
-        workers)."""
-        if all(b is None for _, b in parts):
-            return [r for r, _ in parts]
-        where = self._write(blob)
+    def keep_parts(self, blob: bytes, kept: tuple[list[Part], bytes]) -> list[CheckResult]:
+        """`keep` of readings a worker sent as `blob` (the readings pickled) and `kept` (what
+        stays in memory of each, and their details pickled: `parts`), without unpickling the
+        records here: the parent would only drop them again (0.3-0.4 ms a workbook, measured,
+        on the one process that serves both workers)."""
+        got, details = kept
+        if all(b is None for _, b in got):
+            return [r for r, _ in got]
+        where = (self._write(blob), self._write(details))
         return [
-            r if b is None else SpilledResult(r, b, self, where, i)
-            for i, (r, b) in enumerate(parts)
+            r if b is None else SpilledResult(r, b, self, where, i) for i, (r, b) in enumerate(got)
         ]
 
     def _write(self, blob: bytes) -> tuple[int, int]:
@@ -154,6 +244,13 @@ class Spill:
     def load(self, at: int, length: int) -> list[CheckResult]:
         if self._last is not None and self._last[0] == at:
             return self._last[1]
+        data = self._read(at, length)
+        with unshared():  # read for one pass and dropped: nothing to share texts with
+            got = pickle.loads(data)
+        self._last = (at, got)
+        return got
+
+    def _read(self, at: int, length: int) -> bytearray:
         data = bytearray(length)
         try:
             self._fh.seek(at)
@@ -165,9 +262,13 @@ class Spill:
                 view = view[n:]
         except OSError as exc:
             raise _unusable(exc) from None
-        with unshared():  # read for one pass and dropped: nothing to share texts with
-            got = pickle.loads(data)
-        self._last = (at, got)
+        return data
+
+    def load_details(self, at: int, length: int) -> list[Detail | None]:
+        if self._last_details is not None and self._last_details[0] == at:
+            return self._last_details[1]
+        got = pickle.loads(self._read(at, length))
+        self._last_details = (at, got)
         return got
 
 
@@ -186,11 +287,16 @@ def _unusable(exc: OSError) -> OutputError:
 
 class SpilledResult(CheckResult):
     """A readable `CheckResult` whose record and score wait in a `Spill`: `record` and `score`
-    load them (the same objects for both, for one input at a time); the findings, the flags and
-    the `brief` stay in memory. Pickled (to a worker), it is a plain `CheckResult` again."""
+    load them (the same objects for both, for one input at a time), `detail` its `Detail`; the
+    findings, the flags and the `brief` stay in memory. Pickled (to a worker), it is a plain `CheckResult` again."""
 
     def __init__(  # not the dataclass's: a reading is moved here, not built
-        self, result: CheckResult, summary: Brief, spill: Spill, where: tuple[int, int], index: int
+        self,
+        result: CheckResult,
+        summary: Brief,
+        spill: Spill,
+        where: tuple[tuple[int, int], tuple[int, int]],
+        index: int,
     ) -> None:
         self.path = result.path
         self.findings = result.findings
@@ -198,11 +304,19 @@ class SpilledResult(CheckResult):
         self.signature_checked = result.signature_checked
         self.brief = summary
         self._spill = spill
-        self._where = where  # (offset, length) of the pickled list this reading is one of
+        # (offset, length) of the pickled list of readings this one is of, and of their details
+        self._where, self._details = where
         self._index = index
 
     def _loaded(self) -> CheckResult:
         return self._spill.load(*self._where)[self._index]
+
+    @property
+    def detail(self) -> Detail:
+        """Its `Detail`, read back without the record."""
+        got = self._spill.load_details(*self._details)[self._index]
+        assert got is not None  # a reading with a record has one
+        return got
 
     @property  # type: ignore[override]
     def record(self) -> Record | None:

@@ -31,7 +31,6 @@ from xlsxwriter.xmlwriter import XMLwriter
 from .._version import __version__
 from ..fileio import write_output
 from ..findings import ERROR, INFO, WARNING, Finding
-from ..forms.normalize import is_no_reason
 from ..forms.spec import Spec, load_spec
 from ..intake.record import Record
 from ..review.score import ProjectScore
@@ -48,7 +47,7 @@ from ..textwidth import display_width
 from .collect import Collection, RosterStatus, Submission, no_gc_pauses
 from .history import History, changes
 from .roster import RosterRow
-from .spill import Brief
+from .spill import Brief, Detail
 
 SHEET_DEPARTMENTS = "部门汇总"
 SHEET_PROJECTS = "项目明细"
@@ -329,6 +328,14 @@ def _brief(s: Submission) -> Brief:
 
 def _score(s: Submission) -> ProjectScore | None:
     return s.counted_score
+
+
+def _detail(s: Submission) -> Detail:
+    """What 项目明细 and 绩效指标 show beyond the brief, as counted (`Submission.detail`): in a
+    large collection read back from disk without the record."""
+    d = s.detail
+    assert d is not None  # collection.projects holds readable files only
+    return d
 
 
 def _total(s: Submission) -> float | None:
@@ -1319,34 +1326,36 @@ class _SummaryWriter:
         indicators = _IndicatorRows(self)
         status_col = next(i for i, (h, _) in enumerate(lay.columns) if h == "状态")
         for s in self.projects:
-            rec, score, result = _rec(s), _score(s), s.result
-            indicators.add(s, rec, score)
+            b, d = _brief(s), _detail(s)
+            indicators.add(s, b, d)
             values: list[Any] = [
-                rec.value("dept_code"),
-                rec.value("dept_name"),
-                rec.value("unit_name"),
-                rec.value("project_name"),
-                rec.value("project_code"),
+                b.dept_code,
+                b.dept_name,
+                b.unit_name,
+                b.project_name,
+                b.project_code,
             ]
-            keys = {r.key for r in rec.spec.source_rows}
             for key, _ in lay.sources:
-                for col in ("budget", "spent"):
-                    values.append(rec.fund(key, col) if key in keys else None)
-            values += [rec.fund("total", "budget"), rec.fund("total", "spent"), rec.exec_rate]
-            statuses = Counter(ind.value("status") for ind in rec.indicators)
-            values += [len(rec.indicators), *[statuses.get(x, 0) for x in lay.statuses]]
-            values.append(_missing_reasons(rec))
-            values += _subtotals(s, lay.level1)
+                funds = d.funds.get(key)
+                values += funds if funds is not None else (None, None)
+            values += [b.budget, b.spent, b.exec_rate]
+            values += [b.indicators, *[d.statuses.get(x, 0) for x in lay.statuses]]
+            values.append(d.missing_reasons)
+            labels = {x.label for x in b.spec.level1}
             values += [
-                score.exec_score if score else None,
-                score.reported_total if score and score.reported_form else None,
+                d.subtotals.get(label, 0.0) if b.scored and label in labels else None
+                for label in lay.level1
+            ]
+            values += [
+                d.exec_score,
+                d.reported_total,
                 _total(s),
                 _shown_grade(s),
-                _score_kind(s),
+                d.score_kind,
                 *_file_columns(s),
                 _typed_by_unit(s) or None,
             ]
-            table.add(values, {status_col: "bad"} if result.errors else None)
+            table.add(values, {status_col: "bad"} if s.result.errors else None)
         name = lay.columns.index(("项目名称", "text"))
         table.finish(caps=PRINT_CAPS[SHEET_PROJECTS], repeat_col=name)
         indicators.finish()
@@ -1622,31 +1631,6 @@ def _typed_by_unit(s: Submission) -> str:
     return "；".join(parts)
 
 
-def _score_kind(s: Submission) -> str | None:
-    """计分方式: reported scores checked by the tool, or computed by it alone (and so labelled)."""
-    score = _score(s)
-    if score is None:
-        return None
-    kind = "自评核验" if score.reported_form else "工具计算"
-    return kind if score.complete else f"{kind}（不完整）"
-
-
-def _missing_reasons(rec: Record) -> int:
-    """Indicators whose status says not (fully) met and whose 偏差原因 is blank or says
-    nothing (无, 同上 …: the spec's `empty_reasons`), as E405 counts them."""
-    spec = rec.spec
-    count = 0
-    for ind in rec.indicators:
-        status = ind.value("status")
-        if (
-            status
-            and status != spec.complete_status
-            and is_no_reason(ind.value("reason"), spec.empty_reasons)
-        ):
-            count += 1
-    return count
-
-
 class _IndicatorRows:
     """绩效指标: one row per indicator of every project, added project by project."""
 
@@ -1675,30 +1659,29 @@ class _IndicatorRows:
         columns += [(header, "text") for _, header in self.extra]
         self.table = writer._split(SHEET_INDICATORS, columns)
 
-    def add(self, s: Submission, rec: Record, score: ProjectScore | None) -> None:
-        scores = {x.index: x for x in score.indicators} if score else {}
-        for n, ind in enumerate(rec.indicators, start=1):
-            sc = scores.get(ind.index)
-            reported = sc.reported if sc and score and score.reported_form else None
+    def add(self, s: Submission, b: Brief, d: Detail) -> None:
+        source = s.source
+        for n, (values, weight, computed, reported) in enumerate(d.indicators, start=1):
+            value = values.get
             self.table.add(
                 [
-                    rec.value("dept_code"),
-                    rec.value("project_name"),
-                    s.source,
+                    b.dept_code,
+                    b.project_name,
+                    source,
                     n,
-                    ind.value("level1"),
-                    ind.value("level2"),
-                    ind.value("name"),
-                    ind.value("target"),
-                    ind.value("actual"),
-                    *([ind.value("unit")] if self.with_unit else []),
-                    ind.value("status"),
-                    sc.weight if sc else None,
-                    sc.computed if sc else None,
+                    value("level1"),
+                    value("level2"),
+                    value("name"),
+                    value("target"),
+                    value("actual"),
+                    *([value("unit")] if self.with_unit else []),
+                    value("status"),
+                    weight,
+                    computed,
                     reported,
-                    ind.value("reason"),
+                    value("reason"),
                     # blank where the project's form has no such column
-                    *(ind.value(key) for key, _ in self.extra),
+                    *(value(key) for key, _ in self.extra),
                 ]
             )
 
