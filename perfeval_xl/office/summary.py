@@ -584,6 +584,8 @@ class _Table:
 
 #: Rows a bulk table holds in memory before it moves them to a temporary file (`_spill`).
 SPILL_ROWS = 4096
+#: Texts whose wrapped lines a bulk table remembers while writing its rows (`_rows_fitted`).
+_WRAPPED_MAX = 100_000
 
 
 class _BulkTable(_Table):
@@ -664,6 +666,7 @@ class _BulkTable(_Table):
         usual = [f'" s="{styles[kind]}"' for kind in kinds]
         out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - _with_rows closes it
         chunk: list[str] = []
+        wrapped: dict[tuple[str, int], int] = {}  # lines a text takes in a column
         for n, (values, own) in enumerate(self._all_rows(), start=self.header_row + 2):
             cells = []
             lines = 1
@@ -677,7 +680,13 @@ class _BulkTable(_Table):
                 if kind is str:
                     text = value if len(value) <= MAX_CELL_TEXT else value[:MAX_CELL_TEXT]
                     if 2 * len(text) > widths[col] - 1 or "\n" in text:
-                        lines = max(lines, _lines(text, widths[col]))
+                        # the same texts recur (labels, 目标值 …): each measured once a column
+                        got = wrapped.get((text, col))
+                        if got is None:
+                            got = _lines(text, widths[col])
+                            if len(wrapped) < _WRAPPED_MAX:
+                                wrapped[text, col] = got
+                        lines = max(lines, got)
                     if text[:3] != "<r>" or not looks_rich(text):
                         cells.append(f'{starts[col]}{n}{ends[col]} t="s"><v>{shared(text)}</v></c>')
                     else:
