@@ -983,7 +983,7 @@ def _packed(
 
 def _for_spill(
     pack: Callable[[list[CheckResult]], Any] | None, results: list[CheckResult]
-) -> tuple[Any, bytes, list[Part]]:
+) -> tuple[Any, bytes, tuple[list[Part], bytes]]:
     """What a worker sends when the parent keeps the records on disk (`spill`): what `pack`
     makes of the readings (None without one), the readings pickled (the bytes `pack` made,
     when it pickled them), and what the parent keeps of each (`spill.parts`: in memory, and

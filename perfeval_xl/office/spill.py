@@ -106,8 +106,8 @@ def _details(results: list[CheckResult]) -> bytes:
 class Detail(NamedTuple):
     """What 项目明细 and 绩效指标 show of one readable workbook beyond its `Brief`, as plain
     values (`detail`): a worker makes it beside the record, and a large collection keeps it on
-    disk next to the record. Read back for the summary, it costs a twentieth of the record
-    (no field, indicator or score object is rebuilt)."""
+    disk next to the record. Read back for the summary, it costs a sixteenth of the record
+    (measured: 0.019 against 0.31 ms; no field, indicator or score object is rebuilt)."""
 
     #: each source row of the form's (budget, spent), by the row's key
     funds: dict[str, tuple[float | None, float | None]]
@@ -288,7 +288,8 @@ def _unusable(exc: OSError) -> OutputError:
 class SpilledResult(CheckResult):
     """A readable `CheckResult` whose record and score wait in a `Spill`: `record` and `score`
     load them (the same objects for both, for one input at a time), `detail` its `Detail`; the
-    findings, the flags and the `brief` stay in memory. Pickled (to a worker), it is a plain `CheckResult` again."""
+    findings, the flags and the `brief` stay in memory. Pickled (to a worker), it is a plain
+    `CheckResult` again."""
 
     def __init__(  # not the dataclass's: a reading is moved here, not built
         self,
