@@ -39,7 +39,7 @@ def test_collect_benchmark_prints_both_sizes_the_ratio_and_the_growth(tmp_path: 
         for ratio in ("first collect vs calamine", "first collect vs unzip floor", "second"):
             assert re.search(rf"\| {n} \| ratio: {ratio}.*\| \| \*\*[\d.]+×\*\* \| \|", out)
     assert re.search(r"grew -?\d+ MB from N = 30 to N = 60: -?[\d.]+ KB a workbook\.", out)
-    assert re.search(r"One reading with its record in memory takes [\d.]+ KB; from 10,000", out)
+    assert re.search(r"One reading with its record in memory takes [\d.]+ KB; from 1,000", out)
     assert "--n 30,60 --repeat 1 --what collect" in out
     # the kept inbox is used again, and only when this script made it
     assert len(list((kept / "inbox-30").glob("*.xlsx"))) == 30

@@ -276,9 +276,9 @@ def _unusable(exc: OSError) -> OutputError:
     return OutputError(
         Path(tempfile.gettempdir()),
         Text(
-            f"临时文件夹无法使用（{exc.strerror or exc}）：汇总 1 万个以上的文件时，每个文件约需"
+            f"临时文件夹无法使用（{exc.strerror or exc}）：汇总 1000 个以上的文件时，每个文件约需"
             " 10 KB 临时空间；请腾出空间，或用环境变量 TMP（Windows）/TMPDIR 指向别的文件夹",
-            f"the temporary folder cannot be used ({exc.strerror or exc}): collecting 10,000 "
+            f"the temporary folder cannot be used ({exc.strerror or exc}): collecting 1,000 "
             "or more files needs about 10 KB a file there; free some space, or point TMP "
             "(Windows) / TMPDIR at another folder",
         ),
