@@ -147,7 +147,7 @@ class _Memo:
         self.entries = entries
         self.part_bytes = part_bytes
         self.seen = seen
-        self._items: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
+        self._items: OrderedDict[tuple[Hashable, bytes], Any] = OrderedDict()
         self._seen: dict[int, None] = {}  # hashes of parts seen once, oldest first
 
     def get(self, kind: Hashable, data: bytes, parse: Callable[[bytes], Any]) -> Any:
@@ -819,9 +819,10 @@ _REFS = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}(?: [A-Z]{1,3}[1-9][0-9]{0,6})*")
 def _parse_cells(
     data: bytes, drop: bool, damaged: dict[tuple[int, int], tuple[str, str]] | None = None
 ) -> tuple[ET.Element | None, dict[tuple[int, int], tuple[Any, str, int]], list[bytes]]:
-    """The sheet's tree (None when read row by row: `_cells_by_row`) and cells, parsed without its empty cells of the default type (with
+    """The sheet's tree and cells, parsed without its empty cells of the default type (with
     `drop`: for the body of `_split_sheet`, all of it inside the root element, without
-    comments, CDATA or processing instructions), and those cells' style indexes.
+    comments, CDATA or processing instructions), and those cells' style indexes. The tree is
+    None when the cells were read row by row (`_cells_by_row`, only with `drop`).
 
     Two thirds of a form's cells are styled blanks; dropping them before the parse took a
     third off the sheet's parse. A blank read is None of type "n" whether its cell is there or
