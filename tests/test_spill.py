@@ -12,6 +12,7 @@ are compared; through the command line too, whose second run takes readings from
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import pickle
@@ -278,3 +279,49 @@ def test_a_record_read_back_unshared_is_the_same_record(tmp_path):
     with pytest.raises(pickle.UnpicklingError), normalize.unshared():
         pickle.loads(b"not a pickle")
     assert normalize.sharing()
+
+
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_project_rows_count_as_the_records_and_findings_say(tmp_path, on_disk):
+    """项目明细's counts come from each file's `Detail` (made by the worker when records wait on
+    disk): 指标数, each 完成状态, 缺偏差原因 (as many as the file's E405 findings), the unit's
+    自评得分 per indicator in 绩效指标, checked cell by cell against the record itself."""
+    from helpers import INDICATORS, filled
+
+    from perfeval_xl.office.summary import SHEET_INDICATORS, SHEET_PROJECTS
+
+    box = tmp_path / "inbox"
+    for n, (status, reason) in enumerate([("已完成", None), ("部分完成", None), ("未完成", "无")]):
+        rows = [dict(r) for r in INDICATORS]
+        for i in range(n + 1):
+            rows[i].update(status=status, reason=reason)
+        (box / str(n)).mkdir(parents=True)
+        filled(box / str(n), "national-2020", project_name=f"项目{n}", indicators=rows)
+    coll = collect(box, spill=on_disk, workers=1)
+    assert all(isinstance(s.result, SpilledResult) is on_disk for s in coll.projects)
+    wb = openpyxl.load_workbook(io.BytesIO(build_summary(coll, generated=WHEN)))
+    ws = wb[SHEET_PROJECTS]
+    header = [c.value for c in ws[1]]
+    body = {r[header.index("项目名称")]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+    for s in coll.projects:
+        rec, result = s.result.record, s.result
+        row = body[rec.value("project_name")]
+        assert row[header.index("指标数")] == len(rec.indicators)
+        for status in ("已完成", "部分完成", "未完成"):
+            assert row[header.index(status)] == sum(
+                ind.value("status") == status for ind in rec.indicators
+            )
+        assert row[header.index("缺偏差原因")] == sum(f.code == "E405" for f in result.findings)
+    assert [body[f"项目{n}"][header.index("缺偏差原因")] for n in range(3)] == [0, 2, 3]
+    ws = wb[SHEET_INDICATORS]
+    header = [c.value for c in ws[1]]
+    got = [
+        (r[header.index("项目名称")], r[header.index("序号")], r[header.index("自评得分")])
+        for r in ws.iter_rows(min_row=2, values_only=True)
+    ]
+    want = [
+        (s.result.record.value("project_name"), i + 1, x.reported)
+        for s in coll.projects
+        for i, x in enumerate(s.result.score.indicators)
+    ]
+    assert sorted(got) == sorted(want) and any(x is not None for *_, x in want)
