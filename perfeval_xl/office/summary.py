@@ -366,12 +366,11 @@ def _level1_labels(subs: Sequence[Submission]) -> list[str]:
     return level1
 
 
-def _subtotals(s: Submission, level1: list[str]) -> list[float | None]:
+def _subtotals(b: Brief, d: Detail, level1: list[str]) -> list[float | None]:
     """The sub-score of each 一级 column: blank where the form has no such 一级."""
-    score = _score(s)
-    labels = {x.label for x in _brief(s).spec.level1}
+    labels = {x.label for x in b.spec.level1}
     return [
-        score.subtotals.get(label, 0.0) if score and label in labels else None for label in level1
+        d.subtotals.get(label, 0.0) if b.scored and label in labels else None for label in level1
     ]
 
 
@@ -1350,11 +1349,7 @@ class _SummaryWriter:
             values += [b.budget, b.spent, b.exec_rate]
             values += [b.indicators, *[d.statuses.get(x, 0) for x in lay.statuses]]
             values.append(d.missing_reasons)
-            labels = {x.label for x in b.spec.level1}
-            values += [
-                d.subtotals.get(label, 0.0) if b.scored and label in labels else None
-                for label in lay.level1
-            ]
+            values += _subtotals(b, d, lay.level1)
             values += [
                 d.exec_score,
                 d.reported_total,
@@ -1401,7 +1396,7 @@ class _SummaryWriter:
                 None if year is None else str(year),
                 score.reported_total if score else None,
                 _total(s),
-                *_subtotals(s, level1),
+                *_subtotals(_brief(s), _detail(s), level1),
                 _shown_grade(s),
                 *_file_columns(s),
             ]
