@@ -514,23 +514,38 @@ class Store:
             raise StoreError(self.path, _problem(exc)) from None
 
     def _flush(self) -> None:
+        """Insert the pending readings, one statement per table for the whole batch.
+
+        The parent inserts while both workers read, on a machine with as many cores as workers:
+        its time is taken from theirs. Row ids are given here (one past the largest, as SQLite
+        would give them; no other process writes while this one holds the store's lock), so
+        that each table's rows go in with one `executemany` instead of a few statements a file
+        (measured: 0.20 against 0.23 ms a file; the rest is SQLite's own inserting)."""
         if not self._pending:
             return
         pending, self._pending = self._pending, []
         self._flushed = time.monotonic()
         now = _now()
         with self._writing():
+            db = self.db
+            check_id = _largest_id(db, "checks")
+            project_id = _largest_id(db, "projects")
+            checks: list[tuple] = []
+            batch = _Batch()
             for item, digest, results, (blob, got) in pending:
                 file_id = self._file_row(item, digest, results, now)
-                self._drop_check(file_id)
-                cur = self.db.execute(
-                    "INSERT INTO checks (file_id, rules, run_id, results, mac)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (file_id, self.rules, self.run_id, blob, self._mac(blob)),
-                )
-                check_id = int(cur.lastrowid or 0)
+                check_id += 1
+                checks.append((check_id, file_id, self.rules, self.run_id, blob, self._mac(blob)))
                 for part, result_rows in enumerate(got):
-                    _insert_result(self.db, check_id, file_id, part, result_rows)
+                    if result_rows[0] is not None:
+                        project_id += 1
+                    batch.add(check_id, file_id, part, result_rows, project_id)
+            db.executemany(
+                "INSERT INTO checks (id, file_id, rules, run_id, results, mac)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                checks,
+            )
+            batch.insert(db)
 
     def _drop_check(self, file_id: int) -> None:
         """Remove a reading of the file under these rules that was not trusted (altered, or
@@ -551,7 +566,8 @@ class Store:
         self.db.execute("DELETE FROM checks WHERE id = ?", got)
 
     def _file_row(self, item: Item, digest: Digest, results: list[CheckResult], now: str) -> int:
-        """The file version's row, made when new; its `last_run` is set by `finish`."""
+        """The file version's row, made when new (a version stored before loses its untrusted
+        reading: `_drop_check`); its `last_run` is set by `finish`."""
         got = self.db.execute(
             "SELECT id FROM files WHERE source = ? AND sha256 = ?", (item.source, digest.sha256)
         ).fetchone()
@@ -560,6 +576,7 @@ class Store:
                 "UPDATE files SET size = ?, mtime_ns = ?, crc32 = ? WHERE id = ?",
                 (digest.size, digest.mtime_ns, digest.crc32, got[0]),
             )
+            self._drop_check(int(got[0]))  # a version just made has no reading yet
             return int(got[0])
         saved = _saved(results)
         cur = self.db.execute(
@@ -1093,40 +1110,60 @@ def rows(result: CheckResult) -> Rows:
     return project, fields, amounts, indicators, findings
 
 
-def _insert_result(
-    db: sqlite3.Connection, check_id: int, file_id: int, part: int, got: Rows
-) -> None:
-    """Insert one reading's rows (`rows`) under its check and file."""
-    project, fields, amounts, indicators, findings = got
-    project_id = None
-    if project is not None:
-        cur = db.execute(
-            "INSERT INTO projects (check_id, file_id, part, source, form, form_version, year,"
-            " dept_code, dept_name, unit_name, project_name, project_code, budget, spent,"
+def _largest_id(db: sqlite3.Connection, table: str) -> int:
+    return int(db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0])
+
+
+class _Batch:
+    """The rows of many readings (`rows`), under their check, file and project ids, inserted
+    one table at a time (`insert`)."""
+
+    def __init__(self) -> None:
+        self.projects: list[tuple] = []
+        self.fields: list[tuple] = []
+        self.funds: list[tuple] = []
+        self.indicators: list[tuple] = []
+        self.findings: list[tuple] = []
+
+    def add(self, check_id: int, file_id: int, part: int, got: Rows, project_id: int) -> None:
+        """One reading's rows; `project_id` is its project's when it has one (a project row)."""
+        project, fields, amounts, indicators, findings = got
+        pid = None
+        if project is not None:
+            pid = project_id
+            self.projects.append((pid, check_id, file_id, part, *project))
+            self.fields.extend([(pid, *r) for r in fields])
+            self.funds.extend([(pid, *r) for r in amounts])
+            self.indicators.extend([(pid, *r) for r in indicators])
+        self.findings.extend([(check_id, pid, *r) for r in findings])
+
+    def insert(self, db: sqlite3.Connection) -> None:
+        db.executemany(
+            "INSERT INTO projects (id, check_id, file_id, part, source, form, form_version,"
+            " year, dept_code, dept_name, unit_name, project_name, project_code, budget, spent,"
             " exec_rate, exec_score, score, score_reported, score_complete, grade, indicators,"
-            " errors, warnings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (check_id, file_id, part, *project),
+            " errors, warnings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            self.projects,
         )
-        project_id = int(cur.lastrowid or 0)
         db.executemany(
             "INSERT INTO fields (project_id, name, value, raw, sheet, cell) VALUES (?,?,?,?,?,?)",
-            [(project_id, *r) for r in fields],
+            self.fields,
         )
         db.executemany(
             'INSERT INTO funds (project_id, source, "column", amount) VALUES (?,?,?,?)',
-            [(project_id, *r) for r in amounts],
+            self.funds,
         )
         db.executemany(
             'INSERT INTO indicators (project_id, "row", level1, level2, name, target, actual,'
             " status, weight, score, score_computed, reason, other)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [(project_id, *r) for r in indicators],
+            self.indicators,
         )
-    db.executemany(
-        "INSERT INTO findings (check_id, project_id, code, severity, sheet, cell, field,"
-        " message_zh, message_en) VALUES (?,?,?,?,?,?,?,?,?)",
-        [(check_id, project_id, *r) for r in findings],
-    )
+        db.executemany(
+            "INSERT INTO findings (check_id, project_id, code, severity, sheet, cell, field,"
+            " message_zh, message_en) VALUES (?,?,?,?,?,?,?,?,?)",
+            self.findings,
+        )
 
 
 def _saved(results: list[CheckResult]) -> datetime | None:
