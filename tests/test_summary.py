@@ -794,3 +794,77 @@ def test_a_department_name_that_looks_like_rich_text_stays_text(tmp_path):
     path = write(tmp_path, Collection(inbox=str(tmp_path), submissions=[sub], roster=[]))
     ws = openpyxl.load_workbook(path)["部门汇总"]
     assert [c.value for c in ws["B"] if c.value == name] == [name]
+
+
+def test_bulk_rows_are_written_cell_by_cell_and_every_shared_text_use_counted():
+    """`_BulkTable` writes a recurring text's or number's cell once per column and reuses it;
+    each cell must still be what that value alone gives (0 and -0.0, 1 and 1.0, a text's
+    index and its lines at each column's width), and `<sst count>` must count every use of a
+    shared string, as xlsxwriter counts the cells it writes itself."""
+    import io
+    import random
+
+    import xlsxwriter
+
+    from perfeval_xl.office.summary import (
+        _EXTRA,
+        _KINDS,
+        LINE_HEIGHT,
+        MAX_WIDTH,
+        _BulkTable,
+        _lines,
+    )
+
+    rng = random.Random(7)
+    texts = ["已完成", "产出指标", "很长的指标名称" * 6, "第一行\n第二行", "<r>像富文本</r>", "x"]
+    numbers = [0, -0.0, 0.0, 1, 1.0, 2.5, -2.5, 1e16, 10**16, 123456789.123, 1 / 3]
+    rows = []
+    for _ in range(400):
+        rows.append(
+            [
+                rng.choice(texts),
+                rng.choice(numbers),
+                rng.choice([*texts, None]),
+                rng.choice([*numbers, None]),
+            ]
+        )
+    wb = xlsxwriter.Workbook(io.BytesIO())
+    ws = wb.add_worksheet("t")
+    fmt = {kind: wb.add_format(props) for kind, props in {**_KINDS, **_EXTRA}.items()}
+    columns = [("a", "text"), ("b", "score"), ("c", "center"), ("d", "amount")]
+    table = _BulkTable(ws, fmt, 0, columns)
+    for values in rows:
+        table.add(values)
+    before = ws.str_table.count
+    table.finish()
+    with table.xml:
+        xml = table.xml.read().decode()
+    strings = ws.str_table.string_table
+    widths = [min(w, MAX_WIDTH) + 2 for w in table.widths]  # as `finish` set them (no caps)
+
+    got_rows = re.findall(r'<row r="(\d+)"([^>]*)>(.*?)</row>', xml)
+    assert len(got_rows) == len(rows)
+    uses = 0
+    for i, ((n, attrs, body), values) in enumerate(zip(got_rows, rows, strict=True)):
+        assert int(n) == i + 2  # under the header row
+        cells = re.findall(r"<c r=\"[A-Z]+\d+\" s=\"\d+\"(.*?)(?:/>|</c>)", body)
+        assert len(cells) == len(values)
+        lines = 1
+        for col, (cell, value) in enumerate(zip(cells, values, strict=True)):
+            if value is None:
+                assert cell == ""
+            elif isinstance(value, str):
+                if value.startswith("<r>"):
+                    assert cell.startswith(' t="inlineStr"><is><t>&lt;r&gt;')
+                else:
+                    assert cell == f' t="s"><v>{strings[value]}</v>'
+                    uses += 1
+                if 2 * len(value) > widths[col] - 1 or "\n" in value:
+                    lines = max(lines, _lines(value, widths[col]))
+            else:
+                assert cell == f"><v>{value:.16G}</v>", (value, cell)
+        if lines > 1:
+            assert f'ht="{lines * LINE_HEIGHT + 3:g}"' in attrs
+        else:
+            assert "ht=" not in attrs
+    assert ws.str_table.count - before == uses

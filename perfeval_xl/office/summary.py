@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -583,7 +583,7 @@ class _Table:
 
 #: Rows a bulk table holds in memory before it moves them to a temporary file (`_spill`).
 SPILL_ROWS = 4096
-#: Texts whose wrapped lines a bulk table remembers while writing its rows (`_rows_fitted`).
+#: Texts (by column) whose cells a bulk table remembers while writing its rows (`_rows_fitted`).
 _WRAPPED_MAX = 100_000
 
 
@@ -665,7 +665,12 @@ class _BulkTable(_Table):
         usual = [f'" s="{styles[kind]}"' for kind in kinds]
         out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - _with_rows closes it
         chunk: list[str] = []
-        wrapped: dict[tuple[str, int], int] = {}  # lines a text takes in a column
+        # Each text's cell after its style, and the lines it takes, once a column: the same
+        # texts recur (labels, names, 目标值 …), and a text's index and lines were most of the
+        # table's time. A shared string's use is still counted (`<sst count>`): `reused`.
+        known: dict[tuple[str, int], tuple[str, int, bool]] = {}
+        reused = 0
+        numbers: dict[float, str] = {}  # a number's cell after its style
         for n, (values, own) in enumerate(self._all_rows(), start=self.header_row + 2):
             cells = []
             lines = 1
@@ -677,23 +682,27 @@ class _BulkTable(_Table):
             for col, value in enumerate(values):
                 kind = type(value)
                 if kind is str:
-                    text = value if len(value) <= MAX_CELL_TEXT else value[:MAX_CELL_TEXT]
-                    if 2 * len(text) > widths[col] - 1 or "\n" in text:
-                        # the same texts recur (labels, 目标值 …): each measured once a column
-                        got = wrapped.get((text, col))
-                        if got is None:
-                            got = _lines(text, widths[col])
-                            if len(wrapped) < _WRAPPED_MAX:
-                                wrapped[text, col] = got
-                        lines = max(lines, got)
-                    if text[:3] != "<r>" or not looks_rich(text):
-                        cells.append(f'{starts[col]}{n}{ends[col]} t="s"><v>{shared(text)}</v></c>')
-                    else:
-                        cells.append(_inline_text(f"{starts[col]}{n}{ends[col]}", text))
+                    got = known.get((value, col))
+                    if got is None:
+                        got = self._text_cell(value, widths[col], shared)
+                        if len(known) < _WRAPPED_MAX:
+                            known[value, col] = got
+                    elif got[2]:
+                        reused += 1
+                    tail, got_lines, _ = got
+                    if got_lines > lines:
+                        lines = got_lines
+                    cells.append(f"{starts[col]}{n}{ends[col]}{tail}")
                 elif value is None:
                     cells.append(f"{starts[col]}{n}{ends[col]}/>")
                 elif (kind is float or kind is int) and math.isfinite(value):
-                    cells.append(f"{starts[col]}{n}{ends[col]}><v>{value:.16G}</v></c>")
+                    # scores, weights and counts recur; 0 and -0.0 (equal keys) not kept
+                    shown = numbers.get(value)
+                    if shown is None:
+                        shown = f"><v>{value:.16G}</v></c>"
+                        if value and len(numbers) < _WRAPPED_MAX:
+                            numbers[value] = shown
+                    cells.append(f"{starts[col]}{n}{ends[col]}{shown}")
                 else:
                     at = f"{starts[col]}{n}{ends[col]}"
                     lines = max(lines, self._odd_cell(cells, at, value, widths[col]))
@@ -704,8 +713,22 @@ class _BulkTable(_Table):
                 chunk.clear()
         out.write("".join(chunk).encode())
         out.seek(0)
+        self.ws.str_table.count += reused
         self.xml = out
         self.rows = []  # written: the values are not needed any more
+
+    @staticmethod
+    def _text_cell(value: str, width: float, shared: Callable[[str], int]) -> tuple[str, int, bool]:
+        """A text's cell after its style (`"><v>7</v></c>` of a shared string, or the text in
+        the cell: `_inline_text`), the lines it takes in a column `width` wide, and whether
+        it is a shared string (each use counted)."""
+        text = value if len(value) <= MAX_CELL_TEXT else value[:MAX_CELL_TEXT]
+        lines = 1
+        if 2 * len(text) > width - 1 or "\n" in text:
+            lines = _lines(text, width)
+        if text[:3] != "<r>" or not looks_rich(text):
+            return f' t="s"><v>{shared(text)}</v></c>', lines, True
+        return _inline_text("", text), lines, False
 
     def _odd_cell(self, cells: list[str], at: str, value: Any, width: float) -> int:
         """A cell of any value but a plain text, a finite number or None (a date, a float that
