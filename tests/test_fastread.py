@@ -833,3 +833,96 @@ def test_rows_seen_before_are_not_parsed_again(tmp_path, monkeypatch):
         assert fastread._cells_by_row(b, [], {}) == fastread._cells(
             fastread.ET.fromstring(b), False, refs=[], damaged={}
         )
+
+
+_SST_PART = "xl/sharedStrings.xml"
+
+
+@pytest.mark.skipif(not LO_FILES, reason="no LibreOffice-saved workbooks in tests/data")
+@pytest.mark.parametrize(
+    ("old", "new", "by_piece"),
+    [
+        (b"", b"", True),
+        # an empty text, twice (the second time known)
+        (b"</sst>", b"<si><t/></si><si><t></t></si><si><t/></si></sst>", True),
+        # entities and a run of another font, at the end
+        (b"</sst>", b"<si><r><t>a&amp;b</t></r><r><t>&#20013;</t></r></si></sst>", True),
+        # white space between two pieces, another root attribute: parsed whole
+        (b"</si><si>", b"</si> <si>", False),
+        (b' uniqueCount="', b' xmlns:x="urn:x" uniqueCount="', False),
+        # a "</si>" inside CDATA or a comment: parsed whole, and read as it is
+        (b"</sst>", b"<si><t><![CDATA[a</si>b]]></t></si></sst>", False),
+        (b"</sst>", b"<si><t>c</t><!-- </si> --></si></sst>", False),
+        # an <si> inside another: parsed whole, and left to the thorough path
+        (b"</sst>", b"<si><si><t>d</t></si></si></sst>", None),
+        # white space after the end, and a byte XML does not take as white space
+        (b"</sst>", b"</sst>\r\n ", True),
+        (b"</sst>", b"</sst>\x0c", None),
+        # broken pieces and roots: refused as the whole is (openpyxl refuses them too)
+        (b"</sst>", b"<si><t>e</si></sst>", None),
+        (b"</sst>", b"<si><t>&nope;</t></si></sst>", None),
+        (b'count="', b'count="1" count="', None),
+        (b"<?xml version", b"<?xml bogus version", None),
+    ],
+)
+def test_a_string_table_read_piece_by_piece_reads_as_the_whole(old, new, by_piece, monkeypatch):
+    """Each `<si>` of a saved file's string table is parsed once per worker by its bytes
+    (`_strings_by_piece`): a unit's file holds the template's labels and a few texts of its
+    own. A table it cannot split exactly is parsed whole; every way reads as openpyxl does, or
+    raises (`by_piece` None), and the thorough path reads the file."""
+    import io
+    import zipfile
+
+    from openpyxl.reader.strings import read_string_table
+
+    from perfeval_xl.intake import fastread
+
+    with zipfile.ZipFile(DATA / "national-2020.xlsx") as z:
+        data = z.read(_SST_PART)
+    assert old in data
+    data = data.replace(old, new, 1)
+    for texts in ({}, dict(fastread._SI_TEXTS)):  # nothing known yet, then what is known
+        monkeypatch.setattr(fastread, "_SI_TEXTS", texts)
+        if by_piece is None:
+            with pytest.raises((fastread.ET.ParseError, fastread.Unsupported)):
+                fastread._string_table(data)
+            continue
+        expected = read_string_table(io.BytesIO(data))
+        assert (fastread._strings_by_piece(data) is not None) is by_piece
+        assert fastread._string_table(data) == expected
+        assert fastread._string_table(data) == expected  # and again, every piece known
+
+
+@pytest.mark.skipif(not LO_FILES, reason="no LibreOffice-saved workbooks in tests/data")
+def test_string_pieces_seen_before_are_not_parsed_again(monkeypatch):
+    """A second table with one text of its own parses only that text's piece; a full memo is
+    emptied, and what it held is still read right."""
+    import io
+    import zipfile
+
+    from openpyxl.reader.strings import read_string_table
+
+    from perfeval_xl.intake import fastread
+
+    with zipfile.ZipFile(DATA / "national-2020.xlsx") as z:
+        first = z.read(_SST_PART)
+    second = first.replace(b"</sst>", "<si><t>乙单位的文字</t></si></sst>".encode(), 1)
+    parsed: list[bytes] = []
+    real = fastread.ET.fromstring
+
+    def counting(text: bytes, *args):
+        parsed.append(text)
+        return real(text, *args)
+
+    monkeypatch.setattr(fastread, "_SI_TEXTS", {})
+    monkeypatch.setattr(fastread.ET, "fromstring", counting)
+    assert fastread._string_table(first) == read_string_table(io.BytesIO(first))
+    parsed.clear()
+    assert fastread._string_table(second) == read_string_table(io.BytesIO(second))
+    pieces = [p for p in parsed if b"<si>" in p]
+    assert len(pieces) == 1 and pieces[0].count(b"<si>") == 1
+    assert "乙单位的文字".encode() in pieces[0]
+    monkeypatch.setattr(fastread, "_SI_TEXTS_MAX", 5)  # full: emptied, the second read right
+    fastread._SI_TEXTS.clear()
+    assert fastread._string_table(first) == read_string_table(io.BytesIO(first))
+    assert fastread._string_table(second) == read_string_table(io.BytesIO(second))

@@ -1128,8 +1128,72 @@ def _content(el: ET.Element) -> tuple:
 
 
 def _string_table(data: bytes) -> list[str]:
-    """openpyxl's `read_string_table`: each <si>'s text, `_x005F_` escapes undone as it does."""
-    return [_inline(si).replace("x005F_", "") for si in _parse_xml(data).iter(_SI)]
+    """openpyxl's `read_string_table`: each <si>'s text, `_x005F_` escapes undone as it does.
+
+    A file saved by Excel, WPS or LibreOffice has its own table (its unit's texts are in it),
+    but most of its strings are the template's labels: each `<si>` is read once per worker by
+    its bytes (`_strings_by_piece`), when the table is one that can be read so."""
+    got = _strings_by_piece(_plain_xml(data))
+    if got is not None:
+        return got
+    return [_string(si) for si in _parse_xml(data).iter(_SI)]
+
+
+def _string(si: ET.Element) -> str:
+    return _inline(si).replace("x005F_", "")
+
+
+#: The string table's root as Excel, WPS and LibreOffice write it: the main namespace alone
+#: (so an `<si>` means the same inside `_SST_HEAD`), and the two counts.
+_SST_START = re.compile(
+    rb'(?:\xef\xbb\xbf)?(?:<\?xml[^<>]*\?>)?\s*(<sst xmlns="http://schemas\.openxmlformats\.org/'
+    rb'spreadsheetml/2006/main"(?: count="[0-9]{1,10}")?(?: uniqueCount="[0-9]{1,10}")?>)'
+)
+_SST_HEAD = b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+#: The text of each `<si>` piece read (`_strings_by_piece`), by its bytes; emptied when full.
+_SI_TEXTS: dict[bytes, str] = {}
+_SI_TEXTS_MAX = 50_000
+
+
+def _strings_by_piece(data: bytes) -> list[str] | None:
+    """The string table read one `<si>` at a time, each piece's text kept by its bytes; None
+    when the table is not exactly the root (`_SST_START`), pieces each from an `<si>` to the
+    next `</si>` with nothing between them, and the end tag: then it is parsed whole.
+
+    It reads what the whole parse reads. The prolog and root are parsed (with no pieces), so
+    a declaration or root the whole parse refuses is refused here too; the pieces not known
+    yet are parsed together inside the same root, so they are well-formed exactly when the
+    whole table is (each piece ends at its first `</si>`, and holds no other `<si`: an
+    element left open, or a `</si>` inside a comment or CDATA, leaves the join unclosed or
+    broken, and a piece parses as one `<si>`). A parse error here is the whole's too."""
+    start = _SST_START.match(data)
+    if start is None:
+        return None
+    end = data.rstrip(b" \t\r\n")  # XML's white space, no other
+    if not end.endswith(b"</sst>"):
+        return None
+    ET.fromstring(data[: start.end()] + b"</sst>")  # the prolog and root, as the whole has them
+    pieces = data[start.end() : len(end) - len(b"</sst>")].split(b"</si>")
+    if pieces.pop() != b"":
+        return None  # something after the last </si>, or no pieces and something else
+    texts = _SI_TEXTS
+    new = []
+    for piece in pieces:
+        if not piece.startswith(b"<si>") or piece.find(b"<si", 3) >= 0:
+            return None
+        if piece not in texts:
+            new.append(piece)
+    if new:
+        unique = list(dict.fromkeys(new))
+        # one <si> child per piece: each holds one "<si", and its "</si>" closes it
+        root = ET.fromstring(_SST_HEAD + b"</si>".join(unique) + b"</si></sst>")
+        fresh = dict(zip(unique, map(_string, root), strict=True))
+        out = [fresh[piece] if piece in fresh else texts[piece] for piece in pieces]
+        if len(texts) + len(fresh) > _SI_TEXTS_MAX:
+            texts.clear()
+        texts.update(fresh)
+        return out
+    return [texts[piece] for piece in pieces]
 
 
 def _bool(value: str | None) -> bool:
