@@ -253,7 +253,7 @@ class FastBook:
         self._names_by_sheet()
 
     def _workbook(self) -> None:
-        date1904, sheets, self._defined, self._repeats = _MEMO.get(
+        date1904, sheets, _, self._repeats = _MEMO.get(
             "workbook", self._part("xl/workbook.xml"), _workbook_part
         )
         rels = _MEMO.get("rels", self._part("xl/_rels/workbook.xml.rels"), _workbook_rels)
@@ -273,31 +273,14 @@ class FastBook:
         self.sheetnames = [t for t, _ in self._sheet_parts]
 
     def _names_by_sheet(self) -> None:
-        """As openpyxl's `assign_names`: global names, and names local to a sheet by index."""
-        self.global_names: dict[str, str] = {}
-        self.local_names: dict[str, dict[str, str]] = {t: {} for t in self.sheetnames}
-        reserved_global = ("_xlnm.Print_Titles", "_xlnm.Print_Area", "_xlnm._FilterDatabase")
-        for name, local, text in self._defined:
-            if not name:
-                raise Unsupported("nameless defined name")
-            if local is None:
-                if name not in reserved_global:
-                    self.global_names[name] = text
-                continue
-            idx = int(local)
-            if idx < 0:
-                raise Unsupported("negative localSheetId")
-            if idx >= len(self.sheetnames):
-                continue
-            m = RESERVED_REGEX.match(name)
-            reserved = m.group("name") if m else None
-            if reserved is None:
-                self.local_names[self.sheetnames[idx]][name] = text
-            elif reserved == "Print_Titles":
-                PrintTitles.from_string(text)
-            elif reserved == "Print_Area":
-                with contextlib.suppress(TypeError):
-                    PrintArea.from_string(text)
+        """As openpyxl's `assign_names`: global names, and names local to a sheet by index.
+        Once per worker for a workbook part and the sheets found (the print titles and areas
+        it checks are openpyxl objects, a few dozen µs a file); read-only afterwards."""
+        self.global_names, self.local_names = _MEMO.get(
+            ("names", tuple(self.sheetnames)),
+            self._part("xl/workbook.xml"),
+            partial(_names_by_sheet, self.sheetnames),
+        )
 
     def _properties(self) -> None:
         if "docProps/core.xml" not in self._parts:
@@ -564,6 +547,37 @@ def _workbook_rels(data: bytes) -> dict[str, tuple[str, str | None]]:
         target = target[1:] if target.startswith("/") else posixpath.join("xl", target)
         rels[r.get("Id") or ""] = (posixpath.normpath(target), r.get("Type"))
     return rels
+
+
+def _names_by_sheet(
+    sheetnames: list[str], data: bytes
+) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """`FastBook._names_by_sheet` of a workbook part's bytes (`_workbook_part`, memoised)."""
+    global_names: dict[str, str] = {}
+    local_names: dict[str, dict[str, str]] = {t: {} for t in sheetnames}
+    reserved_global = ("_xlnm.Print_Titles", "_xlnm.Print_Area", "_xlnm._FilterDatabase")
+    for name, local, text in _MEMO.get("workbook", data, _workbook_part)[2]:
+        if not name:
+            raise Unsupported("nameless defined name")
+        if local is None:
+            if name not in reserved_global:
+                global_names[name] = text
+            continue
+        idx = int(local)
+        if idx < 0:
+            raise Unsupported("negative localSheetId")
+        if idx >= len(sheetnames):
+            continue
+        m = RESERVED_REGEX.match(name)
+        reserved = m.group("name") if m else None
+        if reserved is None:
+            local_names[sheetnames[idx]][name] = text
+        elif reserved == "Print_Titles":
+            PrintTitles.from_string(text)
+        elif reserved == "Print_Area":
+            with contextlib.suppress(TypeError):
+                PrintArea.from_string(text)
+    return global_names, local_names
 
 
 def _styles(data: bytes) -> tuple[frozenset[int], frozenset[int], int, frozenset[int]]:
