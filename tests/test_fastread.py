@@ -791,11 +791,23 @@ def test_a_sheet_read_row_by_row_reads_as_the_whole(tmp_path, old, new, by_row):
         refs: list = []
         got = fastread._cells_by_row(joined, refs, {})
         assert (got is not None) is by_row
+        # the body as saved, each row's empty cells dropped as the whole body's are
+        raw_refs: list = []
+        dropped: list = []
+        styles: list = []
+        raw = fastread._cells_by_row(body, raw_refs, {}, dropped, styles)
+        assert (raw is not None) is by_row
         if got is not None:
             whole_refs: list = []
             whole = fastread._cells(fromstring(joined), False, refs=whole_refs, damaged={})
             assert list(got.items()) == list(whole.items())
             assert refs == whole_refs
+            assert list(raw.items()) == list(whole.items())
+            assert raw_refs == whole_refs
+            parts = fastread._EMPTY_CELL.split(body)
+            assert dropped == [ref.decode() for ref in parts[1::3]]
+            assert styles == parts[2::3]
+            assert len(dropped) > 100  # a form's styled blanks
         _reads_as_whole(tmp_path, data, part, parses=True)
     changed = tmp_path / "changed.xlsx"
     changed.write_bytes(data)
