@@ -49,7 +49,7 @@ from ..template.generate import (
     PROP_WORKBOOK_ID,
     SPEC_TEXT_KEY,
 )
-from .record import Field, Indicator, Record
+from .record import Field, Indicator, Record, new_field
 
 #: Indicator columns whose values come from a list, with the rule for values outside it.
 _LIST_COLUMNS = ("level1", "level2", "status", "sign")
@@ -517,7 +517,7 @@ class _Reader:
         parsed = Parsed(None, None, None) if _is_formula(raw) else parse(raw)
         value = self._report(parsed, raw, name, sheet, cell, year=year)
         value = int(value) if year and value is not None else value
-        self.record.fields[name] = Field(name, value, raw, sheet, cell)
+        self.record.fields[name] = new_field(name, value, raw, sheet, cell)
 
     def _report(
         self, parsed: Parsed, raw: Any, name: str, sheet: str, cell: str, year: bool = False
@@ -627,7 +627,7 @@ class _Reader:
                 elif k in ("target", "actual") and self._shown_as_percent(k, index, raw):
                     # What the unit sees: Excel shows 0.96 in a percent cell as 96%.
                     value = _percent_text(float(raw))
-            fields[k] = Field(k, value, raw, sheet, cell)
+            fields[k] = new_field(k, value, raw, sheet, cell)
         ind = Indicator(index, fields)
         placeholders = self.spec.placeholders
         ind.target = (
