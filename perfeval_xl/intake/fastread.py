@@ -674,11 +674,17 @@ def _parse_sheet(data: bytes) -> _Sheet:
             around = _MEMO.get("sheet-frame", frame, _parse_frame)
             if around is not None:
                 if views is not None:
-                    ET.fromstring(views)
+                    # a unit's selection: the same cells recur (A1, the last one typed in)
+                    _MEMO.get("sheet-views", views, _well_formed)
                 return _sheet(body, around)
         except ET.ParseError:
             pass  # perhaps only split at the wrong places: the whole part is parsed, and decides
     return _sheet(data, None)
+
+
+def _well_formed(data: bytes) -> None:
+    """Raise ParseError unless `data` is well-formed XML (nothing of it is kept)."""
+    ET.fromstring(data)
 
 
 def _sheet(data: bytes, around: _Sheet | None) -> _Sheet:
