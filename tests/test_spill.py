@@ -11,6 +11,7 @@ are compared; through the command line too, whose second run takes readings from
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import io
 import json
@@ -276,6 +277,11 @@ def test_a_record_read_back_unshared_is_the_same_record(tmp_path):
     assert alone[0].record is not None and alone[0].record.indicators
     assert alone[0].record == shared[0].record
     assert alone[0].score == shared[0].score
+    # and each is the record as read, every attribute (`Record.__reduce__` names them all)
+    read = check_item(item)
+    assert alone[0].record == read.record and shared[0].record == read.record
+    assert len(read.record.__reduce__()[1]) == len(dataclasses.fields(read.record))
+    assert type(alone[0].record.indicators) is list
     with pytest.raises(pickle.UnpicklingError), normalize.unshared():
         pickle.loads(b"not a pickle")
     assert normalize.sharing()
@@ -285,8 +291,6 @@ def test_a_field_made_fast_is_a_field():
     """`record.new_field` sets a frozen Field's slots itself (the dataclass's `__init__` is
     twice as slow): the same field, equal, hashed and pickled alike, still frozen, and every
     slot set (a slot added to Field must be added there too)."""
-    import dataclasses
-
     from perfeval_xl.intake.record import _FIELD_SET, Field, new_field
 
     assert len(_FIELD_SET) == len(dataclasses.fields(Field)) == len(Field.__slots__)
