@@ -719,8 +719,8 @@ class _BulkTable(_Table):
 
     @staticmethod
     def _text_cell(value: str, width: float, shared: Callable[[str], int]) -> tuple[str, int, bool]:
-        """A text's cell after its style (`"><v>7</v></c>` of a shared string, or the text in
-        the cell: `_inline_text`), the lines it takes in a column `width` wide, and whether
+        """A text's cell after its style (` t="s"><v>7</v></c>` of a shared string, or the text
+        in the cell: `_inline_text`), the lines it takes in a column `width` wide, and whether
         it is a shared string (each use counted)."""
         text = value if len(value) <= MAX_CELL_TEXT else value[:MAX_CELL_TEXT]
         lines = 1
