@@ -255,7 +255,7 @@ class FastBook:
         self._names_by_sheet()
 
     def _workbook(self) -> None:
-        date1904, sheets, _, self._repeats = _MEMO.get(
+        date1904, sheets, self._defined, self._repeats = _MEMO.get(
             "workbook", self._part("xl/workbook.xml"), _workbook_part
         )
         rels = _MEMO.get("rels", self._part("xl/_rels/workbook.xml.rels"), _workbook_rels)
@@ -281,7 +281,7 @@ class FastBook:
         self.global_names, self.local_names = _MEMO.get(
             ("names", tuple(self.sheetnames)),
             self._part("xl/workbook.xml"),
-            partial(_names_by_sheet, self.sheetnames),
+            partial(_names_by_sheet, self.sheetnames, self._defined),
         )
 
     def _properties(self) -> None:
@@ -552,13 +552,14 @@ def _workbook_rels(data: bytes) -> dict[str, tuple[str, str | None]]:
 
 
 def _names_by_sheet(
-    sheetnames: list[str], data: bytes
+    sheetnames: list[str], defined: list[tuple[str, str | None, str]], data: bytes
 ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """`FastBook._names_by_sheet` of a workbook part's bytes (`_workbook_part`, memoised)."""
+    """`FastBook._names_by_sheet`: the defined names `_workbook_part` read from the workbook
+    part `data` (memoised by its bytes), by sheet."""
     global_names: dict[str, str] = {}
     local_names: dict[str, dict[str, str]] = {t: {} for t in sheetnames}
     reserved_global = ("_xlnm.Print_Titles", "_xlnm.Print_Area", "_xlnm._FilterDatabase")
-    for name, local, text in _MEMO.get("workbook", data, _workbook_part)[2]:
+    for name, local, text in defined:
         if not name:
             raise Unsupported("nameless defined name")
         if local is None:
@@ -1201,10 +1202,11 @@ def _string_table(data: bytes) -> list[str]:
     A file saved by Excel, WPS or LibreOffice has its own table (its unit's texts are in it),
     but most of its strings are the template's labels: each `<si>` is read once per worker by
     its bytes (`_strings_by_piece`), when the table is one that can be read so."""
-    got = _strings_by_piece(_plain_xml(data))
+    data = _plain_xml(data)
+    got = _strings_by_piece(data)
     if got is not None:
         return got
-    return [_string(si) for si in _parse_xml(data).iter(_SI)]
+    return [_string(si) for si in ET.fromstring(data).iter(_SI)]
 
 
 def _string(si: ET.Element) -> str:
