@@ -208,13 +208,7 @@ class Spill:
             return results
         if blob is None:
             blob = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
-        where, details = self._write(blob), self._write(_details(results))
-        return [
-            r
-            if r.record is None
-            else SpilledResult(r, brief(r.record, r.score), self, (where, details), i)
-            for i, r in enumerate(results)
-        ]
+        return self.keep_parts(blob, parts(results))
 
     def keep_parts(self, blob: bytes, kept: tuple[list[Part], bytes]) -> list[CheckResult]:
         """`keep` of readings a worker sent as `blob` (the readings pickled) and `kept` (what
