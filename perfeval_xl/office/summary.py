@@ -583,8 +583,9 @@ class _Table:
 
 #: Rows a bulk table holds in memory before it moves them to a temporary file (`_spill`).
 SPILL_ROWS = 4096
-#: Texts (by column) whose cells a bulk table remembers while writing its rows (`_rows_fitted`).
-_WRAPPED_MAX = 100_000
+#: Texts (by column) and numbers whose cells a bulk table remembers while writing its rows
+#: (`_rows_fitted`).
+_KNOWN_CELLS_MAX = 100_000
 
 
 class _BulkTable(_Table):
@@ -685,7 +686,7 @@ class _BulkTable(_Table):
                     got = known.get((value, col))
                     if got is None:
                         got = self._text_cell(value, widths[col], shared)
-                        if len(known) < _WRAPPED_MAX:
+                        if len(known) < _KNOWN_CELLS_MAX:
                             known[value, col] = got
                     elif got[2]:
                         reused += 1
@@ -700,7 +701,7 @@ class _BulkTable(_Table):
                     shown = numbers.get(value)
                     if shown is None:
                         shown = f"><v>{value:.16G}</v></c>"
-                        if value and len(numbers) < _WRAPPED_MAX:
+                        if value and len(numbers) < _KNOWN_CELLS_MAX:
                             numbers[value] = shown
                     cells.append(f"{starts[col]}{n}{ends[col]}{shown}")
                 else:
