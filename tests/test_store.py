@@ -8,6 +8,7 @@ the store consistent and the previous summary as it was.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -24,6 +25,7 @@ import openpyxl
 import pytest
 from helpers import coordinate, run_cli, staged
 
+from perfeval_xl.intake.safety import MAX_FILE_BYTES
 from perfeval_xl.office.store import open_store
 
 
@@ -167,6 +169,36 @@ def test_every_version_is_kept_and_a_changed_file_is_read_again(tmp_path: Path) 
     head = [c.value for c in ws[1]]
     rows = [dict(zip(head, r, strict=False)) for r in ws.iter_rows(min_row=2, values_only=True)]
     assert {r["来源文件"]: r["执行数合计"] for r in rows if r["来源文件"]}["单位1.xlsx"] == 99
+
+
+def test_new_files_are_hashed_by_the_workers_that_read_them(tmp_path: Path) -> None:
+    """A file of a source never stored is hashed in the worker that reads it, not before the
+    pool: what is stored is still the SHA-256 of its bytes, a file that cannot be hashed has
+    no version, and the next run knows every file and the inbox as unchanged."""
+    inbox = _inbox(tmp_path, 9)  # past POOL_MIN_FILES: the pool's workers read them
+    (inbox / "截断.xlsx").write_bytes((inbox / "单位0.xlsx").read_bytes()[:3000])
+    with open(inbox / "过大.xlsx", "wb") as fh:  # refused by its size: never hashed
+        fh.truncate(MAX_FILE_BYTES + 1)
+    first = _collect(tmp_path, inbox, "--workers", "2")
+    assert first.returncode == 1, first.stderr
+    assert "本次读取 11 个文件，沿用上次读取结果 0 个" in first.stdout
+    with _db(tmp_path) as db:
+        stored = dict(db.execute("SELECT source, sha256 FROM files").fetchall())
+        inputs = _one(db, "SELECT inputs_sha256 FROM runs")
+    assert stored == {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in inbox.iterdir()
+        if p.name != "过大.xlsx"
+    }
+    assert inputs is None  # an input not hashed: such a run is never taken as unchanged
+    (inbox / "过大.xlsx").unlink()
+    second = _collect(tmp_path, inbox, "--workers", "2")
+    assert "沿用上次读取结果 10 个" in second.stdout, second.stdout
+    assert re.fullmatch(
+        r"[0-9a-f]{64}", str(_one(_db(tmp_path), "SELECT MAX(inputs_sha256) FROM runs"))
+    )
+    third = _collect(tmp_path, inbox, "--workers", "2")
+    assert "未重写" in third.stdout, third.stdout
 
 
 def test_same_bytes_touched_are_hashed_not_read(tmp_path: Path) -> None:

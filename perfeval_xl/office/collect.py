@@ -375,6 +375,7 @@ def collect(
     pack: tuple[Callable[[list[CheckResult]], Any], Callable[[Any], list[CheckResult]]]
     | None = None,
     spill: bool | None = None,
+    digest: Callable[[Item], Any] | None = None,
 ) -> Collection:
     """Collect every workbook under `inbox`.
 
@@ -408,6 +409,9 @@ def collect(
             makes is a tuple whose first item is bytes, those are the results pickled.
         spill: keep the records and scores in a temporary file, not in memory (`spill`);
             default: from `SPILL_MIN_INPUTS` inputs on.
+        digest: a function the workers apply to each input just before they read it
+            (picklable; the store's SHA-256 of the file, made on every core instead of before
+            the first file is read); what it gives goes to `keep` as `digest`.
 
     Raises:
         OutputError: `inbox` is not a readable folder.
@@ -442,14 +446,19 @@ def collect(
         progress(len(items) - len(todo))
 
     def arrived(n: int, got: Any) -> None:
-        packed = None
+        packed = made = None
+        if digest is not None:
+            made, got = got
         if disk is not None:  # as `_for_spill` sent it: no record is unpickled here
             packed, blob, kept = got
             got = disk.keep_parts(blob, kept)
         elif pack is not None:
             packed, got = got, pack[1](got)
         if keep is not None:
-            keep(todo[n], items[todo[n]], got, packed)
+            if digest is not None:
+                keep(todo[n], items[todo[n]], got, packed, digest=made)
+            else:
+                keep(todo[n], items[todo[n]], got, packed)
         results[todo[n]] = got
 
     worker_pack = pack[0] if pack is not None else None
@@ -462,6 +471,7 @@ def collect(
         forms=forms,
         on_result=arrived,
         pack=worker_pack if disk is None else partial(_for_spill, worker_pack),
+        before=digest,
     )
     coll = Collection(
         display_path(str(root)),
@@ -941,15 +951,19 @@ def check_items(
     forms: FormSet = BUILTIN_FORMS,
     on_result: Callable[[int, Any], None] | None = None,
     pack: Callable[[list[CheckResult]], Any] | None = None,
+    before: Callable[[Item], Any] | None = None,
 ) -> list[Any]:
     """Check every item, in parallel on all cores for a real batch: each item's results (one
     per workbook, one per form table of a Word annex), in input order; with `on_result`,
     which is told of each item's results (by index) as they arrive, nothing (the results are
-    not held twice). With `pack`, each item's results as `pack` made them, in the worker."""
+    not held twice). With `pack`, each item's results as `pack` made them, in the worker;
+    with `before`, (what `before` made of the item just before it was read, its results)."""
     workers = workers or os.cpu_count() or 1
     check = partial(check_inputs, key=key, password=password, forms=forms)
     if pack is not None:
         check = partial(_packed, check, pack)
+    if before is not None:
+        check = partial(_after, before, check)
     out: list[Any] = []
 
     done = 0
@@ -981,6 +995,10 @@ def _packed(
     check: Callable[[Item], list[CheckResult]], pack: Callable[[list[CheckResult]], Any], item: Item
 ) -> Any:
     return pack(check(item))
+
+
+def _after(before: Callable[[Item], Any], check: Callable[[Item], Any], item: Item) -> Any:
+    return before(item), check(item)
 
 
 def _for_spill(

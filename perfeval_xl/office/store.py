@@ -345,6 +345,40 @@ class Digest:
     crc32: int | None  # a .zip member's, from the zip directory
 
 
+def file_digest(item: Item) -> Digest | None:
+    """A file's digest, made by the worker that reads it (`StoreRun.hooks`): None for a .zip
+    member (hashed before the pool: `Store.digests`) and for what cannot be hashed."""
+    if item.member is not None:
+        return None
+    try:
+        return _file_digest(item.path, None)
+    except OSError:
+        return None
+
+
+def _file_digest(path: str, known: tuple | None) -> Digest | None:
+    """A file's digest: as the newest version stored (`known`: id, sha256, size, mtime_ns …)
+    when its size and time are that version's, else its bytes hashed; None for what is no
+    regular file or too big to read.
+
+    Raises:
+        OSError: the file cannot be read now.
+    """
+    st = os.stat(path)
+    size, mtime = st.st_size, st.st_mtime_ns
+    if not stat.S_ISREG(st.st_mode) or size > MAX_FILE_BYTES:
+        return None  # a pipe would block the hash forever; the gate says why (E001, E005)
+    if known is not None and known[2:4] == (size, mtime):
+        return Digest(known[1], size, mtime, None)
+    hashed_at = time.time_ns()
+    sha = _hash_file(path)
+    # Racily clean (as git calls it): a file changed again within its clock's granularity
+    # after this hash keeps its size and time; its time is not kept, so the next run hashes
+    # it again.
+    racy = mtime >= hashed_at - RACY_NS
+    return Digest(sha, size, None if racy else mtime, None)
+
+
 def _hash_file(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -416,31 +450,24 @@ class Store:
             out[row[0]] = row[1:]
         return out
 
-    def digests(self, items: Sequence[Item]) -> list[Digest | None]:
+    def digests(self, items: Sequence[Item], *, later: bool = False) -> list[Digest | None]:
         """Each input's digest (None when it cannot be read now: the reading says why). The
-        bytes are hashed only when the pre-check differs from the newest version stored."""
+        bytes are hashed only when the pre-check differs from the newest version stored.
+
+        With `later`, a file of a source never stored is not hashed here either (None): it is
+        read whatever its bytes, and the worker that reads it hashes it (`file_digest`, the
+        hook `digest`), on every core instead of here before any file is read (0.4 s of a
+        first run at 10,000 files). No unchanged run can have such a file."""
         out: list[Digest | None] = []
         archives: dict[str, dict[str, zipfile.ZipInfo] | None] = {}
         for item in items:
             known = self._versions.get(item.source)
             try:
                 if item.member is None:
-                    st = os.stat(item.path)
-                    size, mtime = st.st_size, st.st_mtime_ns
-                    if not stat.S_ISREG(st.st_mode) or size > MAX_FILE_BYTES:
-                        # a pipe would block the hash forever; the gate says why (E001, E005)
+                    if known is None and later:
                         out.append(None)
                         continue
-                    if known is not None and known[2:4] == (size, mtime):
-                        out.append(Digest(known[1], size, mtime, None))
-                        continue
-                    hashed_at = time.time_ns()
-                    sha = _hash_file(item.path)
-                    # Racily clean (as git calls it): a file changed again within its clock's
-                    # granularity after this hash keeps its size and time; its time is not kept,
-                    # so the next run hashes it again.
-                    racy = mtime >= hashed_at - RACY_NS
-                    out.append(Digest(sha, size, None if racy else mtime, None))
+                    out.append(_file_digest(item.path, known))
                     continue
                 if item.path not in archives:
                     archives[item.path] = _directory(item.path)
@@ -619,18 +646,16 @@ class Store:
 
         self.begin(str(Path(inbox).absolute()), rules)
         items, findings = survey(inbox, exclude)
-        digests = self.digests(items)
-        fingerprint = inputs_fingerprint(
-            items,
-            digests,
-            findings,
+        digests = self.digests(items, later=True)
+        parts = (
             Path(inbox).absolute(),
             rules,
             *(Path(p).absolute() if p is not None else None for p in outputs),
             *options,
         )
+        fingerprint = inputs_fingerprint(items, digests, findings, *parts)
         unchanged = self.unchanged(fingerprint) if fingerprint is not None else None
-        return StoreRun(self, items, findings, digests, fingerprint, unchanged)
+        return StoreRun(self, items, findings, digests, fingerprint, unchanged, parts)
 
     def finish(
         self,
@@ -647,7 +672,8 @@ class Store:
         self._flush()
         now = _now()
         digests = {i.source: d for i, d in zip(run.items, run.digests, strict=True)}
-        inputs_sha256 = run.fingerprint
+        # with the digests the workers made (`StoreRun._keep`)
+        inputs_sha256 = inputs_fingerprint(run.items, run.digests, run.findings, *run.parts)
         summary = summary.absolute() if summary is not None else None
         json_path = json_path.absolute() if json_path is not None else None
         with self._writing():
@@ -817,26 +843,42 @@ class StoreRun:
     store: Store
     items: list[Item]
     findings: list[Finding]
+    #: each input's digest; a new file's is made by the worker that reads it (`_keep`)
     digests: list[Digest | None]
-    #: SHA-256 of everything the outputs follow from (None when an input could not be hashed)
+    #: SHA-256 of everything the outputs follow from, as known at the start (None when an
+    #: input could not be hashed, or was not hashed yet: a new file)
     fingerprint: str | None
     #: the last run's report when nothing changed since and its outputs are as it wrote them
     unchanged: dict[str, Any] | None
+    #: what else the fingerprint is made of (inbox, rules, outputs, options)
+    parts: tuple[Any, ...] = ()
 
     def hooks(self) -> dict[str, Any]:
         """`collect.collect`'s arguments: the surveyed inputs, readings kept, readings to keep
-        (packed by the workers for the store: `pack`)."""
+        (packed by the workers for the store: `pack`; hashed by them: `digest`)."""
         return {
             "found": (self.items, self.findings),
             "reuse": self._reuse,
             "keep": self._keep,
             "pack": (pack, unpack),
+            "digest": file_digest,
         }
 
     def _reuse(self, index: int, item: Item) -> tuple[list[CheckResult], bytes] | None:
         return self.store.cached(item, self.digests[index])
 
-    def _keep(self, index: int, item: Item, results: list[CheckResult], packed: Any = None) -> None:
+    def _keep(
+        self,
+        index: int,
+        item: Item,
+        results: list[CheckResult],
+        packed: Any = None,
+        digest: Digest | None = None,
+    ) -> None:
+        """Store a reading under the digest its worker made of the file just before reading
+        it (closer to the bytes read than one made before the pool), else the one made here."""
+        if digest is not None:
+            self.digests[index] = digest
         self.store.add(item, self.digests[index], results, packed)
 
 
