@@ -23,6 +23,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from annex_corpus import seed_annex
 from helpers import coordinate, run_cli, staged
 
 from perfeval_xl.intake.safety import MAX_FILE_BYTES
@@ -412,6 +413,30 @@ def _table(path: Path, sheet: str) -> list[dict]:
     ws = openpyxl.load_workbook(path)[sheet]
     rows = list(ws.iter_rows(values_only=True))
     return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+
+
+def test_each_project_counted_for_the_year_is_linked_to_its_own_row(tmp_path: Path) -> None:
+    """year_projects.project_id is each project's own row, also for the several projects of
+    one Word annex (each table its own), and again when the next run reuses the readings."""
+    inbox = _inbox(tmp_path, 2)
+    annex = seed_annex()
+    (inbox / annex.name).write_bytes(annex.data)
+    for run in (1, 2):
+        if run == 2:  # written again, from the readings kept
+            (tmp_path / "out" / "汇总.xlsx").unlink()
+        got = _collect(tmp_path, inbox)
+        assert got.returncode in (0, 1), got.stderr
+        assert f"沿用上次读取结果 {0 if run == 1 else 3} 个" in got.stdout
+        with _db(tmp_path) as db:
+            rows = db.execute(
+                "SELECT y.source, y.project_name, p.project_name, f.source FROM year_projects y"
+                " JOIN projects p ON p.id = y.project_id JOIN files f ON f.id = p.file_id"
+            ).fetchall()
+            assert _one(db, "SELECT COUNT(*) FROM year_projects WHERE project_id IS NULL") == 0
+        assert len(rows) == 2 + len(annex.tables)
+        for source, counted, stored, stored_file in rows:
+            assert counted == stored and source.startswith(stored_file), rows
+        assert {r[0] for r in rows} >= {f"{annex.name} 表{t.table}" for t in annex.tables}
 
 
 def test_last_year_in_the_store_gives_the_year_on_year_sheets(tmp_path: Path) -> None:

@@ -713,8 +713,9 @@ class Store:
                     ],
                 )
             by_year: dict[str, list[tuple]] = {}
+            project_ids = self._project_ids(coll, digests)
             for s in coll.projects:
-                row = self._year_row(s)
+                row = self._year_row(s, project_ids.get(id(s)))
                 if row is not None:
                     by_year.setdefault(row[0], []).append(row)
             for year, rows in by_year.items():
@@ -770,23 +771,40 @@ class Store:
                 (now, self.run_id),
             )
 
-    def _year_row(self, s: Submission) -> tuple | None:
+    def _project_ids(self, coll: Collection, digests: dict[str, Digest | None]) -> dict[int, int]:
+        """Each submission's project row (by `id` of the submission): of the version of its
+        file this run had, under these rules, at its place among the file's readings (`part`:
+        a Word annex's tables are one file's several projects). One query for the run, not
+        one a project."""
+        stored = {
+            (source, sha256, part): pid
+            for source, sha256, part, pid in self.db.execute(
+                "SELECT f.source, f.sha256, p.part, p.id FROM projects p"
+                " JOIN files f ON f.id = p.file_id JOIN checks c ON c.id = p.check_id"
+                " WHERE c.rules = ?",
+                (self.rules,),
+            )
+        }
+        out: dict[int, int] = {}
+        parts: dict[Item, int] = {}
+        for s in coll.submissions:  # an input's submissions in the order of its readings
+            part = parts[s.item] = parts.get(s.item, -1) + 1
+            d = digests.get(s.item.source)
+            if d is not None and (pid := stored.get((s.item.source, d.sha256, part))):
+                out[id(s)] = pid
+        return out
+
+    def _year_row(self, s: Submission, project_id: int | None) -> tuple | None:
         b = s.brief  # as counted
         if b is None:
             return None
         year = _text(b.year)
         if not year:
             return None
-        project = self.db.execute(
-            "SELECT p.id FROM projects p JOIN files f ON f.id = p.file_id"
-            " JOIN checks c ON c.id = p.check_id"
-            " WHERE f.source = ? AND c.rules = ? ORDER BY p.id DESC LIMIT 1",
-            (s.item.source, self.rules),
-        ).fetchone()
         return (
             year,
             self.run_id,
-            project[0] if project else None,
+            project_id,
             s.source,
             *map(_text, (b.dept_code, b.dept_name, b.unit_name, b.project_name, b.project_code)),
             b.budget,
