@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import operator
 import pickle
 import re
 import shutil
@@ -669,11 +670,14 @@ class _BulkTable(_Table):
         # Each text's cell after its style, and the lines it takes, once a column: the same
         # texts recur (labels, names, 目标值 …), and a text's index and lines were most of the
         # table's time. A shared string's use is still counted (`<sst count>`): `reused`.
-        known: dict[tuple[str, int], tuple[str, int, bool]] = {}
+        known: list[dict[str, tuple[str, int, bool]]] = [{} for _ in kinds]
+        size = 0
         reused = 0
         numbers: dict[float, str] = {}  # a number's cell after its style
         for n, (values, own) in enumerate(self._all_rows(), start=self.header_row + 2):
             cells = []
+            cell = cells.append
+            row = str(n)
             lines = 1
             ends = usual
             if own:
@@ -683,19 +687,19 @@ class _BulkTable(_Table):
             for col, value in enumerate(values):
                 kind = type(value)
                 if kind is str:
-                    got = known.get((value, col))
+                    got = known[col].get(value)
                     if got is None:
                         got = self._text_cell(value, widths[col], shared)
-                        if len(known) < _KNOWN_CELLS_MAX:
-                            known[value, col] = got
+                        if size < _KNOWN_CELLS_MAX:
+                            known[col][value] = got
+                            size += 1
                     elif got[2]:
                         reused += 1
-                    tail, got_lines, _ = got
-                    if got_lines > lines:
-                        lines = got_lines
-                    cells.append(f"{starts[col]}{n}{ends[col]}{tail}")
+                    if got[1] > lines:
+                        lines = got[1]
+                    cell(starts[col] + row + ends[col] + got[0])
                 elif value is None:
-                    cells.append(f"{starts[col]}{n}{ends[col]}/>")
+                    cell(starts[col] + row + ends[col] + "/>")
                 elif (kind is float or kind is int) and math.isfinite(value):
                     # scores, weights and counts recur; 0 and -0.0 (equal keys) not kept
                     shown = numbers.get(value)
@@ -703,12 +707,12 @@ class _BulkTable(_Table):
                         shown = f"><v>{value:.16G}</v></c>"
                         if value and len(numbers) < _KNOWN_CELLS_MAX:
                             numbers[value] = shown
-                    cells.append(f"{starts[col]}{n}{ends[col]}{shown}")
+                    cell(starts[col] + row + ends[col] + shown)
                 else:
                     at = f"{starts[col]}{n}{ends[col]}"
                     lines = max(lines, self._odd_cell(cells, at, value, widths[col]))
             height = f' ht="{lines * LINE_HEIGHT + 3:g}" customHeight="1"' if lines > 1 else ""
-            chunk.append(f'<row r="{n}"{height}>{"".join(cells)}</row>')
+            chunk.append(f'<row r="{row}"{height}>{"".join(cells)}</row>')
             if len(chunk) >= 1000:
                 out.write("".join(chunk).encode())
                 chunk.clear()
@@ -819,12 +823,29 @@ def _widen(widths: list[int], col: int, shown: str | None) -> None:
 _MONOTONE_KINDS = ("amount", "rate", "score", "int")
 
 
+#: The types of a column of texts and blanks, and of one of numbers and blanks.
+_TEXTS = {str, type(None)}
+_NUMBERS = {float, int, type(None)}
+_IS_NOT_NONE = partial(operator.is_not, None)
+
+
 def _widest(column: Sequence[Any], kind: str, width: int) -> int:
     """`width` widened to fit every cell of `column`, as `_widen(_cell_text(…))` for each cell
     in turn gives, without formatting each number or measuring each text: most of a column is
-    settled by its longest text and its largest and smallest number."""
-    texts = [v for v in column if type(v) is str]
-    numbers = [v for v in column if type(v) is float or type(v) is int]
+    settled by its longest text and its largest and smallest number. A column of texts only,
+    or numbers only (most are), is sorted out without a pass in Python over its cells."""
+    types = set(map(type, column))
+    odd = False  # a value of another type: a date, a flag …
+    if types <= _TEXTS:
+        texts: list[Any] = list(filter(None, column))  # "" is no wider than a blank
+        numbers: list[Any] = []
+    elif types <= _NUMBERS:
+        texts = []
+        numbers = list(filter(_IS_NOT_NONE, column))
+    else:
+        texts = [v for v in column if type(v) is str]
+        numbers = [v for v in column if type(v) is float or type(v) is int]
+        odd = len(texts) + len(numbers) + column.count(None) < len(column)
     if texts and width < MAX_WIDTH and 2 * max(map(len, texts)) > width:
         # Longest first: no text is wider than twice its length, so the measuring stops at
         # the first text too short to widen the column.
@@ -833,12 +854,12 @@ def _widest(column: Sequence[Any], kind: str, width: int) -> int:
                 break
             _widen(box := [width], 0, text[:MAX_CELL_TEXT])
             width = box[0]
-    finite = [v for v in numbers if math.isfinite(v)]
+    finite = list(filter(math.isfinite, numbers))
     if finite and kind in _MONOTONE_KINDS:
         finite = [max(finite), min(finite)]
     for value in finite:
         width = max(width, display_width(_shown(value, kind)))
-    if len(texts) + len(numbers) + column.count(None) < len(column):
+    if odd:
         box = [width]
         for value in column:
             if value is not None and type(value) not in (str, float, int):
@@ -1686,32 +1707,18 @@ class _IndicatorRows:
         self.extra = _extra_indicator_columns(projects, {h for h, _ in columns})
         columns += [(header, "text") for _, header in self.extra]
         self.table = writer._split(SHEET_INDICATORS, columns)
+        # the values taken from each indicator's own, before and after its scores
+        self.texts = ("level1", "level2", "name", "target", "actual")
+        self.texts += ("unit", "status") if self.with_unit else ("status",)
+        # blank where the project's form has no such column
+        self.after = ("reason", *(key for key, _ in self.extra))
 
     def add(self, s: Submission, b: Brief, d: Detail) -> None:
-        source = s.source
+        head = (b.dept_code, b.project_name, s.source)
+        texts, after, add = self.texts, self.after, self.table.add
         for n, (values, weight, computed, reported) in enumerate(d.indicators, start=1):
             value = values.get
-            self.table.add(
-                [
-                    b.dept_code,
-                    b.project_name,
-                    source,
-                    n,
-                    value("level1"),
-                    value("level2"),
-                    value("name"),
-                    value("target"),
-                    value("actual"),
-                    *([value("unit")] if self.with_unit else []),
-                    value("status"),
-                    weight,
-                    computed,
-                    reported,
-                    value("reason"),
-                    # blank where the project's form has no such column
-                    *(value(key) for key, _ in self.extra),
-                ]
-            )
+            add([*head, n, *map(value, texts), weight, computed, reported, *map(value, after)])
 
     def finish(self) -> None:
         caps = {**PRINT_CAPS[SHEET_INDICATORS], **{h: EXTRA_CAP for _, h in self.extra}}
