@@ -328,3 +328,50 @@ def test_rows_moved_to_a_temporary_file_give_the_same_bytes(coll, monkeypatch, s
     held = build_summary(coll, generated=GENERATED)
     monkeypatch.setattr(summary, "SPILL_ROWS", spill)
     assert build_summary(coll, generated=GENERATED) == held
+
+
+class _Text(str):
+    """A text of a type of its own (marshal refuses it)."""
+
+
+class _Number(float):
+    """A number of a type of its own (marshal refuses it)."""
+
+
+def test_rows_moved_to_a_temporary_file_come_back_with_their_types(monkeypatch):
+    """Spilled rows come back as they went, each value of its own type: a chunk of texts,
+    numbers and blanks goes by marshal, one holding anything else (a date, a subclass of str
+    or float, which marshal refuses rather than change) by pickle."""
+    import io
+    import math
+    from datetime import datetime
+
+    import xlsxwriter
+
+    from perfeval_xl.office.summary import _EXTRA, _KINDS, _BulkTable
+
+    monkeypatch.setattr(summary, "SPILL_ROWS", 3)
+    rows = [
+        (["已完成", 1, 2.5, None], None),
+        (["", -0.0, 10**30, True], {0: "bad"}),
+        ([_Text("子类"), _Number(1.5), datetime(2023, 5, 6, 7, 8), float("nan")], None),
+        (["x", 0, -1, None], None),
+        ([None, None, None, None], None),
+        (["尾", 3, 4.0, False], None),
+        (["held", 1, 1, 1], None),  # not spilled: still held when read
+    ]
+    wb = xlsxwriter.Workbook(io.BytesIO())
+    fmt = {kind: wb.add_format(props) for kind, props in {**_KINDS, **_EXTRA}.items()}
+    columns = [("a", "text"), ("b", "score"), ("c", "center"), ("d", "amount")]
+    table = _BulkTable(wb.add_worksheet("t"), fmt, 0, columns)
+    for values, styles in rows:
+        table.add(values, styles)
+    assert table._spilled is not None and len(table.rows) == 1
+    back = list(table._all_rows())
+    assert len(back) == len(rows)
+    for (values, styles), (got, got_styles) in zip(rows, back, strict=True):
+        assert got_styles == styles
+        assert [type(v) for v in got] == [type(v) for v in values]
+        for a, b in zip(values, got, strict=True):
+            assert a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
+            assert math.copysign(1, a) == math.copysign(1, b) if type(a) is float else True

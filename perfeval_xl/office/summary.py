@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import marshal
 import math
 import operator
 import pickle
@@ -630,19 +631,23 @@ class _BulkTable(_Table):
         self._fitted_widths()
         if self._spilled is None:
             self._spilled = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _rows_fitted
-        pickle.dump(self.rows, self._spilled, protocol=pickle.HIGHEST_PROTOCOL)
+        # marshal takes texts, numbers and blanks (most chunks) in half pickle's time, and
+        # refuses anything else (a date, a subclass) rather than change its type
+        try:
+            chunk = b"m" + marshal.dumps(self.rows)
+        except ValueError:
+            chunk = b"p" + pickle.dumps(self.rows, protocol=pickle.HIGHEST_PROTOCOL)
+        self._spilled.write(len(chunk).to_bytes(8, "little") + chunk)
         self.rows = []
 
     def _all_rows(self) -> Iterator[tuple[Sequence[Any], dict[int, str] | None]]:
         """Every row in order: those spilled, then those held."""
         if self._spilled is not None:
             self._spilled.seek(0)
-            while True:
-                try:
-                    chunk = pickle.load(self._spilled)
-                except EOFError:
-                    break
-                yield from chunk
+            while size := int.from_bytes(self._spilled.read(8), "little"):
+                data = self._spilled.read(size)
+                load = marshal.loads if data[:1] == b"m" else pickle.loads
+                yield from load(memoryview(data)[1:])
             self._spilled.close()
             self._spilled = None
         yield from self.rows
