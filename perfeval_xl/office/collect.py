@@ -401,8 +401,8 @@ def collect(
             from an earlier run of exactly these bytes under these rules (the store), as
             (results, the results pickled), or None to read it.
         keep: called with each input read now (index, item, results, and what `pack`
-            made of them), in the order readings arrive (the store keeps them as they come,
-            so a killed run loses little).
+            made of them; with `digest`, also `digest=` what it made), in the order readings
+            arrive (the store keeps them as they come, so a killed run loses little).
         pack: (pack, unpack): a function the workers apply to each input's results (picklable:
             a module's own function), and its inverse, applied here; for work `keep` needs
             done that the workers can do in parallel (the store's rows). When what `pack`

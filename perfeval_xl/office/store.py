@@ -868,8 +868,9 @@ class StoreRun:
     fingerprint: str | None
     #: the last run's report when nothing changed since and its outputs are as it wrote them
     unchanged: dict[str, Any] | None
-    #: what else the fingerprint is made of (inbox, rules, outputs, options)
-    parts: tuple[Any, ...] = ()
+    #: what else the fingerprint is made of (inbox, rules, outputs, options): it is made
+    #: again at `Store.finish`, with the digests the workers made
+    parts: tuple[Any, ...]
 
     def hooks(self) -> dict[str, Any]:
         """`collect.collect`'s arguments: the surveyed inputs, readings kept, readings to keep
