@@ -380,11 +380,8 @@ def _file_digest(path: str, known: tuple | None) -> Digest | None:
 
 
 def _hash_file(path: str) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return _hash_stream(fh)
 
 
 def _hash_stream(fh: IO[bytes]) -> str:
