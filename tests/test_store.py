@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import openpyxl
@@ -26,8 +27,9 @@ import pytest
 from annex_corpus import seed_annex
 from helpers import coordinate, run_cli, staged
 
-from perfeval_xl.intake.safety import MAX_FILE_BYTES
-from perfeval_xl.office.store import open_store
+from perfeval_xl.intake.safety import MAX_FILE_BYTES, inspect_file
+from perfeval_xl.office.collect import Item, _digested, check_inputs
+from perfeval_xl.office.store import Digest, file_digest, open_store
 
 
 def _inbox(root: Path, n: int = 3, **over) -> Path:
@@ -180,9 +182,13 @@ def test_new_files_are_hashed_by_the_workers_that_read_them(tmp_path: Path) -> N
     (inbox / "截断.xlsx").write_bytes((inbox / "单位0.xlsx").read_bytes()[:3000])
     with open(inbox / "过大.xlsx", "wb") as fh:  # refused by its size: never hashed
         fh.truncate(MAX_FILE_BYTES + 1)
+    # refused by its name, unread by the gate: hashed apart
+    (inbox / "~$单位1.xlsx").write_bytes(b"\x05locked by Excel")
+    annex = seed_annex()  # a Word annex: read by its own gate
+    (inbox / annex.name).write_bytes(annex.data)
     first = _collect(tmp_path, inbox, "--workers", "2")
     assert first.returncode == 1, first.stderr
-    assert "本次读取 11 个文件，沿用上次读取结果 0 个" in first.stdout
+    assert "本次读取 13 个文件，沿用上次读取结果 0 个" in first.stdout
     with _db(tmp_path) as db:
         stored = dict(db.execute("SELECT source, sha256 FROM files").fetchall())
         inputs = _one(db, "SELECT inputs_sha256 FROM runs")
@@ -194,12 +200,45 @@ def test_new_files_are_hashed_by_the_workers_that_read_them(tmp_path: Path) -> N
     assert inputs is None  # an input not hashed: such a run is never taken as unchanged
     (inbox / "过大.xlsx").unlink()
     second = _collect(tmp_path, inbox, "--workers", "2")
-    assert "沿用上次读取结果 10 个" in second.stdout, second.stdout
+    assert "沿用上次读取结果 12 个" in second.stdout, second.stdout
     assert re.fullmatch(
         r"[0-9a-f]{64}", str(_one(_db(tmp_path), "SELECT MAX(inputs_sha256) FROM runs"))
     )
     third = _collect(tmp_path, inbox, "--workers", "2")
     assert "未重写" in third.stdout, third.stdout
+
+
+def test_a_read_file_is_hashed_from_the_bytes_the_gate_read(tmp_path: Path) -> None:
+    """The worker's digest is of the bytes the gate judged (the file is not opened again): a
+    file changed since keeps the identity of what was checked; one whose size changed while
+    it was read has none (it is read again next run); a recent time is not kept (racily
+    clean), an old one is."""
+    path = tmp_path / "单位.xlsx"
+    path.write_bytes(b"what was read")
+    old_ns = 1_600_000_000_000_000_000
+    os.utime(path, ns=(old_ns, old_ns))
+    got: list[tuple] = []
+    data, _ = inspect_file(path, seen=lambda *read: got.append(read))
+    assert data is None and len(got) == 1  # told of the bytes, whatever the gate decides
+    st, started, read = got[0]
+    assert read == b"what was read" and st.st_mtime_ns == old_ns
+    path.write_bytes(b"changed after")
+    item = Item(path.name, str(path), None, datetime.now())
+    made = file_digest(item, got[0])
+    assert made == Digest(hashlib.sha256(b"what was read").hexdigest(), 13, old_ns, None)
+    assert file_digest(item).sha256 == hashlib.sha256(b"changed after").hexdigest()
+    assert file_digest(item, (st, started, b"what was read, and more")) is None
+    recent = os.stat(path)  # written just now: its time is within the clock's granularity
+    assert file_digest(item, (recent, time.time_ns(), b"changed after")).mtime_ns is None
+    # what a worker's check read reaches the digest: a workbook's and a Word annex's bytes
+    staged(tmp_path / "表.xlsx")
+    annex = seed_annex()
+    (tmp_path / annex.name).write_bytes(annex.data)
+    for name in ("表.xlsx", annex.name):
+        item = Item(name, str(tmp_path / name), None, datetime.now())
+        read, results = _digested(lambda _, read: read, check_inputs, item)
+        assert read[2] == (tmp_path / name).read_bytes()
+        assert all(r.record is not None for r in results)
 
 
 def test_same_bytes_touched_are_hashed_not_read(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from .reader import (
     _validated_ranges,
     repeated_names,
 )
-from .safety import MAX_FILE_BYTES, inspect_bytes, inspect_file
+from .safety import MAX_FILE_BYTES, Seen, inspect_bytes, inspect_file
 
 
 def read_workbook(
@@ -41,6 +41,7 @@ def read_workbook(
     password: str | None = None,
     fast: bool = False,
     forms: FormSet = BUILTIN_FORMS,
+    seen: Seen | None = None,
 ) -> ReadResult:
     """Read a filled template.
 
@@ -50,12 +51,13 @@ def read_workbook(
         fast: read with `fastread` (same result, without openpyxl's full load).
         forms: the forms known (`spec.load_forms`: the office's folder, then built-in); a
             workbook of none of them is read by the spec it carries.
+        seen: told of the file's bytes once read (`safety.inspect_file`).
 
     Returns:
         A `ReadResult`; its findings say why the record is None when it is.
     """
     path = Path(path)
-    data, refused = inspect_file(path)
+    data, refused = inspect_file(path, seen=seen)
     if refused is not None and refused.code == "E003" and password is not None:
         try:
             with open(path, "rb") as fh:

@@ -20,9 +20,11 @@ from __future__ import annotations
 import codecs
 import errno
 import io
+import os
 import re
 import stat
 import struct
+import time
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -221,8 +223,16 @@ def inspect_document(name: str, data: bytes) -> Finding | None:
     return _inspect_zip(name, data, _inspect_document)
 
 
+#: What `inspect_file` tells `seen` of a file it read: its status before the read, the clock
+#: (`time.time_ns`) just before the read, and the bytes read.
+Seen = Callable[[os.stat_result, int, bytes], None]
+
+
 def inspect_file(
-    path: Path | str, inspect: Callable[[str, bytes], Finding | None] | None = None
+    path: Path | str,
+    inspect: Callable[[str, bytes], Finding | None] | None = None,
+    *,
+    seen: Seen | None = None,
 ) -> tuple[bytes | None, Finding | None]:
     """Read a unit's file once and inspect it: `(data, None)` if it may be parsed, else `(None, f)`.
 
@@ -230,6 +240,8 @@ def inspect_file(
     by name alone (Excel may hold it locked); an unreadable path (no permission, vanished, a
     folder, a device) gives E001 with the reason instead of an exception, so a batch goes on.
     `inspect` judges the bytes (default `inspect_bytes`; `inspect_document` for a Word annex).
+    `seen` is told of every file read, whatever the bytes turn out to be: the store hashes
+    the very bytes that were judged, without opening the file again (`store.file_digest`).
     """
     path = Path(path)
     name = str(path)
@@ -250,11 +262,14 @@ def inspect_file(
     if st.st_size > MAX_FILE_BYTES:
         return None, _too_big(name, st.st_size)
     try:
+        started = time.time_ns() if seen is not None else 0
         with open(path, "rb") as handle:
             # One byte more than allowed: a file that grew since stat() is still caught.
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         return None, _unreadable(name, exc)
+    if seen is not None:
+        seen(st, started, data)
     found = (inspect or inspect_bytes)(name, data)
     return (None, found) if found else (data, None)
 

@@ -37,6 +37,7 @@ from ..intake.safety import (
     MAX_FILE_BYTES,
     MAX_MEMBERS,
     MAX_TOTAL_BYTES,
+    Seen,
     inspect_file,
     unsafe_entry_name,
 )
@@ -375,7 +376,7 @@ def collect(
     pack: tuple[Callable[[list[CheckResult]], Any], Callable[[Any], list[CheckResult]]]
     | None = None,
     spill: bool | None = None,
-    digest: Callable[[Item], Any] | None = None,
+    digest: Callable[..., Any] | None = None,
 ) -> Collection:
     """Collect every workbook under `inbox`.
 
@@ -409,9 +410,10 @@ def collect(
             makes is a tuple whose first item is bytes, those are the results pickled.
         spill: keep the records and scores in a temporary file, not in memory (`spill`);
             default: from `SPILL_MIN_INPUTS` inputs on.
-        digest: a function the workers apply to each input just before they read it
-            (picklable; the store's SHA-256 of the file, made on every core instead of before
-            the first file is read); what it gives goes to `keep` as `digest`.
+        digest: a function the workers apply to each input and what was read of it
+            (picklable; `_digested`: the store's SHA-256 of the bytes checked, made on every
+            core instead of before the first file is read); what it gives goes to `keep` as
+            `digest`.
 
     Raises:
         OutputError: `inbox` is not a readable folder.
@@ -471,7 +473,7 @@ def collect(
         forms=forms,
         on_result=arrived,
         pack=worker_pack if disk is None else partial(_for_spill, worker_pack),
-        before=digest,
+        digest=digest,
     )
     coll = Collection(
         display_path(str(root)),
@@ -864,15 +866,17 @@ def check_inputs(
     key: bytes | None = None,
     password: str | None = None,
     forms: FormSet = BUILTIN_FORMS,
+    seen: Seen | None = None,
 ) -> list[CheckResult]:
     """Check one input (in a worker process): a workbook gives one result, a Word annex one per
-    自评表 table it holds (`annexread`), or one saying why none was read."""
+    自评表 table it holds (`annexread`), or one saying why none was read. `seen` is told of a
+    file's bytes once read (`safety.inspect_file`; not of a .zip member's)."""
     name = item.member if item.member is not None else item.path
     if Path(name).suffix.lower() not in DOCUMENT_SUFFIXES:
-        return [check_item(item, key=key, password=password, forms=forms)]
+        return [check_item(item, key=key, password=password, forms=forms, seen=seen)]
     from ..intake.annexread import read_document
 
-    data, problem = _input_bytes(item)
+    data, problem = _input_bytes(item, seen)
     if problem is not None:
         return [CheckResult(item.source, None, [problem])]
     results = [check_read(r, key=key) for r in read_document(item.source, data, forms)]
@@ -881,12 +885,12 @@ def check_inputs(
     return results
 
 
-def _input_bytes(item: Item) -> tuple[bytes, Finding | None]:
+def _input_bytes(item: Item, seen: Seen | None = None) -> tuple[bytes, Finding | None]:
     """The bytes of a Word annex: a file (`inspect_file` without a look at the content: no
     folder, device or oversized file is read) or a .zip member. The content passes the gate
     in `read_document`, once."""
     if item.member is None:
-        data, problem = inspect_file(item.path, _content_later)
+        data, problem = inspect_file(item.path, _content_later, seen=seen)
         return (data or b""), problem
     return _member_bytes(item)
 
@@ -922,12 +926,14 @@ def check_item(
     key: bytes | None = None,
     password: str | None = None,
     forms: FormSet = BUILTIN_FORMS,
+    seen: Seen | None = None,
 ) -> CheckResult:
     """Check one input (in a worker process): a file by path, a .zip member in memory."""
     if item.member is None:
         # the fast reader: the same record and findings as `check` (tests/test_fastread.py)
         result = check_read(
-            read_workbook(item.path, password=password, fast=True, forms=forms), key=key
+            read_workbook(item.path, password=password, fast=True, forms=forms, seen=seen),
+            key=key,
         )
     else:
         data, problem = _member_bytes(item)
@@ -951,19 +957,20 @@ def check_items(
     forms: FormSet = BUILTIN_FORMS,
     on_result: Callable[[int, Any], None] | None = None,
     pack: Callable[[list[CheckResult]], Any] | None = None,
-    before: Callable[[Item], Any] | None = None,
+    digest: Callable[..., Any] | None = None,
 ) -> list[Any]:
     """Check every item, in parallel on all cores for a real batch: each item's results (one
     per workbook, one per form table of a Word annex), in input order; with `on_result`,
     which is told of each item's results (by index) as they arrive, nothing (the results are
     not held twice). With `pack`, each item's results as `pack` made them, in the worker;
-    with `before`, (what `before` made of the item just before it was read, its results)."""
+    with `digest`, (what `digest` made of the item and what was read of it, its results):
+    `_digested`."""
     workers = workers or os.cpu_count() or 1
     check = partial(check_inputs, key=key, password=password, forms=forms)
     if pack is not None:
         check = partial(_packed, check, pack)
-    if before is not None:
-        check = partial(_after, before, check)
+    if digest is not None:
+        check = partial(_digested, digest, check)
     out: list[Any] = []
 
     done = 0
@@ -992,13 +999,22 @@ def check_items(
 
 
 def _packed(
-    check: Callable[[Item], list[CheckResult]], pack: Callable[[list[CheckResult]], Any], item: Item
+    check: Callable[..., list[CheckResult]],
+    pack: Callable[[list[CheckResult]], Any],
+    item: Item,
+    seen: Seen | None = None,
 ) -> Any:
-    return pack(check(item))
+    return pack(check(item, seen=seen))
 
 
-def _after(before: Callable[[Item], Any], check: Callable[[Item], Any], item: Item) -> Any:
-    return before(item), check(item)
+def _digested(digest: Callable[..., Any], check: Callable[..., Any], item: Item) -> Any:
+    """(`digest(item, read)`, the item's results): `read` is what the gate read of the file
+    (`safety.Seen`'s arguments), or None when it read nothing (a lock file, a folder, a .zip
+    member): the digest is of the very bytes that were checked, and the file is not opened
+    again to hash it."""
+    read: list[tuple] = []
+    results = check(item, seen=lambda *got: read.append(got))
+    return digest(item, read[0] if read else None), results
 
 
 def _for_spill(

@@ -345,11 +345,18 @@ class Digest:
     crc32: int | None  # a .zip member's, from the zip directory
 
 
-def file_digest(item: Item) -> Digest | None:
-    """A file's digest, made by the worker that reads it (`StoreRun.hooks`): None for a .zip
-    member (hashed before the pool: `Store.digests`) and for what cannot be hashed."""
+def file_digest(item: Item, read: tuple[os.stat_result, int, bytes] | None = None) -> Digest | None:
+    """A file's digest, made by the worker that reads it (`StoreRun.hooks`): of the bytes
+    the gate read (`read`: `safety.Seen`'s arguments), else of the file as it is now; None
+    for a .zip member (hashed before the pool: `Store.digests`) and for what cannot be
+    hashed."""
     if item.member is not None:
         return None
+    if read is not None:
+        st, started, data = read
+        if len(data) != st.st_size:
+            return None  # changed while it was read: no identity to keep (read again next run)
+        return _digest(hashlib.sha256(data).hexdigest(), st, started)
     try:
         return _file_digest(item.path, None)
     except OSError:
@@ -371,12 +378,17 @@ def _file_digest(path: str, known: tuple | None) -> Digest | None:
     if known is not None and known[2:4] == (size, mtime):
         return Digest(known[1], size, mtime, None)
     hashed_at = time.time_ns()
-    sha = _hash_file(path)
-    # Racily clean (as git calls it): a file changed again within its clock's granularity
-    # after this hash keeps its size and time; its time is not kept, so the next run hashes
-    # it again.
+    return _digest(_hash_file(path), st, hashed_at)
+
+
+def _digest(sha256: str, st: os.stat_result, hashed_at: int) -> Digest:
+    """The digest of a file whose bytes, as read from `hashed_at` on, hash to `sha256`.
+
+    Racily clean (as git calls it): a file changed again within its clock's granularity after
+    the read keeps its size and time; its time is not kept, so the next run hashes it again."""
+    mtime = st.st_mtime_ns
     racy = mtime >= hashed_at - RACY_NS
-    return Digest(sha, size, None if racy else mtime, None)
+    return Digest(sha256, st.st_size, None if racy else mtime, None)
 
 
 def _hash_file(path: str) -> str:
