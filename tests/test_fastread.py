@@ -758,6 +758,19 @@ _ROW_3 = re.compile(rb'<row r="3"[^>]*>')
         ),
         # a damaged cell: read around, as the whole reads it
         (b"</sheetData>", b'<row r="997"><c r="B997"><v>0x5F</v></c></row></sheetData>', True),
+        # a reference written another way (B0996), then the same cell empty: parsed whole
+        (
+            b"</sheetData>",
+            b'<row r="996"><c r="B0996" t="inlineStr"><is><t>x</t></is></c>'
+            b'<c r="B996" s="1"/><c r="C996" s="1"/></row></sheetData>',
+            True,
+        ),
+        # the highest style index on an empty cell (past the workbook's styles: damaged)
+        (
+            b"</sheetData>",
+            b'<row r="995"><c r="B995" s="999"/><c r="C995"><v>1</v></c></row></sheetData>',
+            True,
+        ),
         # broken: refused as the whole is
         (b"</row>", b'</row><row r="996">', None),
         (b"</sheetData>", b'<row r="995"><c r="B995"><v>&nope;</v></c></row></sheetData>', None),
@@ -808,6 +821,24 @@ def test_a_sheet_read_row_by_row_reads_as_the_whole(tmp_path, old, new, by_row):
             assert dropped == [ref.decode() for ref in parts[1::3]]
             assert styles == parts[2::3]
             assert len(dropped) > 100  # a form's styled blanks
+            # what the rows counted, summed up, is what the sheet's cells give, and is given
+            # only when its references are apart (else `_refs_apart` decides, as before)
+            summary: list = []
+            cells = fastread._parse_cells(body, drop=True, damaged={}, summary=summary)[1]
+            apart = fastread._refs_apart(whole_refs, dropped)
+            # (a row twice, or a cell of another row's number: not proven here, though apart)
+            assert bool(summary) is (apart and b'r="B3"' not in new)
+            if summary:
+                assert list(cells.items()) == list(whole.items())
+                got = summary[0]
+                kept = [style for _, _, style in whole.values()]
+                assert got.style_max == max(*kept, *map(int, styles))
+                strings = [v for v, t, _ in whole.values() if t == "s#"]
+                assert (got.string_min, got.string_max) == (
+                    min(strings, default=None),
+                    max(strings, default=-1),
+                )
+                assert got.value_rows == {r for (r, _), (v, _, _) in whole.items() if v is not None}
         _reads_as_whole(tmp_path, data, part, parses=True)
     changed = tmp_path / "changed.xlsx"
     changed.write_bytes(data)
