@@ -578,6 +578,8 @@ class _Reader:
             height = MAX_INDICATOR_ROWS
         names = [(k, f"pe_ind_{k}", *self.areas[f"pe_ind_{k}"][:3]) for k in keys]
         content = [n for n in names if n[0] not in _PRINTED_COLUMNS]
+        # each column's letter once: a form's indicator rows are a tenth of its cells
+        columns = [(*n, get_column_letter(n[4])) for n in names]
         cell = self.wb.cell
         for i in self._rows_to_read(names, height):
             # Most of a template's rows are left empty: a row of blank values and no formula
@@ -589,8 +591,15 @@ class _Reader:
                 for _, _, sheet, row, col in content
             ):
                 continue
-            # The same cells again, with their references (and a formula noted): not all blank.
-            raws = {k: self._cell(name, i) for k, name, *_ in names}
+            # The same cells again, with their references: not all blank. A formula or a
+            # damaged cell goes through `_cell`, which notes it.
+            raws = {}
+            for k, name, sheet, row, col, letter in columns:
+                value, data_type = cell(sheet, row + i, col)
+                if data_type == "f" or data_type == DAMAGED:
+                    raws[k] = self._cell(name, i)
+                else:
+                    raws[k] = (value, sheet, f"{letter}{row + i}")
             self.record.indicators.append(self._indicator(i, raws))
 
     def _rows_to_read(self, names: list[tuple[Any, ...]], height: int) -> Iterable[int]:
