@@ -206,6 +206,56 @@ def test_a_parsed_sheet_is_reused_only_with_its_own_file_checks(tmp_path):
     assert {f.code for f in thorough.findings} <= {"E019", "E101", "E401", "W204"}
 
 
+def test_names_are_resolved_once_for_a_workbook_part(tmp_path, monkeypatch):
+    """What the contract names resolve to is kept per worker by the workbook part's bytes: a
+    second file of the template resolves none, and a file whose part differs (a name gone, a
+    name defined twice apart) is resolved anew, and reads as the thorough path reads it."""
+    from perfeval_xl.intake import reader
+
+    monkeypatch.setattr(reader, "_RESOLVED", {})
+    resolved = []
+    real = reader._Reader._resolve
+
+    def counting(self, name):
+        resolved.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(reader._Reader, "_resolve", counting)
+    first = filled(tmp_path, "national-2020", project_name="甲")
+    (tmp_path / "b").mkdir()
+    second = filled(tmp_path / "b", "national-2020", project_name="乙")
+    read_workbook(first, fast=True)
+    assert len(resolved) > 30
+    resolved.clear()
+    assert read_workbook(second, fast=True).record.value("project_name") == "乙"
+    assert resolved == []  # the same workbook part: kept
+    part = "xl/workbook.xml"
+    gone = tmp_path / "gone.xlsx"
+    gone.write_bytes(
+        _with_part(
+            first.read_bytes(),
+            part,
+            lambda b: re.sub(rb'<definedName name="pe_unit_name"[^<]*</definedName>', b"", b),
+        )
+    )
+    twice = tmp_path / "twice.xlsx"
+    twice.write_bytes(
+        _with_part(
+            first.read_bytes(),
+            part,
+            lambda b: b.replace(
+                b"</definedNames>",
+                b'<definedName name="pe_dept_name" localSheetId="0">'
+                b"'\xe8\x87\xaa\xe8\xaf\x84\xe8\xa1\xa8'!$Z$99</definedName></definedNames>",
+            ),
+        )
+    )
+    for path, code in ((gone, "E011"), (twice, "E017")):
+        got = read_workbook(path, fast=True)
+        assert code in {f.code for f in got.findings}
+        assert_same(path)
+
+
 def test_a_part_that_fails_fails_every_time(tmp_path, templates):
     """A parse that raises is not kept: the second file with the same broken part is not
     taken for a good one."""

@@ -323,6 +323,11 @@ class FastBook:
     def part_names(self) -> list[str]:
         return self._order
 
+    def names_key(self) -> tuple[bytes, tuple[str, ...]]:
+        """What every defined name's destination follows from: the workbook part's bytes and
+        the sheets found (`reader._Reader._names` keeps what it resolved by it)."""
+        return self._part("xl/workbook.xml"), tuple(self.sheetnames)
+
     def repeated_names(self) -> dict[str, list[str]]:
         """`reader.repeated_names` of the workbook's defined names (the parse's, memoised)."""
         if not self._repeats:

@@ -396,21 +396,22 @@ class _Reader:
         summary to say so; unread, the field counts as not filled in, its usual findings
         follow (E304 for a missing 执行数, …) and the project is not signed off until the
         unit sends the issued template. Definitions pointing at the same cell are harmless
-        and read."""
-        self.areas: dict[str, tuple[str, int, int, int, int]] = {}
-        missing = []
-        repeated = self.wb.repeated_names()
-        twice: list[tuple[str, list[str]]] = []
-        for name in _contract_order(self.spec):
-            texts = repeated.get(name.lower()) if repeated else None
-            if texts is not None and len({_place(t) for t in texts}) > 1:
-                twice.append((name, [_short_text(t) for t in texts]))
-                continue
-            area = self._resolve(name)
-            if area is None:
-                missing.append(name)
-            else:
-                self.areas[name] = area
+        and read.
+
+        What the names resolve to follows from the workbook part and the sheets found alone
+        (`names_key`, which the fast reader's book gives): it is kept per worker, so the files
+        of one template resolve their hundred names once."""
+        key_of = getattr(self.wb, "names_key", None)
+        key = (id(self.spec), *key_of()) if key_of is not None else None
+        got = _RESOLVED.get(key) if key is not None else None
+        if got is None or got[0] is not self.spec:
+            got = (self.spec, *self._resolved())
+            if key is not None:
+                if len(_RESOLVED) >= _RESOLVED_MAX:
+                    _RESOLVED.clear()
+                _RESOLVED[key] = got
+        _, areas, missing, twice = got
+        self.areas: dict[str, tuple[str, int, int, int, int]] = dict(areas)
         if twice:
             zh = "；".join(f"{name}（{'、'.join(texts)}）" for name, texts in twice)
             en = "; ".join(f"{name} ({', '.join(texts)})" for name, texts in twice)
@@ -432,6 +433,26 @@ class _Reader:
                 ),
                 sheet=self.spec.sheet,
             )
+
+    def _resolved(
+        self,
+    ) -> tuple[dict[str, tuple[str, int, int, int, int]], list[str], list[tuple[str, list[str]]]]:
+        """Each contract name's area; the names missing; those defined twice apart."""
+        areas: dict[str, tuple[str, int, int, int, int]] = {}
+        missing = []
+        repeated = self.wb.repeated_names()
+        twice: list[tuple[str, list[str]]] = []
+        for name in _contract_order(self.spec):
+            texts = repeated.get(name.lower()) if repeated else None
+            if texts is not None and len({_place(t) for t in texts}) > 1:
+                twice.append((name, [_short_text(t) for t in texts]))
+                continue
+            area = self._resolve(name)
+            if area is None:
+                missing.append(name)
+            else:
+                areas[name] = area
+        return areas, missing, twice
 
     def _resolve(self, name: str) -> tuple[str, int, int, int, int] | None:
         try:
@@ -868,6 +889,12 @@ def _with_unit(target: Target, unit: str) -> Target:
 def _percent_text(share: float) -> str:
     """0.96 as "96%", 0.955 as "95.5%" (no float noise: 0.07 × 100 is 7.000000000000001)."""
     return f"{round(share * 100, 10):.15g}%"
+
+
+#: `_Reader._resolved` by (the spec's id, `names_key`), with the spec (an id is reused once its
+#: object is gone: the entry is taken only for the very spec it was made for).
+_RESOLVED: dict[tuple, tuple] = {}
+_RESOLVED_MAX = 256
 
 
 def _contract_order(spec: Spec) -> list[str]:
