@@ -241,6 +241,27 @@ def test_a_read_file_is_hashed_from_the_bytes_the_gate_read(tmp_path: Path) -> N
         assert all(r.record is not None for r in results)
 
 
+def test_a_file_read_is_kept_only_under_the_digest_of_the_bytes_read(tmp_path: Path) -> None:
+    """A changed file of a known place is hashed before the pool (to look its reading up);
+    the reading is kept under what its worker made of the bytes it read, and under nothing
+    when the worker could not vouch for them (the file changed as it was read)."""
+    inbox = _inbox(tmp_path, 2)
+    _collect(tmp_path, inbox)
+    with open(inbox / "单位0.xlsx", "ab") as fh:
+        fh.write(b"\0")  # another size: hashed again before the pool
+    with open_store(tmp_path / "out" / "汇总.sqlite") as store:
+        run = store.start(inbox, (), "rules")
+        at = next(i for i, item in enumerate(run.items) if item.source == "单位0.xlsx")
+        before = run.digests[at]
+        assert before is not None
+        run._keep(at, run.items[at], [], digest=None)
+        assert run.digests[at] is None and store.read == 1 and not store._pending
+        other = 1 - at
+        made = Digest("0" * 64, 1, None, None)
+        run._keep(other, run.items[other], [], digest=made)
+        assert run.digests[other] is made
+
+
 def test_same_bytes_touched_are_hashed_not_read(tmp_path: Path) -> None:
     inbox = _inbox(tmp_path)
     _collect(tmp_path, inbox)

@@ -903,9 +903,11 @@ class StoreRun:
         packed: Any = None,
         digest: Digest | None = None,
     ) -> None:
-        """Store a reading under the digest its worker made of the file just before reading
-        it (closer to the bytes read than one made before the pool), else the one made here."""
-        if digest is not None:
+        """Store a reading of a file under the digest its worker made of the very bytes it
+        read (`file_digest`): one made here before the pool may be of other bytes, if the file
+        changed since. None (the worker could not vouch for the bytes it read, or read none)
+        keeps no reading: the file is read again next run. A .zip member's is made here."""
+        if item.member is None:
             self.digests[index] = digest
         self.store.add(item, self.digests[index], results, packed)
 
