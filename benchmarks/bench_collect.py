@@ -655,7 +655,7 @@ def bench_collect(
                 ("first collect vs naive openpyxl (naive ÷ collect)", nai.wall / first.wall)
             )
         for way, ratio in ratios:
-            print(f"| {n:,} | ratio: {way} | | **{ratio:.1f}×** | |")
+            print(f"| {n:,} | ratio: {way} | | **{ratio:.2f}×** | |")
     if len(rows) > 1:
         from perfeval_xl.office.collect import SPILL_MIN_INPUTS
 
