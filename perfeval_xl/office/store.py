@@ -901,12 +901,16 @@ class StoreRun:
         item: Item,
         results: list[CheckResult],
         packed: Any = None,
-        digest: Digest | None = None,
+        *,
+        digest: Digest | None,
     ) -> None:
         """Store a reading of a file under the digest its worker made of the very bytes it
         read (`file_digest`): one made here before the pool may be of other bytes, if the file
         changed since. None (the worker could not vouch for the bytes it read, or read none)
-        keeps no reading: the file is read again next run. A .zip member's is made here."""
+        keeps no reading: the file is read again next run. A .zip member's is made here.
+
+        `digest` is required: `hooks` always has the workers make one, and a call without it
+        would keep no file's reading."""
         if item.member is None:
             self.digests[index] = digest
         self.store.add(item, self.digests[index], results, packed)
