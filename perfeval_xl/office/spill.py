@@ -13,6 +13,7 @@ it, so any code that asks for the record gets the same one, only slower.
 
 from __future__ import annotations
 
+import os
 import pickle
 import tempfile
 import weakref
@@ -180,6 +181,10 @@ def score_kind(score: ProjectScore | None) -> str | None:
     return kind if score.complete else f"{kind}（不完整）"
 
 
+#: Whether `os.pread` reads by offset here (not on Windows, which has no fork either).
+_PREAD = hasattr(os, "pread")
+
+
 class Spill:
     """An append-only temporary file of pickled readings, read back by offset.
 
@@ -244,11 +249,24 @@ class Spill:
         self._last = (at, got)
         return got
 
-    def _read(self, at: int, length: int) -> bytearray:
-        data = bytearray(length)
+    def _read(self, at: int, length: int) -> bytes | bytearray:
+        # By offset where the system can (`os.pread`): a child forked to write part of the
+        # summary reads this file too, and a seek would move the offset both processes share.
+        if _PREAD:
+            try:
+                data = os.pread(self._fh.fileno(), length, at)
+                while len(data) < length:
+                    more = os.pread(self._fh.fileno(), length - len(data), at + len(data))
+                    if not more:
+                        raise OSError(f"the temporary file ends at {at + len(data)}")
+                    data += more
+            except OSError as exc:
+                raise _unusable(exc) from None
+            return data
+        buf = bytearray(length)
         try:
             self._fh.seek(at)
-            view = memoryview(data)
+            view = memoryview(buf)
             while view:
                 n = self._fh.readinto(view)  # type: ignore[attr-defined]
                 if not n:
@@ -256,7 +274,7 @@ class Spill:
                 view = view[n:]
         except OSError as exc:
             raise _unusable(exc) from None
-        return data
+        return buf
 
     def load_details(self, at: int, length: int) -> list[Detail | None]:
         if self._last_details is not None and self._last_details[0] == at:

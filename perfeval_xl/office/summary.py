@@ -14,9 +14,9 @@ import io
 import marshal
 import math
 import operator
+import os
 import pickle
 import re
-import shutil
 import tempfile
 import zipfile
 from collections import Counter
@@ -46,6 +46,7 @@ from ..template.generate import (
     write_text,
 )
 from ..textwidth import display_width
+from ..workers import NOTHING_YET, Forked, fork
 from .collect import Collection, RosterStatus, Submission, no_gc_pauses
 from .history import History, changes
 from .roster import RosterRow
@@ -404,7 +405,10 @@ def build_summary(
     """
     package, bulk = _package(collection, generated, history, received)
     out = io.BytesIO()
-    _with_rows(package, bulk, out)
+    try:
+        _with_rows(package, bulk, out)
+    finally:
+        _close(bulk)
     return out.getvalue()
 
 
@@ -421,10 +425,20 @@ def _package(
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {**XLSXWRITER_OPTIONS, "remove_timezone": True})
     writer = _SummaryWriter(wb, collection, generated, history, received)
-    with no_gc_pauses():  # millions of cells' short-lived parts: see there
-        writer.write()
-        wb.close()
+    try:
+        with no_gc_pauses():  # millions of cells' short-lived parts: see there
+            writer.write()
+            wb.close()
+    except BaseException:
+        _close(writer.bulk)  # and a child writing rows
+        raise
     return buf.getvalue(), writer.bulk
+
+
+def _close(bulk: dict[int, _BulkTable]) -> None:
+    """Close the tables' rows (temporary files), and end a child still writing some."""
+    for table in bulk.values():
+        table.close()
 
 
 def write_summary(
@@ -446,9 +460,7 @@ def write_summary(
     try:
         return write_output(path, partial(_with_rows, package, bulk))
     finally:  # the rows' temporary files, also when the output could not be opened
-        for table in bulk.values():
-            if table.xml is not None:
-                table.xml.close()
+        _close(bulk)
 
 
 def _ok(rc: int | None, what: str) -> None:
@@ -585,6 +597,9 @@ class _Table:
 
 #: Rows a bulk table holds in memory before it moves them to a temporary file (`_spill`).
 SPILL_ROWS = 4096
+#: 绩效指标's rows from which a child process makes them while this one writes the rest
+#: (`_IndicatorRows`): fewer take less time than they would save.
+FORK_MIN_ROWS = 5_000
 #: Texts (by column) and numbers whose cells a bulk table remembers while writing its rows
 #: (`_rows_fitted`).
 _KNOWN_CELLS_MAX = 100_000
@@ -608,15 +623,63 @@ class _BulkTable(_Table):
     below 4 (pyproject.toml); tests/test_summary.py reads every kind of text back."""
 
     def __init__(
-        self, ws: Any, fmt: dict[str, Any], header_row: int, columns: Sequence[tuple[str, str]]
+        self,
+        ws: Any,
+        fmt: dict[str, Any],
+        header_row: int,
+        columns: Sequence[tuple[str, str]],
+        *,
+        inline: bool = False,
     ) -> None:
         super().__init__(ws, fmt, header_row, columns)
+        #: every text in its cell (an inline string), none in the shared-string table: rows
+        #: that touch nothing of the workbook can be written by another process (`_IndicatorRows`)
+        self.inline = inline
+        #: the style index of each format a cell uses (`freeze_styles`)
+        self.styles = _XfIndexes(fmt)
         #: the rows added since the last `_spill`
         self.rows: list[tuple[Sequence[Any], dict[int, str] | None]] = []
         #: earlier rows, pickled a chunk at a time (`_spill`), their widths counted already
         self._spilled: IO[bytes] | None = None
-        #: the <row> elements of the data rows, once `finish` has written them
+        #: the file `finish` writes the rows' XML into (default: a temporary one)
+        self.out: IO[bytes] | None = None
+        #: the <row> elements of the data rows, once `finish` has written them (`rows_xml`)
         self.xml: IO[bytes] | None = None
+        #: the rows' XML as another process writes it (`_IndicatorRows._stream`)
+        self.pending: Callable[[_BulkTable], Iterator[bytes]] | None = None
+        #: the column widths `finish` gave the sheet, for rows written after it
+        self.widths_final: list[float] | None = None
+        #: what else to close with this table (`close`)
+        self.source: _IndicatorRows | None = None
+
+    def freeze_styles(self) -> None:
+        """Give each column's format its style index now, and refuse any other later: rows
+        written in another process could not tell this workbook of an index they gave."""
+        for kind in self.kinds:
+            self.styles[kind]
+        self.styles.frozen = True
+
+    def rows_xml(self) -> Iterator[bytes] | None:
+        """The data rows' XML, a piece at a time: as `finish` wrote it, or as another process
+        writes it (`pending`); None when the table had none written (xlsxwriter wrote it)."""
+        if self.pending is not None:
+            return self.pending(self)
+        if self.xml is None:
+            return None
+        self.xml.seek(0)
+        return iter(partial(self.xml.read, 1024 * 1024), b"")
+
+    def make_here(self) -> None:
+        """Make the rows in this process, when the other process making them failed."""
+        if self.pending is not None and self.source is not None:
+            self.source.make_here()
+
+    def close(self) -> None:
+        """Close the rows' XML, and end whatever was making it."""
+        if self.source is not None:
+            self.source.close()
+        if self.xml is not None:
+            self.xml.close()
 
     def add(self, values: Sequence[Any], styles: dict[int, str] | None = None) -> int:
         self.rows.append((values, styles))
@@ -662,15 +725,25 @@ class _BulkTable(_Table):
         return self.widths
 
     def _rows_fitted(self, widths: list[float]) -> None:
+        if self.pending is not None:
+            self.widths_final = list(widths)  # the rows come from elsewhere, at these widths
+            return
+        self.xml = self._render(widths, self.out)
+
+    def _render(self, widths: list[float], out: IO[bytes] | None = None) -> IO[bytes]:
+        """The data rows' XML at these column widths, written to `out` (default: a temporary
+        file), which is returned at its start."""
         # The style index xlsxwriter gives a format when a cell uses it (and then writes it).
-        styles = _XfIndexes(self.fmt)
+        styles = self.styles
         # Texts go in xlsxwriter's shared-string table, escaped there as every other string.
         shared = self.ws.str_table._get_shared_string_index
+        inline = self.inline
         kinds = self.kinds
         # each column's '<c r="B' and its usual ' s="7"', written before and after the row number
         starts = [f'<c r="{xl_col_to_name(col)}' for col in range(len(kinds))]
         usual = [f'" s="{styles[kind]}"' for kind in kinds]
-        out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - _with_rows closes it
+        if out is None:
+            out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - _with_rows closes it
         chunk: list[str] = []
         # Each text's cell after its style, and the lines it takes, once a column: the same
         # texts recur (labels, names, 目标值 …), and a text's index and lines were most of the
@@ -694,7 +767,7 @@ class _BulkTable(_Table):
                 if kind is str:
                     got = known[col].get(value)
                     if got is None:
-                        got = self._text_cell(value, widths[col], shared)
+                        got = self._text_cell(value, widths[col], shared, inline)
                         if size < _KNOWN_CELLS_MAX:
                             known[col][value] = got
                             size += 1
@@ -722,13 +795,17 @@ class _BulkTable(_Table):
                 out.write("".join(chunk).encode())
                 chunk.clear()
         out.write("".join(chunk).encode())
+        out.flush()
         out.seek(0)
-        self.ws.str_table.count += reused
-        self.xml = out
+        if reused:
+            self.ws.str_table.count += reused
         self.rows = []  # written: the values are not needed any more
+        return out
 
     @staticmethod
-    def _text_cell(value: str, width: float, shared: Callable[[str], int]) -> tuple[str, int, bool]:
+    def _text_cell(
+        value: str, width: float, shared: Callable[[str], int], inline: bool = False
+    ) -> tuple[str, int, bool]:
         """A text's cell after its style (` t="s"><v>7</v></c>` of a shared string, or the text
         in the cell: `_inline_text`), the lines it takes in a column `width` wide, and whether
         it is a shared string (each use counted)."""
@@ -736,7 +813,7 @@ class _BulkTable(_Table):
         lines = 1
         if 2 * len(text) > width - 1 or "\n" in text:
             lines = _lines(text, width)
-        if text[:3] != "<r>" or not looks_rich(text):
+        if not inline and (text[:3] != "<r>" or not looks_rich(text)):
             return f' t="s"><v>{shared(text)}</v></c>', lines, True
         return _inline_text("", text), lines, False
 
@@ -751,7 +828,7 @@ class _BulkTable(_Table):
             cells.append(f"{at}><v>{value:.16G}</v></c>")
         else:
             text = str(value)[:MAX_CELL_TEXT]
-            if looks_rich(text):
+            if self.inline or looks_rich(text):
                 cells.append(_inline_text(at, text))
             else:
                 index = self.ws.str_table._get_shared_string_index(text)
@@ -780,7 +857,8 @@ class _SplitTable:
         self.count += 1
         return self.parts[part].add(values, styles)
 
-    def finish(self, *, caps: dict[str, int] | None = None, repeat_col: int | None = None) -> None:
+    def fit(self) -> None:
+        """Fit the column widths to every row added (each part's: the widest of all parts)."""
         if len(self.parts) > 1:
             # A sheet counted but left empty, or too few sheets, is a bug in the counting.
             if max(1, -(-self.count // self.per_sheet)) != len(self.parts):
@@ -789,6 +867,9 @@ class _SplitTable:
             widths = [max(col) for col in zip(*fitted, strict=True)]
             for p in self.parts:
                 p.widths = list(widths)  # fitting them again keeps them: every cell fits
+
+    def finish(self, *, caps: dict[str, int] | None = None, repeat_col: int | None = None) -> None:
+        self.fit()
         for p in self.parts:
             p.finish(caps=caps, repeat_col=repeat_col)
 
@@ -808,8 +889,12 @@ class _XfIndexes(dict):
     def __init__(self, fmt: dict[str, Any]) -> None:
         super().__init__()
         self.fmt = fmt
+        #: no index to be given any more (`_BulkTable.freeze_styles`)
+        self.frozen = False
 
     def __missing__(self, name: str) -> int:
+        if self.frozen:
+            raise RuntimeError(f"style {name!r} not given its index before the rows were written")
         index = self[name] = self.fmt[name]._get_xf_index()
         return index
 
@@ -893,18 +978,41 @@ def _excel_serial(value: datetime) -> float:
     return delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400
 
 
+class _RowsLost(Exception):
+    """The child process making a table's rows ended before it had written them all."""
+
+
 def _with_rows(package: bytes, tables: dict[int, _BulkTable], out: IO[bytes]) -> None:
     """Write to `out` the package with each bulk table's data rows in its sheet (`tables` by
-    sheet position: xlsxwriter writes the n-th sheet added as xl/worksheets/sheet<n>.xml)."""
+    sheet position: xlsxwriter writes the n-th sheet added as xl/worksheets/sheet<n>.xml).
+
+    The sheets whose rows a child process may write (`_IndicatorRows`) go last, their rows
+    compressed here as the child writes them; should it fail on the way, their rows are made
+    here and the package is written again from its start."""
+    try:
+        _write_package(package, tables, out)
+    except _RowsLost:
+        for table in tables.values():
+            table.make_here()
+        out.seek(0)
+        out.truncate()
+        _write_package(package, tables, out)
+
+
+def _write_package(package: bytes, tables: dict[int, _BulkTable], out: IO[bytes]) -> None:
     parts = {f"xl/worksheets/sheet{i + 1}.xml": t for i, t in tables.items()}
     with (
         zipfile.ZipFile(io.BytesIO(package)) as src,
         zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as dst,
     ):
-        for info in src.infolist():
+        members = src.infolist()
+        # last, whether made by a child or not: the same bytes either way
+        later = [i for i in members if i.filename in parts and parts[i.filename].inline]
+        for info in [i for i in members if i not in later] + later:
             body = src.read(info)
             table = parts.get(info.filename)
-            if table is None or table.xml is None:
+            xml = None if table is None else table.rows_xml()
+            if table is None or xml is None:
                 dst.writestr(info, body)
                 continue
             head, sep, tail = body.partition(b"</sheetData>")
@@ -922,9 +1030,9 @@ def _with_rows(package: bytes, tables: dict[int, _BulkTable], out: IO[bytes]) ->
             _fast_deflate(info)
             with dst.open(info, "w", force_zip64=True) as fh:
                 fh.write(head)
-                shutil.copyfileobj(table.xml, fh, 1024 * 1024)
+                for piece in xml:
+                    fh.write(piece)
                 fh.write(sep + tail)
-            table.xml.close()
 
 
 def _fast_deflate(info: zipfile.ZipInfo) -> None:
@@ -1098,11 +1206,11 @@ class _SummaryWriter:
         self.layout = _project_layout(self.projects)
         #: 部门汇总's figures, also whose findings are (问题清单)
         self.departments = department_rows(collection)
+        #: 绩效指标's rows
+        self.indicator_rows = sum(_brief(s).indicators for s in self.projects)
         #: the sheets of 绩效指标 and 问题清单: the first, then its continuations, if any
         self.parts = {
-            SHEET_INDICATORS: continuation_names(
-                SHEET_INDICATORS, sum(_brief(s).indicators for s in self.projects)
-            ),
+            SHEET_INDICATORS: continuation_names(SHEET_INDICATORS, self.indicator_rows),
             SHEET_FINDINGS: continuation_names(
                 SHEET_FINDINGS,
                 sum(len(s.result.findings) for s in collection.submissions)
@@ -1127,13 +1235,17 @@ class _SummaryWriter:
         #: the tables whose rows are written by `_BulkTable`, by sheet position
         self.bulk: dict[int, _BulkTable] = {}
 
-    def _bulk(self, sheet: str, columns: Sequence[tuple[str, str]]) -> _BulkTable:
-        table = _BulkTable(self.sheets[sheet], self.fmt, 0, columns)
+    def _bulk(
+        self, sheet: str, columns: Sequence[tuple[str, str]], *, inline: bool = False
+    ) -> _BulkTable:
+        table = _BulkTable(self.sheets[sheet], self.fmt, 0, columns, inline=inline)
         self.bulk[list(self.sheets).index(sheet)] = table
         return table
 
-    def _split(self, sheet: str, columns: Sequence[tuple[str, str]]) -> _SplitTable:
-        return _SplitTable([self._bulk(name, columns) for name in self.parts[sheet]])
+    def _split(
+        self, sheet: str, columns: Sequence[tuple[str, str]], *, inline: bool = False
+    ) -> _SplitTable:
+        return _SplitTable([self._bulk(n, columns, inline=inline) for n in self.parts[sheet]])
 
     def write(self) -> None:
         self.wb.set_properties(
@@ -1148,7 +1260,7 @@ class _SummaryWriter:
         self.wb.set_custom_property(PROP_DOCUMENT, DOCUMENT_SUMMARY)
         self.wb.set_custom_property(PROP_GENERATOR, f"perfeval-xl {__version__}")
         self._departments()
-        self._project_rows()  # and 绩效指标's, in the same pass
+        indicators = self._project_rows()  # and 绩效指标's, in the same pass or another process
         if self.coll.departments:
             self._department_forms()
         self._findings()
@@ -1156,6 +1268,7 @@ class _SummaryWriter:
             self._roster(self.coll.roster)
         if self.history is not None:
             self._year_on_year(self.history)
+        indicators.finish()  # last: another process may be making its rows meanwhile
         self.sheets[SHEET_DEPARTMENTS].activate()
 
     def _title(self) -> str:
@@ -1376,16 +1489,20 @@ class _SummaryWriter:
         _ok(ws.insert_chart(anchor, 0, grade, {"x_offset": 580, "y_offset": 4}), "insert_chart")
 
     # -- 项目明细 --------------------------------------------------------------------------
-    def _project_rows(self) -> None:
-        """项目明细, and 绩效指标 in the same pass: the one pass that reads every record whole
-        (in a large collection each is read back from disk once: `spill`)."""
+    def _project_rows(self) -> _IndicatorRows:
+        """项目明细, and 绩效指标's rows in the same pass: the one pass that reads every record
+        whole (in a large collection each is read back from disk once: `spill`), unless a
+        child process makes 绩效指标's rows meanwhile (`_IndicatorRows.start`). 绩效指标 is
+        finished by the caller, as late as it can."""
         lay = self.layout
         table = self._bulk(SHEET_PROJECTS, lay.columns)
         indicators = _IndicatorRows(self)
+        here = not indicators.start()
         status_col = next(i for i, (h, _) in enumerate(lay.columns) if h == "状态")
         for s in self.projects:
             b, d = _brief(s), _detail(s)
-            indicators.add(s, b, d)
+            if here:
+                indicators.add(s, b, d)
             values: list[Any] = [
                 b.dept_code,
                 b.dept_name,
@@ -1412,7 +1529,7 @@ class _SummaryWriter:
             table.add(values, {status_col: "bad"} if s.result.errors else None)
         name = lay.columns.index(("项目名称", "text"))
         table.finish(caps=PRINT_CAPS[SHEET_PROJECTS], repeat_col=name)
-        indicators.finish()
+        return indicators
 
     # -- 部门整体 --------------------------------------------------------------------------
     def _department_forms(self) -> None:
@@ -1686,10 +1803,22 @@ def _typed_by_unit(s: Submission) -> str:
 
 
 class _IndicatorRows:
-    """绩效指标: one row per indicator of every project, added project by project."""
+    """绩效指标: one row per indicator of every project, added project by project; with many
+    rows, made and written by a child process while this one writes the other sheets.
+
+    The summary's tail runs on one core while the other is idle, and 绩效指标 (ten rows a
+    project) is most of it. A forked child (`workers.fork`) sees the collection as it is, so
+    nothing is sent to it: it makes the rows, fits the column widths and sends them back
+    (this process gives them to the sheet before xlsxwriter closes it), then writes the rows'
+    XML to temporary files this process opened. Those rows touch nothing of the workbook:
+    their texts are inline strings, not in the shared-string table, and their style indexes
+    were given before the fork (`_BulkTable.freeze_styles`). The same bytes come out either
+    way; without a fork (Windows, a server's threads, few rows) or when the child fails, this
+    process makes the rows itself."""
 
     def __init__(self, writer: _SummaryWriter) -> None:
-        projects = writer.projects
+        projects = self.projects = writer.projects
+        self.count = writer.indicator_rows
         # 度量单位 only where a form asks it
         self.with_unit = any("unit" in _brief(s).spec.indicator_keys for s in projects)
         columns = [
@@ -1711,12 +1840,38 @@ class _IndicatorRows:
         ]
         self.extra = _extra_indicator_columns(projects, {h for h, _ in columns})
         columns += [(header, "text") for _, header in self.extra]
-        self.table = writer._split(SHEET_INDICATORS, columns)
+        self.table = writer._split(SHEET_INDICATORS, columns, inline=True)
+        for part in self.table.parts:
+            part.freeze_styles()
+            part.source = self
+        self.caps = {**PRINT_CAPS[SHEET_INDICATORS], **{h: EXTRA_CAP for _, h in self.extra}}
         # the values taken from each indicator's own, before and after its scores
         self.texts = ("level1", "level2", "name", "target", "actual")
         self.texts += ("unit", "status") if self.with_unit else ("status",)
         # blank where the project's form has no such column
         self.after = ("reason", *(key for key, _ in self.extra))
+        #: the child making the rows, the files it writes them to (one a sheet), and the
+        #: size of each once it has told it
+        self.child: Forked | None = None
+        self.files: list[IO[bytes]] = []
+        self.sizes: dict[int, int] = {}
+
+    def start(self) -> bool:
+        """Fork the child that makes every row (`_in_child`), when there are FORK_MIN_ROWS
+        and this process can fork. False: the rows are to be added here (`add`)."""
+        if self.count < FORK_MIN_ROWS:
+            return False
+        try:
+            files = [tempfile.TemporaryFile() for _ in self.table.parts]  # noqa: SIM115
+        except OSError:
+            return False  # written here, where a temporary folder that fails is told
+        child = fork(partial(self._in_child, files))
+        if child is None:
+            for fh in files:
+                fh.close()
+            return False
+        self.child, self.files = child, files
+        return True
 
     def add(self, s: Submission, b: Brief, d: Detail) -> None:
         head = (b.dept_code, b.project_name, s.source)
@@ -1725,9 +1880,90 @@ class _IndicatorRows:
             value = values.get
             add([*head, n, *map(value, texts), weight, computed, reported, *map(value, after)])
 
+    def _fill(self) -> None:
+        """Add every project's rows (to tables that have none yet)."""
+        for s in self.projects:
+            self.add(s, _brief(s), _detail(s))
+
+    def _in_child(self, files: list[IO[bytes]], send: Callable[[Any], None]) -> None:
+        """In the child: every row, the widths fitted to them sent back, then each sheet's
+        rows' XML into its file, and its size sent (what `finish` does to the sheets is done
+        to the child's copy of them, unseen)."""
+        self._fill()
+        self.table.fit()
+        parts = self.table.parts
+        widths = [list(p._fitted_widths()) for p in parts]  # `fit` fits only several sheets
+        send((widths, [p.next_row for p in parts], self.table.count))
+        for index, (part, fh) in enumerate(zip(parts, files, strict=True)):
+            part.out = fh
+            part.finish(caps=self.caps)
+            send((index, os.fstat(fh.fileno()).st_size))  # flushed by `_render`
+
     def finish(self) -> None:
-        caps = {**PRINT_CAPS[SHEET_INDICATORS], **{h: EXTRA_CAP for _, h in self.extra}}
-        self.table.finish(caps=caps)
+        """Widths, filter and print setup of each sheet; from the child, once it has sent
+        the widths (its rows' XML is read by `_with_rows` as the child writes it: `_stream`)."""
+        if self.child is not None:
+            got = self.child.receive()
+            if got is None:  # the child failed: the rows are made here
+                self.close()
+                self._fill()
+            else:
+                widths, next_rows, self.table.count = got
+                for part, w, n in zip(self.table.parts, widths, next_rows, strict=True):
+                    part.widths, part.next_row, part.pending = list(w), n, self._stream
+        self.table.finish(caps=self.caps)
+
+    def _stream(self, part: _BulkTable) -> Iterator[bytes]:
+        """`part`'s rows' XML as the child writes it, to the size it tells once it has
+        written it all; read by offset (the child writes through the same open file)."""
+        parts = self.table.parts
+        index = parts.index(part)
+        if self.child is None:
+            raise _RowsLost
+        fd = self.files[index].fileno()
+        at = 0
+        while True:
+            piece = os.pread(fd, 1024 * 1024, at)
+            if piece:
+                at += len(piece)
+                yield piece
+                continue
+            if self.sizes.get(index) == at:
+                break
+            got = self.child.receive(timeout=0.05)
+            if got is NOTHING_YET:
+                continue
+            if got is None:  # the child ended without telling
+                raise _RowsLost
+            done, size = got
+            self.sizes[done] = size
+        if index == len(parts) - 1 and not self.child.wait():
+            raise _RowsLost
+
+    def make_here(self) -> None:
+        """The rows made and written here, at the widths `finish` gave the sheets: the
+        child failed after it had sent them."""
+        parts = self.table.parts
+        if not any(p.pending for p in parts):
+            return
+        self.close()
+        for p in parts:
+            p.rows, p.next_row = [], p.header_row + 1
+        self.table.count = 0
+        self._fill()
+        for p in parts:
+            assert p.widths_final is not None  # set by `finish`
+            p.xml, p.pending = p._render(p.widths_final), None
+
+    def close(self) -> None:
+        """End the child if it still runs, and close its files (this process failed, or makes
+        the rows itself)."""
+        if self.child is not None:
+            self.child.kill()
+            self.child = None
+        for fh in self.files:
+            fh.close()
+        self.files = []
 
 
 class _Owners:
