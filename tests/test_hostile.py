@@ -842,4 +842,6 @@ def test_summary_keeps_every_units_text_as_text(collected):
         wb.close()
     with zipfile.ZipFile(summary) as z:
         sheets = "".join(z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
-    assert "HYPERLINK" not in sheets and "<hyperlink" not in sheets
+    # 绩效指标's texts are inline strings, so the text itself is in the sheet: no formula has it
+    assert not re.search(r"<f>[^<]*HYPERLINK", sheets) and "<hyperlink" not in sheets
+    assert "<f>" in sheets  # the 合计 row: the pattern would see a formula

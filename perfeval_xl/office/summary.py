@@ -1259,8 +1259,11 @@ class _SummaryWriter:
         )
         self.wb.set_custom_property(PROP_DOCUMENT, DOCUMENT_SUMMARY)
         self.wb.set_custom_property(PROP_GENERATOR, f"perfeval-xl {__version__}")
+        # first: a child may make 绩效指标's rows meanwhile (`_IndicatorRows.start`)
+        indicators = _IndicatorRows(self)
+        here = not indicators.start()
         self._departments()
-        indicators = self._project_rows()  # and 绩效指标's, in the same pass or another process
+        self._project_rows(indicators if here else None)
         if self.coll.departments:
             self._department_forms()
         self._findings()
@@ -1489,19 +1492,17 @@ class _SummaryWriter:
         _ok(ws.insert_chart(anchor, 0, grade, {"x_offset": 580, "y_offset": 4}), "insert_chart")
 
     # -- 项目明细 --------------------------------------------------------------------------
-    def _project_rows(self) -> _IndicatorRows:
-        """项目明细, and 绩效指标's rows in the same pass: the one pass that reads every record
-        whole (in a large collection each is read back from disk once: `spill`), unless a
-        child process makes 绩效指标's rows meanwhile (`_IndicatorRows.start`). 绩效指标 is
-        finished by the caller, as late as it can."""
+    def _project_rows(self, indicators: _IndicatorRows | None) -> None:
+        """项目明细, and `indicators` (绩效指标's rows, unless a child process makes them) in
+        the same pass: the one pass that reads every record whole (in a large collection each
+        is read back from disk once: `spill`). 绩效指标 is finished by the caller, as late as
+        it can."""
         lay = self.layout
         table = self._bulk(SHEET_PROJECTS, lay.columns)
-        indicators = _IndicatorRows(self)
-        here = not indicators.start()
         status_col = next(i for i, (h, _) in enumerate(lay.columns) if h == "状态")
         for s in self.projects:
             b, d = _brief(s), _detail(s)
-            if here:
+            if indicators is not None:
                 indicators.add(s, b, d)
             values: list[Any] = [
                 b.dept_code,
@@ -1529,7 +1530,6 @@ class _SummaryWriter:
             table.add(values, {status_col: "bad"} if s.result.errors else None)
         name = lay.columns.index(("项目名称", "text"))
         table.finish(caps=PRINT_CAPS[SHEET_PROJECTS], repeat_col=name)
-        return indicators
 
     # -- 部门整体 --------------------------------------------------------------------------
     def _department_forms(self) -> None:
