@@ -82,8 +82,13 @@ class Forked:
     def receive(self, timeout: float | None = None) -> Any | None:
         """The next thing the child sent, or None when it ended without sending it; with a
         `timeout` (seconds), NOTHING_YET when nothing came meanwhile."""
-        if timeout is not None and not select.select([self._fd], [], [], timeout)[0]:
-            return NOTHING_YET
+        if self._fd < 0:
+            return None  # waited for: the pipe is closed
+        if timeout is not None:
+            ready = select.poll()
+            ready.register(self._fd, select.POLLIN)
+            if not ready.poll(timeout * 1000):
+                return NOTHING_YET
         head = self._read(8)
         if head is None:
             return None
@@ -106,6 +111,7 @@ class Forked:
         """Wait for the child to end: True when it did all its work."""
         if self._status is None:
             os.close(self._fd)
+            self._fd = -1  # its number may be another file's from now on
             _, status = os.waitpid(self.pid, 0)
             self._status = os.waitstatus_to_exitcode(status)
         return self._status == 0

@@ -884,3 +884,67 @@ def test_bulk_rows_are_written_cell_by_cell_and_every_shared_text_use_counted():
         else:
             assert "ht=" not in attrs
     assert ws.str_table.count - before == uses
+
+
+class _Str(str):
+    """A text of a type of its own (written as `_BulkTable._odd_cell` writes it)."""
+
+
+@pytest.mark.parametrize("inline", [False, True])
+def test_a_row_of_pieces_is_the_row_cell_by_cell(inline):
+    """`_BulkTable._render` joins a row in its columns' usual styles from pieces kept per
+    column (each cell after its row number, with the next cell's start), and writes a row with
+    a style of its own cell by cell: a row of the same values must come out the same either
+    way (given its own styles equal to the usual ones), with every kind of value, and the
+    same shared strings counted."""
+    import io
+    import random
+    from datetime import datetime
+
+    import xlsxwriter
+
+    from perfeval_xl.office.summary import _EXTRA, _KINDS, _BulkTable
+
+    rng = random.Random(11)
+    pool = [
+        "已完成",
+        "很长的指标名称" * 6,
+        "第一行\n第二行",
+        "<r>像富文本</r>",
+        "_x0041_",
+        "",
+        None,
+        0,
+        -0.0,
+        1,
+        1.0,
+        2.5,
+        10**16,
+        1 / 3,
+        123456789.123,
+        float("inf"),
+        float("nan"),
+        True,
+        datetime(2023, 5, 6, 7, 8),
+        _Str("子类"),
+    ]
+    columns = [("a", "text"), ("b", "score"), ("c", "center"), ("d", "amount"), ("e", "text")]
+    rows = [[rng.choice(pool) for _ in columns] for _ in range(300)]
+
+    def written(own: bool) -> tuple[str, int]:
+        wb = xlsxwriter.Workbook(io.BytesIO())
+        ws = wb.add_worksheet("t")
+        fmt = {kind: wb.add_format(props) for kind, props in {**_KINDS, **_EXTRA}.items()}
+        table = _BulkTable(ws, fmt, 0, columns, inline=inline)
+        for values in rows:
+            table.add(values, {c: kind for c, (_, kind) in enumerate(columns)} if own else None)
+        table.finish()
+        assert table.xml is not None
+        with table.xml:
+            return table.xml.read().decode(), ws.str_table.count
+
+    pieces, by_cell = written(own=False), written(own=True)
+    assert pieces == by_cell
+    xml = pieces[0]
+    assert xml.count("<row ") == len(rows)
+    assert ('t="inlineStr"><is><t>已完成' in xml) is inline

@@ -34,6 +34,7 @@ def test_a_forked_child_sends_what_it_has_then_ends():
     assert child.receive() == ("done", 7)
     assert child.receive() is None  # ended: nothing more
     assert child.wait() is True
+    assert child.receive() is None  # its pipe closed, never read again (the number is reused)
 
 
 def test_a_child_that_fails_ends_without_sending():

@@ -616,7 +616,9 @@ class _BulkTable(_Table):
     The cells are those xlsxwriter would write: the table's styles and texts in its shared
     string table (asked for with its own `_get_xf_index` and `_get_shared_string_index`, so
     both are written with the workbook), text never a formula, numbers, dates as serial
-    numbers, empty cells with their borders. A text of the form "<r>…</r>", which that table
+    numbers, empty cells with their borders. An `inline` table (绩效指标) keeps every text in
+    its cell, as xlsxwriter's constant_memory mode does: its rows can then be written by
+    another process (`_IndicatorRows`). A text of the form "<r>…</r>", which that table
     would copy as rich-text XML, stays in its cell as an inline string (`_inline_text`,
     escaped with xlsxwriter's own `XMLwriter._escape_control_characters` and
     `utility._preserve_whitespace`). These four private names are why xlsxwriter is pinned
@@ -735,7 +737,8 @@ class _BulkTable(_Table):
         file), which is returned at its start."""
         # The style index xlsxwriter gives a format when a cell uses it (and then writes it).
         styles = self.styles
-        # Texts go in xlsxwriter's shared-string table, escaped there as every other string.
+        # Texts go in xlsxwriter's shared-string table, escaped there as every other string
+        # (or each in its cell: `inline`).
         shared = self.ws.str_table._get_shared_string_index
         inline = self.inline
         kinds = self.kinds
@@ -745,52 +748,97 @@ class _BulkTable(_Table):
         if out is None:
             out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - _with_rows closes it
         chunk: list[str] = []
-        # Each text's cell after its style, and the lines it takes, once a column: the same
-        # texts recur (labels, names, 目标值 …), and a text's index and lines were most of the
-        # table's time. A shared string's use is still counted (`<sst count>`): `reused`.
-        known: list[dict[str, tuple[str, int, bool]]] = [{} for _ in kinds]
+        # A row is its cells joined by its row number: '<c r="A', '2', '" s="7"…</c><c r="B',
+        # '2', … so each cell after its row number, with the start of the cell after it, is
+        # the same piece wherever the value recurs in its column (`piece`).
+        nexts = [*starts[1:], ""]
+        blanks = [usual[col] + "/>" + nexts[col] for col in range(len(kinds))]
+        # Each text's cell after its style, the lines it takes, whether it is a shared string,
+        # and its piece, once a column: the same texts recur (labels, names, 目标值 …), and a
+        # text's index and lines were most of the table's time. A shared string's use is still
+        # counted (`<sst count>`): `reused`.
+        known: list[dict[str, tuple[str, int, bool, str]]] = [{} for _ in kinds]
         size = 0
         reused = 0
         numbers: dict[float, str] = {}  # a number's cell after its style
+        number_pieces: list[dict[float, str]] = [{} for _ in kinds]
         for n, (values, own) in enumerate(self._all_rows(), start=self.header_row + 2):
-            cells = []
-            cell = cells.append
             row = str(n)
             lines = 1
-            ends = usual
-            if own:
+            if not own and values:  # every cell in its column's usual style: the pieces
+                pieces = [starts[0]]
+                piece = pieces.append
+                for col, value in enumerate(values):
+                    kind = type(value)
+                    if kind is str:
+                        got = known[col].get(value)
+                        if got is None:
+                            xml, text_lines, is_shared = self._text_cell(
+                                value, widths[col], shared, inline
+                            )
+                            got = (xml, text_lines, is_shared, usual[col] + xml + nexts[col])
+                            if size < _KNOWN_CELLS_MAX:
+                                known[col][value] = got
+                                size += 1
+                        elif got[2]:
+                            reused += 1
+                        if got[1] > lines:
+                            lines = got[1]
+                        piece(got[3])
+                    elif value is None:
+                        piece(blanks[col])
+                    elif (kind is float or kind is int) and math.isfinite(value):
+                        # scores, weights and counts recur; 0 and -0.0 (equal keys) not kept
+                        shown = number_pieces[col].get(value)
+                        if shown is None:
+                            shown = f"{usual[col]}><v>{value:.16G}</v></c>{nexts[col]}"
+                            if value and size < _KNOWN_CELLS_MAX:
+                                number_pieces[col][value] = shown
+                                size += 1
+                        piece(shown)
+                    else:
+                        odd: list[str] = []
+                        lines = max(lines, self._odd_cell(odd, usual[col], value, widths[col]))
+                        piece(odd[0] + nexts[col])
+                body = row.join(pieces)
+            else:
+                cells = []
+                cell = cells.append
                 ends = list(usual)
-                for col, style in own.items():
+                for col, style in (own or {}).items():
                     ends[col] = f'" s="{styles[style]}"'
-            for col, value in enumerate(values):
-                kind = type(value)
-                if kind is str:
-                    got = known[col].get(value)
-                    if got is None:
-                        got = self._text_cell(value, widths[col], shared, inline)
-                        if size < _KNOWN_CELLS_MAX:
-                            known[col][value] = got
-                            size += 1
-                    elif got[2]:
-                        reused += 1
-                    if got[1] > lines:
-                        lines = got[1]
-                    cell(starts[col] + row + ends[col] + got[0])
-                elif value is None:
-                    cell(starts[col] + row + ends[col] + "/>")
-                elif (kind is float or kind is int) and math.isfinite(value):
-                    # scores, weights and counts recur; 0 and -0.0 (equal keys) not kept
-                    shown = numbers.get(value)
-                    if shown is None:
-                        shown = f"><v>{value:.16G}</v></c>"
-                        if value and len(numbers) < _KNOWN_CELLS_MAX:
-                            numbers[value] = shown
-                    cell(starts[col] + row + ends[col] + shown)
-                else:
-                    at = f"{starts[col]}{n}{ends[col]}"
-                    lines = max(lines, self._odd_cell(cells, at, value, widths[col]))
+                for col, value in enumerate(values):
+                    kind = type(value)
+                    if kind is str:
+                        got = known[col].get(value)
+                        if got is None:
+                            xml, text_lines, is_shared = self._text_cell(
+                                value, widths[col], shared, inline
+                            )
+                            got = (xml, text_lines, is_shared, usual[col] + xml + nexts[col])
+                            if size < _KNOWN_CELLS_MAX:
+                                known[col][value] = got
+                                size += 1
+                        elif got[2]:
+                            reused += 1
+                        if got[1] > lines:
+                            lines = got[1]
+                        cell(starts[col] + row + ends[col] + got[0])
+                    elif value is None:
+                        cell(starts[col] + row + ends[col] + "/>")
+                    elif (kind is float or kind is int) and math.isfinite(value):
+                        shown = numbers.get(value)
+                        if shown is None:
+                            shown = f"><v>{value:.16G}</v></c>"
+                            if value and len(numbers) < _KNOWN_CELLS_MAX:
+                                numbers[value] = shown
+                        cell(starts[col] + row + ends[col] + shown)
+                    else:
+                        at = f"{starts[col]}{n}{ends[col]}"
+                        lines = max(lines, self._odd_cell(cells, at, value, widths[col]))
+                body = "".join(cells)
             height = f' ht="{lines * LINE_HEIGHT + 3:g}" customHeight="1"' if lines > 1 else ""
-            chunk.append(f'<row r="{row}"{height}>{"".join(cells)}</row>')
+            chunk.append(f'<row r="{row}"{height}>{body}</row>')
             if len(chunk) >= 1000:
                 out.write("".join(chunk).encode())
                 chunk.clear()
