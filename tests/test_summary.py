@@ -891,12 +891,12 @@ class _Str(str):
 
 
 @pytest.mark.parametrize("inline", [False, True])
-def test_a_row_of_pieces_is_the_row_cell_by_cell(inline):
-    """`_BulkTable._render` joins a row in its columns' usual styles from pieces kept per
-    column (each cell after its row number, with the next cell's start), and writes a row with
-    a style of its own cell by cell: a row of the same values must come out the same either
-    way (given its own styles equal to the usual ones), with every kind of value, and the
-    same shared strings counted."""
+def test_a_cell_of_its_own_style_is_the_same_cell_in_that_style(inline):
+    """`_BulkTable._render` joins a row from pieces kept per column (each cell after its row
+    number, with the next cell's start), and gives a cell of a style of its own (项目明细's
+    状态 of a project with errors) that style in its piece: with every kind of value, such a
+    row must be the plain row but for those cells' style, with the same shared strings
+    counted."""
     import io
     import random
     from datetime import datetime
@@ -930,21 +930,30 @@ def test_a_row_of_pieces_is_the_row_cell_by_cell(inline):
     ]
     columns = [("a", "text"), ("b", "score"), ("c", "center"), ("d", "amount"), ("e", "text")]
     rows = [[rng.choice(pool) for _ in columns] for _ in range(300)]
+    own = {0: "bad", 3: "bad"}
 
-    def written(own: bool) -> tuple[str, int]:
+    def written(styled: bool) -> tuple[str, int, dict[str, int]]:
         wb = xlsxwriter.Workbook(io.BytesIO())
         ws = wb.add_worksheet("t")
         fmt = {kind: wb.add_format(props) for kind, props in {**_KINDS, **_EXTRA}.items()}
         table = _BulkTable(ws, fmt, 0, columns, inline=inline)
-        for values in rows:
-            table.add(values, {c: kind for c, (_, kind) in enumerate(columns)} if own else None)
+        for i, values in enumerate(rows):
+            table.add(values, own if styled and i % 2 else None)
         table.finish()
         assert table.xml is not None
         with table.xml:
-            return table.xml.read().decode(), ws.str_table.count
+            xml = table.xml.read().decode()
+        return xml, ws.str_table.count, {k: f.xf_index for k, f in fmt.items()}
 
-    pieces, by_cell = written(own=False), written(own=True)
-    assert pieces == by_cell
-    xml = pieces[0]
-    assert xml.count("<row ") == len(rows)
-    assert ('t="inlineStr"><is><t>已完成' in xml) is inline
+    plain, plain_count, index = written(styled=False)
+    styled, styled_count, styled_index = written(styled=True)
+    assert styled_count == plain_count
+    bad = styled_index["bad"]
+    assert bad not in (index["text"], index["amount"])
+    assert len(re.findall(f'<c r="[AD]\\d+" s="{bad}"', styled)) == 2 * (len(rows) // 2)
+    assert f's="{bad}"' not in re.sub(r'<c r="[AD]\d+" s="\d+"', "", styled)
+    back = re.sub(f'(<c r="A\\d+") s="{bad}"', rf'\1 s="{index["text"]}"', styled)
+    back = re.sub(f'(<c r="D\\d+") s="{bad}"', rf'\1 s="{index["amount"]}"', back)
+    assert back == plain
+    assert plain.count("<row ") == len(rows)
+    assert ('t="inlineStr"><is><t>已完成' in plain) is inline

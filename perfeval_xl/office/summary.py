@@ -750,7 +750,8 @@ class _BulkTable(_Table):
         chunk: list[str] = []
         # A row is its cells joined by its row number: '<c r="A', '2', '" s="7"…</c><c r="B',
         # '2', … so each cell after its row number, with the start of the cell after it, is
-        # the same piece wherever the value recurs in its column (`piece`).
+        # the same piece wherever the value recurs in its column (`piece`): no string is made
+        # for a cell. A cell of a style of its own (`own`) gets that style in its piece.
         nexts = [*starts[1:], ""]
         blanks = [usual[col] + "/>" + nexts[col] for col in range(len(kinds))]
         # Each text's cell after its style, the lines it takes, whether it is a shared string,
@@ -760,83 +761,54 @@ class _BulkTable(_Table):
         known: list[dict[str, tuple[str, int, bool, str]]] = [{} for _ in kinds]
         size = 0
         reused = 0
-        numbers: dict[float, str] = {}  # a number's cell after its style
         number_pieces: list[dict[float, str]] = [{} for _ in kinds]
+
+        def new_text(col: int, value: str) -> tuple[str, int, bool, str]:
+            """A text's first cell in its column (its shared string's use counted by
+            `shared`), kept while the table remembers fewer than _KNOWN_CELLS_MAX."""
+            nonlocal size
+            xml, text_lines, is_shared = self._text_cell(value, widths[col], shared, inline)
+            got = (xml, text_lines, is_shared, usual[col] + xml + nexts[col])
+            if size < _KNOWN_CELLS_MAX:
+                known[col][value] = got
+                size += 1
+            return got
+
         for n, (values, own) in enumerate(self._all_rows(), start=self.header_row + 2):
             row = str(n)
             lines = 1
-            if not own and values:  # every cell in its column's usual style: the pieces
-                pieces = [starts[0]]
-                piece = pieces.append
-                for col, value in enumerate(values):
-                    kind = type(value)
-                    if kind is str:
-                        got = known[col].get(value)
-                        if got is None:
-                            xml, text_lines, is_shared = self._text_cell(
-                                value, widths[col], shared, inline
-                            )
-                            got = (xml, text_lines, is_shared, usual[col] + xml + nexts[col])
-                            if size < _KNOWN_CELLS_MAX:
-                                known[col][value] = got
-                                size += 1
-                        elif got[2]:
-                            reused += 1
-                        if got[1] > lines:
-                            lines = got[1]
-                        piece(got[3])
-                    elif value is None:
-                        piece(blanks[col])
-                    elif (kind is float or kind is int) and math.isfinite(value):
-                        # scores, weights and counts recur; 0 and -0.0 (equal keys) not kept
-                        shown = number_pieces[col].get(value)
-                        if shown is None:
-                            shown = f"{usual[col]}><v>{value:.16G}</v></c>{nexts[col]}"
-                            if value and size < _KNOWN_CELLS_MAX:
-                                number_pieces[col][value] = shown
-                                size += 1
-                        piece(shown)
-                    else:
-                        odd: list[str] = []
-                        lines = max(lines, self._odd_cell(odd, usual[col], value, widths[col]))
-                        piece(odd[0] + nexts[col])
-                body = row.join(pieces)
-            else:
-                cells = []
-                cell = cells.append
-                ends = list(usual)
-                for col, style in (own or {}).items():
-                    ends[col] = f'" s="{styles[style]}"'
-                for col, value in enumerate(values):
-                    kind = type(value)
-                    if kind is str:
-                        got = known[col].get(value)
-                        if got is None:
-                            xml, text_lines, is_shared = self._text_cell(
-                                value, widths[col], shared, inline
-                            )
-                            got = (xml, text_lines, is_shared, usual[col] + xml + nexts[col])
-                            if size < _KNOWN_CELLS_MAX:
-                                known[col][value] = got
-                                size += 1
-                        elif got[2]:
-                            reused += 1
-                        if got[1] > lines:
-                            lines = got[1]
-                        cell(starts[col] + row + ends[col] + got[0])
-                    elif value is None:
-                        cell(starts[col] + row + ends[col] + "/>")
-                    elif (kind is float or kind is int) and math.isfinite(value):
-                        shown = numbers.get(value)
-                        if shown is None:
-                            shown = f"><v>{value:.16G}</v></c>"
-                            if value and len(numbers) < _KNOWN_CELLS_MAX:
-                                numbers[value] = shown
-                        cell(starts[col] + row + ends[col] + shown)
-                    else:
-                        at = f"{starts[col]}{n}{ends[col]}"
-                        lines = max(lines, self._odd_cell(cells, at, value, widths[col]))
-                body = "".join(cells)
+            pieces = [starts[0]]
+            piece = pieces.append
+            for col, value in enumerate(values):
+                kind = type(value)
+                if kind is str:
+                    got = known[col].get(value)
+                    if got is None:
+                        got = new_text(col, value)
+                    elif got[2]:
+                        reused += 1
+                    if got[1] > lines:
+                        lines = got[1]
+                    piece(got[3])
+                elif value is None:
+                    piece(blanks[col])
+                elif (kind is float or kind is int) and math.isfinite(value):
+                    # scores, weights and counts recur; 0 and -0.0 (equal keys) not kept
+                    shown = number_pieces[col].get(value)
+                    if shown is None:
+                        shown = f"{usual[col]}><v>{value:.16G}</v></c>{nexts[col]}"
+                        if value and size < _KNOWN_CELLS_MAX:
+                            number_pieces[col][value] = shown
+                            size += 1
+                    piece(shown)
+                else:
+                    odd: list[str] = []
+                    lines = max(lines, self._odd_cell(odd, usual[col], value, widths[col]))
+                    piece(odd[0] + nexts[col])
+            if own:  # a cell of a style of its own: its piece begins with the usual one's
+                for col, style in own.items():
+                    pieces[col + 1] = f'" s="{styles[style]}"' + pieces[col + 1][len(usual[col]) :]
+            body = row.join(pieces) if values else ""
             height = f' ht="{lines * LINE_HEIGHT + 3:g}" customHeight="1"' if lines > 1 else ""
             chunk.append(f'<row r="{row}"{height}>{body}</row>')
             if len(chunk) >= 1000:
