@@ -734,8 +734,8 @@ def test_big_sheets_hold_every_text_exactly_for_openpyxl_and_libreoffice(tmp_pat
     assert height["第一行\n第二行\n第三行"] == 3 * LINE_HEIGHT + 3
     assert height["很长的项目名称" * 20] >= 2 * LINE_HEIGHT + 3  # wrapped at the column's width
     assert ws.max_row == len(AWKWARD) + 1  # the sheet's dimension covers the rows
-    # 绩效指标's texts are inline strings. Excel and LibreOffice decode their escapes as a
-    # shared string's; openpyxl decodes only a shared string's escaped underscore ("_x005F_").
+    # 绩效指标's texts are inline strings. LibreOffice decodes their escapes as a shared
+    # string's (below); openpyxl decodes only a shared string's escaped underscore ("_x005F_").
     inline = {t.replace("_x0041_", "_x005F_x0041_") for t in as_openpyxl}
     indicators = openpyxl.load_workbook(path)["绩效指标"]
     assert {c.value for c in indicators["B"][1:]} == inline
